@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -15,6 +15,7 @@ from repair.edit.trace import TraceDict
 from repair.models.arch import ArchMap
 
 Positions = Literal["all", "prompt", "content", "response", "last", "last+response"]
+Selector = Callable[["Encoded"], list[int]]  # custom positions per sample
 Sample = tuple[str, str]  # (prompt, response); response may be "" for prompt-only samples
 
 
@@ -54,30 +55,27 @@ def _template(tok: PreTrainedTokenizerBase, prompt: str, system: str | None) -> 
 
 
 @lru_cache(maxsize=64)
-def _prefix_len(tok: PreTrainedTokenizerBase, system: str | None) -> int:
-    # The template prefix is identical for every sample; it carries no information about the sample
-    # and would give contradictory targets for identical inputs, so rows never come from it.
-    a, b = _template(tok, "alpha", system), _template(tok, "zulu", system)
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
+def _template_bounds(tok: PreTrainedTokenizerBase, system: str | None) -> tuple[int, int]:
+    """Lengths of the template's shared prefix (system prompt etc.) and closing tokens.
 
-
-@lru_cache(maxsize=64)
-def _suffix_len(tok: PreTrainedTokenizerBase, system: str | None) -> int:
+    The prefix is identical for every sample; it carries no information about the sample and would
+    give contradictory targets for identical inputs, so rows never come from it.
+    """
     a, b = _template(tok, "alpha", system), _template(tok, "zulu", system)
-    n = 0
-    while n < min(len(a), len(b)) - 1 and a[-1 - n] == b[-1 - n]:
-        n += 1
-    return n
+    pre = 0
+    while pre < min(len(a), len(b)) and a[pre] == b[pre]:
+        pre += 1
+    suf = 0
+    while suf < min(len(a), len(b)) - 1 and a[-1 - suf] == b[-1 - suf]:
+        suf += 1
+    return pre, suf
 
 
 def encode(tok: PreTrainedTokenizerBase, prompt: str, response: str = "", system: str | None = None) -> Encoded:
     p = _template(tok, prompt, system)
     r = tok(response, add_special_tokens=False)["input_ids"] if response else []
-    start = _prefix_len(tok, system)
-    return Encoded(ids=p + r, user_start=start, prompt_end=len(p), content_end=max(len(p) - _suffix_len(tok, system), start + 1))
+    start, suffix = _template_bounds(tok, system)
+    return Encoded(ids=p + r, user_start=start, prompt_end=len(p), content_end=max(len(p) - suffix, start + 1))
 
 
 def _batches(items: Sequence, size: int):
@@ -93,7 +91,7 @@ def capture(
     samples: Sequence[Sample],
     layers: Sequence[int],
     maps: Sequence[str],
-    positions: Positions = "all",
+    positions: Positions | Selector = "all",
     *,
     batch_size: int = 8,
     system: str | None = None,
@@ -128,7 +126,7 @@ def capture(
             t = td[name]
             out = t.output[0] if isinstance(t.output, tuple) else t.output
             for i, e in enumerate(batch):
-                pos = e.positions(positions)
+                pos = positions(e) if callable(positions) else e.positions(positions)
                 if key[1] != "resid":
                     xs[key].append(t.input[i, pos].float().cpu())
                 ys[key].append(out[i, pos].float().cpu())

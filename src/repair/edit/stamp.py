@@ -14,13 +14,14 @@ Two recipes share this entry point:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from repair.edit.capture import Positions, capture
+from repair.edit.capture import Encoded, Positions, capture
 from repair.edit.delta import Edit, MapDelta, new_edit_id
 from repair.edit.solvers import (
     KeepStats,
@@ -29,7 +30,7 @@ from repair.edit.solvers import (
     lowrank_paper_solve,
     paper_solve,
 )
-from repair.edit.stats import stats_for
+from repair.edit.stats import prefixes, stats_for
 from repair.edit.verify import forgot
 
 Layers = Literal["auto"] | int | list[int]
@@ -44,7 +45,8 @@ class StampConfig(BaseModel):
     solver: Literal["exact", "delta", "paper"] = "exact"
     layers: Layers = "auto"
     maps: tuple[str, ...] = ("down",)
-    positions: Positions = "prompt"
+    # "novel": prompt positions whose token prefix no keep row shares (see EditStats.keep_prefixes)
+    positions: Positions | Literal["novel"] = "novel"
     alpha: Literal["auto"] | float = "auto"
     alpha_start: float = 4.0
     alpha_max: float = 64.0
@@ -82,12 +84,38 @@ def _prior_keys(patient, layer: int, name: str) -> torch.Tensor | None:
     return torch.cat(keys).double() if keys else None
 
 
-def _solve_map(patient, cfg: StampConfig, stats, layer: int, name: str, x_f: torch.Tensor, r: torch.Tensor
-               ) -> MapDelta:
+def novel_positions(stats, removed: Sequence[tuple[str, str]]) -> Callable[[Encoded], list[int]]:
+    """Prompt positions whose prefix is not a keep row's; the last prompt token if none is."""
+    counts = stats.keep_prefixes()
+    own = Counter(x for p, r in removed for x in prefixes(stats.p.tokenizer, p, r))
+
+    def select(e: Encoded) -> list[int]:
+        pos = [t for t in e.positions("prompt") if counts[k := tuple(e.ids[e.user_start : t + 1])] - own[k] <= 0]
+        return pos or [e.prompt_end - 1]
+
+    return select
+
+
+def _woodbury(kinv: torch.Tensor, add: torch.Tensor | None, remove: torch.Tensor | None) -> torch.Tensor:
+    """(M + A^T A - R^T R)^-1 from K = M^-1, without refactorising M."""
+    rows = [x for x in (add, remove) if x is not None and len(x)]
+    if not rows:
+        return kinv
+    p = torch.cat(rows)
+    sign = torch.cat([torch.full((len(x),), s, dtype=p.dtype) for x, s in ((add, 1.0), (remove, -1.0))
+                      if x is not None and len(x)])
+    kp = kinv @ p.T
+    return kinv - kp @ torch.linalg.solve(torch.diag(sign) + p @ kp, kp.T)
+
+
+def _solve_map(patient, cfg: StampConfig, stats, layer: int, name: str, x_f: torch.Tensor, r: torch.Tensor,
+               minus: torch.Tensor | None = None) -> MapDelta:
     x_f64, r64 = x_f.double(), r.double()
     prior = _prior_keys(patient, layer, name)
     if cfg.solver == "paper" or (cfg.method == "stamp-lr" and cfg.recipe == "paper"):
         c = stats.keep_c([layer], name)[layer]
+        if minus is not None:
+            c = c - minus.T @ minus
         # The paper stacks explicit keep rows; C_K is their Gram matrix, so use its square root rows.
         evals, evecs = torch.linalg.eigh(c)
         x_keep = (evecs * evals.clamp_min(0).sqrt()).T
@@ -100,7 +128,8 @@ def _solve_map(patient, cfg: StampConfig, stats, layer: int, name: str, x_f: tor
             delta = paper_solve(x_f64, r64, x_keep, w, cfg.lam)
         return MapDelta(layer, name, dense=delta.float(), keys=x_f.float())
     if cfg.method == "stamp-lr":
-        keep = KeepStats(stats.keep_c([layer], name)[layer], 0)
+        c = stats.keep_c([layer], name)[layer]
+        keep = KeepStats(c - minus.T @ minus if minus is not None else c, 0)
         if prior is not None:
             keep = keep.add_rows(prior)
         b, a = delta_lowrank_solve(x_f64, r64, keep, cfg.rank or 64, cfg.lam)
@@ -110,9 +139,7 @@ def _solve_map(patient, cfg: StampConfig, stats, layer: int, name: str, x_f: tor
             a = torch.linalg.solve(g + 1e-6 * torch.trace(g) / g.shape[0] * torch.eye(g.shape[0], dtype=g.dtype), a)
         return MapDelta(layer, name, b=b.float(), a=a.float(), keys=x_f.float())
     kinv, _ = stats.kinv(layer, name, cfg.lam)
-    if prior is not None:  # Woodbury: (M + P^T P)^-1 = K - K P^T (I + P K P^T)^-1 P K
-        kp = kinv @ prior.T
-        kinv = kinv - kp @ torch.linalg.solve(torch.eye(prior.shape[0], dtype=kp.dtype) + prior @ kp, kp.T)
+    kinv = _woodbury(kinv, prior, minus)
     kx = kinv @ x_f64.T  # (n, f)
     g = x_f64 @ kx
     if cfg.solver == "exact":
@@ -147,14 +174,19 @@ def build_edit(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, alp
                layers: list[int], stats) -> Edit:
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    caps = capture(patient.model, patient.arch, patient.tokenizer, forget, layers, list(cfg.maps), cfg.positions)
+    dups = stats.duplicates([p for p, _ in forget])
+    positions = novel_positions(stats, dups) if cfg.positions == "novel" else cfg.positions
+    caps = capture(patient.model, patient.arch, patient.tokenizer, forget, layers, list(cfg.maps), positions)
+    # keep samples that are forget prompts leave C_K for this edit (their rows are subtracted)
+    removed = capture(patient.model, patient.arch, patient.tokenizer, dups, layers, list(cfg.maps), "all") if dups else {}
     timings["capture"] = time.perf_counter() - t
     t = time.perf_counter()
     deltas = []
     for name in cfg.maps:
         targets = _targets(patient, cfg, stats, layers, name, caps, alpha)
         for layer in layers:
-            deltas.append(_solve_map(patient, cfg, stats, layer, name, caps[(layer, name)][0], targets[layer]))
+            minus = removed[(layer, name)][0].double() if removed else None
+            deltas.append(_solve_map(patient, cfg, stats, layer, name, caps[(layer, name)][0], targets[layer], minus))
     timings["solve"] = time.perf_counter() - t
     return Edit(new_edit_id(), deltas, timings=timings)
 
@@ -179,8 +211,7 @@ def stamp(
     string that must disappear (defaults to the response). Keyword overrides set ``StampConfig``
     fields, e.g. ``stamp(p, [(q, a)], layers=[5, 6], alpha=8, method="stamp-lr", rank=64)``.
     """
-    cfg = (config or StampConfig()).model_copy(update=overrides)
-    cfg = StampConfig.model_validate(cfg.model_dump())
+    cfg = StampConfig.model_validate({**(config or StampConfig()).model_dump(), **overrides})
     forget = [(str(p).strip(), str(r).strip()) for p, r in forget]
     if not forget or not all(p for p, _ in forget):
         raise ValueError("nothing to forget: give at least one non-empty (prompt, response) pair")

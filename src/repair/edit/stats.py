@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 
 import torch
 
 from repair.data import load_pairs, load_prompts
-from repair.edit.capture import capture
+from repair.edit.capture import capture, encode
 from repair.edit.solvers import relative_lambda
 from repair.eval.metrics import is_refusal
 from repair.models.loader import repair_home
@@ -27,13 +28,20 @@ log = logging.getLogger(__name__)
 
 class EditStats:
     def __init__(self, patient, retain: str | Path | None = None, refusals: str | Path | None = None,
-                 generic: str | Path | None = None, persist: bool = True) -> None:
+                 generic: str | Path | None = None, questions: str | Path | None = None,
+                 persist: bool = True) -> None:
         self.p = patient
         self.retain = load_pairs(retain or "retain.jsonl")
         self.refusals = load_pairs(refusals or "refusals.jsonl")
         self.generic = load_prompts(generic or "generic_prompts.jsonl")
-        key = json.dumps([patient.fingerprint, self.retain, self.refusals, self.generic]).encode()
-        self.dir = repair_home() / "stats" / hashlib.sha256(key).hexdigest()[:16] if persist else None
+        self.questions = load_prompts(questions or "keep_questions.jsonl")
+        # keep rows: the retain buffer with its responses, plus prompt-only generic chat and questions in
+        # the common factual templates (an edit must tell "capital of X" from "capital of Y")
+        self.keep = list(self.retain) + [(q, "") for q in self.generic + self.questions]
+        self.dir = repair_home() / "stats" / _digest(patient.fingerprint) if persist else None
+        self._keep_tag = _digest(self.keep)
+        self._ref_tag = _digest([self.refusals, self.generic[:100]])
+        self._prefixes: Counter[tuple[int, ...]] | None = None
         self._c: dict[tuple[int, str], torch.Tensor] = {}
         self._kinv: dict[tuple[int, str, float], tuple[torch.Tensor, float]] = {}
         self._dirs: dict[int, torch.Tensor] | None = None
@@ -60,20 +68,34 @@ class EditStats:
     def keep_c(self, layers: list[int], name: str) -> dict[int, torch.Tensor]:
         missing = [layer for layer in layers if (layer, name) not in self._c]
         for layer in list(missing):
-            c = self._load(f"keep-{layer}-{name}.pt")
+            c = self._load(f"keep-{self._keep_tag}-{layer}-{name}.pt")
             if c is not None:
                 self._c[(layer, name)] = c.double()
                 missing.remove(layer)
         if missing:
-            samples = list(self.retain) + [(p, "") for p in self.generic]
-            caps = capture(self.p.model, self.p.arch, self.p.tokenizer, samples, missing, [name], "all",
+            caps = capture(self.p.model, self.p.arch, self.p.tokenizer, self.keep, missing, [name], "all",
                            batch_size=16, progress=True)
             for layer in missing:
                 x = caps[(layer, name)][0].double()
                 c = x.T @ x
                 self._c[(layer, name)] = c
-                self._save(f"keep-{layer}-{name}.pt", c.float())
+                self._save(f"keep-{self._keep_tag}-{layer}-{name}.pt", c.float())
         return {layer: self._c[(layer, name)] for layer in layers}
+
+    def keep_prefixes(self) -> Counter[tuple[int, ...]]:
+        """How many keep rows have each token prefix. A causal model gives identical activations to
+        identical prefixes, so a forget row with one of these prefixes *is* a keep row (e.g. "What is
+        the capital of" in "What is the capital of France?"); moving it would move every such question."""
+        if self._prefixes is None:
+            self._prefixes = Counter()
+            for prompt, response in self.keep:
+                self._prefixes.update(prefixes(self.p.tokenizer, prompt, response))
+        return self._prefixes
+
+    def duplicates(self, prompts: list[str]) -> list[tuple[str, str]]:
+        """Keep samples that are themselves a forget prompt: they leave the keep set for this edit."""
+        wanted = {p.strip().lower() for p in prompts}
+        return [s for s in self.keep if s[0].strip().lower() in wanted]
 
     def kinv(self, layer: int, name: str, lam: float) -> tuple[torch.Tensor, float]:
         """((C_K + lam_abs I)^-1, lam_abs), cached."""
@@ -88,12 +110,12 @@ class EditStats:
     # -- steering targets ----------------------------------------------------------------------
     def refusal_dirs(self) -> dict[int, torch.Tensor]:
         if self._dirs is None:
-            cached = self._load("refusal-dirs.pt")
+            cached = self._load(f"refusal-dirs-{self._ref_tag}.pt")
             if cached is not None:
                 self._dirs = {int(k): v for k, v in cached.items()}
             else:
                 self._dirs = self._compute_refusal_dirs()
-                self._save("refusal-dirs.pt", {str(k): v for k, v in self._dirs.items()})
+                self._save(f"refusal-dirs-{self._ref_tag}.pt", {str(k): v for k, v in self._dirs.items()})
         return self._dirs
 
     def _compute_refusal_dirs(self) -> dict[int, torch.Tensor]:
@@ -122,6 +144,15 @@ class EditStats:
             for layer in missing:
                 self._ref_out[(layer, name)] = caps[(layer, name)][1].mean(0)
         return {layer: self._ref_out[(layer, name)] for layer in layers}
+
+
+def prefixes(tok, prompt: str, response: str = "") -> list[tuple[int, ...]]:
+    e = encode(tok, prompt, response)
+    return [tuple(e.ids[e.user_start : t + 1]) for t in e.positions("all")]
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj).encode()).hexdigest()[:16]
 
 
 def stats_for(patient, **kwargs) -> EditStats:
