@@ -1,0 +1,119 @@
+"""`repair eval …` and `repair report` (registered on the main app in `repair.cli`).
+
+    repair eval run --task personal --methods stamp,stamp-lr,ga,npo,rmu,flat,wga,asu --size small --out results/
+    repair eval run --task all ...                      # the three tasks, one after the other
+    repair eval table single-sample|layers|rank|retain-ratio|delta-vs-paper|all --out results/
+    repair report results/                              # -> results/report.md (+ PNG plots)
+
+`run` and `table` are subcommands (not options of `repair eval` itself) so the sub-app can hold
+further commands, such as `repair eval pipeline`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from repair.models.registry import DEFAULT_MODEL
+
+eval_app = typer.Typer(help="Reproduce the RePAIR paper's evaluation offline (Tables 2, 5-8, Figure 5).",
+                       no_args_is_help=True)
+console = Console()
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="bundled name, local HF folder or hub id")]
+SizeOpt = Annotated[str, typer.Option("--size", help="small (a CPU run), paper (the paper's sizes) or a number of units")]
+OutOpt = Annotated[Path, typer.Option("--out", help="results folder")]
+SeedOpt = Annotated[int, typer.Option("--seed")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present)")]
+AmpOpt = Annotated[bool, typer.Option("--amp/--no-amp", help="bf16 autocast for fine-tunes and baselines")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: torch's)")]
+
+
+def _config(model: str, size: str, out: Path, seed: int, device: str | None, amp: bool, threads: int | None,
+            **kw):
+    import torch
+
+    from repair.eval.runner import RunConfig
+
+    if threads:
+        torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    return RunConfig(model=model, size=size, out=str(out), seed=seed, device=device, amp=amp,
+                     **{k: v for k, v in kw.items() if v is not None})
+
+
+@eval_app.command("run")
+def run(
+    task: Annotated[str, typer.Option("--task", "-t", help="personal, misinformation, hazard or all")] = "personal",
+    methods: Annotated[str, typer.Option("--methods", help="comma list of stamp,stamp-lr,ga,npo,rmu,flat,wga,asu")]
+    = "stamp,stamp-lr,ga,npo,rmu,flat,wga,asu",
+    size: SizeOpt = "small",
+    model: ModelOpt = DEFAULT_MODEL,
+    out: OutOpt = Path("results"),
+    seed: SeedOpt = 0,
+    wmdp: Annotated[Path | None, typer.Option("--wmdp", help="local WMDP/MMLU-format file for the hazard task")]
+    = None,
+    figure5: Annotated[bool, typer.Option("--figure5/--no-figure5", help="also plot the layer criterion")] = True,
+    device: DeviceOpt = None,
+    amp: AmpOpt = True,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Table 2: Base, Oracle and every method on one task (or all three)."""
+    from repair.eval.runner import ALL_METHODS, TASK_NAMES, run_task
+
+    ms = [m.strip().lower() for m in methods.split(",") if m.strip()]
+    bad = [m for m in ms if m not in ALL_METHODS]
+    if bad:
+        console.print(f"[red]error:[/red] unknown methods {bad}; choose from {', '.join(ALL_METHODS)}")
+        raise typer.Exit(2)
+    tasks = list(TASK_NAMES) if task == "all" else [task]
+    if any(t not in TASK_NAMES for t in tasks):
+        console.print(f"[red]error:[/red] unknown task {task!r}; choose from {', '.join(TASK_NAMES)} or all")
+        raise typer.Exit(2)
+    cfg = _config(model, size, out, seed, device, amp, threads, wmdp=str(wmdp) if wmdp else None)
+    for t in tasks:
+        res = run_task(t, ms, cfg, figure5=figure5)
+        console.print((out / f"table2-{res['task']}.md").read_text())
+
+
+@eval_app.command("table")
+def table(
+    name: Annotated[str, typer.Argument(help="single-sample, layers, rank, retain-ratio, delta-vs-paper or all")],
+    size: SizeOpt = "small",
+    model: ModelOpt = DEFAULT_MODEL,
+    out: OutOpt = Path("results"),
+    seed: SeedOpt = 0,
+    requests: Annotated[int | None, typer.Option("--requests", help="single-sample: number of requests")] = None,
+    device: DeviceOpt = None,
+    amp: AmpOpt = True,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Table 8 (single-sample), 5 (layers + Figure 5), 6 (rank), 7 (retain ratio), delta-vs-paper."""
+    from repair.eval.runner import TABLES, run_table
+
+    names = list(TABLES) if name == "all" else [name]
+    if any(n not in TABLES for n in names):
+        console.print(f"[red]error:[/red] unknown table {name!r}; choose from {', '.join(TABLES)} or all")
+        raise typer.Exit(2)
+    cfg = _config(model, size, out, seed, device, amp, threads, requests=requests)
+    for n in names:
+        res = run_table(n, cfg)
+        console.print((out / f"{res['kind']}.md").read_text())
+
+
+def report_command(
+    folder: Annotated[Path, typer.Argument(help="results folder written by `repair eval`")] = Path("results"),
+) -> None:
+    """Write FOLDER/report.md: every table with the paper's numbers beside it, targets, PNG plots."""
+    from repair.eval.report import build_report
+
+    try:
+        path = build_report(folder)
+    except FileNotFoundError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
+    console.print(f"wrote {path}")
