@@ -12,12 +12,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from repair.eval.cli import eval_app, report_command
 from repair.models.registry import BUNDLED, DEFAULT_MODEL
 
 app = typer.Typer(help="Interactive machine unlearning: closed-form, reversible edits of chat models.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 edits_app = typer.Typer(help="List, show, undo and export the edits in a patient's ledger.", no_args_is_help=True)
 app.add_typer(edits_app, name="edits")
+# Evaluation commands live in repair.eval.cli: `repair eval run|table …` and `repair report DIR`.
+app.add_typer(eval_app, name="eval")
+app.command("report")(report_command)
 console = Console()
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help=f"bundled name ({', '.join(BUNDLED)}), folder or hub id")]
