@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from repair.eval import paper
+from repair.eval.runner import single_markdown
 
 TASK_ORDER = ("hazard", "misinformation", "personal")
 METHOD_ORDER = ("base", "oracle", "ga", "npo", "rmu", "flat", "wga", "asu", "stamp", "stamp-lr")
@@ -196,7 +197,7 @@ def build_report(folder: str | Path) -> Path:
     cfg, mach = any_run["config"], any_run["machine"]
     L = [f"# RePAIR evaluation report — `{cfg['model']}`, size `{cfg['size']}`", "",
          f"Machine: {mach.get('cpu')}{', ' + mach['gpu'] if mach.get('gpu') else ''}; torch {mach.get('torch')}, "
-         f"{mach.get('threads')} threads. Created {any_run['created']}.",
+         f"{mach.get('threads')} threads; device `{cfg.get('device') or 'auto'}`. Created {any_run['created']}.",
          f"Utility corpus: `{any_run.get('corpus', {}).get('source')}` — {any_run.get('corpus', {}).get('description', '')}.",
          "The paper's numbers are Llama-3-8B on a GPU with TinyStories perplexity and RTE in minutes; ours are a "
          "135M model on this machine with RTE in seconds, so compare directions and ratios, not values.", ""]
@@ -213,11 +214,9 @@ def build_report(folder: str | Path) -> Path:
             L += [f"![RTE per method]({png.name})", ""]
     if "single" in res:
         r = res["single"]
-        L += ["## Table 8 — single-sample unlearning", "", (d / "table8-single-sample.md").read_text()
-              if (d / "table8-single-sample.md").exists() else "", "Paper (WMDP, Acc_f / Acc_r / Utility):", "",
+        L += ["## Table 8 — single-sample unlearning", "", single_markdown(r), "Paper (WMDP, Acc_f / Acc_r / Utility):", "",
               "| Method | Acc_f↓ | Acc_r↑ | Utility↓ |", "|---|---|---|---|",
               *[f"| {k} | {a:.2f} | {b:.2f} | {c:.2f} |" for k, (a, b, c) in paper.TABLE8.items()], ""]
-        del r
     if "layers" in res:
         r = res["layers"]
         L += ["## Table 5 — one layer vs all layers", "", *_variant_rows(r), "", "Paper:", "",

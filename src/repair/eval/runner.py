@@ -618,7 +618,7 @@ def _notes(r: dict[str, Any]) -> str:
     return (f"Utility: perplexity on {c.get('n')} passages of `{c.get('source')}` ({c.get('description', '')}). "
             f"KL: first reply token on {r['config']['n_kl']} generic chat prompts. "
             f"Machine: {m.get('cpu')}{', ' + m['gpu'] if m.get('gpu') else ''}, torch {m.get('torch')}, "
-            f"{m.get('threads')} threads.")
+            f"{m.get('threads')} threads; ran on device `{r['config'].get('device') or 'auto'}`.")
 
 
 def variants_markdown(r: dict[str, Any]) -> str:
