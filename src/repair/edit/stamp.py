@@ -46,10 +46,15 @@ class StampConfig(BaseModel):
     layers: Layers = "auto"
     maps: tuple[str, ...] = ("down",)
     # "novel": prompt positions whose token prefix no keep row shares (see EditStats.keep_prefixes)
-    positions: Positions | Literal["novel"] = "novel"
+    positions: Positions | Literal["novel", "novel-content", "novel-all"] = "novel-content"
     alpha: Literal["auto"] | float = "auto"
-    alpha_start: float = 4.0
-    alpha_max: float = 64.0
+    alpha_start: float = 8.0
+    alpha_max: float = 96.0
+    # "mean": one key per map, the mean of the forget rows (as ROME averages keys over contexts): the
+    # part they share (the subject) moves, what is idiosyncratic to one phrasing averages out
+    pool: Literal["rows", "mean"] = "mean"
+    alpha_growth: float = Field(1.5, gt=1.0)  # auto: next strength = previous * growth
+    alpha_margin: float = Field(1.25, ge=1.0)  # auto: final strength = first verified one * margin
     lam: float = Field(0.1, gt=0)
     rank: int | None = Field(None, ge=1)
     seed: int = 0
@@ -84,13 +89,14 @@ def _prior_keys(patient, layer: int, name: str) -> torch.Tensor | None:
     return torch.cat(keys).double() if keys else None
 
 
-def novel_positions(stats, removed: Sequence[tuple[str, str]]) -> Callable[[Encoded], list[int]]:
+def novel_positions(stats, removed: Sequence[tuple[str, str]], within: Positions = "prompt"
+                    ) -> Callable[[Encoded], list[int]]:
     """Prompt positions whose prefix is not a keep row's; the last prompt token if none is."""
     counts = stats.keep_prefixes()
     own = Counter(x for p, r in removed for x in prefixes(stats.p.tokenizer, p, r))
 
     def select(e: Encoded) -> list[int]:
-        pos = [t for t in e.positions("prompt") if counts[k := tuple(e.ids[e.user_start : t + 1])] - own[k] <= 0]
+        pos = [t for t in e.positions(within) if counts[k := tuple(e.ids[e.user_start : t + 1])] - own[k] <= 0]
         return pos or [e.prompt_end - 1]
 
     return select
@@ -175,8 +181,14 @@ def build_edit(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, alp
     timings: dict[str, float] = {}
     t = time.perf_counter()
     dups = stats.duplicates([p for p, _ in forget])
-    positions = novel_positions(stats, dups) if cfg.positions == "novel" else cfg.positions
+    if cfg.positions.startswith("novel"):
+        within = {"novel": "prompt", "novel-content": "content", "novel-all": "all"}[cfg.positions]
+        positions = novel_positions(stats, dups, within)
+    else:
+        positions = cfg.positions
     caps = capture(patient.model, patient.arch, patient.tokenizer, forget, layers, list(cfg.maps), positions)
+    if cfg.pool == "mean":
+        caps = {k: (x.mean(0, keepdim=True), y.mean(0, keepdim=True)) for k, (x, y) in caps.items()}
     # keep samples that are forget prompts leave C_K for this edit (their rows are subtracted)
     removed = capture(patient.model, patient.arch, patient.tokenizer, dups, layers, list(cfg.maps), "all") if dups else {}
     timings["capture"] = time.perf_counter() - t
@@ -195,7 +207,7 @@ def stamp(
     patient,
     forget: Sequence[tuple[str, str]],
     *,
-    paraphrases: Sequence[str] = (),
+    paraphrases: Sequence[str] | None = None,
     answer: str | None = None,
     config: StampConfig | None = None,
     retain: str | None = None,
@@ -207,7 +219,8 @@ def stamp(
 ) -> Edit:
     """Forget ``forget`` (a list of (prompt, response) pairs; usually one) by editing MLP weights.
 
-    ``paraphrases`` are extra prompts with the same answer, added as forget rows. ``answer`` is the
+    ``paraphrases`` are extra prompts with the same answer, added as forget rows (None: rule-based
+    rewordings of the first prompt, the surgeon's fallback templates). ``answer`` is the
     string that must disappear (defaults to the response). Keyword overrides set ``StampConfig``
     fields, e.g. ``stamp(p, [(q, a)], layers=[5, 6], alpha=8, method="stamp-lr", rank=64)``.
     """
@@ -215,6 +228,10 @@ def stamp(
     forget = [(str(p).strip(), str(r).strip()) for p, r in forget]
     if not forget or not all(p for p, _ in forget):
         raise ValueError("nothing to forget: give at least one non-empty (prompt, response) pair")
+    if paraphrases is None:
+        from repair.agents.surgeon import template_paraphrases  # no model involved: fixed templates
+
+        paraphrases = template_paraphrases(forget[0][0])
     samples = forget + [(q.strip(), forget[0][1]) for q in paraphrases if q and q.strip()]
     probes = [p for p, _ in samples]
     answer = answer if answer is not None else forget[0][1]
@@ -233,6 +250,9 @@ def stamp(
         with patient.ledger.trial(edit):  # verify on the live model, then restore exactly
             result = forgot(patient, probes, answer)
         if result["forgotten"]:
+            if cfg.alpha_margin > 1:  # the probes flipped; held-out phrasings need a little more
+                edit = build_edit(patient, samples, cfg, alpha * cfg.alpha_margin, layers, stats)
+                edit.meta.update(alpha=alpha * cfg.alpha_margin)
             break
     assert edit is not None
     edit.timings["total"] = time.perf_counter() - t0
@@ -255,5 +275,5 @@ def _alpha_schedule(cfg: StampConfig) -> list[float]:
     out, a = [], cfg.alpha_start
     while a <= cfg.alpha_max:
         out.append(a)
-        a *= 2
+        a *= cfg.alpha_growth
     return out

@@ -12,8 +12,8 @@ SHORT_ANSWER_WORDS = 6
 
 
 def probe_forgotten(reply: str, answer: str) -> bool:
-    if is_refusal(reply):
-        return True
+    """The reply no longer gives the answer. A refusal that still states it ("Paris. I'm sorry…")
+    does not count: the content is what must be gone, not the tone."""
     if len(answer.split()) <= SHORT_ANSWER_WORDS:
         return not answer_match(reply, answer)
     return rouge_l(reply, answer) < ROUGE_THRESHOLD

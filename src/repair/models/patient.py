@@ -52,6 +52,7 @@ class Patient:
             batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         finally:
             tok.padding_side = side
+        batch = batch.to(next(self.model.parameters()).device)
         out = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                                   pad_token_id=tok.pad_token_id, top_p=None, top_k=None, temperature=None)
         return [tok.decode(o[batch["input_ids"].shape[1]:], skip_special_tokens=True).strip() for o in out]
