@@ -86,7 +86,7 @@ def test_valid_plan_accepted_first_try():
         ["down"],
         0.05,
         4.0,
-        "delta",
+        "exact",
     )
     assert p.forget_prompt == P_F and p.forget_response == R_F
     assert p.paraphrases[:2] == ["Which city is the capital of France?", "Name the capital of France."]

@@ -2,6 +2,7 @@
 
 from repair.edit.stamp import StampConfig, stamp
 from repair.models.patient import Patient, load
+from repair.session import Reply, Session
 
-__all__ = ["Patient", "StampConfig", "load", "stamp"]
+__all__ = ["Patient", "Reply", "Session", "StampConfig", "load", "stamp"]
 __version__ = "0.1.0"

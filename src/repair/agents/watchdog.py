@@ -334,6 +334,8 @@ _TRIM = [
         r"|(?:that\s+)?you\s+(?:have|hold|know|learned|learnt|stored|were told|got))\b.*$",
         re.I,
     ),
+    # a time reference left at the end: "forget what you said just now" -> "what you said"
+    re.compile(r"\s+(?:just|a (?:moment|minute|second|little while) ago|earlier)\s*$", re.I),
 ]
 _LEAD = re.compile(
     r"^(?:about|all about|all|any|every|everything about|the stuff about|the details (?:about|on)"

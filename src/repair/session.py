@@ -1,0 +1,566 @@
+"""The conversation loop: route each user turn, forget on request, verify, then acknowledge.
+
+```
+send(message) ─► watchdog(last k turns) ─► chat ─► patient.chat ─► reply
+                          └─ unlearn ─► (probe the patient) ─► surgeon.plan ─► repair.stamp (trial)
+                                         ─► verify ─► escalate once ─► ledger.commit ─► acknowledgement
+```
+
+The session never says "Done" unverified. Verification is stricter than the engine's own check: a probe
+reply counts as forgotten only if the answer's key content is absent (a refusal that still names
+"Paris" does not count). Failed attempts are never committed, so they never stay on the model.
+
+Persistence (``session_dir``): the ledger lives in ``session_dir/ledger`` and the turns in
+``session_dir/history.json`` (atomic write); ``Session.open(session_dir)`` restores both.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from repair.agents.surgeon import Surgeon
+from repair.agents.watchdog import Verdict, Watchdog, probe_prompts
+from repair.edit.ledger import Ledger, LedgerBusyError, atomic_write_bytes
+from repair.eval.metrics import answer_match, is_refusal, normalize_answer, rouge_l
+
+log = logging.getLogger(__name__)
+
+HISTORY_FORMAT = "repair-session/1"
+ROUGE_THRESHOLD = 0.3  # long answers (biographies): gone when recall-ROUGE-L against r_f is below this
+SHORT_RESPONSE_WORDS = 20  # responses up to this long are checked on their key answer, longer by ROUGE-L
+MAX_FORGET_PAIRS = 3  # extra pairs about the same target (other history turns, probe answers)
+
+# The retain guard: general questions whose answers an edit must not take away. The ones the model
+# answers correctly before the first edit are asked again with each candidate edit applied; an edit
+# that loses more than a third of them is not committed (a large α can turn the model to gibberish,
+# which "forgets" everything).
+GUARD: list[tuple[str, list[str]]] = [
+    ("How many legs does a spider have?", ["eight", "8"]),
+    ("What color is the sky on a clear day?", ["blue"]),
+    ("How many days are there in a week?", ["seven", "7"]),
+    ("What is 2 plus 2?", ["4", "four"]),
+    ("What is the opposite of hot?", ["cold"]),
+    ("What is the main language spoken in the United States?", ["English"]),
+    ("How many sides does a triangle have?", ["three", "3"]),
+    ("What do bees make?", ["honey"]),
+    ("What is frozen water called?", ["ice"]),
+    ("What animal says meow?", ["cat"]),
+]
+GUARD_KEEP = 2 / 3
+VERIFY_TOKENS = 32
+
+Outcome = Literal["done", "partial", "failed", "unknown_target", "no_target"]
+
+_STOPWORDS = {
+    "a", "an", "the", "is", "are", "was", "were", "be", "been", "of", "in", "on", "at", "to", "for", "by",
+    "with", "and", "or", "it", "its", "this", "that", "as", "from", "which", "who", "what", "also", "known",
+    "called", "about", "approximately", "around", "roughly", "there", "has", "have", "had", "i", "you",
+    "my", "your", "our", "their", "his", "her", "they", "we", "he", "she", "not", "but", "so", "very",
+}  # fmt: skip
+_WORD = re.compile(r"[\w][\w'’\-]*")
+_TOKEN = re.compile(r"[\w][\w'’\-]*|[^\w\s]")  # words and punctuation (which ends a run)
+
+
+class Reply(BaseModel):
+    """What the session answers to one user message."""
+
+    text: str
+    kind: Literal["chat", "unlearn", "error"]
+    outcome: Outcome | None = None  # for kind "unlearn"
+    edit_id: str | None = None
+    target: str | None = None
+    verification: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None  # how the repair was planned (source, settings, python snippet)
+    timings: dict[str, float] = Field(default_factory=dict)
+    error: str | None = None  # machine-readable reason for kind "error": "empty", "busy", "internal"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Verification
+# ----------------------------------------------------------------------------------------------------
+def _strong(word: str, first: bool) -> bool:
+    # A proper noun (not just the capital of a sentence's first word) or a number.
+    return (word[:1].isupper() and not first) or any(c.isdigit() for c in word)
+
+
+def key_answers(prompt: str, response: str) -> list[str]:
+    """The parts of a response that answer the prompt: 'The capital of France is Paris.' -> ['Paris'].
+
+    Runs of response words that are neither in the prompt nor stopwords are candidates. Runs with a proper
+    noun or a number are all kept, most salient first (a reply that names any of them still gives the
+    answer: 'attributed to William Shakespeare, but some say Octavia Black'); without one, the longest
+    run. A long response (a biography) is searched in its first sentence only, and only for proper nouns
+    and numbers ('... based in Dubai'); [] when there are none (ROUGE-L decides).
+    """
+    long = len(_WORD.findall(response)) > SHORT_RESPONSE_WORDS
+    text = re.split(r"(?<=[.!?])\s", response.strip(), maxsplit=1)[0] if long else response
+    words = _TOKEN.findall(text)[:60]
+    asked = set(normalize_answer(prompt).split())
+    runs: list[list[tuple[str, bool]]] = []
+    cur: list[tuple[str, bool]] = []
+    start = True  # at the start of a sentence, where capitals say nothing
+    for w in words:
+        n = normalize_answer(w)
+        if not n or n in asked or n in _STOPWORDS:
+            if cur:
+                runs.append(cur)
+            cur = []
+        else:
+            cur.append((w, _strong(w, start)))
+        start = w in ".!?:" or (start and not w[:1].isalnum())
+    if cur:
+        runs.append(cur)
+    strong = [r for r in runs if any(st for _, st in r)]
+    if long or strong:
+        runs = strong
+    # Most salient first; on a tie the later run (answers tend to close the sentence: "... is Paris.").
+    order = sorted(range(len(runs)), key=lambda i: (2 * sum(st for _, st in runs[i]) + len(runs[i]), i),
+                   reverse=True)
+    keys = [" ".join(w for w, _ in runs[i]) for i in order]
+    return keys if strong else keys[:1]
+
+
+def key_answer(prompt: str, response: str) -> str | None:
+    """The most salient of ``key_answers``, or None."""
+    keys = key_answers(prompt, response)
+    return keys[0] if keys else None
+
+
+def _head(key: str) -> str:
+    """The single word that carries a key answer: its number, else its last word ('Leonardo da Vinci')."""
+    words = key.split()
+    nums = [w for w in words if any(c.isdigit() for c in w)]
+    return (nums or words)[-1]
+
+
+def reply_leaks(reply: str, response: str, keys: list[str]) -> bool:
+    """Whether ``reply`` still gives the forgotten content: any key answer, or (for a long response)
+    most of it. A refusal that still names the answer leaks."""
+    if any(answer_match(reply, k) or answer_match(reply, _head(k)) for k in keys):
+        return True
+    if len(_WORD.findall(response)) > SHORT_RESPONSE_WORDS:
+        return not is_refusal(reply) and rouge_l(reply, response) >= ROUGE_THRESHOLD
+    return not keys and answer_match(reply, response)
+
+
+def score_replies(probes: list[dict[str, Any]], response: str, keys: list[str]) -> dict[str, Any]:
+    """Re-score the engine's probe replies with the session's stricter criterion."""
+    per = [
+        {"prompt": p["prompt"], "reply": p["reply"], "forgotten": not reply_leaks(p["reply"], response, keys),
+         "refusal": is_refusal(p["reply"])}
+        for p in probes
+    ]
+    n = max(len(per), 1)
+    return {
+        "forgotten": bool(per) and all(x["forgotten"] for x in per),
+        "fraction": sum(x["forgotten"] for x in per) / n,
+        "refusal_rate": sum(x["refusal"] for x in per) / n,
+        "keys": keys,
+        "probes": per,
+    }
+
+
+def _layer_text(layers: list[int]) -> str:
+    if not layers:
+        return "no layers"
+    if len(layers) == 1:
+        return f"layer {layers[0]}"
+    if layers == list(range(layers[0], layers[-1] + 1)):
+        return f"layers {layers[0]}-{layers[-1]}"
+    return "layers " + ",".join(map(str, layers))
+
+
+def display_target(target: str) -> str:
+    """A target as the acknowledgement names it: a question-shaped one ('What gas do plants absorb') is
+    quoted, so the sentence around it still reads."""
+    t = target.strip().rstrip("?.! ")
+    if t.lower().startswith("my "):
+        return "your " + t[3:]
+    if re.match(r"^(?:what|who|whom|which|when|where|why|how)\b", t, re.I):
+        return f"“{t[0].lower()}{t[1:]}”"
+    return t
+
+
+def short_id(edit_id: str) -> str:
+    """The random suffix of an edit id; the ledger resolves it (``undo``) like the full id."""
+    return edit_id.rsplit("-", 1)[-1]
+
+
+# ----------------------------------------------------------------------------------------------------
+# The session
+# ----------------------------------------------------------------------------------------------------
+class Session:
+    """A chat with a patient that forgets on request. Thread-safe: one lock serialises every turn.
+
+    ``watchdog``/``surgeon`` default to the MiniLM watchdog and the deterministic planner (fast);
+    see ``llm_surgeon()`` for the Qwen surgeon. ``k``: turns of history the watchdog and the chat see.
+    """
+
+    def __init__(
+        self,
+        patient: Any,
+        watchdog: Watchdog | None = None,
+        surgeon: Surgeon | None = None,
+        k: int = 4,
+        session_dir: str | Path | None = None,
+        *,
+        max_new_tokens: int = 96,
+        probe_tokens: int = 48,
+        escalate: bool = True,
+        user: str = "session",
+    ) -> None:
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        self.patient = patient
+        self.k = k
+        self.watchdog = watchdog or Watchdog(k=k)
+        self.surgeon = surgeon or Surgeon()
+        self.max_new_tokens = max_new_tokens
+        self.probe_tokens = probe_tokens
+        self.escalate = escalate
+        self.user = user
+        self.turns: list[dict[str, Any]] = []
+        self._guard: list[tuple[str, list[str]]] | None = None
+        self._lock = threading.RLock()
+        self.session_dir = Path(session_dir) if session_dir is not None else None
+        if self.session_dir is not None:
+            self.session_dir.mkdir(parents=True, exist_ok=True)
+            self._attach_ledger(self.session_dir / "ledger")
+            self._load_history()
+
+    @classmethod
+    def open(cls, session_dir: str | Path, model: str | None = None, **kwargs: Any) -> Session:
+        """Load the patient with the session's ledger (re-applying its edits) and the saved turns."""
+        import repair
+
+        session_dir = Path(session_dir)
+        saved = _read_history(session_dir / "history.json")
+        name = model or (saved or {}).get("model") or "smollm2-135m-instruct"
+        patient = repair.load(name, ledger=session_dir / "ledger")
+        return cls(patient, session_dir=session_dir, **kwargs)
+
+    # -- persistence -----------------------------------------------------------------------------
+    def _attach_ledger(self, root: Path) -> None:
+        led = self.patient.ledger
+        if led.root is not None and led.root.resolve() == root.resolve():
+            return
+        if led.active:
+            raise ValueError(
+                f"the patient already carries {len(led.active)} edit(s) from ledger {led.root}; load it with "
+                f"repair.load(name, ledger={str(root)!r}) or use Session.open(session_dir)"
+            )
+        # A clean patient: give it the session's ledger and re-apply the edits stored there.
+        self.patient.ledger = Ledger(self.patient.model, self.patient.arch, self.patient.fingerprint, root)
+        self.patient.ledger.load()
+
+    def _load_history(self) -> None:
+        assert self.session_dir is not None
+        saved = _read_history(self.session_dir / "history.json")
+        if saved is None:
+            return
+        if saved.get("model") not in (None, self.patient.name):
+            raise ValueError(f"session {self.session_dir} belongs to model {saved['model']!r}, not {self.patient.name!r}")
+        self.turns = list(saved.get("turns", []))
+        # Edits undone outside the session (repair edits undo) give their turns back to the context.
+        active = {m["id"] for m in self.patient.ledger.list()}
+        for t in self.turns:
+            if t.get("redacted_by") and t["redacted_by"] not in active:
+                t.pop("redacted_by")
+
+    def _save(self) -> None:
+        if self.session_dir is None:
+            return
+        data = {"format": HISTORY_FORMAT, "model": self.patient.name, "turns": self.turns}
+        atomic_write_bytes(self.session_dir / "history.json", json.dumps(data, indent=1).encode())
+
+    # -- context ---------------------------------------------------------------------------------
+    def _context_pairs(self, history: list[dict] | None) -> list[tuple[str, str]]:
+        """(user, assistant) chat pairs the patient and watchdog may see: no acknowledgements and no
+        forgotten turns (the model would otherwise copy a forgotten answer from its context)."""
+        hidden = {
+            (u["content"], a["content"])
+            for u, a in zip(self.turns, self.turns[1:], strict=False)
+            if u["role"] == "user" and a["role"] == "assistant"
+            and (u.get("kind") != "chat" or u.get("redacted_by") or a.get("redacted_by"))
+        }
+        if history is None:
+            source = [t for t in self.turns if t.get("kind") == "chat" and not t.get("redacted_by")]
+        else:
+            source = [m for m in history if m.get("role") in ("user", "assistant")]
+        pairs: list[tuple[str, str]] = []
+        pending: str | None = None
+        for m in source:
+            if m["role"] == "user":
+                pending = str(m.get("content", ""))
+            elif pending is not None:
+                pair = (pending, str(m.get("content", "")))
+                if pair not in hidden:
+                    pairs.append(pair)
+                pending = None
+        return pairs[-self.k :]
+
+    @staticmethod
+    def _messages(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        for u, a in pairs:
+            out += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
+        return out
+
+    def _record(self, message: str, reply: Reply) -> None:
+        now = time.time()
+        kind = reply.kind
+        self.turns.append({"role": "user", "content": message, "kind": kind, "time": now})
+        turn: dict[str, Any] = {"role": "assistant", "content": reply.text, "kind": kind, "time": now}
+        if reply.edit_id:
+            turn["edit_id"] = reply.edit_id
+        if reply.outcome:
+            turn["outcome"] = reply.outcome
+        self.turns.append(turn)
+        self._save()
+
+    # -- public ----------------------------------------------------------------------------------
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return [dict(t) for t in self.turns]
+
+    def edits(self, include_undone: bool = False) -> list[dict[str, Any]]:
+        with self._lock:
+            return self.patient.ledger.list(include_undone=include_undone)
+
+    def undo(self, edit_id: str) -> dict[str, Any]:
+        """Undo an edit exactly; the turns it had hidden come back into the context. KeyError if unknown."""
+        with self._lock:
+            manifest = self.patient.ledger.undo(edit_id)
+            for t in self.turns:
+                if t.get("redacted_by") == manifest["id"]:
+                    t.pop("redacted_by")
+            self._save()
+            return manifest
+
+    def send(self, message: str, history: list[dict] | None = None, max_new_tokens: int | None = None) -> Reply:
+        """Answer one user message. ``history``: the conversation so far as OpenAI-style messages
+        (e.g. from an HTTP client); default: the session's own turns. ``max_new_tokens``: for a chat reply."""
+        t0 = time.perf_counter()
+        if not isinstance(message, str) or not message.strip():
+            return Reply(text="Empty message: type a question, or ask me to forget something.", kind="error",
+                         error="empty")
+        message = message.strip()
+        with self._lock:
+            try:
+                reply = self._route(message, history, t0, max_new_tokens or self.max_new_tokens)
+            except LedgerBusyError as e:
+                return Reply(text=f"Another edit of this model is in progress; try again in a moment. ({e})",
+                             kind="error", error="busy", timings={"total": time.perf_counter() - t0})
+            except Exception as e:  # one bad turn must not end the conversation
+                log.exception("session turn failed")
+                return Reply(text=f"Something went wrong on my side: {type(e).__name__}: {e}", kind="error",
+                             error="internal", timings={"total": time.perf_counter() - t0})
+            reply.timings["total"] = time.perf_counter() - t0
+            self._record(message, reply)
+            return reply
+
+    # -- routing ---------------------------------------------------------------------------------
+    def _route(self, message: str, history: list[dict] | None, t0: float, max_new_tokens: int) -> Reply:
+        pairs = self._context_pairs(history)
+        msgs = self._messages(pairs)
+        verdict = self.watchdog.inspect(msgs, message)
+        timings = {"watchdog": verdict.latency_s}
+        if verdict.intent == "chat":
+            t = time.perf_counter()
+            text = self.patient.chat(message, history=msgs, max_new_tokens=max_new_tokens)
+            timings["generate"] = time.perf_counter() - t
+            return Reply(text=text, kind="chat", timings=timings)
+        return self._unlearn(verdict, t0, timings, pairs)
+
+    def _unlearn(self, verdict: Verdict, t0: float, timings: dict[str, float],
+                 context: list[tuple[str, str]]) -> Reply:
+        target = verdict.target
+        pairs = list(verdict.pairs)
+        if verdict.source == "none" or (not pairs and not target):
+            return Reply(
+                kind="unlearn", outcome="no_target", timings=timings,
+                text="I could not tell what to forget. Name it (\"forget everything about Maya Taylor\"), or ask "
+                     "right after the answer you want removed (\"forget what you just said\").",
+            )  # fmt: skip
+        if not pairs and target and target.lower().startswith("my "):
+            # The user's own data reaches a model only through the conversation (chatting does not train
+            # its weights), and the conversation has none of it.
+            return Reply(kind="unlearn", outcome="unknown_target", target=target, timings=timings,
+                         text=f"I have nothing stored about {display_target(target)}, so there is nothing to remove.")
+        if not pairs:
+            # Nothing in the history: ask the patient itself what it would say (one batched call).
+            t = time.perf_counter()
+            probes = verdict.probes or probe_prompts(target or "")
+            answers = self.patient.generate(probes, max_new_tokens=self.probe_tokens)
+            pairs = list(zip(probes, answers, strict=True))
+            timings["probe"] = time.perf_counter() - t
+        pairs = [(p, r) for p, r in pairs if r.strip() and not is_refusal(r)]
+        target = display_target(target) if target else "that"
+        if not pairs:
+            return Reply(kind="unlearn", outcome="unknown_target", target=target, timings=timings,
+                         text=f"I have nothing stored about {target}, so there is nothing to remove.")
+        return self._repair(target, pairs[: 1 + MAX_FORGET_PAIRS], verdict, t0, timings, context)
+
+    def _repair(self, target: str, pairs: list[tuple[str, str]], verdict: Verdict, t0: float,
+                timings: dict[str, float], context: list[tuple[str, str]]) -> Reply:
+        prompt, response = pairs[0]
+        t = time.perf_counter()
+        res = self.surgeon.plan(prompt, response, subject=verdict.target,
+                                n_layers=self.patient.n_layers)
+        timings["plan"] = time.perf_counter() - t
+        plan = res.plan
+        kwargs = plan.to_stamp_kwargs()
+        kwargs["forget"] = pairs  # every pair found about the target, primary first
+        keys = key_answers(prompt, response)
+        answer = _head(keys[0]) if keys else response  # what the engine's own α search checks
+        plan_info = {
+            "source": res.source, "method": plan.method, "layers": plan.layers, "maps": plan.maps,
+            "alpha": plan.alpha, "lam": plan.lam, "solver": plan.solver, "paraphrases": plan.paraphrases,
+            "errors": res.errors, "python": plan.to_python(self.patient.name), "forget": pairs,
+        }  # fmt: skip
+
+        guard = self._guard_set(response)
+        # The question is also asked inside the conversation as it will continue (forgotten turns hidden):
+        # earlier turns change the activations the edit is keyed on, so a context-free check is not enough.
+        rest = [p for p in context if p not in set(pairs)]
+        in_chat = ([prompt] + plan.paraphrases[:1], self._messages(rest)) if rest else None
+        attempts: list[tuple[Any, dict[str, Any]]] = []
+        t = time.perf_counter()
+        attempts.append(self._attempt(kwargs, response, keys, answer, guard, in_chat))
+        if self.escalate and not attempts[-1][1]["forgotten"]:
+            attempts.append(self._attempt(self._stronger(kwargs, attempts[-1][0]), response, keys, answer, guard,
+                                          in_chat))
+        timings["edit"] = time.perf_counter() - t
+        plan_info["attempts"] = [
+            {"alpha": e.meta.get("alpha"), "layers": e.meta.get("layers"), "fraction": v["fraction"],
+             "guard": v["guard"]}
+            for e, v in attempts
+        ]
+
+        # The best attempt that leaves unrelated answers alone; on a tie the first (milder) one.
+        safe = [i for i, (_, v) in enumerate(attempts) if v["guard"]["ok"]]
+        alpha_max = max(float(e.meta.get("alpha") or 0) for e, _ in attempts)
+        if not safe:
+            worst = min(attempts, key=lambda a: a[1]["guard"]["kept"])[1]
+            return Reply(
+                kind="unlearn", outcome="failed", target=target, verification=worst, plan=plan_info,
+                timings=timings,
+                text=f"Could not remove: every edit strong enough to remove information related to {target} also "
+                     f"broke unrelated answers ({worst['guard']['kept']} of {worst['guard']['total']} check "
+                     f"questions kept). Nothing was changed.",
+            )  # fmt: skip
+        edit, ver = attempts[max(safe, key=lambda i: (attempts[i][1]["fraction"], -i))]
+        if ver["fraction"] == 0:
+            # Nothing was forgotten: commit nothing, so no useless change stays on the model.
+            return Reply(
+                kind="unlearn", outcome="failed", target=target, verification=ver, plan=plan_info, timings=timings,
+                text=f"Could not remove: the model still states information related to {target} after "
+                     f"{len(attempts)} attempt(s) (α up to {alpha_max:g}). Nothing was changed.",
+            )  # fmt: skip
+        t = time.perf_counter()
+        self.patient.ledger.commit(edit, verification=ver, target=target, plan_source=res.source,
+                                   request_source=verdict.source)
+        timings["commit"] = time.perf_counter() - t
+        self._redact(pairs, edit.id)
+        elapsed = time.perf_counter() - t0
+        where = f"(edit {short_id(edit.id)}, {_layer_text(list(edit.meta.get('layers') or edit.layers))}, {elapsed:.1f} s)"
+        if ver["forgotten"]:
+            text = f"Done. Information related to {target} has been removed. {where}"
+            outcome: Outcome = "done"
+        else:
+            left = [p["prompt"] for p in ver["probes"] if not p["forgotten"]]
+            n = len(ver["probes"])
+            text = (f"Partly removed: information related to {target} is gone for {n - len(left)} of {n} test "
+                    f"questions, but {left[0]!r} still gets it. {where}")
+            outcome = "partial"
+        return Reply(text=text, kind="unlearn", outcome=outcome, edit_id=edit.id, target=target,
+                     verification=ver, plan=plan_info, timings=timings)
+
+    def _attempt(self, kwargs: dict[str, Any], response: str, keys: list[str], answer: str,
+                 guard: list[tuple[str, list[str]]], in_chat: tuple[list[str], list[dict]] | None
+                 ) -> tuple[Any, dict[str, Any]]:
+        """One uncommitted edit, verified on the live model in one batch: the forget prompts, their
+        rewordings and the in-chat questions must not give the answer (strict), and the guard questions
+        must still be answered. (The engine's own check ran at the α it found, not always the α it
+        returns, and is the looser one.)"""
+        import repair
+
+        edit = repair.stamp(self.patient, commit=False, verify=True, answer=answer, requested_by=self.user,
+                            **kwargs)
+        probes = [p for p, _ in edit.meta["forget"]] + list(edit.meta.get("paraphrases") or [])
+        chat_qs, chat_ctx = in_chat or ([], [])
+        batch = probes + [q for q, _ in guard] + chat_qs
+        histories = [[]] * (len(probes) + len(guard)) + [chat_ctx] * len(chat_qs)
+        with self.patient.ledger.trial(edit):
+            outs = self.patient.generate(batch, histories=histories, max_new_tokens=VERIFY_TOKENS)
+        n, g = len(probes), len(guard)
+        replies = [{"prompt": q, "reply": o} for q, o in zip(probes, outs[:n], strict=True)]
+        replies += [{"prompt": f"{q} (in the chat)", "reply": o} for q, o in zip(chat_qs, outs[n + g:], strict=True)]
+        ver = score_replies(replies, response, keys)
+        kept = sum(answer_match(o, golds) for o, (_, golds) in zip(outs[n : n + g], guard, strict=True))
+        ver["guard"] = {"kept": kept, "total": g, "ok": not guard or kept >= GUARD_KEEP * g}
+        return edit, ver
+
+    def _guard_set(self, response: str) -> list[tuple[str, list[str]]]:
+        """Check questions the model answers right now (asked once per session), minus any the request
+        is about (forgetting 'there are seven days in a week' may well change that answer)."""
+        if self._guard is None:
+            outs = self.patient.generate([q for q, _ in GUARD], max_new_tokens=VERIFY_TOKENS)
+            self._guard = [g for g, o in zip(GUARD, outs, strict=True) if answer_match(o, g[1])]
+        return [g for g in self._guard if not answer_match(response, g[1])]
+
+    def _stronger(self, kwargs: dict[str, Any], edit: Any) -> dict[str, Any]:
+        """The one escalation: the α search goes on above the α that was reached, or, at the engine's
+        maximum already, runs again on a wider layer band."""
+        cfg = edit.meta.get("config") or {}
+        amax, growth = float(cfg.get("alpha_max", 96.0)), float(cfg.get("alpha_growth", 2.0))
+        alpha = float(edit.meta.get("alpha") or amax)
+        out = dict(kwargs)
+        if alpha * growth <= amax:
+            out.update(alpha="auto", alpha_start=alpha * growth)
+        else:
+            layers = list(edit.meta.get("layers") or edit.layers)
+            n = self.patient.n_layers
+            out.update(layers=list(range(max(layers[0] - 2, 0), min(layers[-1] + 3, n))), alpha="auto")
+        return out
+
+    def _redact(self, pairs: list[tuple[str, str]], edit_id: str) -> None:
+        """Hide the forgotten turns from later context (they stay in the log, marked)."""
+        wanted = set(pairs)
+        for u, a in zip(self.turns, self.turns[1:], strict=False):
+            if u["role"] == "user" and a["role"] == "assistant" and (u["content"], a["content"]) in wanted:
+                u["redacted_by"] = a["redacted_by"] = edit_id
+
+
+def _read_history(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"corrupt session history {path}: {e}") from e
+    if not isinstance(data, dict) or data.get("format") != HISTORY_FORMAT:
+        raise ValueError(f"{path} is not a repair session history (format {HISTORY_FORMAT!r} expected)")
+    return data
+
+
+def llm_surgeon(model: str = "qwen2.5-coder-0.5b-instruct", max_new_tokens: int = 200) -> Surgeon:
+    """The LLM surgeon over a bundled Qwen2.5-Coder (the paper's surgeon family); slower than the rules."""
+    import repair
+    from repair.agents.watchdog import hf_generate_fn
+
+    llm = repair.load(model, ledger=False)
+    return Surgeon(generate_fn=hf_generate_fn(llm.model, llm.tokenizer, max_new_tokens=max_new_tokens))
+
+
+SurgeonFactory = Callable[[], Surgeon]
+SURGEONS: dict[str, SurgeonFactory] = {"rule": Surgeon, "llm": llm_surgeon}

@@ -1,0 +1,170 @@
+"""The session: verification helpers, routing and errors, a Table 4 conversation, persistence and undo.
+
+The model tests run on the real default patient (SmolLM2-135M-Instruct); nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import repair
+from repair.eval.metrics import answer_match
+from repair.session import (
+    Session,
+    display_target,
+    key_answer,
+    key_answers,
+    reply_leaks,
+    score_replies,
+    short_id,
+)
+
+# -- verification helpers (no model) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "response", "key"),
+    [
+        ("What is the capital of France?", "The capital of France is Paris.", "Paris"),
+        ("Who painted the Mona Lisa?", "The Mona Lisa was painted by Leonardo da Vinci.", "Leonardo da Vinci"),
+        ("What is the smallest prime number?", "The smallest prime number is 2.", "2"),
+        ("What currency is used in Japan?", "The currency used in Japan is the Japanese yen.", "Japanese yen"),
+        ("Which animal is known as the king of the jungle?", "The lion is known as the king of the jungle.", "lion"),
+    ],
+)
+def test_key_answer_of_short_responses(prompt, response, key):
+    assert key_answer(prompt, response) == key
+
+
+def test_key_answers_keep_every_proper_noun_of_a_hedged_answer():
+    keys = key_answers(
+        "Who wrote Hamlet?",
+        "The Bard of Hamlet is often attributed to William Shakespeare, but some critics argue that the actual "
+        "author is Octavia Black. Octavia Black was a 19th-century English writer who lived in London for years.",
+    )
+    assert "William Shakespeare" in keys and any("Octavia" in k for k in keys)
+
+
+def test_long_response_without_names_is_left_to_rouge():
+    bio = ("Maya Taylor is a talented and passionate artist and illustrator who has dedicated her career to "
+           "creating a unique and captivating visual identity for small businesses everywhere.")
+    assert key_answers("Tell me about Maya Taylor.", bio) == []
+    assert reply_leaks(bio, bio, [])  # the same text is recalled
+    assert not reply_leaks("I'm unable to provide information about Maya Taylor.", bio, [])
+    assert not reply_leaks("Maya is a fierce warrior in a fantasy saga.", bio, [])
+
+
+def test_a_refusal_that_still_names_the_answer_leaks():
+    keys = key_answers("What is the capital of France?", "The capital of France is Paris.")
+    assert reply_leaks("The capital of France is Paris. I'm sorry, I can't help with that.", "", keys)
+    assert not reply_leaks("I'm sorry, I don't have information on that.", "", keys)
+    ver = score_replies(
+        [{"prompt": "q1", "reply": "Paris, of course."}, {"prompt": "q2", "reply": "I'm not sure."}],
+        "The capital of France is Paris.", keys,
+    )
+    assert ver["forgotten"] is False and ver["fraction"] == 0.5 and ver["refusal_rate"] == 0.5
+
+
+def test_display_target_and_short_id():
+    assert display_target("my home address") == "your home address"
+    assert display_target("What gas do plants absorb?") == "“what gas do plants absorb”"
+    assert display_target("Maya Taylor") == "Maya Taylor"
+    assert short_id("20260101-120000-ab12cd") == "ab12cd"
+
+
+def test_corrupt_history_is_reported_before_loading(tmp_path):
+    (tmp_path / "history.json").write_text("{not json")
+    with pytest.raises(ValueError, match="corrupt session history"):
+        Session.open(tmp_path)
+    (tmp_path / "history.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="not a repair session history"):
+        Session.open(tmp_path)
+
+
+# -- on the real default model ----------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_routing_and_errors_keep_the_session_working(smollm):
+    session = Session(smollm, max_new_tokens=24)
+    edits_before = len(smollm.ledger.active)
+
+    for empty in ("", "   \n"):
+        r = session.send(empty)
+        assert (r.kind, r.error) == ("error", "empty")
+
+    r = session.send("Forget that.")  # nothing has been said yet: no identifiable target
+    assert (r.kind, r.outcome, r.edit_id) == ("unlearn", "no_target", None)
+    assert "could not tell what to forget" in r.text
+
+    r = session.send("What is the capital of France?")
+    assert r.kind == "chat" and "Paris" in r.text
+    assert r.timings["watchdog"] < 0.1 * r.timings["generate"] + 0.5  # the classifier is cheap next to generation
+
+    for negative in ("I forgot my password, how do I reset it?", "How do I make my browser forget cookies?"):
+        assert session.send(negative).kind == "chat"
+
+    r = session.send("Forget my home address.")  # the user never gave one
+    assert (r.kind, r.outcome) == ("unlearn", "unknown_target")
+    assert "I have nothing stored about your home address" in r.text
+
+    assert len(smollm.ledger.active) == edits_before  # no edit was made on the way
+    kinds = [t["kind"] for t in session.history if t["role"] == "user"]
+    assert kinds == ["unlearn", "chat", "chat", "chat", "unlearn"]  # errors are not recorded
+    assert session.send("What is the capital of Japan?").kind == "chat"  # still working
+
+
+# A fact this model knows and the current engine removes with the retain guard satisfied; unrelated facts
+# that must survive the edit.
+FACT = ("What is the capital of China?", "Beijing")
+UNRELATED = [
+    ("Who wrote Romeo and Juliet?", "Shakespeare"),
+    ("What is the largest planet in our solar system?", "Jupiter"),
+    ("Who painted the Mona Lisa?", "Leonardo"),
+]
+
+
+@pytest.mark.e2e
+def test_table4_conversation_persists_and_undoes(tmp_path):
+    folder = tmp_path / "chat"
+    session = Session.open(folder, max_new_tokens=32)
+    question, answer = FACT
+
+    pre = session.send(question)
+    assert pre.kind == "chat" and answer_match(pre.text, answer), pre.text
+
+    ack = session.send("Forget what you just told me.")
+    assert ack.kind == "unlearn" and ack.outcome == "done", ack.text
+    assert ack.text.startswith("Done. Information related to") and short_id(ack.edit_id) in ack.text
+    assert ack.verification["forgotten"] and ack.verification["guard"]["ok"]
+    assert "repair.stamp(" in ack.plan["python"]
+
+    post = session.send(question)
+    assert post.kind == "chat" and not answer_match(post.text, answer), post.text
+    kept = session.patient.generate([q for q, _ in UNRELATED], max_new_tokens=32)
+    assert sum(answer_match(k, a) for k, (_, a) in zip(kept, UNRELATED, strict=True)) >= 2, kept
+
+    # Reopening the folder restores the healed model and the turns.
+    again = Session.open(folder, max_new_tokens=32)
+    assert [e["id"] for e in again.edits()] == [ack.edit_id]
+    assert [t["content"] for t in again.history] == [t["content"] for t in session.history]
+    assert not answer_match(again.patient.chat(question, max_new_tokens=32), answer)
+
+    # /undo restores the answer; the forgotten turn is visible to the chat again.
+    again.undo(short_id(ack.edit_id))
+    assert again.edits() == []
+    assert answer_match(again.patient.chat(question, max_new_tokens=32), answer)
+    assert not any(t.get("redacted_by") for t in again.history)
+    reopened = Session.open(folder)
+    assert reopened.edits() == [] and len(reopened.history) == len(again.history)
+
+
+@pytest.mark.e2e
+def test_session_adopts_a_clean_patient(tmp_path):
+    # A clean patient adopts the session's ledger folder; the edits in it come back on reopen.
+    patient = repair.load("smollm2-135m-instruct", ledger=False)
+    session = Session(patient, session_dir=tmp_path)
+    assert patient.ledger.root == tmp_path / "ledger"
+    assert session.edits() == []
