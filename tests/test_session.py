@@ -168,3 +168,20 @@ def test_session_adopts_a_clean_patient(tmp_path):
     session = Session(patient, session_dir=tmp_path)
     assert patient.ledger.root == tmp_path / "ledger"
     assert session.edits() == []
+
+
+@pytest.mark.e2e
+def test_chat_cli_runs_on_piped_stdin(tmp_path):
+    from typer.testing import CliRunner
+
+    from repair.cli import app
+
+    script = "What is the capital of France?\n\n/edits\n/undo nope\n/undo\n/history\n/plan\n/bogus\n/help\n/quit\nnever read\n"
+    result = CliRunner().invoke(app, ["chat", "--session", str(tmp_path / "s")], input=script)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "> What is the capital of France?" in out and "Paris" in out
+    assert "Empty message" in out and "no edit 'nope'" in out and "usage: /undo ID" in out
+    assert "no repair yet" in out and "unknown command /bogus" in out and "never read" not in out
+    saved = json.loads((tmp_path / "s" / "history.json").read_text())
+    assert [t["role"] for t in saved["turns"]] == ["user", "assistant"]

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from repair.eval.cli import eval_app, report_command
 from repair.models.registry import BUNDLED, DEFAULT_MODEL
+from repair.session_cli import chat_command, pipeline_command, serve_command
 
 app = typer.Typer(help="Interactive machine unlearning: closed-form, reversible edits of chat models.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -22,6 +23,10 @@ app.add_typer(edits_app, name="edits")
 # Evaluation commands live in repair.eval.cli: `repair eval run|table …` and `repair report DIR`.
 app.add_typer(eval_app, name="eval")
 app.command("report")(report_command)
+# The interactive loop lives in repair.session_cli: `repair chat`, `repair serve`, `repair eval pipeline`.
+app.command("chat")(chat_command)
+app.command("serve")(serve_command)
+eval_app.command("pipeline")(pipeline_command)
 console = Console()
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help=f"bundled name ({', '.join(BUNDLED)}), folder or hub id")]

@@ -1,0 +1,130 @@
+"""`repair chat`: a terminal chat with a patient that forgets on request.
+
+Reads one message per line, so it also runs with piped stdin (`printf '...\\n/quit\\n' | repair chat`).
+Commands: /edits, /undo ID, /history, /plan (the last repair as Python), /help, /quit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table
+
+from repair.session import SURGEONS, Reply, Session, short_id
+
+HELP = """commands: /edits (list edits) · /undo ID (revert one) · /history (the turns) · /plan (the last repair \
+as Python) · /help · /quit
+Ask anything, or ask the model to forget: "forget what you just said", "forget everything about Maya Taylor"."""
+
+
+def _edits_table(session: Session) -> Table:
+    table = Table(title="edits")
+    for col in ("id", "target", "layers", "α", "verified"):
+        table.add_column(col)
+    for m in session.edits():
+        meta = m.get("meta", {})
+        layers = m.get("layers") or []
+        span = f"{layers[0]}-{layers[-1]}" if layers else ""
+        table.add_row(short_id(m["id"]), str(meta.get("target") or (meta.get("forget") or [[""]])[0][0])[:50],
+                      span, str(meta.get("alpha")), str((meta.get("verification") or {}).get("forgotten")))
+    return table
+
+
+def _history_table(session: Session) -> Table:
+    table = Table(title="history", show_lines=False)
+    for col in ("#", "who", "kind", "text"):
+        table.add_column(col, overflow="fold")
+    for i, t in enumerate(session.history, 1):
+        note = f" [forgotten by {short_id(t['redacted_by'])}]" if t.get("redacted_by") else ""
+        table.add_row(str(i), t["role"], t.get("kind", ""), t["content"][:200] + note)
+    return table
+
+
+def _show_reply(console: Console, reply: Reply) -> None:
+    style = {"chat": "green", "unlearn": "bold magenta", "error": "red"}[reply.kind]
+    console.print(f"[{style}]{escape(reply.text)}[/{style}]")
+    if reply.kind == "unlearn" and reply.plan:
+        console.print(f"[dim]plan: {reply.plan['source']}, attempts "
+                      + ", ".join(f"α={a['alpha']:g} forgot {a['fraction']:.0%}" for a in reply.plan.get("attempts", []))
+                      + " · /plan shows it as Python[/dim]")
+
+
+def run_chat(
+    model: str | None,
+    session_dir: Path | None,
+    surgeon: str = "rule",
+    k: int = 4,
+    console: Console | None = None,
+    read: Callable[[], str] | None = None,
+) -> Session:
+    """The REPL loop; returns the session when the input ends or the user types /quit."""
+    import sys
+
+    import repair
+
+    console = console or Console()
+    if read is None:
+        if sys.stdin.isatty():
+            read = lambda: console.input("[bold cyan]> [/bold cyan]")  # noqa: E731
+        else:
+            # Piped input: echo each line, so that the transcript reads as a conversation.
+            def read() -> str:
+                line = input()
+                console.print(f"[bold cyan]>[/bold cyan] {escape(line)}")
+                return line
+
+    t = time.perf_counter()
+    with console.status("loading the patient …"):
+        make_surgeon = SURGEONS[surgeon]
+        if session_dir is not None:
+            session = Session.open(session_dir, model=model, surgeon=make_surgeon(), k=k, user="chat")
+        else:
+            patient = repair.load(model or "smollm2-135m-instruct", ledger=False)
+            session = Session(patient, surgeon=make_surgeon(), k=k, user="chat")
+    where = f"session {session_dir}" if session_dir else "not saved (pass --session DIR to keep edits and turns)"
+    console.print(f"[dim]{session.patient!r} ready in {time.perf_counter() - t:.1f} s · {where} · "
+                  f"{len(session.history) // 2} earlier turns · /help for commands[/dim]")
+    last: Reply | None = None
+    while True:
+        try:
+            line = read()
+        except (EOFError, KeyboardInterrupt):
+            break
+        line = line.strip()
+        if line in ("/quit", "/exit", "/q"):
+            break
+        if line == "/help":
+            console.print(HELP)
+        elif line == "/edits":
+            console.print(_edits_table(session))
+        elif line == "/history":
+            console.print(_history_table(session))
+        elif line == "/plan":
+            if last and last.plan:
+                console.print(Syntax(last.plan["python"], "python", word_wrap=True))
+            else:
+                console.print("no repair yet in this chat")
+        elif line.startswith("/undo"):
+            parts = line.split()
+            if len(parts) != 2:
+                console.print("[red]usage: /undo ID[/red] (ids are listed by /edits)")
+                continue
+            try:
+                m = session.undo(parts[1])
+                console.print(f"undone {short_id(m['id'])}: the weights are back bit for bit")
+            except (KeyError, ValueError) as e:
+                console.print(f"[red]{escape(str(e))}[/red]")
+        elif line.startswith("/"):
+            console.print(f"[red]unknown command {escape(line.split()[0])}[/red]; /help lists them")
+        else:
+            with console.status("thinking …"):
+                reply = session.send(line)
+            if reply.plan:
+                last = reply
+            _show_reply(console, reply)
+    return session

@@ -1,0 +1,84 @@
+"""The typer commands of the interactive loop: `repair chat`, `repair serve`, `repair eval pipeline`.
+
+Registered on the main app in `repair.cli`; heavy imports (torch, FastAPI) happen when a command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from repair.models.registry import DEFAULT_MODEL
+
+console = Console()
+
+SurgeonOpt = Annotated[str, typer.Option("--surgeon", help="rule (deterministic, fast) or llm (bundled Qwen2.5-Coder-0.5B)")]
+KOpt = Annotated[int, typer.Option("--k", help="turns of history the watchdog and the chat see")]
+
+
+def _check_surgeon(surgeon: str) -> None:
+    if surgeon not in ("rule", "llm"):
+        console.print(f"[red]error:[/red] unknown surgeon {surgeon!r} (rule or llm)")
+        raise typer.Exit(2)
+
+
+def chat_command(
+    model: Annotated[str | None, typer.Option("--model", "-m", help=f"patient (default {DEFAULT_MODEL}, or the session's)")] = None,
+    session: Annotated[Path | None, typer.Option("--session", help="folder that keeps the edits and turns")] = None,
+    surgeon: SurgeonOpt = "rule",
+    k: KOpt = 4,
+) -> None:
+    """Chat in the terminal; ask the model to forget something and it edits itself, checks, and says so."""
+    from repair.chat import run_chat
+
+    _check_surgeon(surgeon)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        run_chat(model, session, surgeon=surgeon, k=k, console=console)
+    except ValueError as e:  # a session folder of another model, a corrupt history
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
+def serve_command(
+    session: Annotated[Path, typer.Option("--session", help="folder that keeps the edits and turns")],
+    model: Annotated[str | None, typer.Option("--model", "-m", help=f"patient (default {DEFAULT_MODEL}, or the session's)")] = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    surgeon: SurgeonOpt = "rule",
+    k: KOpt = 4,
+) -> None:
+    """Serve the session over HTTP: OpenAI-compatible /v1/chat/completions, /v1/edits, and a web chat at /."""
+    from repair.serve.app import serve
+
+    _check_surgeon(surgeon)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    serve(model, str(session), host=host, port=port, surgeon=surgeon, k=k)
+
+
+def pipeline_command(
+    n: Annotated[int, typer.Option("--n", help="unlearning scenarios (the paper's Table 3 uses hundreds)")] = 100,
+    n_chat: Annotated[int | None, typer.Option("--n-chat", help="chat-only scenarios (default n/2)")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
+    surgeon: SurgeonOpt = "rule",
+    out: Annotated[Path, typer.Option("--out", help="results folder")] = Path("results/pipeline"),
+    threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: torch's)")] = None,
+) -> None:
+    """Pipeline benchmark: a scripted user plays seeded scenarios against a session (paper's Table 3)."""
+    import torch
+
+    from repair.eval.pipeline import print_table, run_pipeline
+
+    _check_surgeon(surgeon)
+    if threads:
+        torch.set_num_threads(threads)
+    summary = run_pipeline(model, n=n, n_chat=n_chat, seed=seed, surgeon=surgeon, out=out, log=console.print)
+    print_table(summary, console)
+    console.print(f"[dim]wrote {out / 'pipeline.json'} and {out / 'pipeline_scenarios.jsonl'}[/dim]")
+    console.print_json(json.dumps({k: v for k, v in summary.items() if k != "by_style"}))
