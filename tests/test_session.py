@@ -185,3 +185,23 @@ def test_chat_cli_runs_on_piped_stdin(tmp_path):
     assert "no repair yet" in out and "unknown command /bogus" in out and "never read" not in out
     saved = json.loads((tmp_path / "s" / "history.json").read_text())
     assert [t["role"] for t in saved["turns"]] == ["user", "assistant"]
+
+
+def test_pipeline_scenarios_are_seeded_and_well_formed():
+    import random
+
+    from repair.eval.facts import FACTS
+    from repair.eval.pipeline import POINTING, _scenarios
+
+    known = [(p, a, q, f"reply {a}") for p, a, q in FACTS[:12]]
+    one = _scenarios(known, 30, 10, random.Random(0))
+    assert one == _scenarios(known, 30, 10, random.Random(0))
+    unlearn, chat = one
+    assert len(unlearn) == 30 and len(chat) == 10
+    for sc in unlearn:
+        assert sc["fact"] in sc["turns"]
+        assert sc["answer"] not in [a for _, a in sc["retain"]]
+        if sc["style"] == "pointing":  # "forget that" only right after the fact
+            assert sc["turns"][-1] == sc["fact"] and sc["request"] in POINTING
+    assert {sc["style"] for sc in unlearn} == {"pointing", "naming"}
+    assert all(len(c["turns"]) == 3 for c in chat)
