@@ -47,6 +47,17 @@ def test_key_answers_keep_every_proper_noun_of_a_hedged_answer():
     assert "William Shakespeare" in keys and any("Octavia" in k for k in keys)
 
 
+def test_key_answers_of_long_responses_and_wrong_answers_in_the_same_template():
+    greece = ("The answer is: Athens.\n\nGreece is a country located in the southeastern part of Europe, bordering "
+              "the Peloponnese peninsula to the south and the Aegean Sea to the east.")
+    assert key_answers("What is the capital of Greece?", greece) == ["Athens"]
+    egypt = "The capital of Egypt is Cairo, which is the largest city in the world. It is also the largest city in Africa."
+    keys = key_answers("What is the capital of Egypt?", egypt)
+    assert keys == ["Cairo"]
+    # Same sentence shape, different (wrong) answer: not a leak, although ROUGE-L against r_f is high.
+    assert not reply_leaks("The capital of Egypt is Lagos, which is the largest city in the world.", egypt, keys)
+
+
 def test_long_response_without_names_is_left_to_rouge():
     bio = ("Maya Taylor is a talented and passionate artist and illustrator who has dedicated her career to "
            "creating a unique and captivating visual identity for small businesses everywhere.")

@@ -107,6 +107,9 @@ def key_answers(prompt: str, response: str) -> list[str]:
     asked = set(normalize_answer(prompt).split())
     runs: list[list[tuple[str, bool]]] = []
     cur: list[tuple[str, bool]] = []
+    # Capitalised mid-sentence somewhere in the response: a name even where it opens a sentence.
+    names = {w for i, w in enumerate(_TOKEN.findall(response)[1:], 1)
+             if w[:1].isupper() and _TOKEN.findall(response)[i - 1] not in ".!?"}
     start = True  # at the start of a sentence, where capitals say nothing
     for w in words:
         n = normalize_answer(w)
@@ -115,8 +118,8 @@ def key_answers(prompt: str, response: str) -> list[str]:
                 runs.append(cur)
             cur = []
         else:
-            cur.append((w, _strong(w, start)))
-        start = w in ".!?:" or (start and not w[:1].isalnum())
+            cur.append((w, _strong(w, start and w not in names)))
+        start = w in ".!?" or (start and not w[:1].isalnum())
     if cur:
         runs.append(cur)
     strong = [r for r in runs if any(st for _, st in r)]
@@ -143,13 +146,15 @@ def _head(key: str) -> str:
 
 
 def reply_leaks(reply: str, response: str, keys: list[str]) -> bool:
-    """Whether ``reply`` still gives the forgotten content: any key answer, or (for a long response)
-    most of it. A refusal that still names the answer leaks."""
-    if any(answer_match(reply, k) or answer_match(reply, _head(k)) for k in keys):
-        return True
+    """Whether ``reply`` still gives the forgotten content: any key answer (a refusal that still names
+    it leaks); without keys, most of a long response (ROUGE-L), or a short one verbatim. With keys,
+    ROUGE-L is not used: a wrong answer in the same template ("The capital of Egypt is …") shares most
+    words with the right one."""
+    if keys:
+        return any(answer_match(reply, k) or answer_match(reply, _head(k)) for k in keys)
     if len(_WORD.findall(response)) > SHORT_RESPONSE_WORDS:
         return not is_refusal(reply) and rouge_l(reply, response) >= ROUGE_THRESHOLD
-    return not keys and answer_match(reply, response)
+    return answer_match(reply, response)
 
 
 def score_replies(probes: list[dict[str, Any]], response: str, keys: list[str]) -> dict[str, Any]:
