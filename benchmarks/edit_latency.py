@@ -1,6 +1,6 @@
 """Median wall time of one single-sample edit on SmolLM2-135M, split into capture, solve and write.
 
-    python benchmarks/edit_latency.py [--repeats 5]
+    python benchmarks/edit_latency.py [--repeats 5] [--threads 1]
 
 "cold" includes computing the per-layer keep statistics (C_K and its inverse); "cached" reuses them,
 which is the request path of a running server. The fixed-alpha path is timed (no verification
@@ -34,7 +34,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:  # on a shared machine, oversubscribed threads make small forwards 10x slower
+        torch.set_num_threads(args.threads)
     print(f"torch threads: {torch.get_num_threads()}")
     with tempfile.TemporaryDirectory() as ledger:
         patient = repair.load(args.model, ledger=ledger)

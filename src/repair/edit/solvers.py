@@ -118,7 +118,8 @@ def lowrank_paper_solve(x_f: torch.Tensor, r: torch.Tensor, x_keep: torch.Tensor
 
 
 def delta_lowrank_solve(x_f: torch.Tensor, r: torch.Tensor, keep: KeepStats, rank: int, lam: float,
-                        *, relative: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                        *, relative: bool = True, eig: tuple[torch.Tensor, torch.Tensor] | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Delta form with C_K ~ U S U^T (top-r eigenpairs); forget rows exact via Woodbury.
 
     Cost per request is O(r n f + f^3) after the eigenpairs are cached: no n^3 work.
@@ -126,7 +127,7 @@ def delta_lowrank_solve(x_f: torch.Tensor, r: torch.Tensor, keep: KeepStats, ran
     xf, rr = _f64(x_f), _f64(r)
     n = keep.c.shape[0]
     lam_abs = relative_lambda(lam, keep.c + xf.T @ xf) if relative else lam
-    evals, evecs = torch.linalg.eigh(keep.c)
+    evals, evecs = eig if eig is not None else torch.linalg.eigh(keep.c)  # eig: cached eigh(keep.c)
     k = min(rank, n)
     u, s = evecs[:, -k:], evals[-k:].clamp_min(0)
 

@@ -138,7 +138,8 @@ def _solve_map(patient, cfg: StampConfig, stats, layer: int, name: str, x_f: tor
         keep = KeepStats(c - minus.T @ minus if minus is not None else c, 0)
         if prior is not None:
             keep = keep.add_rows(prior)
-        b, a = delta_lowrank_solve(x_f64, r64, keep, cfg.rank or 64, cfg.lam)
+        eig = stats.eig(layer, name) if prior is None and minus is None else None
+        b, a = delta_lowrank_solve(x_f64, r64, keep, cfg.rank or 64, cfg.lam, eig=eig)
         if cfg.solver == "exact":
             # rescale so forget rows land exactly: A <- (X_F A^T)^-1-corrected on the f x f system
             g = x_f64 @ a.T

@@ -14,6 +14,7 @@ import json
 import logging
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -43,7 +44,7 @@ class EditStats:
         self._ref_tag = _digest([self.refusals, self.generic[:100]])
         self._prefixes: Counter[tuple[int, ...]] | None = None
         self._c: dict[tuple[int, str], torch.Tensor] = {}
-        self._kinv: dict[tuple[int, str, float], tuple[torch.Tensor, float]] = {}
+        self._kinv: dict[tuple, tuple[torch.Tensor, Any]] = {}  # inverses and eigendecompositions
         self._dirs: dict[int, torch.Tensor] | None = None
         self._ref_out: dict[tuple[int, str], torch.Tensor] = {}
 
@@ -96,6 +97,13 @@ class EditStats:
         """Keep samples that are themselves a forget prompt: they leave the keep set for this edit."""
         wanted = {p.strip().lower() for p in prompts}
         return [s for s in self.keep if s[0].strip().lower() in wanted]
+
+    def eig(self, layer: int, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """eigh(C_K), cached: STAMP-LR's per-request cost is then O(r n f), not n^3."""
+        key = (layer, name, "eig")
+        if key not in self._kinv:
+            self._kinv[key] = torch.linalg.eigh(self.keep_c([layer], name)[layer])
+        return self._kinv[key]
 
     def kinv(self, layer: int, name: str, lam: float) -> tuple[torch.Tensor, float]:
         """((C_K + lam_abs I)^-1, lam_abs), cached."""
