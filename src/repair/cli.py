@@ -52,11 +52,6 @@ def _load(model: str, ledger: Path | None):
     return patient
 
 
-def _first_sentence(text: str) -> str:
-    # Long greedy replies of a small model drift after the first sentence; the answer is in it.
-    return text.split(". ")[0].split("\n")[0].strip().rstrip(".")
-
-
 def _fail(msg: str) -> None:
     console.print(f"[red]error:[/red] {msg}")
     raise typer.Exit(2)
@@ -78,6 +73,7 @@ def forget(
 ) -> None:
     """Forget what the model answers to PROMPT with one closed-form edit, and show before/after."""
     import repair
+    from repair.eval.metrics import first_sentence
 
     if not prompt.strip():
         _fail("empty prompt: give the question whose answer should be forgotten")
@@ -106,7 +102,7 @@ def forget(
     for col in ("prompt", "before", "after", "first sentence same"):
         table.add_column(col)
     for p, b, a in zip(probes, before[1:], after[1:], strict=True):
-        table.add_row(p, b[:60], a[:60], "✓" if _first_sentence(a) == _first_sentence(b) else "✗")
+        table.add_row(p, b[:60], a[:60], "✓" if first_sentence(a) == first_sentence(b) else "✗")
     console.print(table)
     v = edit.meta.get("verification") or {}
     tm = edit.timings

@@ -21,6 +21,7 @@ RETAIN = [
 
 def run_demo(model: str, console: Console) -> None:
     import repair
+    from repair.eval.metrics import first_sentence
 
     with tempfile.TemporaryDirectory(prefix="repair-demo-") as ledger:
         t = time.perf_counter()
@@ -46,8 +47,9 @@ def run_demo(model: str, console: Console) -> None:
         for p, b, a in zip([FORGET, PARAPHRASE, *RETAIN], before, after, strict=True):
             table.add_row(p, b, a)
         console.print(table)
-        kept = sum(a == b for a, b in zip(after[2:], before[2:], strict=True))
-        console.print(f"forgotten: {v['forgotten']} · retain answers unchanged: {kept}/{len(RETAIN)}")
+        kept = sum(first_sentence(a) == first_sentence(b) for a, b in zip(after[2:], before[2:], strict=True))
+        console.print(f"forgotten: {v['forgotten']} · retain answers with the same first sentence: "
+                      f"{kept}/{len(RETAIN)}")
         patient.ledger.undo(edit.id)
         restored = patient.generate([FORGET], max_new_tokens=40)[0]
         console.print(f"after [bold]undo {edit.id}[/bold]: {restored}")

@@ -460,3 +460,9 @@ def rte_table(seconds: Mapping[str, float], reference: str | None = None) -> dic
         }
         for k, v in seconds.items()
     }
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a reply: long greedy replies of small models drift after it, the answer
+    is in it."""
+    return text.split(". ")[0].split("\n")[0].strip().rstrip(".")
