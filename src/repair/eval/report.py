@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from repair.eval import paper
-from repair.eval.runner import single_markdown
+from repair.eval.runner import single_markdown, variant_rows
 
 TASK_ORDER = ("hazard", "misinformation", "personal")
 METHOD_ORDER = ("base", "oracle", "ga", "npo", "rmu", "flat", "wga", "asu", "stamp", "stamp-lr")
@@ -89,18 +89,6 @@ def paper_table2() -> list[str]:
             f, r, u, rte = paper.TABLE2[t][m]
             cells.append(" | ".join("N/A" if v is None else f"{v:.2f}" for v in (f, r, u, rte)))
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def _variant_rows(r: dict[str, Any]) -> list[str]:
-    lines = ["| Setting | F-RL↓ | R-RL↑ | Utility↓ | KL↓ | verified | RTE (s) |", "|---|---|---|---|---|---|---|"]
-    for key, row in r["rows"].items():
-        if key == "base":
-            lines.append(f"| Base | {_n(row['f_rl'])} | {_n(row['r_rl'])} | {_n(row['ppl'])} | – | – | N/A |")
-            continue
-        st = row.get("stamp", {})
-        lines.append(f"| {row['method']} | {_n(row['f_rl'])} | {_n(row['r_rl'])} | {_n(row['ppl'])} | "
-                     f"{_n(row['kl'], 3)} | {st.get('verified')}/{st.get('n_edits')} | {_n(row['rte_s'], 1)} |")
     return lines
 
 
@@ -219,7 +207,7 @@ def build_report(folder: str | Path) -> Path:
               *[f"| {k} | {a:.2f} | {b:.2f} | {c:.2f} |" for k, (a, b, c) in paper.TABLE8.items()], ""]
     if "layers" in res:
         r = res["layers"]
-        L += ["## Table 5 — one layer vs all layers", "", *_variant_rows(r), "", "Paper:", "",
+        L += ["## Table 5 — one layer vs all layers", "", *variant_rows(r), "", "Paper:", "",
               *_paper_rows(paper.TABLE5, "Setting", "s"), ""]
     for task_res in [res["layers"]] if "layers" in res else []:
         f5 = task_res.get("figure5")
@@ -237,16 +225,16 @@ def build_report(folder: str | Path) -> Path:
         r = res["rank"]
         xs = [float(row["overrides"]["rank"]) for k, row in r["rows"].items() if k != "base"]
         plot_sweep(r, xs, "rank r (STAMP-LR)", d / "table6-rank.png")
-        L += ["## Table 6 — STAMP-LR rank", "", *_variant_rows(r), "", "Paper:", "",
+        L += ["## Table 6 — STAMP-LR rank", "", *variant_rows(r), "", "Paper:", "",
               *_paper_rows(paper.TABLE6, "Rank", "min"), "", "![rank sweep](table6-rank.png)", ""]
     if "ratio" in res:
         r = res["ratio"]
         xs = [float(row["retain_ratio"]) for k, row in r["rows"].items() if k != "base"]
         plot_sweep(r, xs, "retain ratio", d / "table7-retain-ratio.png")
-        L += ["## Table 7 — retain ratio (STAMP-LR)", "", *_variant_rows(r), "", "Paper:", "",
+        L += ["## Table 7 — retain ratio (STAMP-LR)", "", *variant_rows(r), "", "Paper:", "",
               *_paper_rows(paper.TABLE7, "Ratio", "s"), "", "![retain ratio](table7-retain-ratio.png)", ""]
     if "delta" in res:
-        L += ["## Delta form vs paper-literal form of STAMP", "", *_variant_rows(res["delta"]), ""]
+        L += ["## Delta form vs paper-literal form of STAMP", "", *variant_rows(res["delta"]), ""]
     out = d / "report.md"
     out.write_text("\n".join(L) + "\n")
     return out

@@ -621,9 +621,9 @@ def _notes(r: dict[str, Any]) -> str:
             f"{m.get('threads')} threads; ran on device `{r['config'].get('device') or 'auto'}`.")
 
 
-def variants_markdown(r: dict[str, Any]) -> str:
-    lines = [f"### {r['kind']} (`{r['task']}`, size {r['size']}, |D_f| = {r['n_forget']})", "",
-             "| Setting | F-RL↓ | R-RL↑ | Utility (ppl)↓ | KL↓ | verified edits | RTE (s) | prep (s) |",
+def variant_rows(r: dict[str, Any]) -> list[str]:
+    """The markdown table of a variants run (Tables 5-7, delta vs paper); also used by the report."""
+    lines = ["| Setting | F-RL↓ | R-RL↑ | Utility (ppl)↓ | KL↓ | verified edits | RTE (s) | prep (s) |",
              "|---|---|---|---|---|---|---|---|"]
     for key, row in r["rows"].items():
         if key == "base":
@@ -632,7 +632,12 @@ def variants_markdown(r: dict[str, Any]) -> str:
         st = row.get("stamp", {})
         lines.append(f"| {row['method']} | {_f(row['f_rl'])} | {_f(row['r_rl'])} | {_f(row['ppl'])} | "
                      f"{_f(row['kl'], 3)} | {st.get('verified')}/{st.get('n_edits')} | {_f(row['rte_s'], 1)} | "
-                     f"{_f(row['prep_s'], 1)} |")
+                     f"{_f(row.get('prep_s'), 1)} |")
+    return lines
+
+
+def variants_markdown(r: dict[str, Any]) -> str:
+    lines = [f"### {r['kind']} (`{r['task']}`, size {r['size']}, |D_f| = {r['n_forget']})", "", *variant_rows(r)]
     if "figure5" in r:
         f5 = r["figure5"]
         lines += ["", f"Figure 5 criterion: max separation {f5['max']:.3f} at layer {f5['best_layer']} "
