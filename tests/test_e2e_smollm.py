@@ -53,3 +53,20 @@ def test_sequential_edits_keep_earlier_ones(smollm):
         smollm.ledger.undo(e.id)
     restored = smollm.generate([p for p, *_ in known], max_new_tokens=32)
     assert all(answer_match(r, a) for r, (_, a, _, _) in zip(restored, known, strict=True))
+
+
+def test_rows_never_come_from_prefixes_that_keep_rows_share(smollm):
+    from repair.edit.capture import encode
+    from repair.edit.stamp import novel_positions
+    from repair.edit.stats import stats_for
+
+    stats = stats_for(smollm)
+    tok = smollm.tokenizer
+    e = encode(tok, "What is the capital of France?")
+    pos = novel_positions(stats, [], "content")(e)
+    shared = encode(tok, "What is the capital of Peru?")  # a keep question with the same template
+    n_shared = next(i for i, (a, b) in enumerate(zip(e.ids, shared.ids, strict=False)) if a != b)
+    assert pos and min(pos) >= n_shared, (pos, n_shared)
+    # a forget prompt that is itself a keep row still gets rows: its own prefixes leave the keep set
+    q = stats.questions[0]
+    assert novel_positions(stats, stats.duplicates([q]), "content")(encode(tok, q))

@@ -114,3 +114,16 @@ def test_edit_apply_changes_only_named_map(tiny_llama):
     after = tiny_llama.state_dict()
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert changed == ["model.layers.1.mlp.down_proj.weight"]
+
+
+def test_woodbury_adds_and_removes_keep_rows():
+    from repair.edit.stamp import _woodbury
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(200, 12, generator=g, dtype=torch.float64)
+    add, rem = torch.randn(3, 12, generator=g, dtype=torch.float64), x[:4]
+    m = x.T @ x + 0.5 * torch.eye(12, dtype=torch.float64)
+    want = torch.linalg.inv(m + add.T @ add - rem.T @ rem)
+    got = _woodbury(torch.linalg.inv(m), add, rem)
+    assert torch.allclose(got, want, atol=1e-10)
+    assert _woodbury(torch.linalg.inv(m), None, None) is not None
