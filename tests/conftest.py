@@ -8,6 +8,15 @@ import torch
 torch.set_num_threads(2)
 
 
+@pytest.fixture(autouse=True)
+def _keep_thread_count():
+    """Code under test may change torch's thread count (``--threads`` options); a later test must not
+    inherit it (the real-model tests ran 2x slower on one thread)."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def tiny_llama():
     from transformers import LlamaConfig, LlamaForCausalLM

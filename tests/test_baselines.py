@@ -59,7 +59,6 @@ def _tokenizer(chat: bool):
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    torch.set_num_threads(1)
     return _tokenizer(chat=True)
 
 

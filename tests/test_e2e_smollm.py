@@ -70,3 +70,35 @@ def test_rows_never_come_from_prefixes_that_keep_rows_share(smollm):
     # a forget prompt that is itself a keep row still gets rows: its own prefixes leave the keep set
     q = stats.questions[0]
     assert novel_positions(stats, stats.duplicates([q]), "content")(encode(tok, q))
+
+
+def test_capture_stops_early_without_changing_rows(smollm):
+    """capture() cuts the forward after the deepest traced layer and each sample after its last selected
+    position; the rows must equal those of a full forward."""
+    import torch
+
+    from repair.edit.capture import capture, encode
+    from repair.edit.trace import TraceDict
+
+    samples = [("What is the capital of France?", "Paris."), ("Name a colour.", "")]
+    got = capture(smollm.model, smollm.arch, smollm.tokenizer, samples, [3, 7], ["down"], "content")
+    name = smollm.arch.module_name(7, "down")
+    for i, (p, r) in enumerate(samples):
+        e = encode(smollm.tokenizer, p, r)
+        with torch.no_grad(), TraceDict(smollm.model, [name]) as td:
+            smollm.model(input_ids=torch.tensor([e.ids]))
+        pos = e.positions("content")
+        rows = slice(0, len(pos)) if i == 0 else slice(-len(pos), None)
+        torch.testing.assert_close(got[(7, "down")][0][rows], td[name].input[0, pos], rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(got[(7, "down")][1][rows], td[name].output[0, pos], rtol=1e-4, atol=1e-4)
+
+
+def test_still_answers_is_greedy_decoding(smollm):
+    q = "What is the capital of France?"
+    reply = smollm.generate([q], max_new_tokens=32)[0]
+    assert answer_match(reply, "Paris"), reply
+    from repair.edit.verify import still_answers
+
+    # the model's own reply is its greedy continuation; a reply it would not give is not "proven"
+    assert still_answers(smollm, [q, q], [reply, "The capital of France is Lyon."], ["Paris", "Lyon"]) == [True, False]
+    assert still_answers(smollm, [q], reply, "Berlin") == [False]  # not in the response: nothing proven

@@ -144,7 +144,6 @@ WORDS = "the a cat dog sat ran on under mat log and then big small red blue is w
 @pytest.fixture(scope="module")
 def tiny():
     torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 

@@ -60,7 +60,6 @@ def tiny_folder(tmp_path_factory):
 @pytest.fixture
 def run_cfg(tiny_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
-    torch.set_num_threads(1)
     return RunConfig(model=str(tiny_folder), size="2", out=str(tmp_path / "results"), device="cpu", amp=False,
                      progress=False, finetune=FinetuneConfig(epochs=2, batch_size=8, lr=1e-3),
                      corpus="python-docs", n_ppl=4, n_kl=4, max_new_tokens=8, requests=2, single_retain=3,

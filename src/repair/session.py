@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from repair.agents.surgeon import Surgeon
 from repair.agents.watchdog import Verdict, Watchdog, probe_prompts
 from repair.edit.ledger import Ledger, LedgerBusyError, atomic_write_bytes
+from repair.edit.verify import still_answers
 from repair.eval.metrics import answer_match, is_refusal, normalize_answer, rouge_l
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,6 @@ class Session:
         self.escalate = escalate
         self.user = user
         self.turns: list[dict[str, Any]] = []
-        self._guard: list[tuple[str, list[str]]] | None = None
         self._lock = threading.RLock()
         self.session_dir = Path(session_dir) if session_dir is not None else None
         if self.session_dir is not None:
@@ -491,37 +491,60 @@ class Session:
                      verification=ver, plan=plan_info, timings=timings)
 
     def _attempt(self, kwargs: dict[str, Any], response: str, keys: list[str], answer: str,
-                 guard: list[tuple[str, list[str]]], in_chat: tuple[list[str], list[dict]] | None
+                 guard: list[tuple[str, list[str], str, str]], in_chat: tuple[list[str], list[dict]] | None
                  ) -> tuple[Any, dict[str, Any]]:
-        """One uncommitted edit, verified on the live model in one batch: the forget prompts, their
-        rewordings and the in-chat questions must not give the answer (strict), and the guard questions
-        must still be answered. (The engine's own check ran at the α it found, not always the α it
-        returns, and is the looser one.)"""
+        """One uncommitted edit. The engine's α search calls ``check`` with each candidate applied, so
+        the edit returned is the one verified: the forget prompts, their rewordings and the in-chat
+        questions must not give the answer (strict, one generation batch), and the guard questions
+        must still be answered (a teacher-forced forward; generation only where it is not conclusive)."""
         import repair
 
-        edit = repair.stamp(self.patient, commit=False, verify=True, answer=answer, requested_by=self.user,
-                            **kwargs)
-        probes = [p for p, _ in edit.meta["forget"]] + list(edit.meta.get("paraphrases") or [])
+        probes = [p for p, _ in kwargs["forget"]] + list(kwargs.get("paraphrases") or [])
         chat_qs, chat_ctx = in_chat or ([], [])
-        batch = probes + [q for q, _ in guard] + chat_qs
-        histories = [[]] * (len(probes) + len(guard)) + [chat_ctx] * len(chat_qs)
-        with self.patient.ledger.trial(edit):
-            outs = self.patient.generate(batch, histories=histories, max_new_tokens=VERIFY_TOKENS)
-        n, g = len(probes), len(guard)
-        replies = [{"prompt": q, "reply": o} for q, o in zip(probes, outs[:n], strict=True)]
-        replies += [{"prompt": f"{q} (in the chat)", "reply": o} for q, o in zip(chat_qs, outs[n + g:], strict=True)]
-        ver = score_replies(replies, response, keys)
-        kept = sum(answer_match(o, golds) for o, (_, golds) in zip(outs[n : n + g], guard, strict=True))
-        ver["guard"] = {"kept": kept, "total": g, "ok": not guard or kept >= GUARD_KEEP * g}
-        return edit, ver
 
-    def _guard_set(self, response: str) -> list[tuple[str, list[str]]]:
-        """Check questions the model answers right now (asked once per session), minus any the request
-        is about (forgetting 'there are seven days in a week' may well change that answer)."""
-        if self._guard is None:
+        def check(early_exit: bool = False) -> dict[str, Any]:
+            stop = (lambda r: reply_leaks(r, response, keys)) if early_exit else None
+            outs = self.patient.generate(probes + chat_qs, histories=[[]] * len(probes) + [chat_ctx] * len(chat_qs),
+                                         max_new_tokens=VERIFY_TOKENS, stop_when=stop)
+            replies = [{"prompt": q, "reply": o} for q, o in zip(probes, outs, strict=False)]
+            replies += [{"prompt": f"{q} (in the chat)", "reply": o}
+                        for q, o in zip(chat_qs, outs[len(probes):], strict=True)]
+            ver = score_replies(replies, response, keys)
+            # The guard matters for an edit that forgets (and for the last one tried, which is reported).
+            kept = self._guard_kept(guard) if ver["forgotten"] or not early_exit else len(guard)
+            ver["guard"] = {"kept": kept, "total": len(guard), "ok": not guard or kept >= GUARD_KEEP * len(guard)}
+            ver["final"] = not ver["guard"]["ok"]  # a stronger edit would only break more
+            return ver
+
+        edit = repair.stamp(self.patient, commit=False, verify=True, answer=answer, requested_by=self.user,
+                            check=check, **kwargs)
+        return edit, edit.meta["verification"]
+
+    def _guard_kept(self, guard: list[tuple[str, list[str], str, str]]) -> int:
+        """How many guard questions the model (with the candidate edit applied) still answers."""
+        if not guard:
+            return 0
+        qs = [g[0] for g in guard]
+        proven = still_answers(self.patient, qs, [g[2] for g in guard], [g[3] for g in guard])
+        rest = [g for g, ok in zip(guard, proven, strict=True) if not ok]
+        outs = self.patient.generate([g[0] for g in rest], max_new_tokens=VERIFY_TOKENS,
+                                     until=lambda i, r: answer_match(r, rest[i][1])) if rest else []
+        return sum(proven) + sum(answer_match(o, g[1]) for o, g in zip(outs, rest, strict=True))
+
+    def _guard_set(self, response: str) -> list[tuple[str, list[str], str, str]]:
+        """Check questions the model answers right now, minus any the request is about (forgetting
+        'there are seven days in a week' may well change that answer). Each is kept as (question, golds,
+        the model's reply, the gold it states), and only if a teacher-forced forward reproduces that reply
+        (so that after an edit, only questions whose reply really changed need generating). Asked once
+        per patient state, cached on the patient."""
+        key = ("guard", tuple(e.id for e in self.patient.ledger.active))
+        if key not in self.patient.cache:
             outs = self.patient.generate([q for q, _ in GUARD], max_new_tokens=VERIFY_TOKENS)
-            self._guard = [g for g, o in zip(GUARD, outs, strict=True) if answer_match(o, g[1])]
-        return [g for g in self._guard if not answer_match(response, g[1])]
+            known = [(q, golds, o, next(g for g in golds if answer_match(o, g)))
+                     for (q, golds), o in zip(GUARD, outs, strict=True) if answer_match(o, golds)]
+            proven = still_answers(self.patient, [g[0] for g in known], [g[2] for g in known], [g[3] for g in known])
+            self.patient.cache[key] = [g for g, ok in zip(known, proven, strict=True) if ok]
+        return [g for g in self.patient.cache[key] if not answer_match(response, g[1])]
 
     def _stronger(self, kwargs: dict[str, Any], edit: Any) -> dict[str, Any]:
         """The one escalation: the α search goes on above the α that was reached, or, at the engine's

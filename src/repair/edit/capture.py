@@ -11,7 +11,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from repair.edit.trace import TraceDict
+from repair.edit.trace import StopForward, TraceDict
 from repair.models.arch import ArchMap
 
 Positions = Literal["all", "prompt", "content", "response", "last", "last+response"]
@@ -103,6 +103,8 @@ def capture(
     Returns ``{(layer, map): (X, Y)}`` with X (rows, in) and Y (rows, out), float32 on CPU. With
     ``residual=True`` also ``(layer, "resid")``: the block's output (residual stream) at those rows.
     """
+    if not layers or not samples:
+        return {(layer, m): (torch.empty(0), torch.empty(0)) for layer in layers for m in maps}
     enc = [encode(tok, p, r, system) for p, r in samples]
     names = {(layer, m): arch.module_name(layer, m) for layer in layers for m in maps}
     if residual:
@@ -113,23 +115,31 @@ def capture(
     device = next(model.parameters()).device
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     show = progress if progress is not None else len(enc) > 4 * batch_size
+    # The forward stops after the deepest traced block (no later layers, no LM head), and each sample is
+    # cut after its last selected position: a causal model's earlier activations do not depend on it.
+    last = f"{arch.layers}.{max(layers)}"
+    hooked = [n for n in names.values() if n != last] + [last]
     for batch in tqdm(list(_batches(enc, batch_size)), desc="capture", disable=not show, leave=False):
-        width = max(len(e.ids) for e in batch)
+        pos = [positions(e) if callable(positions) else e.positions(positions) for e in batch]
+        lens = [max(p) + 1 if p else 1 for p in pos]
+        width = max(lens)
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, e in enumerate(batch):  # right padding keeps positions aligned with Encoded indices
-            ids[i, : len(e.ids)] = torch.tensor(e.ids)
-            mask[i, : len(e.ids)] = 1
-        with TraceDict(model, list(names.values())) as td:
-            model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+        for i, (e, n) in enumerate(zip(batch, lens, strict=True)):  # right padding keeps positions aligned
+            ids[i, :n] = torch.tensor(e.ids[:n])
+            mask[i, :n] = 1
+        with TraceDict(model, hooked, stop=True) as td:
+            try:
+                model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+            except StopForward:
+                pass
         for key, name in names.items():
             t = td[name]
             out = t.output[0] if isinstance(t.output, tuple) else t.output
-            for i, e in enumerate(batch):
-                pos = positions(e) if callable(positions) else e.positions(positions)
+            for i, p in enumerate(pos):
                 if key[1] != "resid":
-                    xs[key].append(t.input[i, pos].float().cpu())
-                ys[key].append(out[i, pos].float().cpu())
+                    xs[key].append(t.input[i, p].float().cpu())
+                ys[key].append(out[i, p].float().cpu())
     result = {}
     for key in names:
         y = torch.cat(ys[key]) if ys[key] else torch.empty(0)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,7 +31,7 @@ from repair.edit.solvers import (
     paper_solve,
 )
 from repair.edit.stats import prefixes, stats_for
-from repair.edit.verify import forgot
+from repair.edit.verify import forgot, still_answers
 
 Layers = Literal["auto"] | int | list[int]
 
@@ -177,9 +177,16 @@ def _targets(patient, cfg: StampConfig, stats, layers: list[int], name: str, cap
     return out
 
 
-def build_edit(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, alpha: float,
-               layers: list[int], stats) -> Edit:
-    timings: dict[str, float] = {}
+class Rows(NamedTuple):
+    """What an edit is solved from: forget keys per (layer, map), and the keep rows leaving C_K.
+    They do not depend on α, so the α search captures once and only re-solves."""
+
+    caps: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]
+    removed: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]
+    seconds: float
+
+
+def capture_rows(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, layers: list[int], stats) -> Rows:
     t = time.perf_counter()
     dups = stats.duplicates([p for p, _ in forget])
     if cfg.positions.startswith("novel"):
@@ -192,16 +199,26 @@ def build_edit(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, alp
         caps = {k: (x.mean(0, keepdim=True), y.mean(0, keepdim=True)) for k, (x, y) in caps.items()}
     # keep samples that are forget prompts leave C_K for this edit (their rows are subtracted)
     removed = capture(patient.model, patient.arch, patient.tokenizer, dups, layers, list(cfg.maps), "all") if dups else {}
-    timings["capture"] = time.perf_counter() - t
+    return Rows(caps, removed, time.perf_counter() - t)
+
+
+def solve_edit(patient, rows: Rows, cfg: StampConfig, alpha: float, layers: list[int], stats) -> Edit:
     t = time.perf_counter()
     deltas = []
     for name in cfg.maps:
-        targets = _targets(patient, cfg, stats, layers, name, caps, alpha)
+        targets = _targets(patient, cfg, stats, layers, name, rows.caps, alpha)
         for layer in layers:
-            minus = removed[(layer, name)][0].double() if removed else None
-            deltas.append(_solve_map(patient, cfg, stats, layer, name, caps[(layer, name)][0], targets[layer], minus))
-    timings["solve"] = time.perf_counter() - t
-    return Edit(new_edit_id(), deltas, timings=timings)
+            minus = rows.removed[(layer, name)][0].double() if rows.removed else None
+            deltas.append(_solve_map(patient, cfg, stats, layer, name, rows.caps[(layer, name)][0], targets[layer],
+                                     minus))
+    edit = Edit(new_edit_id(), deltas, timings={"capture": rows.seconds, "solve": time.perf_counter() - t})
+    edit.meta.update(alpha=alpha)
+    return edit
+
+
+def build_edit(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, alpha: float,
+               layers: list[int], stats) -> Edit:
+    return solve_edit(patient, capture_rows(patient, forget, cfg, layers, stats), cfg, alpha, layers, stats)
 
 
 def stamp(
@@ -216,13 +233,17 @@ def stamp(
     commit: bool = True,
     verify: bool = True,
     requested_by: str | None = None,
+    check: Callable[..., dict] | None = None,
     **overrides,
 ) -> Edit:
     """Forget ``forget`` (a list of (prompt, response) pairs; usually one) by editing MLP weights.
 
     ``paraphrases`` are extra prompts with the same answer, added as forget rows (None: rule-based
     rewordings of the first prompt, the surgeon's fallback templates). ``answer`` is the
-    string that must disappear (defaults to the response). Keyword overrides set ``StampConfig``
+    string that must disappear (defaults to the response). ``check``: how the α search decides that a
+    candidate edit (applied while it runs) forgets: ``check(early_exit=...)`` returns a dict with a
+    "forgotten" bool and becomes ``edit.meta["verification"]`` (default: generate the probes and look
+    for the answer; ``early_exit`` allows stopping at the first leak); a true "final" ends the search. Keyword overrides set ``StampConfig``
     fields, e.g. ``stamp(p, [(q, a)], layers=[5, 6], alpha=8, method="stamp-lr", rank=64)``.
     """
     cfg = StampConfig.model_validate({**(config or StampConfig()).model_dump(), **overrides})
@@ -242,33 +263,44 @@ def stamp(
     if cfg.recipe == "repair":
         stats.keep_c(layers, "down")
     alphas = [cfg.alpha] if cfg.alpha != "auto" else _alpha_schedule(cfg)
-    edit, result = None, None
+    rows = capture_rows(patient, samples, cfg, layers, stats)
+    check = check or (lambda early_exit=False: forgot(patient, probes, answer, early_exit=early_exit))
+    edit, result, screened = None, None, 0
     for alpha in alphas:
-        edit = build_edit(patient, samples, cfg, alpha, layers, stats)
-        edit.meta.update(alpha=alpha)
+        edit = solve_edit(patient, rows, cfg, alpha, layers, stats)
         if not (verify and cfg.alpha == "auto"):
             break
-        with patient.ledger.trial(edit):  # verify on the live model, then restore exactly
-            result = forgot(patient, probes, answer)
-        if result["forgotten"]:
-            if cfg.alpha_margin > 1:  # the probes flipped; held-out phrasings need a little more
-                edit = build_edit(patient, samples, cfg, alpha * cfg.alpha_margin, layers, stats)
-                edit.meta.update(alpha=alpha * cfg.alpha_margin)
+        # α search. A teacher-forced forward (milliseconds) proves "still answers" while greedy decoding
+        # would still reproduce the response up to the answer; the first α where it no longer does, times
+        # a margin for phrasings not among the probes, is then checked by generation: that is the edit.
+        if alpha != alphas[-1]:
+            with patient.ledger.trial(edit):  # on the live model, then restored exactly
+                # the prompt alone: a leak on a rewording is caught as fast by the generation's early exit
+                leaks = still_answers(patient, probes[:1], forget[0][1], answer)[0]
+            if leaks:
+                screened += 1
+                continue
+        if cfg.alpha_margin > 1:
+            edit = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats)
+        with patient.ledger.trial(edit):  # a weaker α may stop at the first leak; the last must be complete
+            result = check(early_exit=alpha != alphas[-1])
+        if result["forgotten"] or result.get("final"):  # a check may end the search ("final")
             break
     assert edit is not None
     edit.timings["total"] = time.perf_counter() - t0
     edit.meta.update(
         forget=[list(s) for s in forget], paraphrases=list(paraphrases), answer=answer,
-        config=cfg.model_dump(), requested_by=requested_by, layers=layers,
+        config=cfg.model_dump(), requested_by=requested_by, layers=layers, screened=screened,
     )
+    if verify and result is None:  # a fixed α: check the edit as it will be committed
+        with patient.ledger.trial(edit):
+            result = check()
+    edit.meta["verification"] = result
     if commit:
         t = time.perf_counter()
         patient.ledger.commit(edit)
         edit.timings["write"] = time.perf_counter() - t
-        if verify:
-            result = forgot(patient, probes, answer)
-            patient.ledger.update_meta(edit.id, verification=result, timings=edit.timings)
-    edit.meta["verification"] = result
+        patient.ledger.update_meta(edit.id, timings=edit.timings)
     return edit
 
 

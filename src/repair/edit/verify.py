@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
 # A long response (a biography, say) counts as gone when little of it is recalled.
@@ -19,8 +21,12 @@ def probe_forgotten(reply: str, answer: str) -> bool:
     return rouge_l(reply, answer) < ROUGE_THRESHOLD
 
 
-def forgot(patient, probes: list[str], answer: str, max_new_tokens: int = 32) -> dict[str, Any]:
-    replies = patient.generate(probes, max_new_tokens=max_new_tokens)
+def forgot(patient, probes: list[str], answer: str, max_new_tokens: int = 32, *, early_exit: bool = False
+           ) -> dict[str, Any]:
+    """Generate the probes and check each reply. ``early_exit``: stop at the first reply that gives the
+    answer (the verdict is then "not forgotten"; the other replies are cut short)."""
+    stop = (lambda r: not probe_forgotten(r, answer)) if early_exit else None
+    replies = patient.generate(probes, max_new_tokens=max_new_tokens, stop_when=stop)
     per = [
         {"prompt": p, "reply": r, "forgotten": probe_forgotten(r, answer), "refusal": is_refusal(r)}
         for p, r in zip(probes, replies, strict=True)
@@ -31,3 +37,53 @@ def forgot(patient, probes: list[str], answer: str, max_new_tokens: int = 32) ->
         "refusal_rate": sum(x["refusal"] for x in per) / max(len(per), 1),
         "probes": per,
     }
+
+
+def _answer_end(tok, response_ids: list[int], answer: str) -> int | None:
+    """The number of response tokens up to the end of the answer's first mention, or None."""
+    for k in range(1, len(response_ids) + 1):
+        if answer_match(tok.decode(response_ids[:k], skip_special_tokens=True), answer):
+            return k
+    return None
+
+
+@torch.no_grad()
+def still_answers(patient, prompts: list[str], response: str | list[str], answer: str | list[str]) -> list[bool]:
+    """Per prompt: True when greedy decoding certainly still states the answer, i.e. the model's argmax
+    reproduces the response token by token up to the end of the answer (one teacher-forced forward,
+    the cost of a generation step). False means "not proven": generation has to decide. ``response``
+    and ``answer`` are one for all prompts or one per prompt. Ties at the last logit decimal can differ
+    from batched generation, so this only ever decides what is cheap to re-check."""
+    n = len(prompts)
+    responses = [response] * n if isinstance(response, str) else list(response)
+    answers = [answer] * n if isinstance(answer, str) else list(answer)
+    tok = patient.tokenizer
+    seqs: list[list[int]] = []
+    spans: list[tuple[int, int]] = []  # (prompt index, context length) per sequence
+    for j, (p, r, a) in enumerate(zip(prompts, responses, answers, strict=True)):
+        r_ids = tok(r, add_special_tokens=False)["input_ids"]
+        k = _answer_end(tok, r_ids, a) if a.strip() else None
+        if k is None:
+            continue
+        ctx = tok(patient.chat_text([{"role": "user", "content": p}]), add_special_tokens=False)["input_ids"]
+        seqs.append(ctx + r_ids[:k])
+        spans.append((j, len(ctx)))
+    out = [False] * n
+    if not seqs:
+        return out
+    width = max(len(s) for s in seqs)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
+    model = patient.model
+    device = next(model.parameters()).device
+    # The body only, then the LM head at the answer positions alone (the head is a fifth of the model).
+    hidden = model.base_model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)[0]
+    head = model.get_output_embeddings()
+    for i, (j, start) in enumerate(spans):
+        target = seqs[i][start:]
+        out[j] = head(hidden[i, start - 1 : start - 1 + len(target)]).argmax(-1).tolist() == target
+    return out

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList
 
 from repair.edit.ledger import Ledger
 from repair.models.arch import ArchMap, arch_for
@@ -28,7 +29,8 @@ class Patient:
     def n_layers(self) -> int:
         return self.arch.n_layers(self.model)
 
-    def _template(self, messages: list[dict[str, str]]) -> str:
+    def chat_text(self, messages: list[dict[str, str]]) -> str:
+        """The chat-templated text the model continues (with the generation header)."""
         tok = self.tokenizer
         if getattr(tok, "chat_template", None):
             return tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -37,13 +39,19 @@ class Patient:
 
     @torch.no_grad()
     def generate(self, prompts: list[str], *, max_new_tokens: int = 64,
-                 histories: list[list[dict[str, str]]] | None = None) -> list[str]:
-        """Greedy chat replies for a batch of user prompts (optionally after earlier turns)."""
+                 histories: list[list[dict[str, str]]] | None = None,
+                 stop_when: Callable[[str], bool] | None = None,
+                 until: Callable[[int, str], bool] | None = None) -> list[str]:
+        """Greedy chat replies for a batch of user prompts (optionally after earlier turns).
+
+        ``stop_when``: the whole batch stops as soon as one reply so far satisfies it (a verification
+        that has found a leak needs no more tokens). ``until``: reply i ends once ``until(i, reply)``
+        holds (a check that has seen what it looks for). Replies are cut where they stopped."""
         if not prompts:
             return []
         tok = self.tokenizer
         texts = [
-            self._template((histories[i] if histories else []) + [{"role": "user", "content": p}])
+            self.chat_text((histories[i] if histories else []) + [{"role": "user", "content": p}])
             for i, p in enumerate(prompts)
         ]
         side = tok.padding_side
@@ -53,15 +61,34 @@ class Patient:
         finally:
             tok.padding_side = side
         batch = batch.to(next(self.model.parameters()).device)
+        start = batch["input_ids"].shape[1]
+        stopping = StoppingCriteriaList([_Replies(tok, start, stop_when, until)]) if stop_when or until else None
         out = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                                  pad_token_id=tok.pad_token_id, top_p=None, top_k=None, temperature=None)
-        return [tok.decode(o[batch["input_ids"].shape[1]:], skip_special_tokens=True).strip() for o in out]
+                                  pad_token_id=tok.pad_token_id, top_p=None, top_k=None, temperature=None,
+                                  stopping_criteria=stopping)
+        return [tok.decode(o[start:], skip_special_tokens=True).strip() for o in out]
 
     def chat(self, prompt: str, *, history: list[dict[str, str]] | None = None, max_new_tokens: int = 64) -> str:
         return self.generate([prompt], max_new_tokens=max_new_tokens, histories=[history or []])[0]
 
     def __repr__(self) -> str:
         return f"Patient({self.name!r}, family={self.arch.family}, layers={self.n_layers}, edits={len(self.ledger.active)})"
+
+
+class _Replies(StoppingCriteria):
+    """Per-row stopping on the replies decoded so far: all rows once any satisfies ``any_``, row i once
+    ``each(i, reply)`` holds."""
+
+    def __init__(self, tok: PreTrainedTokenizerBase, start: int, any_: Callable[[str], bool] | None,
+                 each: Callable[[int, str], bool] | None) -> None:
+        self.tok, self.start, self.any_, self.each = tok, start, any_, each
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        replies = [self.tok.decode(row[self.start :], skip_special_tokens=True) for row in input_ids]
+        if self.any_ is not None and any(self.any_(r) for r in replies):
+            return torch.ones(len(replies), dtype=torch.bool, device=input_ids.device)
+        done = [bool(self.each and self.each(i, r)) for i, r in enumerate(replies)]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
 def default_ledger_dir(name: str) -> Path:
