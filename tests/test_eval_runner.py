@@ -130,3 +130,17 @@ def test_request_helpers_are_deterministic():
 def test_report_without_results_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         build_report(tmp_path)
+
+
+def test_eval_shortcut_options_dispatch_and_reject_bad_names(tmp_path):
+    from typer.testing import CliRunner
+
+    from repair.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["eval", "--task", "bogus", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "unknown task 'bogus'" in res.output
+    res = runner.invoke(app, ["eval", "--table", "nope", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "unknown table" in res.output
+    res = runner.invoke(app, ["eval", "--task", "personal", "--table", "rank"])
+    assert res.exit_code == 2 and "give --task or --table" in res.output

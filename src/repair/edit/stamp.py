@@ -271,8 +271,9 @@ def stamp(
         if not (verify and cfg.alpha == "auto"):
             break
         # α search. A teacher-forced forward (milliseconds) proves "still answers" while greedy decoding
-        # would still reproduce the response up to the answer; the first α where it no longer does, times
-        # a margin for phrasings not among the probes, is then checked by generation: that is the edit.
+        # would still reproduce the response up to the answer; only other α are generated, stopping at the
+        # first leak. The first α whose probes all pass, times a margin for phrasings that are not among
+        # the probes (they are key rows), is the edit, and it is checked again as it will be committed.
         if alpha != alphas[-1]:
             with patient.ledger.trial(edit):  # on the live model, then restored exactly
                 # the prompt alone: a leak on a rewording is caught as fast by the generation's early exit
@@ -280,11 +281,17 @@ def stamp(
             if leaks:
                 screened += 1
                 continue
-        if cfg.alpha_margin > 1:
-            edit = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats)
         with patient.ledger.trial(edit):  # a weaker α may stop at the first leak; the last must be complete
             result = check(early_exit=alpha != alphas[-1])
-        if result["forgotten"] or result.get("final"):  # a check may end the search ("final")
+        if result.get("final"):  # the check says a stronger edit cannot help
+            break
+        if not result["forgotten"]:
+            continue
+        if cfg.alpha_margin > 1:
+            edit = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats)
+            with patient.ledger.trial(edit):
+                result = check(early_exit=False)
+        if result["forgotten"] or result.get("final"):
             break
     assert edit is not None
     edit.timings["total"] = time.perf_counter() - t0

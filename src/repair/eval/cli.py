@@ -5,8 +5,8 @@
     repair eval table single-sample|layers|rank|retain-ratio|delta-vs-paper|all --out results/
     repair report results/                              # -> results/report.md (+ PNG plots)
 
-`run` and `table` are subcommands (not options of `repair eval` itself) so the sub-app can hold
-further commands, such as `repair eval pipeline`.
+The short forms of the issue also work: `repair eval --task personal --methods … --size small` is
+`repair eval run …`, and `repair eval --table single-sample` is `repair eval table single-sample`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from rich.console import Console
 from repair.models.registry import DEFAULT_MODEL
 
 eval_app = typer.Typer(help="Reproduce the RePAIR paper's evaluation offline (Tables 2, 5-8, Figure 5).",
-                       no_args_is_help=True)
+                       no_args_is_help=True, invoke_without_command=True)
 console = Console()
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="bundled name, local HF folder or hub id")]
@@ -103,6 +103,32 @@ def table(
     for n in names:
         res = run_table(n, cfg)
         console.print((out / f"{res['kind']}.md").read_text())
+
+
+@eval_app.callback()
+def shortcut(
+    ctx: typer.Context,
+    task: Annotated[str | None, typer.Option("--task", "-t", help="shortcut for `eval run --task`")] = None,
+    table_name: Annotated[str | None, typer.Option("--table", help="shortcut for `eval table NAME`")] = None,
+    methods: Annotated[str, typer.Option("--methods", help="with --task")] = "stamp,stamp-lr,ga,npo,rmu,flat,wga,asu",
+    size: SizeOpt = "small",
+    model: ModelOpt = DEFAULT_MODEL,
+    out: OutOpt = Path("results"),
+    seed: SeedOpt = 0,
+    threads: ThreadsOpt = None,
+) -> None:
+    """`repair eval --task T …` and `repair eval --table NAME …` run the matching subcommand."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if (task is None) == (table_name is None):
+        console.print("[red]error:[/red] give --task or --table (or a subcommand: run, table, pipeline)")
+        raise typer.Exit(2)
+    if task is not None:
+        run(task=task, methods=methods, size=size, model=model, out=out, seed=seed, wmdp=None, figure5=True,
+            device=None, amp=True, threads=threads)
+    else:
+        table(name=table_name, size=size, model=model, out=out, seed=seed, requests=None, device=None, amp=True,
+              threads=threads)
 
 
 def report_command(
