@@ -502,16 +502,17 @@ class Session:
         probes = [p for p, _ in kwargs["forget"]] + list(kwargs.get("paraphrases") or [])
         chat_qs, chat_ctx = in_chat or ([], [])
 
-        def check(early_exit: bool = False) -> dict[str, Any]:
-            stop = (lambda r: reply_leaks(r, response, keys)) if early_exit else None
+        def check(quick: bool = False) -> dict[str, Any]:
+            # quick: a search step, not the edit to commit; stop at the first leak (see verify.forgot)
+            stop = (lambda r: reply_leaks(r, response, keys)) if quick else None
             outs = self.patient.generate(probes + chat_qs, histories=[[]] * len(probes) + [chat_ctx] * len(chat_qs),
                                          max_new_tokens=VERIFY_TOKENS, stop_when=stop)
             replies = [{"prompt": q, "reply": o} for q, o in zip(probes, outs, strict=False)]
             replies += [{"prompt": f"{q} (in the chat)", "reply": o}
                         for q, o in zip(chat_qs, outs[len(probes):], strict=True)]
             ver = score_replies(replies, response, keys)
-            # The guard matters for an edit that forgets (and for the last one tried, which is reported).
-            kept = self._guard_kept(guard) if ver["forgotten"] or not early_exit else len(guard)
+            # The guard is for the edit that may be committed.
+            kept = len(guard) if quick else self._guard_kept(guard)
             ver["guard"] = {"kept": kept, "total": len(guard), "ok": not guard or kept >= GUARD_KEEP * len(guard)}
             ver["final"] = not ver["guard"]["ok"]  # a stronger edit would only break more
             return ver

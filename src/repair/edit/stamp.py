@@ -241,9 +241,10 @@ def stamp(
     ``paraphrases`` are extra prompts with the same answer, added as forget rows (None: rule-based
     rewordings of the first prompt, the surgeon's fallback templates). ``answer`` is the
     string that must disappear (defaults to the response). ``check``: how the α search decides that a
-    candidate edit (applied while it runs) forgets: ``check(early_exit=...)`` returns a dict with a
+    candidate edit (applied while it runs) forgets: ``check(quick=...)`` returns a dict with a
     "forgotten" bool and becomes ``edit.meta["verification"]`` (default: generate the probes and look
-    for the answer; ``early_exit`` allows stopping at the first leak); a true "final" ends the search. Keyword overrides set ``StampConfig``
+    for the answer). ``quick`` marks a search step whose edit is not the one returned: the check may be
+    cheaper (stop at the first leak). A true "final" in the result ends the search. Keyword overrides set ``StampConfig``
     fields, e.g. ``stamp(p, [(q, a)], layers=[5, 6], alpha=8, method="stamp-lr", rank=64)``.
     """
     cfg = StampConfig.model_validate({**(config or StampConfig()).model_dump(), **overrides})
@@ -264,7 +265,7 @@ def stamp(
         stats.keep_c(layers, "down")
     alphas = [cfg.alpha] if cfg.alpha != "auto" else _alpha_schedule(cfg)
     rows = capture_rows(patient, samples, cfg, layers, stats)
-    check = check or (lambda early_exit=False: forgot(patient, probes, answer, early_exit=early_exit))
+    check = check or (lambda quick=False: forgot(patient, probes, answer, quick=quick))
     edit, result, screened = None, None, 0
     for alpha in alphas:
         edit = solve_edit(patient, rows, cfg, alpha, layers, stats)
@@ -281,8 +282,8 @@ def stamp(
             if leaks:
                 screened += 1
                 continue
-        with patient.ledger.trial(edit):  # a weaker α may stop at the first leak; the last must be complete
-            result = check(early_exit=alpha != alphas[-1])
+        with patient.ledger.trial(edit):  # a quick check, unless this very edit may be committed
+            result = check(quick=alpha != alphas[-1] and cfg.alpha_margin > 1)
         if result.get("final"):  # the check says a stronger edit cannot help
             break
         if not result["forgotten"]:
@@ -290,7 +291,7 @@ def stamp(
         if cfg.alpha_margin > 1:
             edit = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats)
             with patient.ledger.trial(edit):
-                result = check(early_exit=False)
+                result = check(quick=False)
         if result["forgotten"] or result.get("final"):
             break
     assert edit is not None

@@ -21,11 +21,13 @@ def probe_forgotten(reply: str, answer: str) -> bool:
     return rouge_l(reply, answer) < ROUGE_THRESHOLD
 
 
-def forgot(patient, probes: list[str], answer: str, max_new_tokens: int = 32, *, early_exit: bool = False
+def forgot(patient, probes: list[str], answer: str, max_new_tokens: int = 32, *, quick: bool = False
            ) -> dict[str, Any]:
-    """Generate the probes and check each reply. ``early_exit``: stop at the first reply that gives the
-    answer (the verdict is then "not forgotten"; the other replies are cut short)."""
-    stop = (lambda r: not probe_forgotten(r, answer)) if early_exit else None
+    """Generate the probes and check each reply. ``quick`` (a step of the α search, not the edit to be
+    committed): stop at the first reply that gives the answer (the verdict is then "not forgotten"; the
+    other replies are cut short). Fewer tokens would be cheaper but let late leaks pass: with 16 the
+    ten-fact benchmark took England at α 34 instead of 51 and its held-out paraphrase leaked."""
+    stop = (lambda r: not probe_forgotten(r, answer)) if quick else None
     replies = patient.generate(probes, max_new_tokens=max_new_tokens, stop_when=stop)
     per = [
         {"prompt": p, "reply": r, "forgotten": probe_forgotten(r, answer), "refusal": is_refusal(r)}
