@@ -102,3 +102,14 @@ def test_still_answers_is_greedy_decoding(smollm):
     # the model's own reply is its greedy continuation; a reply it would not give is not "proven"
     assert still_answers(smollm, [q, q], [reply, "The capital of France is Lyon."], ["Paris", "Lyon"]) == [True, False]
     assert still_answers(smollm, [q], reply, "Berlin") == [False]  # not in the response: nothing proven
+
+
+def test_generate_stops_where_asked(smollm):
+    qs = ["What is the capital of France?", "Tell me a long story about a dragon."]
+    full = smollm.generate(qs, max_new_tokens=24)
+    # until: each reply ends once it has what the check looks for; the others run on
+    cut = smollm.generate(qs, max_new_tokens=24, until=lambda i, r: "Paris" in r)
+    assert cut[0].endswith("Paris") and full[0].startswith(cut[0]) and cut[1] == full[1]
+    # stop_when: one reply that satisfies it stops the whole batch
+    both = smollm.generate(qs, max_new_tokens=24, stop_when=lambda r: "Paris" in r)
+    assert both[0] == cut[0] and len(both[1]) < len(full[1]) and full[1].startswith(both[1])
