@@ -503,13 +503,15 @@ class Session:
         chat_qs, chat_ctx = in_chat or ([], [])
 
         def check(quick: bool = False) -> dict[str, Any]:
-            # quick: a search step, not the edit to commit; stop at the first leak (see verify.forgot)
+            # quick: a search step, not the edit to commit: the bare probes only, stopping at the first
+            # leak (see verify.forgot). The in-chat questions carry the whole conversation (hundreds of
+            # tokens), so they get a batch of their own rather than padding every probe to their length.
             stop = (lambda r: reply_leaks(r, response, keys)) if quick else None
-            outs = self.patient.generate(probes + chat_qs, histories=[[]] * len(probes) + [chat_ctx] * len(chat_qs),
-                                         max_new_tokens=VERIFY_TOKENS, stop_when=stop)
-            replies = [{"prompt": q, "reply": o} for q, o in zip(probes, outs, strict=False)]
-            replies += [{"prompt": f"{q} (in the chat)", "reply": o}
-                        for q, o in zip(chat_qs, outs[len(probes):], strict=True)]
+            outs = self.patient.generate(probes, max_new_tokens=VERIFY_TOKENS, stop_when=stop)
+            replies = [{"prompt": q, "reply": o} for q, o in zip(probes, outs, strict=True)]
+            if chat_qs and not quick:
+                outs = self.patient.generate(chat_qs, histories=[chat_ctx] * len(chat_qs), max_new_tokens=VERIFY_TOKENS)
+                replies += [{"prompt": f"{q} (in the chat)", "reply": o} for q, o in zip(chat_qs, outs, strict=True)]
             ver = score_replies(replies, response, keys)
             # The guard is for the edit that may be committed.
             kept = len(guard) if quick else self._guard_kept(guard)
