@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -57,6 +57,13 @@ GUARD: list[tuple[str, list[str]]] = [
     ("What animal says meow?", ["cat"]),
 ]
 GUARD_KEEP = 2 / 3
+
+
+class GuardQuestion(NamedTuple):
+    question: str
+    golds: list[str]
+    reply: str  # the model's reply before the edit
+    gold: str  # the gold that reply states
 VERIFY_TOKENS = 32
 
 Outcome = Literal["done", "partial", "failed", "unknown_target", "no_target"]
@@ -109,8 +116,8 @@ def key_answers(prompt: str, response: str) -> list[str]:
     runs: list[list[tuple[str, bool]]] = []
     cur: list[tuple[str, bool]] = []
     # Capitalised mid-sentence somewhere in the response: a name even where it opens a sentence.
-    names = {w for i, w in enumerate(_TOKEN.findall(response)[1:], 1)
-             if w[:1].isupper() and _TOKEN.findall(response)[i - 1] not in ".!?"}
+    tokens = _TOKEN.findall(response)
+    names = {w for prev, w in zip(tokens, tokens[1:], strict=False) if w[:1].isupper() and prev not in ".!?"}
     start = True  # at the start of a sentence, where capitals say nothing
     for w in words:
         n = normalize_answer(w)
@@ -491,12 +498,12 @@ class Session:
                      verification=ver, plan=plan_info, timings=timings)
 
     def _attempt(self, kwargs: dict[str, Any], response: str, keys: list[str], answer: str,
-                 guard: list[tuple[str, list[str], str, str]], in_chat: tuple[list[str], list[dict]] | None
+                 guard: list[GuardQuestion], in_chat: tuple[list[str], list[dict]] | None
                  ) -> tuple[Any, dict[str, Any]]:
         """One uncommitted edit. The engine's α search calls ``check`` with each candidate applied, so
         the edit returned is the one verified: the forget prompts, their rewordings and the in-chat
-        questions must not give the answer (strict, one generation batch), and the guard questions
-        must still be answered (a teacher-forced forward; generation only where it is not conclusive)."""
+        questions must not give the answer (strict), and the guard questions must still be answered
+        (a teacher-forced forward; generation only where it is not conclusive)."""
         import repair
 
         probes = [p for p, _ in kwargs["forget"]] + list(kwargs.get("paraphrases") or [])
@@ -523,18 +530,18 @@ class Session:
                             check=check, **kwargs)
         return edit, edit.meta["verification"]
 
-    def _guard_kept(self, guard: list[tuple[str, list[str], str, str]]) -> int:
+    def _guard_kept(self, guard: list[GuardQuestion]) -> int:
         """How many guard questions the model (with the candidate edit applied) still answers."""
         if not guard:
             return 0
-        qs = [g[0] for g in guard]
-        proven = still_answers(self.patient, qs, [g[2] for g in guard], [g[3] for g in guard])
+        proven = still_answers(self.patient, [g.question for g in guard], [g.reply for g in guard],
+                               [g.gold for g in guard])
         rest = [g for g, ok in zip(guard, proven, strict=True) if not ok]
-        outs = self.patient.generate([g[0] for g in rest], max_new_tokens=VERIFY_TOKENS,
-                                     until=lambda i, r: answer_match(r, rest[i][1])) if rest else []
-        return sum(proven) + sum(answer_match(o, g[1]) for o, g in zip(outs, rest, strict=True))
+        outs = self.patient.generate([g.question for g in rest], max_new_tokens=VERIFY_TOKENS,
+                                     until=lambda i, r: answer_match(r, rest[i].golds)) if rest else []
+        return sum(proven) + sum(answer_match(o, g.golds) for o, g in zip(outs, rest, strict=True))
 
-    def _guard_set(self, response: str) -> list[tuple[str, list[str], str, str]]:
+    def _guard_set(self, response: str) -> list[GuardQuestion]:
         """Check questions the model answers right now, minus any the request is about (forgetting
         'there are seven days in a week' may well change that answer). Each is kept as (question, golds,
         the model's reply, the gold it states), and only if a teacher-forced forward reproduces that reply
@@ -543,11 +550,12 @@ class Session:
         key = ("guard", tuple(e.id for e in self.patient.ledger.active))
         if key not in self.patient.cache:
             outs = self.patient.generate([q for q, _ in GUARD], max_new_tokens=VERIFY_TOKENS)
-            known = [(q, golds, o, next(g for g in golds if answer_match(o, g)))
+            known = [GuardQuestion(q, golds, o, next(g for g in golds if answer_match(o, g)))
                      for (q, golds), o in zip(GUARD, outs, strict=True) if answer_match(o, golds)]
-            proven = still_answers(self.patient, [g[0] for g in known], [g[2] for g in known], [g[3] for g in known])
+            proven = still_answers(self.patient, [g.question for g in known], [g.reply for g in known],
+                                   [g.gold for g in known])
             self.patient.cache[key] = [g for g, ok in zip(known, proven, strict=True) if ok]
-        return [g for g in self.patient.cache[key] if not answer_match(response, g[1])]
+        return [g for g in self.patient.cache[key] if not answer_match(response, g.golds)]
 
     def _stronger(self, kwargs: dict[str, Any], edit: Any) -> dict[str, Any]:
         """The one escalation: the α search goes on above the α that was reached, or, at the engine's

@@ -78,6 +78,17 @@ def encode(tok: PreTrainedTokenizerBase, prompt: str, response: str = "", system
     return Encoded(ids=p + r, user_start=start, prompt_end=len(p), content_end=max(len(p) - suffix, start + 1))
 
 
+def right_padded(seqs: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id lists as one right-padded batch and its attention mask (positions stay aligned with the
+    lists' own indices)."""
+    ids = torch.full((len(seqs), max(len(s) for s in seqs)), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(list(s), dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return ids, mask
+
+
 def _batches(items: Sequence, size: int):
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -121,13 +132,7 @@ def capture(
     hooked = [n for n in names.values() if n != last] + [last]
     for batch in tqdm(list(_batches(enc, batch_size)), desc="capture", disable=not show, leave=False):
         pos = [positions(e) if callable(positions) else e.positions(positions) for e in batch]
-        lens = [max(p) + 1 if p else 1 for p in pos]
-        width = max(lens)
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, (e, n) in enumerate(zip(batch, lens, strict=True)):  # right padding keeps positions aligned
-            ids[i, :n] = torch.tensor(e.ids[:n])
-            mask[i, :n] = 1
+        ids, mask = right_padded([e.ids[: max(p) + 1 if p else 1] for e, p in zip(batch, pos, strict=True)], pad)
         with TraceDict(model, hooked, stop=True) as td:
             try:
                 model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)

@@ -216,11 +216,6 @@ def solve_edit(patient, rows: Rows, cfg: StampConfig, alpha: float, layers: list
     return edit
 
 
-def build_edit(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, alpha: float,
-               layers: list[int], stats) -> Edit:
-    return solve_edit(patient, capture_rows(patient, forget, cfg, layers, stats), cfg, alpha, layers, stats)
-
-
 def stamp(
     patient,
     forget: Sequence[tuple[str, str]],

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from repair.edit.capture import right_padded
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
 # A long response (a biography, say) counts as gone when little of it is recalled.
@@ -73,13 +74,7 @@ def still_answers(patient, prompts: list[str], response: str | list[str], answer
     out = [False] * n
     if not seqs:
         return out
-    width = max(len(s) for s in seqs)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s)
-        mask[i, : len(s)] = 1
+    ids, mask = right_padded(seqs, tok.pad_token_id if tok.pad_token_id is not None else 0)
     model = patient.model
     device = next(model.parameters()).device
     # The body only, then the LM head at the answer positions alone (the head is a fifth of the model).
