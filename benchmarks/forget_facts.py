@@ -3,6 +3,7 @@
     python benchmarks/forget_facts.py                       # this project's default recipe
     python benchmarks/forget_facts.py --recipe paper        # the paper as written (eq. 4, one layer, ridge)
     python benchmarks/forget_facts.py --set positions=novel pool=rows   # any StampConfig field
+    python benchmarks/forget_facts.py --only England --set "layers=[4,5,6,7,8,9,10,11,12,13,14,15]"
 
 Each edit is undone before the next, so every row starts from the base model. Retain accuracy is the
 fraction of the other known facts still answered, compared on the same fixed batch before and after.
@@ -35,6 +36,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--recipe", choices=["repair", "paper"], default="repair")
     ap.add_argument("--set", nargs="*", default=[], help="StampConfig overrides, key=value")
+    ap.add_argument("--only", default=None, help="edit only the forget facts whose prompt contains this")
     args = ap.parse_args()
     kw = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
     if args.recipe == "paper":
@@ -51,6 +53,8 @@ def main() -> None:
     base = correct()
     rows = []
     for prompt, answer, paraphrase, reply in forget:
+        if args.only and args.only.lower() not in prompt.lower():
+            continue
         paras = [q for q in template_paraphrases(prompt) if q.lower() != paraphrase.lower()]
         t = time.perf_counter()
         edit = repair.stamp(patient, [(prompt, reply)], answer=answer, paraphrases=paras, **kw)

@@ -37,10 +37,9 @@ def test_ten_single_sample_edits_forget_and_retain(smollm):
         retain_scores.append(sum(b and n for b, n in zip(base, now, strict=True)) / max(sum(base), 1))
         smollm.ledger.undo(edit.id)
     assert not failed, f"still stated after the edit (prompt or held-out paraphrase): {failed}"
-    # The issue's target is a mean of 0.90. Measured 2026-11-22: 10/10 forgotten on prompt and held-out
-    # paraphrase, retain mean 0.887 (England edit 0.53, the other nine 0.87-1.0). This guards the level
-    # reached; the README and the issue note record the miss.
-    assert sum(retain_scores) / len(retain_scores) >= 0.85, retain_scores
+    # The issue's target: at least 90% of the retain facts still answered. Measured 2026-11-22 with the
+    # early band (layers 2-9): 10/10 forgotten, retain mean 0.94, min 0.87.
+    assert sum(retain_scores) / len(retain_scores) >= 0.90, retain_scores
 
 
 def test_sequential_edits_keep_earlier_ones(smollm):

@@ -116,14 +116,15 @@ def test_edit_apply_changes_only_named_map(tiny_llama):
     assert changed == ["model.layers.1.mlp.down_proj.weight"]
 
 
-def test_woodbury_adds_and_removes_keep_rows():
-    from repair.edit.stamp import _woodbury
+def test_keep_solve_adds_and_removes_keep_rows():
+    from repair.edit.stamp import _keep_solve
 
     g = torch.Generator().manual_seed(3)
     x = torch.randn(200, 12, generator=g, dtype=torch.float64)
     add, rem = torch.randn(3, 12, generator=g, dtype=torch.float64), x[:4]
     m = x.T @ x + 0.5 * torch.eye(12, dtype=torch.float64)
-    want = torch.linalg.inv(m + add.T @ add - rem.T @ rem)
-    got = _woodbury(torch.linalg.inv(m), add, rem)
-    assert torch.allclose(got, want, atol=1e-10)
-    assert _woodbury(torch.linalg.inv(m), None, None) is not None
+    y = torch.randn(12, 2, generator=g, dtype=torch.float64)
+    chol = torch.linalg.cholesky(m)
+    want = torch.linalg.solve(m + add.T @ add - rem.T @ rem, y)
+    assert torch.allclose(_keep_solve(chol, add, rem)(y), want, atol=1e-10)
+    assert torch.allclose(_keep_solve(chol, None, None)(y), torch.linalg.solve(m, y), atol=1e-10)

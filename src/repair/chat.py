@@ -86,6 +86,7 @@ def run_chat(
         else:
             patient = repair.load(model or "smollm2-135m-instruct", ledger=False)
             session = Session(patient, surgeon=make_surgeon(), k=k, user="chat")
+        session.warm()  # edit statistics and check questions now, not inside the first request
     where = f"session {session_dir}" if session_dir else "not saved (pass --session DIR to keep edits and turns)"
     console.print(f"[dim]{session.patient!r} ready in {time.perf_counter() - t:.1f} s · {where} · "
                   f"{len(session.history) // 2} earlier turns · /help for commands[/dim]")

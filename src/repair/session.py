@@ -479,8 +479,11 @@ class Session:
                      f"{len(attempts)} attempt(s) (α up to {alpha_max:g}). Nothing was changed.",
             )  # fmt: skip
         t = time.perf_counter()
+        guard_after = edit.meta.pop("guard_after", None)
         self.patient.ledger.commit(edit, verification=ver, target=target, plan_source=res.source,
                                    request_source=verdict.source)
+        if guard_after is not None:  # checked on exactly this edit: the next request need not ask again
+            self.patient.cache[self._guard_key()] = guard_after
         timings["commit"] = time.perf_counter() - t
         self._redact(pairs, edit.id)
         elapsed = time.perf_counter() - t0
@@ -508,6 +511,7 @@ class Session:
 
         probes = [p for p, _ in kwargs["forget"]] + list(kwargs.get("paraphrases") or [])
         chat_qs, chat_ctx = in_chat or ([], [])
+        survivors: list[GuardQuestion] = []  # of the last full check: the edit returned is the one checked
 
         def check(quick: bool = False) -> dict[str, Any]:
             # quick: a search step, not the edit to commit: the bare probes only, stopping at the first
@@ -521,25 +525,32 @@ class Session:
                 replies += [{"prompt": f"{q} (in the chat)", "reply": o} for q, o in zip(chat_qs, outs, strict=True)]
             ver = score_replies(replies, response, keys)
             # The guard is for the edit that may be committed.
-            kept = len(guard) if quick else self._guard_kept(guard)
+            if not quick:
+                survivors[:] = self._guard_kept(guard)
+            kept = len(guard) if quick else len(survivors)
             ver["guard"] = {"kept": kept, "total": len(guard), "ok": not guard or kept >= GUARD_KEEP * len(guard)}
             ver["final"] = not ver["guard"]["ok"]  # a stronger edit would only break more
             return ver
 
         edit = repair.stamp(self.patient, commit=False, verify=True, answer=answer, requested_by=self.user,
                             check=check, **kwargs)
+        edit.meta["guard_after"] = list(survivors)  # not persisted: the ledger copies meta at commit
         return edit, edit.meta["verification"]
 
-    def _guard_kept(self, guard: list[GuardQuestion]) -> int:
-        """How many guard questions the model (with the candidate edit applied) still answers."""
+    def _guard_kept(self, guard: list[GuardQuestion]) -> list[GuardQuestion]:
+        """The guard questions the model (with the candidate edit applied) still answers, each with the
+        reply it gives now: the guard set of the edited model, if this edit is committed."""
         if not guard:
-            return 0
+            return []
         proven = still_answers(self.patient, [g.question for g in guard], [g.reply for g in guard],
                                [g.gold for g in guard])
         rest = [g for g, ok in zip(guard, proven, strict=True) if not ok]
         outs = self.patient.generate([g.question for g in rest], max_new_tokens=VERIFY_TOKENS,
                                      until=lambda i, r: answer_match(r, rest[i].golds)) if rest else []
-        return sum(proven) + sum(answer_match(o, g.golds) for o, g in zip(outs, rest, strict=True))
+        # A regenerated reply stops where its answer appears, which is what still_answers re-proves.
+        again = [g._replace(reply=o, gold=next(x for x in g.golds if answer_match(o, x)))
+                 for o, g in zip(outs, rest, strict=True) if answer_match(o, g.golds)]
+        return [g for g, ok in zip(guard, proven, strict=True) if ok] + again
 
     def _guard_set(self, response: str) -> list[GuardQuestion]:
         """Check questions the model answers right now, minus any the request is about (forgetting
@@ -547,7 +558,7 @@ class Session:
         the model's reply, the gold it states), and only if a teacher-forced forward reproduces that reply
         (so that after an edit, only questions whose reply really changed need generating). Asked once
         per patient state, cached on the patient."""
-        key = ("guard", tuple(e.id for e in self.patient.ledger.active))
+        key = self._guard_key()
         if key not in self.patient.cache:
             outs = self.patient.generate([q for q, _ in GUARD], max_new_tokens=VERIFY_TOKENS)
             known = [GuardQuestion(q, golds, o, next(g for g in golds if answer_match(o, g)))
@@ -556,6 +567,20 @@ class Session:
                                    [g.gold for g in known])
             self.patient.cache[key] = [g for g, ok in zip(known, proven, strict=True) if ok]
         return [g for g in self.patient.cache[key] if not answer_match(response, g.golds)]
+
+    def _guard_key(self) -> tuple:
+        return ("guard", tuple(e.id for e in self.patient.ledger.active))
+
+    def warm(self) -> Session:
+        """Do the once-per-model work before the first request instead of during it: the edit
+        statistics (keep factors, refusal directions; loaded from the disk cache, or computed there once)
+        and the guard questions' replies. Optional; chat, serve and the pipeline benchmark call it."""
+        from repair.edit.stamp import prepare
+
+        with self._lock:
+            prepare(self.patient)
+            self._guard_set("")
+        return self
 
     def _stronger(self, kwargs: dict[str, Any], edit: Any) -> dict[str, Any]:
         """The one escalation: the α search goes on above the α that was reached, or, at the engine's

@@ -7,7 +7,7 @@ Two recipes share this entry point:
 * ``recipe="repair"`` (default) is what worked on small chat models here: the target shift is the
   model's own refusal direction, spread over a band of layers of the down map, and the forget rows
   are moved *exactly* by it (equality-constrained least squares, as ROME/MEMIT do) while the keep
-  statistics C_K decide which directions may move. ``alpha="auto"`` doubles the strength until the
+  statistics C_K decide which directions may move. ``alpha="auto"`` raises the strength (×1.5) until the
   edited model verifiably stops giving the answer.
 """
 
@@ -48,7 +48,7 @@ class StampConfig(BaseModel):
     # "novel": prompt positions whose token prefix no keep row shares (see EditStats.keep_prefixes)
     positions: Positions | Literal["novel", "novel-content", "novel-all"] = "novel-content"
     alpha: Literal["auto"] | float = "auto"
-    alpha_start: float = 8.0
+    alpha_start: float = 18.0  # the early band needs more: no edit of the ten-fact benchmark passed below 27
     alpha_max: float = 96.0
     # "mean": one key per map, the mean of the forget rows (as ROME averages keys over contexts): the
     # part they share (the subject) moves, what is idiosyncratic to one phrasing averages out
@@ -61,9 +61,12 @@ class StampConfig(BaseModel):
 
 
 def auto_layers(n_layers: int) -> list[int]:
-    """A band in the first half-to-two-thirds of the network, where refusal is decided."""
-    lo, hi = round(n_layers * 0.13), round(n_layers * 0.53)
-    return list(range(max(lo, 1), max(hi, lo + 2)))
+    """A band of early layers (2-9 of 30 on SmolLM2), where the subject is read in. Measured on the
+    ten-fact benchmark: this band kept 0.94 of the retain facts (min 0.87), the later band 4-15 kept
+    0.88 (one edit 0.53); both forgot 10/10 on the prompt and a held-out paraphrase."""
+    lo = min(max(round(n_layers * 0.07), 1), max(n_layers - 1, 0))
+    hi = min(max(round(n_layers * 0.33), lo + 2), n_layers)
+    return list(range(lo, hi))
 
 
 def _resolve_layers(patient, cfg: StampConfig, forget: Sequence[tuple[str, str]]) -> list[int]:
@@ -102,16 +105,27 @@ def novel_positions(stats, removed: Sequence[tuple[str, str]], within: Positions
     return select
 
 
-def _woodbury(kinv: torch.Tensor, add: torch.Tensor | None, remove: torch.Tensor | None) -> torch.Tensor:
-    """(M + A^T A - R^T R)^-1 from K = M^-1, without refactorising M."""
+def _keep_solve(chol: torch.Tensor, add: torch.Tensor | None, remove: torch.Tensor | None
+                ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """y -> (M + A^T A - R^T R)^-1 y from the Cholesky factor of M (Woodbury): a few columns per
+    request, never an n x n inverse."""
+
+    def base(y: torch.Tensor) -> torch.Tensor:
+        return torch.cholesky_solve(y, chol)
+
     rows = [x for x in (add, remove) if x is not None and len(x)]
     if not rows:
-        return kinv
+        return base
     p = torch.cat(rows)
     sign = torch.cat([torch.full((len(x),), s, dtype=p.dtype) for x, s in ((add, 1.0), (remove, -1.0))
                       if x is not None and len(x)])
-    kp = kinv @ p.T
-    return kinv - kp @ torch.linalg.solve(torch.diag(sign) + p @ kp, kp.T)
+    kp = base(p.T)  # (n, m)
+    inner = torch.diag(sign) + p @ kp
+
+    def apply(y: torch.Tensor) -> torch.Tensor:
+        return base(y) - kp @ torch.linalg.solve(inner, kp.T @ y)
+
+    return apply
 
 
 def _solve_map(patient, cfg: StampConfig, stats, layer: int, name: str, x_f: torch.Tensor, r: torch.Tensor,
@@ -145,9 +159,8 @@ def _solve_map(patient, cfg: StampConfig, stats, layer: int, name: str, x_f: tor
             g = x_f64 @ a.T
             a = torch.linalg.solve(g + 1e-6 * torch.trace(g) / g.shape[0] * torch.eye(g.shape[0], dtype=g.dtype), a)
         return MapDelta(layer, name, b=b.float(), a=a.float(), keys=x_f.float())
-    kinv, _ = stats.kinv(layer, name, cfg.lam)
-    kinv = _woodbury(kinv, prior, minus)
-    kx = kinv @ x_f64.T  # (n, f)
+    chol, _ = stats.kfactor(layer, name, cfg.lam)
+    kx = _keep_solve(chol, prior, minus)(x_f64.T)  # (n, f) = K X_F^T
     g = x_f64 @ kx
     if cfg.solver == "exact":
         # min ||Delta||_M  s.t.  Delta x_f = r_f  ->  Delta = R^T (X_F K X_F^T)^-1 X_F K
@@ -305,6 +318,29 @@ def stamp(
         edit.timings["write"] = time.perf_counter() - t
         patient.ledger.update_meta(edit.id, timings=edit.timings)
     return edit
+
+
+def prepare(patient, config: StampConfig | None = None, *, retain: str | None = None,
+            refusals: str | None = None, **overrides) -> None:
+    """Load (or compute once and cache on disk) the statistics that edits with this config need, so
+    that the first request does not pay for them: C_K and its factors for the config's layers, and the
+    refusal directions. The layers of ``layers="auto"`` under the paper recipe depend on the request,
+    so only the fixed bands are prepared."""
+    cfg = StampConfig.model_validate({**(config or StampConfig()).model_dump(), **overrides})
+    stats = stats_for(patient, retain=retain, refusals=refusals)
+    if cfg.layers == "auto" and cfg.recipe == "paper":
+        return
+    layers = _resolve_layers(patient, cfg, [])
+    for name in cfg.maps:
+        for layer in layers:
+            if cfg.method == "stamp-lr":
+                stats.eig(layer, name)
+            elif cfg.solver != "paper":
+                stats.kfactor(layer, name, cfg.lam)
+    if cfg.recipe == "repair":
+        stats.refusal_dirs()
+    else:
+        stats.refusal_out(layers, cfg.maps[-1])
 
 
 def _alpha_schedule(cfg: StampConfig) -> list[float]:

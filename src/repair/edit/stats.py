@@ -1,7 +1,8 @@
 """Per-model statistics for edits, computed once and cached in memory and on disk.
 
 * keep second moments C_K = X_K^T X_K per (layer, map), from the retain buffer and generic prompts;
-* the inverse (C_K + lam I)^-1 per (layer, map, lam), so a request needs no n^3 work;
+* the Cholesky factor of C_K + lam I per (layer, map, lam), and eigh(C_K) for STAMP-LR, also on disk,
+  so a request (even the first one in a new process) needs no n^3 work;
 * the refusal direction per layer: mean residual at the last prompt token on prompts the model
   itself refuses minus that on prompts it answers (Arditi et al., 2024);
 * mean MLP outputs on the reference refusal set, for the paper's steering vector (eq. 4).
@@ -20,7 +21,7 @@ import torch
 
 from repair.data import load_pairs, load_prompts
 from repair.edit.capture import capture, encode
-from repair.edit.solvers import relative_lambda
+from repair.edit.solvers import NonFiniteEditError, relative_lambda
 from repair.eval.metrics import is_refusal
 from repair.models.loader import repair_home
 
@@ -44,7 +45,7 @@ class EditStats:
         self._ref_tag = _digest([self.refusals, self.generic[:100]])
         self._prefixes: Counter[tuple[int, ...]] | None = None
         self._c: dict[tuple[int, str], torch.Tensor] = {}
-        self._kinv: dict[tuple, tuple[torch.Tensor, Any]] = {}  # inverses and eigendecompositions
+        self._factors: dict[tuple, tuple[torch.Tensor, Any]] = {}  # Cholesky factors and eigendecompositions
         self._dirs: dict[int, torch.Tensor] | None = None
         self._ref_out: dict[tuple[int, str], torch.Tensor] = {}
 
@@ -101,19 +102,34 @@ class EditStats:
     def eig(self, layer: int, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """eigh(C_K), cached: STAMP-LR's per-request cost is then O(r n f), not n^3."""
         key = (layer, name, "eig")
-        if key not in self._kinv:
-            self._kinv[key] = torch.linalg.eigh(self.keep_c([layer], name)[layer])
-        return self._kinv[key]
+        if key not in self._factors:
+            file = f"eig-{self._keep_tag}-{layer}-{name}.pt"
+            cached = self._load(file)
+            if cached is None:
+                cached = torch.linalg.eigh(self.keep_c([layer], name)[layer])
+                self._save(file, tuple(cached))
+            self._factors[key] = tuple(cached)
+        return self._factors[key]
 
-    def kinv(self, layer: int, name: str, lam: float) -> tuple[torch.Tensor, float]:
-        """((C_K + lam_abs I)^-1, lam_abs), cached."""
+    def kfactor(self, layer: int, name: str, lam: float) -> tuple[torch.Tensor, float]:
+        """(Cholesky factor L of C_K + lam_abs I, lam_abs), cached in memory and on disk. A request
+        applies (C_K + lam_abs I)^-1 by ``cholesky_solve`` on its few columns; the factor alone costs a
+        third of the explicit inverse, and a new process loads it instead of factorising."""
         key = (layer, name, lam)
-        if key not in self._kinv:
-            c = self.keep_c([layer], name)[layer]
-            lam_abs = relative_lambda(lam, c)
-            eye = torch.eye(c.shape[0], dtype=c.dtype)
-            self._kinv[key] = (torch.cholesky_inverse(torch.linalg.cholesky(c + lam_abs * eye)), lam_abs)
-        return self._kinv[key]
+        if key not in self._factors:
+            file = f"chol-{self._keep_tag}-{layer}-{name}-{lam:g}.pt"
+            cached = self._load(file)
+            if cached is None:
+                c = self.keep_c([layer], name)[layer]
+                lam_abs = relative_lambda(lam, c)
+                chol, info = torch.linalg.cholesky_ex(c + lam_abs * torch.eye(c.shape[0], dtype=c.dtype))
+                if int(info) != 0:
+                    raise NonFiniteEditError(f"keep statistics of layer {layer} {name} are not positive "
+                                             f"definite; increase lam (now {lam:g})")
+                cached = {"chol": chol, "lam_abs": torch.tensor(lam_abs, dtype=torch.float64)}
+                self._save(file, cached)
+            self._factors[key] = (cached["chol"], float(cached["lam_abs"]))
+        return self._factors[key]
 
     # -- steering targets ----------------------------------------------------------------------
     def refusal_dirs(self) -> dict[int, torch.Tensor]:

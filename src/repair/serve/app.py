@@ -163,5 +163,5 @@ def serve(model: str | None, session_dir: str, host: str = "127.0.0.1", port: in
 
     from repair.session import SURGEONS
 
-    session = Session.open(session_dir, model=model, surgeon=SURGEONS[surgeon](), k=k, user="http")
+    session = Session.open(session_dir, model=model, surgeon=SURGEONS[surgeon](), k=k, user="http").warm()
     uvicorn.run(create_app(session), host=host, port=port, log_level="info")
