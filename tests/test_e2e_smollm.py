@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import repair
@@ -112,3 +114,45 @@ def test_generate_stops_where_asked(smollm):
     # stop_when: one reply that satisfies it stops the whole batch
     both = smollm.generate(qs, max_new_tokens=24, stop_when=lambda r: "Paris" in r)
     assert both[0] == cut[0] and len(both[1]) < len(full[1]) and full[1].startswith(both[1])
+
+
+def test_guard_keeps_an_edit_that_breaks_other_answers_out_of_the_ledger(smollm):
+    guard = ["Who wrote Romeo and Juliet?", "What is the largest planet in our solar system?",
+             "What is the capital of Japan?", "Who painted the Mona Lisa?"]
+    q = "What is the capital of France?"
+    reply = smollm.generate([q], max_new_tokens=32)[0]
+    # A far too strong edit forgets by wrecking the model: the guard's replies change, so it is not committed.
+    wreck = repair.stamp(smollm, [(q, reply)], answer="Paris", alpha=5000.0, guard=guard, guard_keep=1.0)
+    g = wreck.meta["verification"]["guard"]
+    assert wreck.meta["uncommitted_reason"] == "guard" and not g["ok"] and g["kept"] < g["total"], g
+    assert not smollm.ledger.active
+    # The searched edit forgets and keeps them (two thirds, the default): committed as usual.
+    edit = repair.stamp(smollm, [(q, reply)], answer="Paris", guard=guard)
+    assert edit.meta["verification"]["forgotten"] and edit.meta["verification"]["guard"]["ok"]
+    assert [e.id for e in smollm.ledger.active] == [edit.id]
+    smollm.ledger.undo(edit.id)
+
+
+def test_forget_cli_commits_a_verified_edit_and_edits_undo_it(tmp_path):
+    from typer.testing import CliRunner
+
+    from repair.cli import app
+
+    run = CliRunner()
+    led = str(tmp_path / "ledger")
+    out = run.invoke(app, ["forget", "--prompt", "What is the capital of France?", "--ledger", led])
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    before, after = text.split("after (")[0], text.split("after (")[1].split("retain probes")[0]
+    assert "Paris" in before and "Paris" not in after, text
+    assert "committed" in text and "not committed" not in text
+    edit_id = text.split("edit ")[-1].split(" committed")[0]
+    manifest = json.loads((tmp_path / "ledger" / f"{edit_id}.json").read_text())
+    assert manifest["status"] == "active" and manifest["meta"]["verification"]["forgotten"], manifest["status"]
+    undone = run.invoke(app, ["edits", "undo", edit_id, "--ledger", led])
+    assert undone.exit_code == 0 and f"undone {edit_id}" in undone.output
+    # A fixed strength far too weak to forget is reported and not committed; the exit code says so.
+    weak = run.invoke(app, ["forget", "--prompt", "What is the capital of France?", "--alpha", "0.01",
+                            "--ledger", led])
+    assert weak.exit_code == 1 and "not committed" in weak.output, weak.output
+    assert [m.name for m in (tmp_path / "ledger").glob("*.json")] == [f"{edit_id}.json"]

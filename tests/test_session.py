@@ -10,12 +10,12 @@ import json
 import pytest
 
 import repair
+from repair.edit.answers import key_answer, key_answers
+from repair.edit.verify import still_answers
 from repair.eval.metrics import answer_match
 from repair.session import (
     Session,
     display_target,
-    key_answer,
-    key_answers,
     reply_leaks,
     score_replies,
     short_id,
@@ -140,7 +140,8 @@ UNRELATED = [
 @pytest.mark.e2e
 def test_table4_conversation_persists_and_undoes(tmp_path):
     folder = tmp_path / "chat"
-    session = Session.open(folder, max_new_tokens=32)
+    session = Session.open(folder, max_new_tokens=32).warm()
+    assert session.patient.cache[session._guard_key()], "warm() asks the check questions up front"
     question, answer = FACT
 
     pre = session.send(question)
@@ -151,6 +152,12 @@ def test_table4_conversation_persists_and_undoes(tmp_path):
     assert ack.text.startswith("Done. Information related to") and short_id(ack.edit_id) in ack.text
     assert ack.verification["forgotten"] and ack.verification["guard"]["ok"]
     assert "repair.stamp(" in ack.plan["python"]
+    # The check questions answered with the committed edit become the next request's guard set, each
+    # with the edited model's own greedy reply (a teacher-forced forward proves it, as for a fresh set).
+    carried = session.patient.cache[session._guard_key()]
+    assert len(carried) == ack.verification["guard"]["kept"] > 0
+    assert all(still_answers(session.patient, [g.question for g in carried], [g.reply for g in carried],
+                             [g.gold for g in carried]))
 
     post = session.send(question)
     assert post.kind == "chat" and not answer_match(post.text, answer), post.text

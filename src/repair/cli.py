@@ -69,9 +69,11 @@ def forget(
     rank: Annotated[int | None, typer.Option(help="rank for stamp-lr")] = None,
     alpha: Annotated[str, typer.Option(help="strength: 'auto' or a number")] = "auto",
     layers: Annotated[str, typer.Option(help="'auto', one layer '7' or a list '4,5,6'")] = "auto",
+    keep_unverified: Annotated[bool, typer.Option(help="commit the edit even if it is not verified")] = False,
     ledger: LedgerOpt = None,
 ) -> None:
-    """Forget what the model answers to PROMPT with one closed-form edit, and show before/after."""
+    """Forget what the model answers to PROMPT with one closed-form edit, and show before/after. The edit
+    is committed to the ledger only when verified: the answer is gone and the retain probes kept."""
     import repair
     from repair.eval.metrics import first_sentence
 
@@ -86,16 +88,19 @@ def forget(
     console.print(f"[bold]before[/bold] ({t_before:.1f} s)\n  [cyan]{prompt}[/cyan] → {before[0]}")
     lay: str | int | list[int] = "auto" if layers == "auto" else [int(x) for x in layers.split(",")]
     try:
+        # The retain probes are the edit's guard: an edit that forgets only by changing their answers is
+        # not kept. Nothing is committed until the edit is verified (or --keep-unverified says so).
         edit = repair.stamp(
             patient, [(prompt, answer)], paraphrases=paraphrase or None, recipe=recipe, method=method, rank=rank,
-            alpha="auto" if alpha == "auto" else float(alpha), layers=lay, requested_by="cli",
-            **({"solver": "paper"} if recipe == "paper" else {}),
+            alpha="auto" if alpha == "auto" else float(alpha), layers=lay, requested_by="cli", commit=False,
+            guard=probes, **({"solver": "paper"} if recipe == "paper" else {}),
         )
     except (ValueError, RuntimeError) as e:
         _fail(str(e))
         return
     t = time.perf_counter()
-    after = patient.generate([prompt, *probes], max_new_tokens=40)
+    with patient.ledger.trial(edit):
+        after = patient.generate([prompt, *probes], max_new_tokens=40)
     t_after = time.perf_counter() - t
     console.print(f"[bold]after[/bold] ({t_after:.1f} s)\n  [cyan]{prompt}[/cyan] → {after[0]}")
     table = Table(title="retain probes", show_lines=False)
@@ -105,13 +110,25 @@ def forget(
         table.add_row(p, b[:60], a[:60], "✓" if first_sentence(a) == first_sentence(b) else "✗")
     console.print(table)
     v = edit.meta.get("verification") or {}
-    tm = edit.timings
-    console.print(
-        f"edit [bold]{edit.id}[/bold]: layers {edit.layers}, maps {edit.maps}, α={edit.meta.get('alpha')}, "
-        f"verified forgotten: {v.get('forgotten')}"
-    )
-    console.print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in tm.items()))
+    guard = v.get("guard") or {}
+    verified = bool(v.get("forgotten")) and guard.get("ok", True)
+    where = f"layers {edit.layers}, maps {edit.maps}, α={edit.meta.get('alpha')}"
+    if verified or keep_unverified:
+        t = time.perf_counter()
+        patient.ledger.commit(edit)
+        edit.timings["write"] = time.perf_counter() - t
+        patient.ledger.update_meta(edit.id, timings=edit.timings)
+        console.print(f"edit [bold]{edit.id}[/bold] committed: {where}, verified forgotten: {v.get('forgotten')}"
+                      + (f", retain probes kept {guard['kept']}/{guard['total']}" if guard else ""))
+    else:
+        why = (f"it changed the retain probes' answers ({guard['kept']}/{guard['total']} kept)" if guard and not
+               guard.get("ok", True) else "the model still gives the answer")
+        console.print(f"[yellow]not committed[/yellow]: {why} ({where}; the strongest edit tried). "
+                      "Nothing was changed; --alpha N --keep-unverified keeps an edit anyway.")
+    console.print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in edit.timings.items()))
     console.print(f"[dim]ledger: {patient.ledger.root}[/dim]")
+    if not (verified or keep_unverified):
+        raise typer.Exit(1)
 
 
 @edits_app.command("list")

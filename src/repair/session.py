@@ -23,21 +23,21 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from repair.agents.surgeon import Surgeon
 from repair.agents.watchdog import Verdict, Watchdog, probe_prompts
+from repair.edit.answers import SHORT_RESPONSE_WORDS, WORD, answer_head, key_answers
 from repair.edit.ledger import Ledger, LedgerBusyError, atomic_write_bytes
-from repair.edit.verify import still_answers
-from repair.eval.metrics import answer_match, is_refusal, normalize_answer, rouge_l
+from repair.edit.verify import GuardQuestion, guard_kept, guard_questions
+from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
 log = logging.getLogger(__name__)
 
 HISTORY_FORMAT = "repair-session/1"
 ROUGE_THRESHOLD = 0.3  # long answers (biographies): gone when recall-ROUGE-L against r_f is below this
-SHORT_RESPONSE_WORDS = 20  # responses up to this long are checked on their key answer, longer by ROUGE-L
 MAX_FORGET_PAIRS = 3  # extra pairs about the same target (other history turns, probe answers)
 
 # The retain guard: general questions whose answers an edit must not take away. The ones the model
@@ -59,24 +59,9 @@ GUARD: list[tuple[str, list[str]]] = [
 GUARD_KEEP = 2 / 3
 
 
-class GuardQuestion(NamedTuple):
-    question: str
-    golds: list[str]
-    reply: str  # the model's reply before the edit
-    gold: str  # the gold that reply states
 VERIFY_TOKENS = 32
 
 Outcome = Literal["done", "partial", "failed", "unknown_target", "no_target"]
-
-_STOPWORDS = {
-    "a", "an", "the", "is", "are", "was", "were", "be", "been", "of", "in", "on", "at", "to", "for", "by",
-    "with", "and", "or", "it", "its", "this", "that", "as", "from", "which", "who", "what", "also", "known",
-    "called", "about", "approximately", "around", "roughly", "there", "has", "have", "had", "i", "you",
-    "my", "your", "our", "their", "his", "her", "they", "we", "he", "she", "not", "but", "so", "very",
-}  # fmt: skip
-_WORD = re.compile(r"[\w][\w'’\-]*")
-_TOKEN = re.compile(r"[\w][\w'’\-]*|[^\w\s]")  # words and punctuation (which ends a run)
-
 
 class Reply(BaseModel):
     """What the session answers to one user message."""
@@ -95,72 +80,14 @@ class Reply(BaseModel):
 # ----------------------------------------------------------------------------------------------------
 # Verification
 # ----------------------------------------------------------------------------------------------------
-def _strong(word: str, first: bool) -> bool:
-    # A proper noun (not just the capital of a sentence's first word) or a number.
-    return (word[:1].isupper() and not first) or any(c.isdigit() for c in word)
-
-
-def key_answers(prompt: str, response: str) -> list[str]:
-    """The parts of a response that answer the prompt: 'The capital of France is Paris.' -> ['Paris'].
-
-    Runs of response words that are neither in the prompt nor stopwords are candidates. Runs with a proper
-    noun or a number are all kept, most salient first (a reply that names any of them still gives the
-    answer: 'attributed to William Shakespeare, but some say Octavia Black'); without one, the longest
-    run. A long response (a biography) is searched in its first sentence only, and only for proper nouns
-    and numbers ('... based in Dubai'); [] when there are none (ROUGE-L decides).
-    """
-    long = len(_WORD.findall(response)) > SHORT_RESPONSE_WORDS
-    text = re.split(r"(?<=[.!?])\s", response.strip(), maxsplit=1)[0] if long else response
-    words = _TOKEN.findall(text)[:60]
-    asked = set(normalize_answer(prompt).split())
-    runs: list[list[tuple[str, bool]]] = []
-    cur: list[tuple[str, bool]] = []
-    # Capitalised mid-sentence somewhere in the response: a name even where it opens a sentence.
-    tokens = _TOKEN.findall(response)
-    names = {w for prev, w in zip(tokens, tokens[1:], strict=False) if w[:1].isupper() and prev not in ".!?"}
-    start = True  # at the start of a sentence, where capitals say nothing
-    for w in words:
-        n = normalize_answer(w)
-        if not n or n in asked or n in _STOPWORDS:
-            if cur:
-                runs.append(cur)
-            cur = []
-        else:
-            cur.append((w, _strong(w, start and w not in names)))
-        start = w in ".!?" or (start and not w[:1].isalnum())
-    if cur:
-        runs.append(cur)
-    strong = [r for r in runs if any(st for _, st in r)]
-    if long or strong:
-        runs = strong
-    # Most salient first; on a tie the later run (answers tend to close the sentence: "... is Paris.").
-    order = sorted(range(len(runs)), key=lambda i: (2 * sum(st for _, st in runs[i]) + len(runs[i]), i),
-                   reverse=True)
-    keys = [" ".join(w for w, _ in runs[i]) for i in order]
-    return keys if strong else keys[:1]
-
-
-def key_answer(prompt: str, response: str) -> str | None:
-    """The most salient of ``key_answers``, or None."""
-    keys = key_answers(prompt, response)
-    return keys[0] if keys else None
-
-
-def _head(key: str) -> str:
-    """The single word that carries a key answer: its number, else its last word ('Leonardo da Vinci')."""
-    words = key.split()
-    nums = [w for w in words if any(c.isdigit() for c in w)]
-    return (nums or words)[-1]
-
-
 def reply_leaks(reply: str, response: str, keys: list[str]) -> bool:
     """Whether ``reply`` still gives the forgotten content: any key answer (a refusal that still names
     it leaks); without keys, most of a long response (ROUGE-L), or a short one verbatim. With keys,
     ROUGE-L is not used: a wrong answer in the same template ("The capital of Egypt is …") shares most
     words with the right one."""
     if keys:
-        return any(answer_match(reply, k) or answer_match(reply, _head(k)) for k in keys)
-    if len(_WORD.findall(response)) > SHORT_RESPONSE_WORDS:
+        return any(answer_match(reply, k) or answer_match(reply, answer_head(k)) for k in keys)
+    if len(WORD.findall(response)) > SHORT_RESPONSE_WORDS:
         return not is_refusal(reply) and rouge_l(reply, response) >= ROUGE_THRESHOLD
     return answer_match(reply, response)
 
@@ -433,7 +360,7 @@ class Session:
         kwargs = plan.to_stamp_kwargs()
         kwargs["forget"] = pairs  # every pair found about the target, primary first
         keys = key_answers(prompt, response)
-        answer = _head(keys[0]) if keys else response  # what the engine's own α search checks
+        answer = answer_head(keys[0]) if keys else response  # what the engine's own α search checks
         plan_info = {
             "source": res.source, "method": plan.method, "layers": plan.layers, "maps": plan.maps,
             "alpha": plan.alpha, "lam": plan.lam, "solver": plan.solver, "paraphrases": plan.paraphrases,
@@ -526,7 +453,7 @@ class Session:
             ver = score_replies(replies, response, keys)
             # The guard is for the edit that may be committed.
             if not quick:
-                survivors[:] = self._guard_kept(guard)
+                survivors[:] = guard_kept(self.patient, guard, VERIFY_TOKENS)
             kept = len(guard) if quick else len(survivors)
             ver["guard"] = {"kept": kept, "total": len(guard), "ok": not guard or kept >= GUARD_KEEP * len(guard)}
             ver["final"] = not ver["guard"]["ok"]  # a stronger edit would only break more
@@ -537,35 +464,14 @@ class Session:
         edit.meta["guard_after"] = list(survivors)  # not persisted: the ledger copies meta at commit
         return edit, edit.meta["verification"]
 
-    def _guard_kept(self, guard: list[GuardQuestion]) -> list[GuardQuestion]:
-        """The guard questions the model (with the candidate edit applied) still answers, each with the
-        reply it gives now: the guard set of the edited model, if this edit is committed."""
-        if not guard:
-            return []
-        proven = still_answers(self.patient, [g.question for g in guard], [g.reply for g in guard],
-                               [g.gold for g in guard])
-        rest = [g for g, ok in zip(guard, proven, strict=True) if not ok]
-        outs = self.patient.generate([g.question for g in rest], max_new_tokens=VERIFY_TOKENS,
-                                     until=lambda i, r: answer_match(r, rest[i].golds)) if rest else []
-        # A regenerated reply stops where its answer appears, which is what still_answers re-proves.
-        again = [g._replace(reply=o, gold=next(x for x in g.golds if answer_match(o, x)))
-                 for o, g in zip(outs, rest, strict=True) if answer_match(o, g.golds)]
-        return [g for g, ok in zip(guard, proven, strict=True) if ok] + again
-
     def _guard_set(self, response: str) -> list[GuardQuestion]:
-        """Check questions the model answers right now, minus any the request is about (forgetting
-        'there are seven days in a week' may well change that answer). Each is kept as (question, golds,
-        the model's reply, the gold it states), and only if a teacher-forced forward reproduces that reply
-        (so that after an edit, only questions whose reply really changed need generating). Asked once
-        per patient state, cached on the patient."""
+        """Check questions the model answers right now (see ``guard_questions``), minus any the request
+        is about (forgetting 'there are seven days in a week' may well change that answer). Asked once per
+        patient state, cached on the patient."""
         key = self._guard_key()
         if key not in self.patient.cache:
-            outs = self.patient.generate([q for q, _ in GUARD], max_new_tokens=VERIFY_TOKENS)
-            known = [GuardQuestion(q, golds, o, next(g for g in golds if answer_match(o, g)))
-                     for (q, golds), o in zip(GUARD, outs, strict=True) if answer_match(o, golds)]
-            proven = still_answers(self.patient, [g.question for g in known], [g.reply for g in known],
-                                   [g.gold for g in known])
-            self.patient.cache[key] = [g for g, ok in zip(known, proven, strict=True) if ok]
+            self.patient.cache[key] = guard_questions(self.patient, [q for q, _ in GUARD], [g for _, g in GUARD],
+                                                      VERIFY_TOKENS)
         return [g for g in self.patient.cache[key] if not answer_match(response, g.golds)]
 
     def _guard_key(self) -> tuple:
@@ -586,7 +492,11 @@ class Session:
         """The one escalation: the α search goes on above the α that was reached, or, at the engine's
         maximum already, runs again on a wider layer band."""
         cfg = edit.meta.get("config") or {}
-        amax, growth = float(cfg.get("alpha_max", 96.0)), float(cfg.get("alpha_growth", 2.0))
+        from repair.edit.stamp import StampConfig
+
+        default = StampConfig()
+        amax = float(cfg.get("alpha_max", default.alpha_max))
+        growth = float(cfg.get("alpha_growth", default.alpha_growth))
         alpha = float(edit.meta.get("alpha") or amax)
         out = dict(kwargs)
         if alpha * growth <= amax:

@@ -31,7 +31,7 @@ from repair.edit.solvers import (
     paper_solve,
 )
 from repair.edit.stats import prefixes, stats_for
-from repair.edit.verify import forgot, still_answers
+from repair.edit.verify import forgot, guard_kept, guard_questions, still_answers
 
 Layers = Literal["auto"] | int | list[int]
 
@@ -48,14 +48,20 @@ class StampConfig(BaseModel):
     # "novel": prompt positions whose token prefix no keep row shares (see EditStats.keep_prefixes)
     positions: Positions | Literal["novel", "novel-content", "novel-all"] = "novel-content"
     alpha: Literal["auto"] | float = "auto"
-    alpha_start: float = 18.0  # the early band needs more: no edit of the ten-fact benchmark passed below 27
-    alpha_max: float = 96.0
+    # the early band needs a strong shift: no edit of the ten-fact benchmark or of the first 12 pipeline
+    # scenarios verified below 27, so the search starts there (each step below costs a generation)
+    alpha_start: float = 27.0
+    # SmolLM2-135M verifies at 27-114, Qwen2.5-Coder-1.5B needed 385 for France: the unit is the model's own
+    # refusal direction, whose size relative to the residual stream differs between models
+    alpha_max: float = 800.0
     # "mean": one key per map, the mean of the forget rows (as ROME averages keys over contexts): the
     # part they share (the subject) moves, what is idiosyncratic to one phrasing averages out
     pool: Literal["rows", "mean"] = "mean"
     alpha_growth: float = Field(1.5, gt=1.0)  # auto: next strength = previous * growth
     alpha_margin: float = Field(1.25, ge=1.0)  # auto: final strength = first verified one * margin
     lam: float = Field(0.1, gt=0)
+    # with stamp(guard=...): the fraction of guard prompts whose reply an edit must leave in place
+    guard_keep: float = Field(2 / 3, ge=0.0, le=1.0)  # as the chat session's check questions
     rank: int | None = Field(None, ge=1)
     seed: int = 0
 
@@ -242,6 +248,7 @@ def stamp(
     verify: bool = True,
     requested_by: str | None = None,
     check: Callable[..., dict] | None = None,
+    guard: Sequence[str] | None = None,
     **overrides,
 ) -> Edit:
     """Forget ``forget`` (a list of (prompt, response) pairs; usually one) by editing MLP weights.
@@ -252,8 +259,12 @@ def stamp(
     candidate edit (applied while it runs) forgets: ``check(quick=...)`` returns a dict with a
     "forgotten" bool and becomes ``edit.meta["verification"]`` (default: generate the probes and look
     for the answer). ``quick`` marks a search step whose edit is not the one returned: the check may be
-    cheaper (stop at the first leak). A true "final" in the result ends the search. Keyword overrides set ``StampConfig``
-    fields, e.g. ``stamp(p, [(q, a)], layers=[5, 6], alpha=8, method="stamp-lr", rank=64)``.
+    cheaper (stop at the first leak). A true "final" in the result ends the search. ``guard``: prompts
+    whose current answers must survive (the key answer of each reply; see ``guard_questions``); an edit that
+    forgets but keeps fewer than ``guard_keep`` of them ends the search, the first verified α is tried
+    without the margin, and an edit that still breaks the guard is returned uncommitted
+    (``edit.meta["uncommitted_reason"] == "guard"``). Keyword overrides set ``StampConfig`` fields, e.g.
+    ``stamp(p, [(q, a)], layers=[5, 6], alpha=8, method="stamp-lr", rank=64)``.
     """
     cfg = StampConfig.model_validate({**(config or StampConfig()).model_dump(), **overrides})
     forget = [(str(p).strip(), str(r).strip()) for p, r in forget]
@@ -274,6 +285,17 @@ def stamp(
     alphas = [cfg.alpha] if cfg.alpha != "auto" else _alpha_schedule(cfg)
     rows = capture_rows(patient, samples, cfg, layers, stats)
     check = check or (lambda quick=False: forgot(patient, probes, answer, quick=quick))
+    kept = guard_set(patient, list(guard)) if guard else []
+
+    def checked(e: Edit, quick: bool) -> dict:
+        with patient.ledger.trial(e):  # on the live model, then restored exactly
+            res = check(quick=quick)
+            if kept and not quick and res.get("forgotten"):
+                n = len(guard_kept(patient, kept))
+                res["guard"] = {"kept": n, "total": len(kept), "ok": n >= cfg.guard_keep * len(kept)}
+                res["final"] = res.get("final") or not res["guard"]["ok"]  # stronger only breaks more
+        return res
+
     edit, result, screened = None, None, 0
     for alpha in alphas:
         edit = solve_edit(patient, rows, cfg, alpha, layers, stats)
@@ -284,22 +306,25 @@ def stamp(
         # first leak. The first α whose probes all pass, times a margin for phrasings that are not among
         # the probes (they are key rows), is the edit, and it is checked again as it will be committed.
         if alpha != alphas[-1]:
-            with patient.ledger.trial(edit):  # on the live model, then restored exactly
+            with patient.ledger.trial(edit):
                 # the prompt alone: a leak on a rewording is caught as fast by the generation's early exit
                 leaks = still_answers(patient, probes[:1], forget[0][1], answer)[0]
             if leaks:
                 screened += 1
                 continue
-        with patient.ledger.trial(edit):  # a quick check, unless this very edit may be committed
-            result = check(quick=alpha != alphas[-1] and cfg.alpha_margin > 1)
+        quick = alpha != alphas[-1] and cfg.alpha_margin > 1  # a quick check, unless this edit may be returned
+        result = checked(edit, quick)
         if result.get("final"):  # the check says a stronger edit cannot help
             break
         if not result["forgotten"]:
             continue
         if cfg.alpha_margin > 1:
-            edit = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats)
-            with patient.ledger.trial(edit):
-                result = check(quick=False)
+            strong = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats)
+            strong_result = checked(strong, False)
+            if _guard_broken(strong_result) and quick:
+                result = checked(edit, False)  # the margin broke the guard: the verified α itself, in full
+                break  # a stronger edit only breaks the guard more
+            edit, result = strong, strong_result
         if result["forgotten"] or result.get("final"):
             break
     assert edit is not None
@@ -309,15 +334,30 @@ def stamp(
         config=cfg.model_dump(), requested_by=requested_by, layers=layers, screened=screened,
     )
     if verify and result is None:  # a fixed α: check the edit as it will be committed
-        with patient.ledger.trial(edit):
-            result = check()
+        result = checked(edit, False)
     edit.meta["verification"] = result
+    if commit and _guard_broken(result):
+        commit = False  # it forgets only by breaking what it must keep: the caller decides, not the ledger
+        edit.meta["uncommitted_reason"] = "guard"
     if commit:
         t = time.perf_counter()
         patient.ledger.commit(edit)
         edit.timings["write"] = time.perf_counter() - t
         patient.ledger.update_meta(edit.id, timings=edit.timings)
     return edit
+
+
+def _guard_broken(result: dict | None) -> bool:
+    return bool(result and result.get("guard") and not result["guard"].get("ok", True))
+
+
+def guard_set(patient, prompts: list[str]) -> list:
+    """The guard prompts the model answers now with a key answer (a name or a number), as
+    ``GuardQuestion``s (see ``guard_questions``). Cached per patient state."""
+    key = ("guard-questions", tuple(prompts), tuple(e.id for e in patient.ledger.active))
+    if key not in patient.cache:
+        patient.cache[key] = guard_questions(patient, prompts)
+    return patient.cache[key]
 
 
 def prepare(patient, config: StampConfig | None = None, *, retain: str | None = None,

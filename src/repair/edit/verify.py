@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
+from repair.edit.answers import key_answers
 from repair.edit.capture import right_padded
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
@@ -42,6 +43,56 @@ def forgot(patient, probes: list[str], answer: str, max_new_tokens: int = 32, *,
     }
 
 
+class GuardQuestion(NamedTuple):
+    """A question an edit must leave answered, with the model's reply before the edit."""
+
+    question: str
+    golds: list[str]  # any of these in a reply counts as answered
+    reply: str  # the model's reply before the edit (greedy)
+    gold: str  # the gold that reply states
+
+
+def guard_questions(patient, prompts: list[str], golds: list[list[str]] | None = None,
+                    max_new_tokens: int = 32) -> list[GuardQuestion]:
+    """The prompts the model answers now, as guard questions: with ``golds``, those whose reply states
+    one; without, those whose reply has a key answer (a name or number, see ``key_answers``), which
+    becomes the gold. Only replies that a teacher-forced forward reproduces are kept, so that after an
+    edit only questions whose reply really changed need generating (``guard_kept``)."""
+    replies = patient.generate(prompts, max_new_tokens=max_new_tokens)
+    out = []
+    for i, (q, r) in enumerate(zip(prompts, replies, strict=True)):
+        # without golds: the key answer the reply states first (later ones are often digressions)
+        cands = golds[i] if golds is not None else _first_key(q, r)
+        hit = next((g for g in cands if answer_match(r, g)), None)
+        if hit is not None:
+            out.append(GuardQuestion(q, list(cands), r, hit))
+    proven = still_answers(patient, [g.question for g in out], [g.reply for g in out], [g.gold for g in out])
+    return [g for g, ok in zip(out, proven, strict=True) if ok]
+
+
+def _first_key(prompt: str, reply: str) -> list[str]:
+    keys = key_answers(prompt, reply)
+    low = reply.lower()
+    found = [(low.find(k.lower()), k) for k in keys if k.lower() in low]
+    return [min(found)[1]] if found else []
+
+
+def guard_kept(patient, guard: list[GuardQuestion], max_new_tokens: int = 32) -> list[GuardQuestion]:
+    """The guard questions the model (as it is now, an edit applied, say) still answers, each with the
+    reply it gives now: the guard set of the edited model. A teacher-forced forward proves most; only
+    the others are generated, each stopping once its answer appears."""
+    if not guard:
+        return []
+    proven = still_answers(patient, [g.question for g in guard], [g.reply for g in guard], [g.gold for g in guard])
+    rest = [g for g, ok in zip(guard, proven, strict=True) if not ok]
+    outs = patient.generate([g.question for g in rest], max_new_tokens=max_new_tokens,
+                            until=lambda i, r: answer_match(r, rest[i].golds)) if rest else []
+    # A regenerated reply stops where its answer appears, which is what still_answers re-proves.
+    again = [g._replace(reply=o, gold=next(x for x in g.golds if answer_match(o, x)))
+             for o, g in zip(outs, rest, strict=True) if answer_match(o, g.golds)]
+    return [g for g, ok in zip(guard, proven, strict=True) if ok] + again
+
+
 def _answer_end(tok, response_ids: list[int], answer: str) -> int | None:
     """The number of response tokens up to the end of the answer's first mention, or None."""
     for k in range(1, len(response_ids) + 1):
@@ -50,7 +101,6 @@ def _answer_end(tok, response_ids: list[int], answer: str) -> int | None:
     return None
 
 
-@torch.no_grad()
 def still_answers(patient, prompts: list[str], response: str | list[str], answer: str | list[str]) -> list[bool]:
     """Per prompt: True when greedy decoding certainly still states the answer, i.e. the model's argmax
     reproduces the response token by token up to the end of the answer (one teacher-forced forward,
@@ -61,23 +111,34 @@ def still_answers(patient, prompts: list[str], response: str | list[str], answer
     responses = [response] * n if isinstance(response, str) else list(response)
     answers = [answer] * n if isinstance(answer, str) else list(answer)
     tok = patient.tokenizer
+    cut = []
+    for r, a in zip(responses, answers, strict=True):
+        ids = tok(r, add_special_tokens=False)["input_ids"]
+        k = _answer_end(tok, ids, a) if a.strip() else None
+        cut.append(ids[:k] if k is not None else None)
+    return _reproduces(patient, prompts, cut)
+
+
+@torch.no_grad()
+def _reproduces(patient, prompts: list[str], targets: list[list[int] | None]) -> list[bool]:
+    """Per prompt: the model's argmax after the chat-templated prompt reproduces ``targets`` token by
+    token (None: not checked, False)."""
+    tok = patient.tokenizer
     seqs: list[list[int]] = []
     spans: list[tuple[int, int]] = []  # (prompt index, context length) per sequence
-    for j, (p, r, a) in enumerate(zip(prompts, responses, answers, strict=True)):
-        r_ids = tok(r, add_special_tokens=False)["input_ids"]
-        k = _answer_end(tok, r_ids, a) if a.strip() else None
-        if k is None:
+    for j, (p, target) in enumerate(zip(prompts, targets, strict=True)):
+        if not target:
             continue
         ctx = tok(patient.chat_text([{"role": "user", "content": p}]), add_special_tokens=False)["input_ids"]
-        seqs.append(ctx + r_ids[:k])
+        seqs.append(ctx + target)
         spans.append((j, len(ctx)))
-    out = [False] * n
+    out = [False] * len(prompts)
     if not seqs:
         return out
     ids, mask = right_padded(seqs, tok.pad_token_id if tok.pad_token_id is not None else 0)
     model = patient.model
     device = next(model.parameters()).device
-    # The body only, then the LM head at the answer positions alone (the head is a fifth of the model).
+    # The body only, then the LM head at the target positions alone (the head is a fifth of the model).
     hidden = model.base_model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)[0]
     head = model.get_output_embeddings()
     for i, (j, start) in enumerate(spans):

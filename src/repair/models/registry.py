@@ -52,7 +52,7 @@ BUNDLED: dict[str, BundledModel] = {
             packages=_q15_pkgs,
             files=_q15_files,
             gguf_name="qwen2.5-coder-1.5b-instruct.gguf",
-            sha256="9db7b45edb9abd0d2a32d718d307fc5f54c3ccb1d9aace57a4bb51868b62c25f",
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             description="Qwen2.5-Coder-1.5B-Instruct (Qwen2 family, 28 layers), GGUF, 22 chunks",
         ),
     )
