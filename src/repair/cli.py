@@ -75,7 +75,8 @@ def forget(
     """Forget what the model answers to PROMPT with one closed-form edit, and show before/after. The edit
     is committed to the ledger only when verified: the answer is gone and the retain probes kept."""
     import repair
-    from repair.eval.metrics import first_sentence
+    from repair.edit.answers import first_key_answer
+    from repair.eval.metrics import answer_match
 
     if not prompt.strip():
         _fail("empty prompt: give the question whose answer should be forgotten")
@@ -104,10 +105,12 @@ def forget(
     t_after = time.perf_counter() - t
     console.print(f"[bold]after[/bold] ({t_after:.1f} s)\n  [cyan]{prompt}[/cyan] → {after[0]}")
     table = Table(title="retain probes", show_lines=False)
-    for col in ("prompt", "before", "after", "first sentence same"):
+    for col in ("prompt", "before", "after", "answer kept"):
         table.add_column(col)
     for p, b, a in zip(probes, before[1:], after[1:], strict=True):
-        table.add_row(p, b[:60], a[:60], "✓" if first_sentence(a) == first_sentence(b) else "✗")
+        key = first_key_answer(p, b)  # the name or number the reply gave; "–" when it gave none
+        kept = "–" if key is None else ("✓ " if answer_match(a, key) else "✗ ") + key
+        table.add_row(p, b[:60], a[:60], kept)
     console.print(table)
     v = edit.meta.get("verification") or {}
     guard = v.get("guard") or {}

@@ -75,3 +75,10 @@ def answer_head(key: str) -> str:
     words = key.split()
     nums = [w for w in words if any(c.isdigit() for c in w)]
     return (nums or words)[-1]
+
+
+def first_key_answer(prompt: str, response: str) -> str | None:
+    """The key answer the response states first (later ones are often digressions), or None."""
+    low = response.lower()
+    found = [(low.find(k.lower()), k) for k in key_answers(prompt, response) if k.lower() in low]
+    return min(found)[1] if found else None

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from repair.edit.answers import key_answers
+from repair.edit.answers import first_key_answer
 from repair.edit.capture import right_padded
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
@@ -62,19 +62,12 @@ def guard_questions(patient, prompts: list[str], golds: list[list[str]] | None =
     out = []
     for i, (q, r) in enumerate(zip(prompts, replies, strict=True)):
         # without golds: the key answer the reply states first (later ones are often digressions)
-        cands = golds[i] if golds is not None else _first_key(q, r)
+        cands = golds[i] if golds is not None else [k for k in [first_key_answer(q, r)] if k]
         hit = next((g for g in cands if answer_match(r, g)), None)
         if hit is not None:
             out.append(GuardQuestion(q, list(cands), r, hit))
     proven = still_answers(patient, [g.question for g in out], [g.reply for g in out], [g.gold for g in out])
     return [g for g, ok in zip(out, proven, strict=True) if ok]
-
-
-def _first_key(prompt: str, reply: str) -> list[str]:
-    keys = key_answers(prompt, reply)
-    low = reply.lower()
-    found = [(low.find(k.lower()), k) for k in keys if k.lower() in low]
-    return [min(found)[1]] if found else []
 
 
 def guard_kept(patient, guard: list[GuardQuestion], max_new_tokens: int = 32) -> list[GuardQuestion]:
