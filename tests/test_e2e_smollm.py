@@ -156,3 +156,17 @@ def test_forget_cli_commits_a_verified_edit_and_edits_undo_it(tmp_path):
                             "--ledger", led])
     assert weak.exit_code == 1 and "not committed" in weak.output, weak.output
     assert [m.name for m in (tmp_path / "ledger").glob("*.json")] == [f"{edit_id}.json"]
+
+
+def test_demo_forgets_keeps_most_answers_and_undoes():
+    from rich.console import Console
+
+    from repair.demo import run_demo
+
+    console = Console(record=True, width=200)
+    run_demo("smollm2-135m-instruct", console)
+    out = console.export_text()
+    assert "forgotten: True" in out and "repair Done." in out, out[-2000:]
+    kept, total = out.split("retain answers kept: ")[1].split(" ")[0].split("/")
+    assert total != "0" and int(kept) >= 2 * int(total) / 3, out[-600:]
+    assert "Paris" in out.split("after undo")[1]

@@ -21,7 +21,8 @@ RETAIN = [
 
 def run_demo(model: str, console: Console) -> None:
     import repair
-    from repair.eval.metrics import first_sentence
+    from repair.edit.answers import first_key_answer
+    from repair.eval.metrics import answer_match
 
     with tempfile.TemporaryDirectory(prefix="repair-demo-") as ledger:
         t = time.perf_counter()
@@ -32,7 +33,8 @@ def run_demo(model: str, console: Console) -> None:
         console.print(f"[bold cyan]user[/bold cyan]  {FORGET}\n[bold green]model[/bold green] {before[0]}\n")
         console.print("[bold cyan]user[/bold cyan]  Forget what you just told me about the capital of France.")
         with console.status("editing weights (first edit also caches per-model statistics) …"):
-            edit = repair.stamp(patient, [(FORGET, before[0])], requested_by="demo")
+            # the retain questions are the edit's guard: an edit that forgets only by breaking them is not kept
+            edit = repair.stamp(patient, [(FORGET, before[0])], requested_by="demo", guard=RETAIN)
         v = edit.meta["verification"]
         word = "Done." if v["forgotten"] else "Could not fully remove it."
         console.print(
@@ -47,9 +49,14 @@ def run_demo(model: str, console: Console) -> None:
         for p, b, a in zip([FORGET, PARAPHRASE, *RETAIN], before, after, strict=True):
             table.add_row(p, b, a)
         console.print(table)
-        kept = sum(first_sentence(a) == first_sentence(b) for a, b in zip(after[2:], before[2:], strict=True))
-        console.print(f"forgotten: {v['forgotten']} · retain answers with the same first sentence: "
-                      f"{kept}/{len(RETAIN)}")
+        keys = [(first_key_answer(q, b), a) for q, b, a in zip(RETAIN, before[2:], after[2:], strict=True)]
+        kept = [k for k, a in keys if k and answer_match(a, k)]
+        lost = [k for k, a in keys if k and not answer_match(a, k)]
+        console.print(f"forgotten: {v['forgotten']} · retain answers kept: {len(kept)}/{len(kept) + len(lost)} "
+                      f"({', '.join(kept)}{'; lost: ' + ', '.join(lost) if lost else ''})")
+        if edit.meta.get("uncommitted_reason"):
+            console.print("the edit broke the retain answers, so it was not committed")
+            return
         patient.ledger.undo(edit.id)
         restored = patient.generate([FORGET], max_new_tokens=40)[0]
         console.print(f"after [bold]undo {edit.id}[/bold]: {restored}")
