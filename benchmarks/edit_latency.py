@@ -47,8 +47,8 @@ def main() -> None:
         for label, kw in [("STAMP", {}), ("STAMP-LR r=256", {"method": "stamp-lr", "rank": 256})]:
             stats = stats_for(patient)
             stats._factors.clear()
-            for f in stats.dir.glob(f"*-{stats._keep_tag}-*-down*.pt"):
-                if f.name.startswith(("chol-", "eig-")):
+            for kind in ("chol", "eig"):  # "first ever": factorise again from the cached C_K
+                for f in stats.dir.glob(f"{kind}-{stats._keep_tag}-*.pt"):
                     f.unlink()
             first = time_edit(patient, **kw)
             stats._factors.clear()

@@ -75,8 +75,7 @@ def forget(
     """Forget what the model answers to PROMPT with one closed-form edit, and show before/after. The edit
     is committed to the ledger only when verified: the answer is gone and the retain probes kept."""
     import repair
-    from repair.edit.answers import first_key_answer
-    from repair.eval.metrics import answer_match
+    from repair.edit.answers import answer_kept
 
     if not prompt.strip():
         _fail("empty prompt: give the question whose answer should be forgotten")
@@ -108,9 +107,8 @@ def forget(
     for col in ("prompt", "before", "after", "answer kept"):
         table.add_column(col)
     for p, b, a in zip(probes, before[1:], after[1:], strict=True):
-        key = first_key_answer(p, b)  # the name or number the reply gave; "–" when it gave none
-        kept = "–" if key is None else ("✓ " if answer_match(a, key) else "✗ ") + key
-        table.add_row(p, b[:60], a[:60], kept)
+        key, kept = answer_kept(p, b, a)  # the name or number the reply gave; "–" when it gave none
+        table.add_row(p, b[:60], a[:60], "–" if key is None else ("✓ " if kept else "✗ ") + key)
     console.print(table)
     v = edit.meta.get("verification") or {}
     guard = v.get("guard") or {}

@@ -21,8 +21,7 @@ RETAIN = [
 
 def run_demo(model: str, console: Console) -> None:
     import repair
-    from repair.edit.answers import first_key_answer
-    from repair.eval.metrics import answer_match
+    from repair.edit.answers import answer_kept
 
     with tempfile.TemporaryDirectory(prefix="repair-demo-") as ledger:
         t = time.perf_counter()
@@ -49,9 +48,9 @@ def run_demo(model: str, console: Console) -> None:
         for p, b, a in zip([FORGET, PARAPHRASE, *RETAIN], before, after, strict=True):
             table.add_row(p, b, a)
         console.print(table)
-        keys = [(first_key_answer(q, b), a) for q, b, a in zip(RETAIN, before[2:], after[2:], strict=True)]
-        kept = [k for k, a in keys if k and answer_match(a, k)]
-        lost = [k for k, a in keys if k and not answer_match(a, k)]
+        keys = [answer_kept(q, b, a) for q, b, a in zip(RETAIN, before[2:], after[2:], strict=True)]
+        kept = [k for k, ok in keys if k and ok]
+        lost = [k for k, ok in keys if k and not ok]
         console.print(f"forgotten: {v['forgotten']} · retain answers kept: {len(kept)}/{len(kept) + len(lost)} "
                       f"({', '.join(kept)}{'; lost: ' + ', '.join(lost) if lost else ''})")
         if edit.meta.get("uncommitted_reason"):

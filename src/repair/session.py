@@ -31,6 +31,7 @@ from repair.agents.surgeon import Surgeon
 from repair.agents.watchdog import Verdict, Watchdog, probe_prompts
 from repair.edit.answers import SHORT_RESPONSE_WORDS, WORD, answer_head, key_answers
 from repair.edit.ledger import Ledger, LedgerBusyError, atomic_write_bytes
+from repair.edit.stamp import StampConfig, prepare
 from repair.edit.verify import GuardQuestion, guard_kept, guard_questions
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
@@ -57,11 +58,10 @@ GUARD: list[tuple[str, list[str]]] = [
     ("What animal says meow?", ["cat"]),
 ]
 GUARD_KEEP = 2 / 3
-
-
 VERIFY_TOKENS = 32
 
 Outcome = Literal["done", "partial", "failed", "unknown_target", "no_target"]
+
 
 class Reply(BaseModel):
     """What the session answers to one user message."""
@@ -481,8 +481,6 @@ class Session:
         """Do the once-per-model work before the first request instead of during it: the edit
         statistics (keep factors, refusal directions; loaded from the disk cache, or computed there once)
         and the guard questions' replies. Optional; chat, serve and the pipeline benchmark call it."""
-        from repair.edit.stamp import prepare
-
         with self._lock:
             prepare(self.patient)
             self._guard_set("")
@@ -491,12 +489,8 @@ class Session:
     def _stronger(self, kwargs: dict[str, Any], edit: Any) -> dict[str, Any]:
         """The one escalation: the α search goes on above the α that was reached, or, at the engine's
         maximum already, runs again on a wider layer band."""
-        cfg = edit.meta.get("config") or {}
-        from repair.edit.stamp import StampConfig
-
-        default = StampConfig()
-        amax = float(cfg.get("alpha_max", default.alpha_max))
-        growth = float(cfg.get("alpha_growth", default.alpha_growth))
+        cfg = StampConfig.model_validate(edit.meta.get("config") or {})
+        amax, growth = cfg.alpha_max, cfg.alpha_growth
         alpha = float(edit.meta.get("alpha") or amax)
         out = dict(kwargs)
         if alpha * growth <= amax:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from repair.eval.metrics import normalize_answer
+from repair.eval.metrics import answer_match, normalize_answer
 
 SHORT_RESPONSE_WORDS = 20  # responses up to this long are checked on their key answer, longer by ROUGE-L
 
@@ -82,3 +82,10 @@ def first_key_answer(prompt: str, response: str) -> str | None:
     low = response.lower()
     found = [(low.find(k.lower()), k) for k in key_answers(prompt, response) if k.lower() in low]
     return min(found)[1] if found else None
+
+
+def answer_kept(prompt: str, before: str, after: str) -> tuple[str | None, bool]:
+    """(the answer ``before`` gave first, whether ``after`` still gives it); (None, False) when ``before``
+    names no answer (a name or number) to look for."""
+    key = first_key_answer(prompt, before)
+    return key, key is not None and answer_match(after, key)

@@ -31,7 +31,7 @@ from repair.edit.solvers import (
     paper_solve,
 )
 from repair.edit.stats import prefixes, stats_for
-from repair.edit.verify import forgot, guard_kept, guard_questions, still_answers
+from repair.edit.verify import GuardQuestion, forgot, guard_kept, guard_questions, still_answers
 
 Layers = Literal["auto"] | int | list[int]
 
@@ -351,7 +351,7 @@ def _guard_broken(result: dict | None) -> bool:
     return bool(result and result.get("guard") and not result["guard"].get("ok", True))
 
 
-def guard_set(patient, prompts: list[str]) -> list:
+def guard_set(patient, prompts: list[str]) -> list[GuardQuestion]:
     """The guard prompts the model answers now with a key answer (a name or a number), as
     ``GuardQuestion``s (see ``guard_questions``). Cached per patient state."""
     key = ("guard-questions", tuple(prompts), tuple(e.id for e in patient.ledger.active))

@@ -94,6 +94,7 @@ def _answer_end(tok, response_ids: list[int], answer: str) -> int | None:
     return None
 
 
+@torch.no_grad()
 def still_answers(patient, prompts: list[str], response: str | list[str], answer: str | list[str]) -> list[bool]:
     """Per prompt: True when greedy decoding certainly still states the answer, i.e. the model's argmax
     reproduces the response token by token up to the end of the answer (one teacher-forced forward,
@@ -104,34 +105,23 @@ def still_answers(patient, prompts: list[str], response: str | list[str], answer
     responses = [response] * n if isinstance(response, str) else list(response)
     answers = [answer] * n if isinstance(answer, str) else list(answer)
     tok = patient.tokenizer
-    cut = []
-    for r, a in zip(responses, answers, strict=True):
-        ids = tok(r, add_special_tokens=False)["input_ids"]
-        k = _answer_end(tok, ids, a) if a.strip() else None
-        cut.append(ids[:k] if k is not None else None)
-    return _reproduces(patient, prompts, cut)
-
-
-@torch.no_grad()
-def _reproduces(patient, prompts: list[str], targets: list[list[int] | None]) -> list[bool]:
-    """Per prompt: the model's argmax after the chat-templated prompt reproduces ``targets`` token by
-    token (None: not checked, False)."""
-    tok = patient.tokenizer
     seqs: list[list[int]] = []
     spans: list[tuple[int, int]] = []  # (prompt index, context length) per sequence
-    for j, (p, target) in enumerate(zip(prompts, targets, strict=True)):
-        if not target:
+    for j, (p, r, a) in enumerate(zip(prompts, responses, answers, strict=True)):
+        r_ids = tok(r, add_special_tokens=False)["input_ids"]
+        k = _answer_end(tok, r_ids, a) if a.strip() else None
+        if k is None:
             continue
         ctx = tok(patient.chat_text([{"role": "user", "content": p}]), add_special_tokens=False)["input_ids"]
-        seqs.append(ctx + target)
+        seqs.append(ctx + r_ids[:k])
         spans.append((j, len(ctx)))
-    out = [False] * len(prompts)
+    out = [False] * n
     if not seqs:
         return out
     ids, mask = right_padded(seqs, tok.pad_token_id if tok.pad_token_id is not None else 0)
     model = patient.model
     device = next(model.parameters()).device
-    # The body only, then the LM head at the target positions alone (the head is a fifth of the model).
+    # The body only, then the LM head at the answer positions alone (the head is a fifth of the model).
     hidden = model.base_model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)[0]
     head = model.get_output_embeddings()
     for i, (j, start) in enumerate(spans):
