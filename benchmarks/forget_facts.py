@@ -18,6 +18,7 @@ import time
 
 import repair
 from repair.agents.surgeon import template_paraphrases
+from repair.cli import DEFAULT_RETAIN_PROBES
 from repair.edit.verify import probe_forgotten
 from repair.eval.facts import known_facts
 from repair.eval.metrics import answer_match, is_refusal
@@ -37,8 +38,12 @@ def main() -> None:
     ap.add_argument("--recipe", choices=["repair", "paper"], default="repair")
     ap.add_argument("--set", nargs="*", default=[], help="StampConfig overrides, key=value")
     ap.add_argument("--only", default=None, help="edit only the forget facts whose prompt contains this")
+    ap.add_argument("--guard", action="store_true",
+                    help="as `repair forget` does: its retain probes are the edit's guard, all must be kept")
     args = ap.parse_args()
     kw = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    if args.guard:
+        kw = {"guard_keep": 1.0, **kw}
     if args.recipe == "paper":
         kw = {"recipe": "paper", "solver": "paper", "layers": "auto", "maps": ["gate", "up", "down"],
               "positions": "all", "pool": "rows", **kw}
@@ -57,24 +62,30 @@ def main() -> None:
             continue
         paras = [q for q in template_paraphrases(prompt) if q.lower() != paraphrase.lower()]
         t = time.perf_counter()
-        edit = repair.stamp(patient, [(prompt, reply)], answer=answer, paraphrases=paras, **kw)
+        guard = {"guard": [g for g in DEFAULT_RETAIN_PROBES if g != prompt]} if args.guard else {}
+        edit = repair.stamp(patient, [(prompt, reply)], answer=answer, paraphrases=paras, **guard, **kw)
         secs = time.perf_counter() - t
         after = patient.generate([prompt, paraphrase], max_new_tokens=32)
         now = correct()
         kept = sum(b and n for b, n in zip(base, now, strict=True)) / max(sum(base), 1)
+        committed = not edit.meta.get("uncommitted_reason")
         rows.append({"prompt": prompt, "alpha": edit.meta.get("alpha"), "layers": edit.meta.get("layers"),
+                     "committed": committed,
                      "forgot_prompt": probe_forgotten(after[0], answer),
                      "forgot_paraphrase": probe_forgotten(after[1], answer),
                      "refusal": is_refusal(after[0]), "retain": kept, "seconds": secs,
                      "after": after})
         r = rows[-1]
-        print(f"{prompt[:44]:44s} alpha {r['alpha']!s:>6} prompt {r['forgot_prompt']!s:5} "
+        band = f"{r['layers'][0]}-{r['layers'][-1]}" if r["layers"] else "-"
+        print(f"{prompt[:44]:44s} layers {band:5s} alpha {r['alpha']:6.4g} prompt {r['forgot_prompt']!s:5} "
               f"held-out {r['forgot_paraphrase']!s:5} retain {kept:.2f} {secs:5.1f} s | {after[0][:50]!r}",
               flush=True)
-        patient.ledger.undo(edit.id)
+        if committed:  # an edit the guard refused was never applied: the row is the base model's
+            patient.ledger.undo(edit.id)
     both = sum(r["forgot_prompt"] and r["forgot_paraphrase"] for r in rows)
     print(json.dumps({
         "model": args.model, "recipe": args.recipe, "overrides": kw, "n": len(rows),
+        "committed": sum(r["committed"] for r in rows),
         "forgotten_prompt": sum(r["forgot_prompt"] for r in rows),
         "forgotten_prompt_and_paraphrase": both,
         "refusals": sum(r["refusal"] for r in rows),

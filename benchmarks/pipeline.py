@@ -1,6 +1,7 @@
 """Pipeline benchmark: a scripted user plays N seeded scenarios against a `repair.Session`.
 
     python3 -u benchmarks/pipeline.py --n 100 --seed 0 --out results/pipeline > /tmp/pipeline.log 2>&1
+    python3 -u benchmarks/pipeline.py --n 100 --seed 0 --out results/pipeline --resume   # after a stop
 
 Prints the paper's Table 3 metrics (valid plan, request detected, request satisfied, IDK rate,
 turnaround) plus false positives on chat-only scenarios and retain accuracy; writes
@@ -26,10 +27,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--surgeon", choices=["rule", "llm"], default="rule")
     ap.add_argument("--out", default="results/pipeline")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
+    ap.add_argument("--resume", action="store_true", help="keep the scenarios OUT already holds, play the rest")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     summary = run_pipeline(args.model, n=args.n, n_chat=args.n_chat, seed=args.seed, surgeon=args.surgeon,
-                           out=args.out)
+                           out=args.out, resume=args.resume)
     print_table(summary)
     print(json.dumps(summary, indent=1))
 

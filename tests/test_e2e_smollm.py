@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 import repair
 from repair.agents.surgeon import template_paraphrases
@@ -133,6 +134,36 @@ def test_guard_keeps_an_edit_that_breaks_other_answers_out_of_the_ledger(smollm)
     smollm.ledger.undo(edit.id)
 
 
+def test_auto_layers_fall_back_to_the_mid_band_when_the_early_band_breaks_the_guard(smollm):
+    from repair.edit.stamp import auto_layers, fallback_layers
+
+    q = "What is the capital of France?"
+    reply = smollm.generate([q], max_new_tokens=32)[0]
+    early, mid = auto_layers(smollm.n_layers), fallback_layers(smollm.n_layers)
+    probe = smollm.arch.weight(smollm.model, mid[-1], "down")  # only the mid band edits this layer
+    base = probe.detach().clone()
+
+    def check(kept_early: int, kept_mid: int):
+        # Stands in for the verifier: every edit forgets; how many of 4 guard answers it keeps depends on
+        # the band that is applied (read off the live weights).
+        def run(quick: bool = False) -> dict:
+            kept = kept_mid if not torch.equal(probe, base) else kept_early
+            return {"forgotten": True, "guard": {"kept": kept, "total": 4, "ok": kept == 4}, "final": kept < 4}
+        return run
+
+    edit = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check(1, 4))
+    assert edit.meta["bands_tried"] == [early, mid] and edit.meta["layers"] == mid == edit.layers
+    assert edit.meta["verification"]["guard"]["ok"] and [e.id for e in smollm.ledger.active] == [edit.id]
+    smollm.ledger.undo(edit.id)
+    # Both bands break it: the one that keeps more is returned, and nothing is committed.
+    worse = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check(2, 1))
+    assert worse.meta["layers"] == early and worse.meta["uncommitted_reason"] == "guard"
+    assert not smollm.ledger.active
+    # Layers the caller chose are not second-guessed.
+    fixed = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check(1, 4), layers=early, commit=False)
+    assert fixed.meta["bands_tried"] == [early] and not fixed.meta["verification"]["guard"]["ok"]
+
+
 def test_forget_cli_commits_a_verified_edit_and_edits_undo_it(tmp_path):
     from typer.testing import CliRunner
 
@@ -149,6 +180,8 @@ def test_forget_cli_commits_a_verified_edit_and_edits_undo_it(tmp_path):
     edit_id = text.split("edit ")[-1].split(" committed")[0]
     manifest = json.loads((tmp_path / "ledger" / f"{edit_id}.json").read_text())
     assert manifest["status"] == "active" and manifest["meta"]["verification"]["forgotten"], manifest["status"]
+    guard = manifest["meta"]["verification"]["guard"]  # every retain probe's answer (Berlin included) kept
+    assert guard["kept"] == guard["total"] == 4 and f"retain probes kept {guard['total']}/" in text, guard
     undone = run.invoke(app, ["edits", "undo", edit_id, "--ledger", led])
     assert undone.exit_code == 0 and f"undone {edit_id}" in undone.output
     # A fixed strength far too weak to forget is reported and not committed; the exit code says so.
@@ -158,7 +191,7 @@ def test_forget_cli_commits_a_verified_edit_and_edits_undo_it(tmp_path):
     assert [m.name for m in (tmp_path / "ledger").glob("*.json")] == [f"{edit_id}.json"]
 
 
-def test_demo_forgets_keeps_most_answers_and_undoes():
+def test_demo_forgets_keeps_the_answers_and_undoes():
     from rich.console import Console
 
     from repair.demo import run_demo
@@ -168,5 +201,5 @@ def test_demo_forgets_keeps_most_answers_and_undoes():
     out = console.export_text()
     assert "forgotten: True" in out and "repair Done." in out, out[-2000:]
     kept, total = out.split("retain answers kept: ")[1].split(" ")[0].split("/")
-    assert total != "0" and int(kept) >= 2 * int(total) / 3, out[-600:]
+    assert total != "0" and kept == total, out[-600:]
     assert "Paris" in out.split("after undo")[1]

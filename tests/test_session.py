@@ -223,3 +223,18 @@ def test_pipeline_scenarios_are_seeded_and_well_formed():
             assert sc["turns"][-1] == sc["fact"] and sc["request"] in POINTING
     assert {sc["style"] for sc in unlearn} == {"pointing", "naming"}
     assert all(len(c["turns"]) == 3 for c in chat)
+
+
+def test_pipeline_resume_keeps_played_scenarios_of_the_same_run_only(tmp_path):
+    from repair.eval.pipeline import _resumed
+
+    run = {"model": "m", "n": 4, "n_chat": 2, "seed": 0, "surgeon": "rule", "k": 4, "max_new_tokens": 48}
+    assert _resumed(tmp_path, run, resume=False) == {}  # a fresh run records its settings
+    rows = tmp_path / "pipeline_scenarios.jsonl"
+    rows.write_text(json.dumps({"id": "u000", "outcome": "done"}) + "\n" + '{"id": "u001", "outc')  # cut off
+    assert list(_resumed(tmp_path, run, resume=True)) == ["u000"]  # the cut line is played again
+    assert rows.read_text() == json.dumps({"id": "u000", "outcome": "done"}) + "\n"  # appends start clean
+    with pytest.raises(ValueError, match="other settings"):
+        _resumed(tmp_path, {**run, "seed": 1}, resume=True)
+    with pytest.raises(ValueError, match="output folder"):
+        _resumed(None, run, resume=True)

@@ -80,7 +80,8 @@ def forget(
     if not prompt.strip():
         _fail("empty prompt: give the question whose answer should be forgotten")
     patient = _load(model, ledger)
-    probes = retain_probe or DEFAULT_RETAIN_PROBES
+    # a probe that is the forget prompt itself cannot also be kept
+    probes = [q for q in retain_probe or DEFAULT_RETAIN_PROBES if q.strip().lower() != prompt.strip().lower()]
     t = time.perf_counter()
     before = patient.generate([prompt, *probes], max_new_tokens=40)
     t_before = time.perf_counter() - t
@@ -88,12 +89,13 @@ def forget(
     console.print(f"[bold]before[/bold] ({t_before:.1f} s)\n  [cyan]{prompt}[/cyan] → {before[0]}")
     lay: str | int | list[int] = "auto" if layers == "auto" else [int(x) for x in layers.split(",")]
     try:
-        # The retain probes are the edit's guard: an edit that forgets only by changing their answers is
-        # not kept. Nothing is committed until the edit is verified (or --keep-unverified says so).
+        # The retain probes are the edit's guard: an edit that forgets only by changing any of their answers
+        # is not kept (the engine then tries its mid layer band). Nothing is committed until the edit is
+        # verified (or --keep-unverified says so).
         edit = repair.stamp(
             patient, [(prompt, answer)], paraphrases=paraphrase or None, recipe=recipe, method=method, rank=rank,
             alpha="auto" if alpha == "auto" else float(alpha), layers=lay, requested_by="cli", commit=False,
-            guard=probes, **({"solver": "paper"} if recipe == "paper" else {}),
+            guard=probes, guard_keep=1.0, **({"solver": "paper"} if recipe == "paper" else {}),
         )
     except (ValueError, RuntimeError) as e:
         _fail(str(e))
@@ -113,7 +115,10 @@ def forget(
     v = edit.meta.get("verification") or {}
     guard = v.get("guard") or {}
     verified = bool(v.get("forgotten")) and guard.get("ok", True)
-    where = f"layers {edit.layers}, maps {edit.maps}, α={edit.meta.get('alpha')}"
+    where = f"layers {edit.layers}, maps {edit.maps}, α={edit.meta.get('alpha'):.4g}"
+    tried = edit.meta.get("bands_tried") or []
+    if len(tried) > 1:
+        where += f"; the early band {tried[0][0]}-{tried[0][-1]} changed a retain answer"
     if verified or keep_unverified:
         t = time.perf_counter()
         patient.ledger.commit(edit)

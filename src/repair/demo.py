@@ -33,7 +33,8 @@ def run_demo(model: str, console: Console) -> None:
         console.print("[bold cyan]user[/bold cyan]  Forget what you just told me about the capital of France.")
         with console.status("editing weights (first edit also caches per-model statistics) …"):
             # the retain questions are the edit's guard: an edit that forgets only by breaking them is not kept
-            edit = repair.stamp(patient, [(FORGET, before[0])], requested_by="demo", guard=RETAIN)
+            edit = repair.stamp(patient, [(FORGET, before[0])], requested_by="demo", guard=RETAIN,
+                                  guard_keep=1.0)
         v = edit.meta["verification"]
         word = "Done." if v["forgotten"] else "Could not fully remove it."
         console.print(

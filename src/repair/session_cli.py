@@ -69,6 +69,7 @@ def pipeline_command(
     surgeon: SurgeonOpt = "rule",
     out: Annotated[Path, typer.Option("--out", help="results folder")] = Path("results/pipeline"),
     threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: torch's)")] = None,
+    resume: Annotated[bool, typer.Option(help="keep the scenarios OUT already holds and play the rest")] = False,
 ) -> None:
     """Pipeline benchmark: a scripted user plays seeded scenarios against a session (paper's Table 3)."""
     import torch
@@ -78,7 +79,8 @@ def pipeline_command(
     _check_surgeon(surgeon)
     if threads:
         torch.set_num_threads(threads)
-    summary = run_pipeline(model, n=n, n_chat=n_chat, seed=seed, surgeon=surgeon, out=out, log=console.print)
+    summary = run_pipeline(model, n=n, n_chat=n_chat, seed=seed, surgeon=surgeon, out=out, log=console.print,
+                           resume=resume)
     print_table(summary, console)
     console.print(f"[dim]wrote {out / 'pipeline.json'} and {out / 'pipeline_scenarios.jsonl'}[/dim]")
     console.print_json(json.dumps({k: v for k, v in summary.items() if k != "by_style"}))

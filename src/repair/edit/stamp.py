@@ -64,6 +64,11 @@ class StampConfig(BaseModel):
     guard_keep: float = Field(2 / 3, ge=0.0, le=1.0)  # as the chat session's check questions
     rank: int | None = Field(None, ge=1)
     seed: int = 0
+    # layers="auto": when the early band forgets only by breaking the guard, search the mid band too.
+    # Its unit is smaller (France on SmolLM2 verified there at α 17, keeping all 4 probe answers, where the
+    # early band needed 61 and lost Berlin); the screen makes the low steps cheap (one forward each).
+    fallback_band: bool = True
+    fallback_alpha_start: float = Field(1.0, gt=0)
 
 
 def auto_layers(n_layers: int) -> list[int]:
@@ -72,6 +77,15 @@ def auto_layers(n_layers: int) -> list[int]:
     0.88 (one edit 0.53); both forgot 10/10 on the prompt and a held-out paraphrase."""
     lo = min(max(round(n_layers * 0.07), 1), max(n_layers - 1, 0))
     hi = min(max(round(n_layers * 0.33), lo + 2), n_layers)
+    return list(range(lo, hi))
+
+
+def fallback_layers(n_layers: int) -> list[int]:
+    """The mid band (4-15 of 30 on SmolLM2), tried when the early band breaks the guard. Alone it keeps
+    less on average (ten-fact benchmark: retain 0.85, England 0.40), but it is more local for some facts
+    whose subject the early band cannot tell from its neighbours (France vs Germany)."""
+    lo = min(max(round(n_layers * 0.13), 1), max(n_layers - 1, 0))
+    hi = min(max(round(n_layers * 0.53), lo + 2), n_layers)
     return list(range(lo, hi))
 
 
@@ -280,10 +294,6 @@ def stamp(
     stats = stats_for(patient, retain=retain, refusals=refusals)
     t0 = time.perf_counter()
     layers = _resolve_layers(patient, cfg, forget)
-    if cfg.recipe == "repair":
-        stats.keep_c(layers, "down")
-    alphas = [cfg.alpha] if cfg.alpha != "auto" else _alpha_schedule(cfg)
-    rows = capture_rows(patient, samples, cfg, layers, stats)
     check = check or (lambda quick=False: forgot(patient, probes, answer, quick=quick))
     kept = guard_set(patient, list(guard)) if guard else []
 
@@ -296,42 +306,23 @@ def stamp(
                 res["final"] = res.get("final") or not res["guard"]["ok"]  # stronger only breaks more
         return res
 
-    edit, result, screened = None, None, 0
-    for alpha in alphas:
-        edit = solve_edit(patient, rows, cfg, alpha, layers, stats)
-        if not (verify and cfg.alpha == "auto"):
-            break
-        # α search. A teacher-forced forward (milliseconds) proves "still answers" while greedy decoding
-        # would still reproduce the response up to the answer; only other α are generated, stopping at the
-        # first leak. The first α whose probes all pass, times a margin for phrasings that are not among
-        # the probes (they are key rows), is the edit, and it is checked again as it will be committed.
-        if alpha != alphas[-1]:
-            with patient.ledger.trial(edit):
-                # the prompt alone: a leak on a rewording is caught as fast by the generation's early exit
-                leaks = still_answers(patient, probes[:1], forget[0][1], answer)[0]
-            if leaks:
-                screened += 1
-                continue
-        quick = alpha != alphas[-1] and cfg.alpha_margin > 1  # a quick check, unless this edit may be returned
-        result = checked(edit, quick)
-        if result.get("final"):  # the check says a stronger edit cannot help
-            break
-        if not result["forgotten"]:
-            continue
-        if cfg.alpha_margin > 1:
-            strong = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats)
-            strong_result = checked(strong, False)
-            if _guard_broken(strong_result) and quick:
-                result = checked(edit, False)  # the margin broke the guard: the verified α itself, in full
-                break  # a stronger edit only breaks the guard more
-            edit, result = strong, strong_result
-        if result["forgotten"] or result.get("final"):
-            break
+    search = _Search(patient, cfg, stats, samples, forget, probes, answer, checked, verify)
+    edit, result, screened = search.run(layers, cfg.alpha_start)
+    tried = [layers]
+    if _guard_broken(result) and cfg.layers == "auto" and cfg.recipe == "repair" and cfg.fallback_band:
+        band = fallback_layers(patient.n_layers)
+        if band != layers:
+            tried.append(band)
+            alt = search.run(band, cfg.fallback_alpha_start)
+            # the mid band's edit replaces the early one unless it breaks more of the guard
+            if not _guard_broken(alt[1]) or _kept(alt[1]) > _kept(result):
+                edit, result, screened, layers = *alt, band
     assert edit is not None
     edit.timings["total"] = time.perf_counter() - t0
     edit.meta.update(
         forget=[list(s) for s in forget], paraphrases=list(paraphrases), answer=answer,
         config=cfg.model_dump(), requested_by=requested_by, layers=layers, screened=screened,
+        bands_tried=tried,
     )
     if verify and result is None:  # a fixed α: check the edit as it will be committed
         result = checked(edit, False)
@@ -345,6 +336,58 @@ def stamp(
         edit.timings["write"] = time.perf_counter() - t
         patient.ledger.update_meta(edit.id, timings=edit.timings)
     return edit
+
+
+class _Search:
+    """The α search of one edit on one layer band (see ``stamp``)."""
+
+    def __init__(self, patient, cfg: StampConfig, stats, samples, forget, probes, answer, checked, verify) -> None:
+        self.p, self.cfg, self.stats, self.samples = patient, cfg, stats, samples
+        self.forget, self.probes, self.answer, self.checked, self.verify = forget, probes, answer, checked, verify
+
+    def run(self, layers: list[int], alpha_start: float) -> tuple[Edit, dict | None, int]:
+        patient, cfg, stats, checked = self.p, self.cfg, self.stats, self.checked
+        if cfg.recipe == "repair":
+            stats.keep_c(layers, "down")
+        alphas = [cfg.alpha] if cfg.alpha != "auto" else _alpha_schedule(cfg, alpha_start)
+        rows = capture_rows(patient, self.samples, cfg, layers, stats)
+        edit, result, screened = None, None, 0
+        for alpha in alphas:
+            edit = solve_edit(patient, rows, cfg, alpha, layers, stats)
+            if not (self.verify and cfg.alpha == "auto"):
+                break
+            # A teacher-forced forward (milliseconds) proves "still answers" while greedy decoding would
+            # still reproduce the response up to the answer; only other α are generated, stopping at the
+            # first leak. The first α whose probes all pass, times a margin for phrasings that are not among
+            # the probes (they are key rows), is the edit, and it is checked again as it will be committed.
+            if alpha != alphas[-1]:
+                with patient.ledger.trial(edit):
+                    # the prompt alone: a leak on a rewording is caught as fast by the generation's early exit
+                    leaks = still_answers(patient, self.probes[:1], self.forget[0][1], self.answer)[0]
+                if leaks:
+                    screened += 1
+                    continue
+            quick = alpha != alphas[-1] and cfg.alpha_margin > 1  # a quick check, unless this edit may be returned
+            result = checked(edit, quick)
+            if result.get("final"):  # the check says a stronger edit cannot help
+                break
+            if not result["forgotten"]:
+                continue
+            if cfg.alpha_margin > 1:
+                strong = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats)
+                strong_result = checked(strong, False)
+                if _guard_broken(strong_result) and quick:
+                    result = checked(edit, False)  # the margin broke the guard: the verified α itself, in full
+                    break  # a stronger edit only breaks the guard more
+                edit, result = strong, strong_result
+            if result["forgotten"] or result.get("final"):
+                break
+        assert edit is not None
+        return edit, result, screened
+
+
+def _kept(result: dict | None) -> int:
+    return int(((result or {}).get("guard") or {}).get("kept", 0))
 
 
 def _guard_broken(result: dict | None) -> bool:
@@ -371,6 +414,8 @@ def prepare(patient, config: StampConfig | None = None, *, retain: str | None = 
     if cfg.layers == "auto" and cfg.recipe == "paper":
         return
     layers = _resolve_layers(patient, cfg, [])
+    if cfg.layers == "auto" and cfg.fallback_band:
+        layers = sorted(set(layers) | set(fallback_layers(patient.n_layers)))
     for name in cfg.maps:
         for layer in layers:
             if cfg.method == "stamp-lr":
@@ -383,8 +428,8 @@ def prepare(patient, config: StampConfig | None = None, *, retain: str | None = 
         stats.refusal_out(layers, cfg.maps[-1])
 
 
-def _alpha_schedule(cfg: StampConfig) -> list[float]:
-    out, a = [], cfg.alpha_start
+def _alpha_schedule(cfg: StampConfig, start: float) -> list[float]:
+    out, a = [], start
     while a <= cfg.alpha_max:
         out.append(a)
         a *= cfg.alpha_growth

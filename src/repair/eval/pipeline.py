@@ -160,6 +160,34 @@ def _scenarios(known: list[tuple[str, str, str, str]], n: int, n_chat: int, rng:
     return unlearn, chat
 
 
+def _resumed(out_dir: Path | None, run: dict[str, Any], resume: bool) -> dict[str, dict[str, Any]]:
+    """Scenario rows of an earlier, stopped run with the same settings, by id (empty unless resuming)."""
+    if out_dir is None:
+        if resume:
+            raise ValueError("resume needs an output folder (out=...)")
+        return {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta, rows = out_dir / "pipeline_run.json", out_dir / "pipeline_scenarios.jsonl"
+    if not resume:
+        meta.write_text(json.dumps(run, indent=1))
+        return {}
+    old = json.loads(meta.read_text()) if meta.exists() else None
+    if old != run:
+        raise ValueError(f"cannot resume {out_dir}: it holds a run with other settings ({old}), not {run}")
+    done = {}
+    for line in rows.read_text().splitlines() if rows.exists() else []:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut off when the run was stopped: play that scenario again
+            continue
+        done[row["id"]] = row
+    # rewritten without the cut line, so that appended rows start on a line of their own
+    tmp = rows.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in done.values()))
+    tmp.replace(rows)
+    return done
+
+
 def _pct(num: float, den: float) -> float | None:
     return round(100.0 * num / den, 2) if den else None
 
@@ -174,8 +202,12 @@ def run_pipeline(
     k: int = 4,
     max_new_tokens: int = 48,
     log: Callable[[str], None] = print,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Play the scenarios and return the summary (also written to ``out``/pipeline.json)."""
+    """Play the scenarios and return the summary (also written to ``out``/pipeline.json).
+
+    ``resume``: keep the scenarios already in ``out``/pipeline_scenarios.jsonl (a run that was stopped;
+    N = 100 takes hours on a 2-core CPU) and play only the rest; the summary covers all of them."""
     import repair
     from repair.session import SURGEONS, Session
 
@@ -190,21 +222,18 @@ def run_pipeline(
     session.warm()  # as chat and serve do at start-up; its cost is reported, not part of a turnaround
     warm_s = time.perf_counter() - t
     out_dir = Path(out) if out else None
-    rows_f = None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        rows_f = open(out_dir / "pipeline_scenarios.jsonl", "w")
+    done = _resumed(out_dir, {"model": patient.name, "n": n, "n_chat": n_chat, "seed": seed, "surgeon": surgeon,
+                              "k": k, "max_new_tokens": max_new_tokens}, resume)
+    rows_f = open(out_dir / "pipeline_scenarios.jsonl", "a" if resume else "w") if out_dir else None
     log(f"{patient.name}: knows {len(known)}/{len(FACTS)} facts; {n} unlearning + {n_chat} chat-only scenarios, "
-        f"surgeon={surgeon}, seed={seed}")
+        f"surgeon={surgeon}, seed={seed}" + (f"; {len(done)} already played (resumed)" if done else ""))
 
-    rows: list[dict[str, Any]] = []
-    chat_turns: list[dict[str, float]] = []
+    rows: list[dict[str, Any]] = [done[sc["id"]] for sc in unlearn if sc["id"] in done]
     for sc in unlearn:
+        if sc["id"] in done:
+            continue
         session.turns = []  # a fresh conversation; the patient is back at its base weights
-        for q in sc["turns"]:
-            r = session.send(q)
-            if r.kind == "chat":
-                chat_turns.append(r.timings)
+        timings = [r.timings for r in map(session.send, sc["turns"]) if r.kind == "chat"]
         reply = session.send(sc["request"])
         probes = [session.send(q) for q in (sc["fact"], sc["paraphrase"])]
         # Without conversational context too (a refusal earlier in the chat primes later answers), and
@@ -230,6 +259,7 @@ def run_pipeline(
             "verify_keys": (reply.verification or {}).get("keys"),
             "verify_replies": [(x["prompt"], x["reply"], x["forgotten"])
                                for x in (reply.verification or {}).get("probes", [])],
+            "chat_timings": timings,
         }  # fmt: skip
         rows.append(row)
         if rows_f:
@@ -241,18 +271,20 @@ def run_pipeline(
             f"leak={sum(row['probe_leaks'])}/{sum(row['bare_leaks'])} idk={sum(row['probe_idk'])} retain={retain_ok}/{row['retain_total']} "
             f"| {sc['request'][:60]}")
 
-    chat_rows = []
+    chat_rows = [done[sc["id"]] for sc in chat if sc["id"] in done]
     for sc in chat:
+        if sc["id"] in done:
+            continue
         session.turns = []
-        flagged = []
+        flagged, timings = [], []
         for q in sc["turns"]:
             r = session.send(q)
             flagged.append(r.kind == "unlearn")
             if r.kind == "chat":
-                chat_turns.append(r.timings)
+                timings.append(r.timings)
         for e in session.edits():
             session.undo(e["id"])
-        row = {"id": sc["id"], "turns": sc["turns"], "flagged": flagged}
+        row = {"id": sc["id"], "turns": sc["turns"], "flagged": flagged, "chat_timings": timings}
         chat_rows.append(row)
         if rows_f:
             rows_f.write(json.dumps(row) + "\n")
@@ -273,6 +305,7 @@ def run_pipeline(
     edited = [r for r in rows if r["retain_total"]]
     probes = [x for r in rows for x in r["probe_idk"]]
     turn = [r["turnaround_s"] for r in det if r["turnaround_s"] is not None]
+    chat_turns = [t for r in rows + chat_rows for t in r.get("chat_timings", [])]
     overhead = [t["total"] - t.get("generate", 0.0) for t in chat_turns if "total" in t]
     gen = [t["generate"] for t in chat_turns if "generate" in t]
     n_chat_turns = sum(len(r["flagged"]) for r in chat_rows)
