@@ -39,7 +39,7 @@ def run_demo(model: str, console: Console) -> None:
         word = "Done." if v["forgotten"] else "Could not fully remove it."
         console.print(
             f"[bold green]repair[/bold green] {word} Edit {edit.id} on layers {edit.layers[0]}-{edit.layers[-1]} "
-            f"({', '.join(edit.maps)}), α={edit.meta['alpha']}, "
+            f"({', '.join(edit.maps)}), α={edit.meta['alpha']:.4g}, "
             + ", ".join(f"{k} {s:.2f} s" for k, s in edit.timings.items()) + "\n"
         )
         after = patient.generate([FORGET, PARAPHRASE, *RETAIN], max_new_tokens=40)
