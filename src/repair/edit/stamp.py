@@ -75,17 +75,20 @@ def auto_layers(n_layers: int) -> list[int]:
     """A band of early layers (2-9 of 30 on SmolLM2), where the subject is read in. Measured on the
     ten-fact benchmark: this band kept 0.94 of the retain facts (min 0.87), the later band 4-15 kept
     0.88 (one edit 0.53); both forgot 10/10 on the prompt and a held-out paraphrase."""
-    lo = min(max(round(n_layers * 0.07), 1), max(n_layers - 1, 0))
-    hi = min(max(round(n_layers * 0.33), lo + 2), n_layers)
-    return list(range(lo, hi))
+    return _band(n_layers, 0.07, 0.33)
 
 
 def fallback_layers(n_layers: int) -> list[int]:
     """The mid band (4-15 of 30 on SmolLM2), tried when the early band breaks the guard. Alone it keeps
     less on average (ten-fact benchmark: retain 0.85, England 0.40), but it is more local for some facts
     whose subject the early band cannot tell from its neighbours (France vs Germany)."""
-    lo = min(max(round(n_layers * 0.13), 1), max(n_layers - 1, 0))
-    hi = min(max(round(n_layers * 0.53), lo + 2), n_layers)
+    return _band(n_layers, 0.13, 0.53)
+
+
+def _band(n_layers: int, start: float, stop: float) -> list[int]:
+    """Layers from ``start`` to ``stop`` of the depth (fractions), at least two, never layer 0."""
+    lo = min(max(round(n_layers * start), 1), max(n_layers - 1, 0))
+    hi = min(max(round(n_layers * stop), lo + 2), n_layers)
     return list(range(lo, hi))
 
 
@@ -306,14 +309,53 @@ def stamp(
                 res["final"] = res.get("final") or not res["guard"]["ok"]  # stronger only breaks more
         return res
 
-    search = _Search(patient, cfg, stats, samples, forget, probes, answer, checked, verify)
-    edit, result, screened = search.run(layers, cfg.alpha_start)
+    def search(layers: list[int], alpha_start: float) -> tuple[Edit, dict | None, int]:
+        """The α search of this edit on one layer band."""
+        if cfg.recipe == "repair":
+            stats.keep_c(layers, "down")
+        alphas = [cfg.alpha] if cfg.alpha != "auto" else _alpha_schedule(cfg, alpha_start)
+        rows = capture_rows(patient, samples, cfg, layers, stats)
+        edit, result, screened = None, None, 0
+        for alpha in alphas:
+            edit = solve_edit(patient, rows, cfg, alpha, layers, stats)
+            if not (verify and cfg.alpha == "auto"):
+                break
+            # A teacher-forced forward (milliseconds) proves "still answers" while greedy decoding would
+            # still reproduce the response up to the answer; only other α are generated, stopping at the
+            # first leak. The first α whose probes all pass, times a margin for phrasings that are not among
+            # the probes (they are key rows), is the edit, and it is checked again as it will be committed.
+            if alpha != alphas[-1]:
+                with patient.ledger.trial(edit):
+                    # the prompt alone: a leak on a rewording is caught as fast by the generation's early exit
+                    leaks = still_answers(patient, probes[:1], forget[0][1], answer)[0]
+                if leaks:
+                    screened += 1
+                    continue
+            quick = alpha != alphas[-1] and cfg.alpha_margin > 1  # a quick check, unless this edit may be returned
+            result = checked(edit, quick)
+            if result.get("final"):  # the check says a stronger edit cannot help
+                break
+            if not result["forgotten"]:
+                continue
+            if cfg.alpha_margin > 1:
+                strong = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats)
+                strong_result = checked(strong, False)
+                if _guard_broken(strong_result) and quick:
+                    result = checked(edit, False)  # the margin broke the guard: the verified α itself, in full
+                    break  # a stronger edit only breaks the guard more
+                edit, result = strong, strong_result
+            if result["forgotten"] or result.get("final"):
+                break
+        assert edit is not None
+        return edit, result, screened
+
+    edit, result, screened = search(layers, cfg.alpha_start)
     tried = [layers]
     if _guard_broken(result) and cfg.layers == "auto" and cfg.recipe == "repair" and cfg.fallback_band:
         band = fallback_layers(patient.n_layers)
         if band != layers:
             tried.append(band)
-            alt = search.run(band, cfg.fallback_alpha_start)
+            alt = search(band, cfg.fallback_alpha_start)
             # the mid band's edit replaces the early one unless it breaks more of the guard
             if not _guard_broken(alt[1]) or _kept(alt[1]) > _kept(result):
                 edit, result, screened, layers = *alt, band
@@ -336,54 +378,6 @@ def stamp(
         edit.timings["write"] = time.perf_counter() - t
         patient.ledger.update_meta(edit.id, timings=edit.timings)
     return edit
-
-
-class _Search:
-    """The α search of one edit on one layer band (see ``stamp``)."""
-
-    def __init__(self, patient, cfg: StampConfig, stats, samples, forget, probes, answer, checked, verify) -> None:
-        self.p, self.cfg, self.stats, self.samples = patient, cfg, stats, samples
-        self.forget, self.probes, self.answer, self.checked, self.verify = forget, probes, answer, checked, verify
-
-    def run(self, layers: list[int], alpha_start: float) -> tuple[Edit, dict | None, int]:
-        patient, cfg, stats, checked = self.p, self.cfg, self.stats, self.checked
-        if cfg.recipe == "repair":
-            stats.keep_c(layers, "down")
-        alphas = [cfg.alpha] if cfg.alpha != "auto" else _alpha_schedule(cfg, alpha_start)
-        rows = capture_rows(patient, self.samples, cfg, layers, stats)
-        edit, result, screened = None, None, 0
-        for alpha in alphas:
-            edit = solve_edit(patient, rows, cfg, alpha, layers, stats)
-            if not (self.verify and cfg.alpha == "auto"):
-                break
-            # A teacher-forced forward (milliseconds) proves "still answers" while greedy decoding would
-            # still reproduce the response up to the answer; only other α are generated, stopping at the
-            # first leak. The first α whose probes all pass, times a margin for phrasings that are not among
-            # the probes (they are key rows), is the edit, and it is checked again as it will be committed.
-            if alpha != alphas[-1]:
-                with patient.ledger.trial(edit):
-                    # the prompt alone: a leak on a rewording is caught as fast by the generation's early exit
-                    leaks = still_answers(patient, self.probes[:1], self.forget[0][1], self.answer)[0]
-                if leaks:
-                    screened += 1
-                    continue
-            quick = alpha != alphas[-1] and cfg.alpha_margin > 1  # a quick check, unless this edit may be returned
-            result = checked(edit, quick)
-            if result.get("final"):  # the check says a stronger edit cannot help
-                break
-            if not result["forgotten"]:
-                continue
-            if cfg.alpha_margin > 1:
-                strong = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats)
-                strong_result = checked(strong, False)
-                if _guard_broken(strong_result) and quick:
-                    result = checked(edit, False)  # the margin broke the guard: the verified α itself, in full
-                    break  # a stronger edit only breaks the guard more
-                edit, result = strong, strong_result
-            if result["forgotten"] or result.get("final"):
-                break
-        assert edit is not None
-        return edit, result, screened
 
 
 def _kept(result: dict | None) -> int:
