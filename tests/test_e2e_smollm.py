@@ -113,7 +113,7 @@ def test_generate_stops_where_asked(smollm):
     cut = smollm.generate(qs, max_new_tokens=24, until=lambda i, r: "Paris" in r)
     assert cut[0].endswith("Paris") and full[0].startswith(cut[0]) and cut[1] == full[1]
     # stop_when: one reply that satisfies it stops the whole batch
-    both = smollm.generate(qs, max_new_tokens=24, stop_when=lambda r: "Paris" in r)
+    both = smollm.generate(qs, max_new_tokens=24, stop_when=lambda i, r: "Paris" in r)
     assert both[0] == cut[0] and len(both[1]) < len(full[1]) and full[1].startswith(both[1])
 
 

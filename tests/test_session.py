@@ -206,14 +206,15 @@ def test_chat_cli_runs_on_piped_stdin(tmp_path):
 
 
 def test_pipeline_scenarios_are_seeded_and_well_formed():
-    import random
-
     from repair.eval.facts import FACTS
     from repair.eval.pipeline import POINTING, _scenarios
 
     known = [(p, a, q, f"reply {a}") for p, a, q in FACTS[:12]]
-    one = _scenarios(known, 30, 10, random.Random(0))
-    assert one == _scenarios(known, 30, 10, random.Random(0))
+    one = _scenarios(known, 30, 10, 0)
+    assert one == _scenarios(known, 30, 10, 0)
+    # a short run plays the first scenarios of a long one
+    short = _scenarios(known, 7, 3, 0)
+    assert short == (one[0][:7], one[1][:3]) and _scenarios(known, 30, 10, 1) != one
     unlearn, chat = one
     assert len(unlearn) == 30 and len(chat) == 10
     for sc in unlearn:
@@ -238,3 +239,17 @@ def test_pipeline_resume_keeps_played_scenarios_of_the_same_run_only(tmp_path):
         _resumed(tmp_path, {**run, "seed": 1}, resume=True)
     with pytest.raises(ValueError, match="output folder"):
         _resumed(None, run, resume=True)
+
+
+def test_steal_meter_reads_the_hypervisor_clock():
+    import time
+
+    from repair.eval.clock import StealMeter, steal_seconds
+
+    before = steal_seconds()
+    with StealMeter() as m:
+        time.sleep(0.05)
+    if before is None:  # not Linux
+        assert m.seconds is None
+    else:
+        assert m.seconds is not None and 0 <= m.seconds <= 0.05 + 0.02 and steal_seconds() >= before

@@ -32,7 +32,7 @@ from repair.agents.watchdog import Verdict, Watchdog, probe_prompts
 from repair.edit.answers import SHORT_RESPONSE_WORDS, WORD, answer_head, key_answers
 from repair.edit.ledger import Ledger, LedgerBusyError, atomic_write_bytes
 from repair.edit.stamp import StampConfig, prepare
-from repair.edit.verify import GuardQuestion, guard_kept, guard_questions
+from repair.edit.verify import GuardQuestion, guard_questions, probe_with_guard
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
 log = logging.getLogger(__name__)
@@ -441,21 +441,21 @@ class Session:
         survivors: list[GuardQuestion] = []  # of the last full check: the edit returned is the one checked
 
         def check(quick: bool = False) -> dict[str, Any]:
-            # quick: a search step, not the edit to commit: the bare probes only, stopping at the first
-            # leak (see verify.forgot). The in-chat questions carry the whole conversation (hundreds of
-            # tokens), so they get a batch of their own rather than padding every probe to their length.
-            stop = (lambda r: reply_leaks(r, response, keys)) if quick else None
-            outs = self.patient.generate(probes, max_new_tokens=VERIFY_TOKENS, stop_when=stop)
+            # quick: a search step: the batch stops at the first leak (see verify.forgot); a "forgotten"
+            # verdict is complete either way. The guard questions ride in the probes' decoding loop. The
+            # in-chat questions carry the whole conversation (hundreds of tokens), so they get a batch of
+            # their own rather than padding every probe to their length, and only once the bare probes pass.
+            outs, kept = probe_with_guard(self.patient, probes, lambda r: reply_leaks(r, response, keys), guard,
+                                          quick=quick, max_new_tokens=VERIFY_TOKENS)
             replies = [{"prompt": q, "reply": o} for q, o in zip(probes, outs, strict=True)]
-            if chat_qs and not quick:
+            ver = score_replies(replies, response, keys)
+            if chat_qs and ver["forgotten"]:
                 outs = self.patient.generate(chat_qs, histories=[chat_ctx] * len(chat_qs), max_new_tokens=VERIFY_TOKENS)
                 replies += [{"prompt": f"{q} (in the chat)", "reply": o} for q, o in zip(chat_qs, outs, strict=True)]
-            ver = score_replies(replies, response, keys)
-            # The guard is for the edit that may be committed.
-            if not quick:
-                survivors[:] = guard_kept(self.patient, guard, VERIFY_TOKENS)
-            kept = len(guard) if quick else len(survivors)
-            ver["guard"] = {"kept": kept, "total": len(guard), "ok": not guard or kept >= GUARD_KEEP * len(guard)}
+                ver = score_replies(replies, response, keys)
+            survivors[:] = kept if kept is not None else guard  # None: a leak cut the batch, nothing decided
+            ver["guard"] = {"kept": len(survivors), "total": len(guard),
+                            "ok": not guard or len(survivors) >= GUARD_KEEP * len(guard)}
             ver["final"] = not ver["guard"]["ok"]  # a stronger edit would only break more
             return ver
 

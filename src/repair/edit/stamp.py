@@ -13,6 +13,7 @@ Two recipes share this entry point:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -32,6 +33,8 @@ from repair.edit.solvers import (
 )
 from repair.edit.stats import prefixes, stats_for
 from repair.edit.verify import GuardQuestion, forgot, guard_kept, guard_questions, still_answers
+
+log = logging.getLogger(__name__)
 
 Layers = Literal["auto"] | int | list[int]
 
@@ -297,14 +300,15 @@ def stamp(
     stats = stats_for(patient, retain=retain, refusals=refusals)
     t0 = time.perf_counter()
     layers = _resolve_layers(patient, cfg, forget)
-    check = check or (lambda quick=False: forgot(patient, probes, answer, quick=quick))
     kept = guard_set(patient, list(guard)) if guard else []
+    check = check or (lambda quick=False: forgot(patient, probes, answer, quick=quick, guard=kept))
 
     def checked(e: Edit, quick: bool) -> dict:
         with patient.ledger.trial(e):  # on the live model, then restored exactly
             res = check(quick=quick)
-            if kept and not quick and res.get("forgotten"):
-                n = len(guard_kept(patient, kept))
+            survivors = res.pop("guard_kept", None)
+            if kept and res.get("forgotten"):
+                n = len(survivors if survivors is not None else guard_kept(patient, kept))
                 res["guard"] = {"kept": n, "total": len(kept), "ok": n >= cfg.guard_keep * len(kept)}
                 res["final"] = res.get("final") or not res["guard"]["ok"]  # stronger only breaks more
         return res
@@ -320,31 +324,33 @@ def stamp(
             edit = solve_edit(patient, rows, cfg, alpha, layers, stats)
             if not (verify and cfg.alpha == "auto"):
                 break
+            last = alpha == alphas[-1]
             # A teacher-forced forward (milliseconds) proves "still answers" while greedy decoding would
-            # still reproduce the response up to the answer; only other α are generated, stopping at the
-            # first leak. The first α whose probes all pass, times a margin for phrasings that are not among
-            # the probes (they are key rows), is the edit, and it is checked again as it will be committed.
-            if alpha != alphas[-1]:
+            # still reproduce the response up to the answer; only α that pass it are generated.
+            if not last:
                 with patient.ledger.trial(edit):
                     # the prompt alone: a leak on a rewording is caught as fast by the generation's early exit
                     leaks = still_answers(patient, probes[:1], forget[0][1], answer)[0]
                 if leaks:
                     screened += 1
+                    log.debug("layers %s-%s α %.4g: still answers (screen)", layers[0], layers[-1], alpha)
                     continue
-            quick = alpha != alphas[-1] and cfg.alpha_margin > 1  # a quick check, unless this edit may be returned
-            result = checked(edit, quick)
-            if result.get("final"):  # the check says a stronger edit cannot help
-                break
-            if not result["forgotten"]:
-                continue
-            if cfg.alpha_margin > 1:
-                strong = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats)
-                strong_result = checked(strong, False)
-                if _guard_broken(strong_result) and quick:
-                    result = checked(edit, False)  # the margin broke the guard: the verified α itself, in full
-                    break  # a stronger edit only breaks the guard more
-                edit, result = strong, strong_result
-            if result["forgotten"] or result.get("final"):
+            # The edit checked is the one to commit: α times a margin for phrasings that are not among the
+            # probes (they are key rows). Checking α itself first cost one more generation per request; a
+            # check that finds a leak stops there (quick) and the search goes on.
+            strong = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats) \
+                if cfg.alpha_margin > 1 else edit
+            t = time.perf_counter()
+            result = checked(strong, quick=not last)
+            log.debug("layers %s-%s α %.4g: check %s, forgotten %s, guard %s (%.1f s)", layers[0], layers[-1],
+                      alpha * cfg.alpha_margin, "quick" if not last else "full", result.get("forgotten"),
+                      result.get("guard"), time.perf_counter() - t)
+            if result["forgotten"] and _guard_broken(result) and strong is not edit:
+                mild = checked(edit, False)  # the margin broke the guard: α itself, in full
+                if mild["forgotten"]:
+                    result, strong = mild, edit
+            edit = strong
+            if result["forgotten"] or result.get("final"):  # done, or a stronger edit cannot help
                 break
         assert edit is not None
         return edit, result, screened

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
@@ -23,24 +24,50 @@ def probe_forgotten(reply: str, answer: str) -> bool:
     return rouge_l(reply, answer) < ROUGE_THRESHOLD
 
 
-def forgot(patient, probes: list[str], answer: str, max_new_tokens: int = 32, *, quick: bool = False
-           ) -> dict[str, Any]:
-    """Generate the probes and check each reply. ``quick`` (a step of the α search, not the edit to be
-    committed): stop at the first reply that gives the answer (the verdict is then "not forgotten"; the
-    other replies are cut short). Fewer tokens would be cheaper but let late leaks pass: with 16 the
-    ten-fact benchmark took England at α 34 instead of 51 and its held-out paraphrase leaked."""
-    stop = (lambda r: not probe_forgotten(r, answer)) if quick else None
-    replies = patient.generate(probes, max_new_tokens=max_new_tokens, stop_when=stop)
+def forgot(patient, probes: list[str], answer: str, max_new_tokens: int = 32, *, quick: bool = False,
+           guard: list[GuardQuestion] | None = None) -> dict[str, Any]:
+    """Generate the probes and check each reply. ``quick`` (a step of the α search): stop at the first
+    reply that gives the answer (the verdict is then "not forgotten" and the other replies are cut
+    short); a "forgotten" verdict is always complete. Fewer tokens would be cheaper but let late leaks
+    pass: with 16 the ten-fact benchmark took England at α 34 instead of 51 and its held-out paraphrase
+    leaked. ``guard``: questions whose answers must survive, checked in the same decoding loop (see
+    ``probe_with_guard``); the ones still answered are under "guard_kept" unless a leak cut the batch."""
+    replies, survivors = probe_with_guard(patient, probes, lambda r: not probe_forgotten(r, answer), guard or [],
+                                          quick=quick, max_new_tokens=max_new_tokens)
     per = [
         {"prompt": p, "reply": r, "forgotten": probe_forgotten(r, answer), "refusal": is_refusal(r)}
         for p, r in zip(probes, replies, strict=True)
     ]
-    return {
+    out = {
         "forgotten": all(x["forgotten"] for x in per),
         "fraction": sum(x["forgotten"] for x in per) / max(len(per), 1),
         "refusal_rate": sum(x["refusal"] for x in per) / max(len(per), 1),
         "probes": per,
     }
+    if guard is not None and survivors is not None:
+        out["guard_kept"] = survivors
+    return out
+
+
+def probe_with_guard(patient, probes: list[str], leaks: Callable[[str], bool], guard: list[GuardQuestion], *,
+                     quick: bool = False, max_new_tokens: int = 32) -> tuple[list[str], list[GuardQuestion] | None]:
+    """The probes' replies and the guard questions still answered (``guard_kept``), from one decoding
+    loop: on a CPU a decoding step costs the weights' memory traffic, about the same for 5 rows as for
+    8, so the guard questions a teacher-forced forward does not prove ride along with the probes (each
+    stopping once its answer appears). ``quick``: the batch stops at the first probe reply that
+    ``leaks``; the survivors are then None (not decided)."""
+    proven = still_answers(patient, [g.question for g in guard], [g.reply for g in guard], [g.gold for g in guard])
+    rest = [g for g, ok in zip(guard, proven, strict=True) if not ok]
+    n = len(probes)
+    outs = patient.generate(
+        probes + [g.question for g in rest], max_new_tokens=max_new_tokens,
+        stop_when=(lambda i, r: i < n and leaks(r)) if quick else None,
+        until=lambda i, r: i >= n and answer_match(r, rest[i - n].golds),
+    )
+    replies = outs[:n]
+    if quick and any(leaks(r) for r in replies):
+        return replies, None
+    return replies, [g for g, ok in zip(guard, proven, strict=True) if ok] + _answered_again(rest, outs[n:])
 
 
 class GuardQuestion(NamedTuple):
@@ -76,14 +103,14 @@ def guard_kept(patient, guard: list[GuardQuestion], max_new_tokens: int = 32) ->
     the others are generated, each stopping once its answer appears."""
     if not guard:
         return []
-    proven = still_answers(patient, [g.question for g in guard], [g.reply for g in guard], [g.gold for g in guard])
-    rest = [g for g, ok in zip(guard, proven, strict=True) if not ok]
-    outs = patient.generate([g.question for g in rest], max_new_tokens=max_new_tokens,
-                            until=lambda i, r: answer_match(r, rest[i].golds)) if rest else []
-    # A regenerated reply stops where its answer appears, which is what still_answers re-proves.
-    again = [g._replace(reply=o, gold=next(x for x in g.golds if answer_match(o, x)))
-             for o, g in zip(outs, rest, strict=True) if answer_match(o, g.golds)]
-    return [g for g, ok in zip(guard, proven, strict=True) if ok] + again
+    return probe_with_guard(patient, [], lambda r: False, guard, max_new_tokens=max_new_tokens)[1] or []
+
+
+def _answered_again(rest: list[GuardQuestion], outs: list[str]) -> list[GuardQuestion]:
+    """The regenerated guard questions that still state an answer, with their new reply (it stops where
+    its answer appears, which is what ``still_answers`` re-proves next time)."""
+    return [g._replace(reply=o, gold=next(x for x in g.golds if answer_match(o, x)))
+            for o, g in zip(outs, rest, strict=True) if answer_match(o, g.golds)]
 
 
 def _answer_end(tok, response_ids: list[int], answer: str) -> int | None:

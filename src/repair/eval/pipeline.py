@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from repair.eval.clock import StealMeter
 from repair.eval.facts import FACTS, known_facts
 from repair.eval.metrics import answer_match, is_refusal
 
@@ -130,17 +131,20 @@ CHAT_QUESTIONS: list[str] = [
 ]
 
 
-def _scenarios(known: list[tuple[str, str, str, str]], n: int, n_chat: int, rng: random.Random
+def _scenarios(known: list[tuple[str, str, str, str]], n: int, n_chat: int, seed: int
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The seeded scenarios. Scenario i is the same for every n (each draws from its own seeded stream), so
+    a short run plays the first scenarios of a long one and the two can be compared row by row."""
     order = [k for k in known if k[0] in TOPICS]
     if not order:
         raise RuntimeError("the patient knows none of the benchmark facts")
-    facts = []
+    facts, rng = [], random.Random(seed)
     while len(facts) < n:
         rng.shuffle(order)
         facts += order
     unlearn = []
     for i, (prompt, answer, para, _) in enumerate(facts[:n]):
+        rng = random.Random(f"{seed}:u{i}")
         others = [k for k in known if k[1].lower() != answer.lower()]
         before = rng.sample(CHAT_QUESTIONS + [k[0] for k in others], rng.randint(0, 2))
         after = rng.choice(CHAT_QUESTIONS) if rng.random() < 0.25 else None
@@ -154,6 +158,7 @@ def _scenarios(known: list[tuple[str, str, str, str]], n: int, n_chat: int, rng:
         })  # fmt: skip
     chat = []
     for i in range(n_chat):
+        rng = random.Random(f"{seed}:c{i}")
         turns = rng.sample(HARD_NEGATIVES, 2) + rng.sample(CHAT_QUESTIONS + [k[0] for k in known], 1)
         rng.shuffle(turns)
         chat.append({"id": f"c{i:03d}", "turns": turns})
@@ -212,11 +217,10 @@ def run_pipeline(
     from repair.session import SURGEONS, Session
 
     t_start = time.perf_counter()
-    rng = random.Random(seed)
     patient = repair.load(model, ledger=False)  # in memory: the benchmark leaves no edits behind
     known = known_facts(patient, FACTS)
     n_chat = n // 2 if n_chat is None else n_chat
-    unlearn, chat = _scenarios(known, n, n_chat, rng)
+    unlearn, chat = _scenarios(known, n, n_chat, seed)
     session = Session(patient, surgeon=SURGEONS[surgeon](), k=k, max_new_tokens=max_new_tokens)
     t = time.perf_counter()
     session.warm()  # as chat and serve do at start-up; its cost is reported, not part of a turnaround
@@ -234,7 +238,8 @@ def run_pipeline(
             continue
         session.turns = []  # a fresh conversation; the patient is back at its base weights
         timings = [r.timings for r in map(session.send, sc["turns"]) if r.kind == "chat"]
-        reply = session.send(sc["request"])
+        with StealMeter() as steal:
+            reply = session.send(sc["request"])
         probes = [session.send(q) for q in (sc["fact"], sc["paraphrase"])]
         # Without conversational context too (a refusal earlier in the chat primes later answers), and
         # retain on other known facts, in one batch while the scenario's edit (if any) is active.
@@ -249,7 +254,8 @@ def run_pipeline(
             "target": reply.target, "target_correct": any(
                 p == sc["fact"] or answer_match(r, sc["answer"]) for p, r in forget_pairs),
             "plan_source": (reply.plan or {}).get("source"), "plan_valid": reply.plan is not None,
-            "turnaround_s": reply.timings.get("total"), "timings": reply.timings, "ack": reply.text,
+            "turnaround_s": reply.timings.get("total"), "timings": reply.timings, "steal_s": steal.seconds,
+            "ack": reply.text,
             "probe_replies": [p.text for p in probes],
             "probe_leaks": [answer_match(p.text, sc["answer"]) for p in probes],
             "probe_idk": [is_refusal(p.text) for p in probes],
@@ -305,6 +311,8 @@ def run_pipeline(
     edited = [r for r in rows if r["retain_total"]]
     probes = [x for r in rows for x in r["probe_idk"]]
     turn = [r["turnaround_s"] for r in det if r["turnaround_s"] is not None]
+    # minus the CPU time the hypervisor took during the request (rows written before steal was recorded: 0)
+    net = [r["turnaround_s"] - (r.get("steal_s") or 0.0) for r in det if r["turnaround_s"] is not None]
     chat_turns = [t for r in rows + chat_rows for t in r.get("chat_timings", [])]
     overhead = [t["total"] - t.get("generate", 0.0) for t in chat_turns if "total" in t]
     gen = [t["generate"] for t in chat_turns if "generate" in t]
@@ -327,6 +335,8 @@ def run_pipeline(
         "idk_rate_pct": _pct(sum(probes), len(probes)),
         "turnaround_median_s": round(statistics.median(turn), 2) if turn else None,
         "turnaround_p90_s": round(sorted(turn)[int(0.9 * (len(turn) - 1))], 2) if turn else None,
+        "turnaround_minus_steal_median_s": round(statistics.median(net), 2) if net else None,
+        "steal_pct_of_turnaround": _pct(sum(r.get("steal_s") or 0.0 for r in det), sum(turn)) if turn else None,
         "false_positive_turn_pct": _pct(sum(f for r in chat_rows for f in r["flagged"]), n_chat_turns),
         "false_positive_scenario_pct": _pct(sum(any(r["flagged"]) for r in chat_rows), len(chat_rows)),
         "retain_acc_edit_active_pct": _pct(sum(r["retain_correct"] for r in edited),

@@ -40,12 +40,12 @@ class Patient:
     @torch.no_grad()
     def generate(self, prompts: list[str], *, max_new_tokens: int = 64,
                  histories: list[list[dict[str, str]]] | None = None,
-                 stop_when: Callable[[str], bool] | None = None,
+                 stop_when: Callable[[int, str], bool] | None = None,
                  until: Callable[[int, str], bool] | None = None) -> list[str]:
         """Greedy chat replies for a batch of user prompts (optionally after earlier turns).
 
-        ``stop_when``: the whole batch stops as soon as one reply so far satisfies it (a verification
-        that has found a leak needs no more tokens). ``until``: reply i ends once ``until(i, reply)``
+        ``stop_when``: the whole batch stops as soon as one reply so far satisfies ``stop_when(i, reply)``
+        (a verification that has found a leak needs no more tokens). ``until``: reply i ends once ``until(i, reply)``
         holds (a check that has seen what it looks for). Replies are cut where they stopped."""
         if not prompts:
             return []
@@ -79,13 +79,13 @@ class _Replies(StoppingCriteria):
     """Per-row stopping on the replies decoded so far: all rows once any satisfies ``any_``, row i once
     ``each(i, reply)`` holds."""
 
-    def __init__(self, tok: PreTrainedTokenizerBase, start: int, any_: Callable[[str], bool] | None,
+    def __init__(self, tok: PreTrainedTokenizerBase, start: int, any_: Callable[[int, str], bool] | None,
                  each: Callable[[int, str], bool] | None) -> None:
         self.tok, self.start, self.any_, self.each = tok, start, any_, each
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
         replies = [self.tok.decode(row[self.start :], skip_special_tokens=True) for row in input_ids]
-        if self.any_ is not None and any(self.any_(r) for r in replies):
+        if self.any_ is not None and any(self.any_(i, r) for i, r in enumerate(replies)):
             return torch.ones(len(replies), dtype=torch.bool, device=input_ids.device)
         done = [bool(self.each and self.each(i, r)) for i, r in enumerate(replies)]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
