@@ -61,7 +61,7 @@ class StampConfig(BaseModel):
     # part they share (the subject) moves, what is idiosyncratic to one phrasing averages out
     pool: Literal["rows", "mean"] = "mean"
     alpha_growth: float = Field(1.5, gt=1.0)  # auto: next strength = previous * growth
-    alpha_margin: float = Field(1.25, ge=1.0)  # auto: final strength = first verified one * margin
+    alpha_margin: float = Field(1.25, ge=1.0)  # auto: the edit checked and committed is α * margin
     lam: float = Field(0.1, gt=0)
     # with stamp(guard=...): the fraction of guard prompts whose reply an edit must leave in place
     guard_keep: float = Field(2 / 3, ge=0.0, le=1.0)  # as the chat session's check questions
@@ -278,11 +278,12 @@ def stamp(
     string that must disappear (defaults to the response). ``check``: how the α search decides that a
     candidate edit (applied while it runs) forgets: ``check(quick=...)`` returns a dict with a
     "forgotten" bool and becomes ``edit.meta["verification"]`` (default: generate the probes and look
-    for the answer). ``quick`` marks a search step whose edit is not the one returned: the check may be
-    cheaper (stop at the first leak). A true "final" in the result ends the search. ``guard``: prompts
+    for the answer). ``quick`` marks a search step that is not the last: the check may stop at the first
+    leak (the search then goes on), but a "forgotten" verdict must be complete, since that edit is the
+    one returned. A true "final" in the result ends the search. ``guard``: prompts
     whose current answers must survive (the key answer of each reply; see ``guard_questions``); an edit that
-    forgets but keeps fewer than ``guard_keep`` of them ends the search, the first verified α is tried
-    without the margin, and an edit that still breaks the guard is returned uncommitted
+    forgets but keeps fewer than ``guard_keep`` of them ends the search, α is then tried without the
+    margin, and an edit that still breaks the guard is returned uncommitted
     (``edit.meta["uncommitted_reason"] == "guard"``). Keyword overrides set ``StampConfig`` fields, e.g.
     ``stamp(p, [(q, a)], layers=[5, 6], alpha=8, method="stamp-lr", rank=64)``.
     """

@@ -115,8 +115,10 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
                     f"({100 * rel:+.1f}%)", "met": rel <= 0.05})
         if ga:
             ratio = ga["rte_s"] / st["rte_s"] if st["rte_s"] > 0 else float("inf")
-            out.append({"target": "RTE ≥ 50× smaller than GA", "measured": f"STAMP {st['rte_s']:.2f} s, GA "
-                        f"{ga['rte_s']:.2f} s ({ratio:.2f}×)", "met": ratio >= 50})
+            measured = f"STAMP {st['rte_s']:.2f} s, GA {ga['rte_s']:.2f} s ({ratio:.2f}×)"
+            if st.get("rte_edit_s"):  # judged on the whole request; the closed-form step alone for reference
+                measured += f"; STAMP's weight update alone {st['rte_edit_s']:.2f} s ({ga['rte_s'] / st['rte_edit_s']:.1f}×)"
+            out.append({"target": "RTE ≥ 50× smaller than GA", "measured": measured, "met": ratio >= 50})
     mis = res["table2"].get("misinformation")
     if mis and "stamp" in mis["rows"]:
         base, st = mis["rows"]["base"], mis["rows"]["stamp"]
