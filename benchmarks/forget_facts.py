@@ -19,16 +19,10 @@ import time
 import repair
 from repair.agents.surgeon import template_paraphrases
 from repair.cli import DEFAULT_RETAIN_PROBES
+from repair.edit.stamp import parse_overrides
 from repair.edit.verify import probe_forgotten
 from repair.eval.facts import known_facts
 from repair.eval.metrics import answer_match, is_refusal
-
-
-def _value(v: str):
-    try:
-        return json.loads(v)
-    except json.JSONDecodeError:
-        return v
 
 
 def main() -> None:
@@ -41,7 +35,7 @@ def main() -> None:
     ap.add_argument("--guard", action="store_true",
                     help="as `repair forget` does: its retain probes are the edit's guard, all must be kept")
     args = ap.parse_args()
-    kw = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    kw = parse_overrides(args.set)
     if args.guard:
         kw = {"guard_keep": 1.0, **kw}
     if args.recipe == "paper":

@@ -2,6 +2,7 @@
 
     python3 -u benchmarks/pipeline.py --n 100 --seed 0 --out results/pipeline > /tmp/pipeline.log 2>&1
     python3 -u benchmarks/pipeline.py --n 100 --seed 0 --out results/pipeline --resume   # after a stop
+    python3 -u benchmarks/pipeline.py --n 30 --n-chat 0 --out /tmp/m15 --set alpha_margin=1.5   # any StampConfig field
 
 Prints the paper's Table 3 metrics (valid plan, request detected, request satisfied, IDK rate,
 turnaround) plus false positives on chat-only scenarios and retain accuracy; writes
@@ -15,6 +16,7 @@ import json
 
 import torch
 
+from repair.edit.stamp import parse_overrides
 from repair.eval.pipeline import print_table, run_pipeline
 
 
@@ -28,10 +30,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="results/pipeline")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
     ap.add_argument("--resume", action="store_true", help="keep the scenarios OUT already holds, play the rest")
+    ap.add_argument("--set", nargs="*", default=[], help="StampConfig overrides for every edit, key=value")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     summary = run_pipeline(args.model, n=args.n, n_chat=args.n_chat, seed=args.seed, surgeon=args.surgeon,
-                           out=args.out, resume=args.resume)
+                           out=args.out, resume=args.resume, stamp_overrides=parse_overrides(args.set) or None)
     print_table(summary)
     print(json.dumps(summary, indent=1))
 

@@ -253,3 +253,14 @@ def test_steal_meter_reads_the_hypervisor_clock():
         assert m.seconds is None
     else:
         assert m.seconds is not None and 0 <= m.seconds <= 0.05 + 0.02 and steal_seconds() >= before
+
+
+def test_stamp_overrides_are_checked_when_given():
+    from repair.edit.stamp import parse_overrides
+
+    assert parse_overrides(["alpha_margin=1.5", "layers=[4,5]", "recipe=paper"]) == {
+        "alpha_margin": 1.5, "layers": [4, 5], "recipe": "paper"}
+    with pytest.raises(ValueError, match="alpha_margni"):
+        parse_overrides(["alpha_margni=1.5"])
+    with pytest.raises(ValueError, match="key=value"):
+        parse_overrides(["alpha_margin"])

@@ -157,9 +157,13 @@ class Session:
         probe_tokens: int = 48,
         escalate: bool = True,
         user: str = "session",
+        stamp_overrides: dict[str, Any] | None = None,
     ) -> None:
         if k < 1:
             raise ValueError("k must be at least 1")
+        # StampConfig fields applied on top of every plan (e.g. {"alpha_margin": 1.5}): checked now, not mid-request
+        self.stamp_overrides = StampConfig.model_validate(stamp_overrides or {}).model_dump(
+            include=set(stamp_overrides or {}))
         self.patient = patient
         self.k = k
         self.watchdog = watchdog or Watchdog(k=k)
@@ -359,6 +363,7 @@ class Session:
         plan = res.plan
         kwargs = plan.to_stamp_kwargs()
         kwargs["forget"] = pairs  # every pair found about the target, primary first
+        kwargs.update(self.stamp_overrides)
         keys = key_answers(prompt, response)
         answer = answer_head(keys[0]) if keys else response  # what the engine's own α search checks
         plan_info = {

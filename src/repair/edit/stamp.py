@@ -13,6 +13,7 @@ Two recipes share this entry point:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -72,6 +73,22 @@ class StampConfig(BaseModel):
     # early band needed 61 and lost Berlin); the screen makes the low steps cheap (one forward each).
     fallback_band: bool = True
     fallback_alpha_start: float = Field(1.0, gt=0)
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, object]:
+    """``["alpha_margin=1.5", "layers=[4,5]"]`` -> StampConfig overrides (JSON values, else strings).
+    Unknown fields are an error here rather than deep inside an edit."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in StampConfig.model_fields:
+            raise ValueError(f"bad override {item!r}: expected key=value with key one of "
+                             f"{', '.join(StampConfig.model_fields)}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
 
 
 def auto_layers(n_layers: int) -> list[int]:

@@ -208,6 +208,7 @@ def run_pipeline(
     max_new_tokens: int = 48,
     log: Callable[[str], None] = print,
     resume: bool = False,
+    stamp_overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Play the scenarios and return the summary (also written to ``out``/pipeline.json).
 
@@ -221,13 +222,17 @@ def run_pipeline(
     known = known_facts(patient, FACTS)
     n_chat = n // 2 if n_chat is None else n_chat
     unlearn, chat = _scenarios(known, n, n_chat, seed)
-    session = Session(patient, surgeon=SURGEONS[surgeon](), k=k, max_new_tokens=max_new_tokens)
+    session = Session(patient, surgeon=SURGEONS[surgeon](), k=k, max_new_tokens=max_new_tokens,
+                      stamp_overrides=stamp_overrides)
     t = time.perf_counter()
     session.warm()  # as chat and serve do at start-up; its cost is reported, not part of a turnaround
     warm_s = time.perf_counter() - t
     out_dir = Path(out) if out else None
-    done = _resumed(out_dir, {"model": patient.name, "n": n, "n_chat": n_chat, "seed": seed, "surgeon": surgeon,
-                              "k": k, "max_new_tokens": max_new_tokens}, resume)
+    run = {"model": patient.name, "n": n, "n_chat": n_chat, "seed": seed, "surgeon": surgeon, "k": k,
+           "max_new_tokens": max_new_tokens}
+    if stamp_overrides:  # only when set, so that runs written before this option still resume
+        run["stamp_overrides"] = stamp_overrides
+    done = _resumed(out_dir, run, resume)
     rows_f = open(out_dir / "pipeline_scenarios.jsonl", "a" if resume else "w") if out_dir else None
     log(f"{patient.name}: knows {len(known)}/{len(FACTS)} facts; {n} unlearning + {n_chat} chat-only scenarios, "
         f"surgeon={surgeon}, seed={seed}" + (f"; {len(done)} already played (resumed)" if done else ""))
