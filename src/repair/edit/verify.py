@@ -62,7 +62,8 @@ def probe_with_guard(patient, probes: list[str], leaks: Callable[[str], bool], g
     outs = patient.generate(
         probes + [g.question for g in rest], max_new_tokens=max_new_tokens,
         stop_when=(lambda i, r: i < n and leaks(r)) if quick else None,
-        until=lambda i, r: i >= n and answer_match(r, rest[i - n].golds),
+        # without guard rows no per-row stop is needed (each criterion decodes every row at every step)
+        until=(lambda i, r: i >= n and answer_match(r, rest[i - n].golds)) if rest else None,
     )
     replies = outs[:n]
     if quick and any(leaks(r) for r in replies):
