@@ -11,7 +11,7 @@ import pytest
 
 import repair
 from repair.edit.answers import key_answer, key_answers
-from repair.edit.verify import still_answers
+from repair.edit.verify import guard_verdict, still_answers
 from repair.eval.metrics import answer_match
 from repair.session import (
     Session,
@@ -77,6 +77,13 @@ def test_a_refusal_that_still_names_the_answer_leaks():
     )
     assert ver["forgotten"] is False and ver["fraction"] == 0.5 and ver["refusal_rate"] == 0.5
 
+
+
+def test_guard_verdict_allows_losing_a_third_of_the_check_questions():
+    assert guard_verdict(4, 6) == {"kept": 4, "total": 6, "ok": True}
+    assert guard_verdict(3, 6)["ok"] is False
+    assert guard_verdict(0, 0)["ok"] is True  # nothing to check: nothing broken
+    assert guard_verdict(5, 6, keep=1.0)["ok"] is False
 
 def test_display_target_and_short_id():
     assert display_target("my home address") == "your home address"

@@ -32,7 +32,7 @@ from repair.agents.watchdog import Verdict, Watchdog, probe_prompts
 from repair.edit.answers import SHORT_RESPONSE_WORDS, WORD, answer_head, key_answers
 from repair.edit.ledger import Ledger, LedgerBusyError, atomic_write_bytes
 from repair.edit.stamp import StampConfig, prepare
-from repair.edit.verify import GuardQuestion, guard_questions, probe_with_guard
+from repair.edit.verify import GuardQuestion, guard_questions, guard_verdict, probe_with_guard
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,6 @@ GUARD: list[tuple[str, list[str]]] = [
     ("What is frozen water called?", ["ice"]),
     ("What animal says meow?", ["cat"]),
 ]
-GUARD_KEEP = 2 / 3
 VERIFY_TOKENS = 32
 
 Outcome = Literal["done", "partial", "failed", "unknown_target", "no_target"]
@@ -459,8 +458,7 @@ class Session:
                 replies += [{"prompt": f"{q} (in the chat)", "reply": o} for q, o in zip(chat_qs, outs, strict=True)]
                 ver = score_replies(replies, response, keys)
             survivors[:] = kept if kept is not None else guard  # None: a leak cut the batch, nothing decided
-            ver["guard"] = {"kept": len(survivors), "total": len(guard),
-                            "ok": not guard or len(survivors) >= GUARD_KEEP * len(guard)}
+            ver["guard"] = guard_verdict(len(survivors), len(guard))
             ver["final"] = not ver["guard"]["ok"]  # a stronger edit would only break more
             return ver
 

@@ -70,17 +70,26 @@ def pipeline_command(
     out: Annotated[Path, typer.Option("--out", help="results folder")] = Path("results/pipeline"),
     threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: torch's)")] = None,
     resume: Annotated[bool, typer.Option(help="keep the scenarios OUT already holds and play the rest")] = False,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="StampConfig override for every edit, key=value (repeatable), e.g. alpha_margin=1.5"),
+    ] = None,
 ) -> None:
     """Pipeline benchmark: a scripted user plays seeded scenarios against a session (paper's Table 3)."""
     import torch
 
+    from repair.edit.stamp import parse_overrides
     from repair.eval.pipeline import print_table, run_pipeline
 
     _check_surgeon(surgeon)
+    try:
+        stamp_overrides = parse_overrides(overrides or []) or None
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--set") from e
     if threads:
         torch.set_num_threads(threads)
     summary = run_pipeline(model, n=n, n_chat=n_chat, seed=seed, surgeon=surgeon, out=out, log=console.print,
-                           resume=resume)
+                           resume=resume, stamp_overrides=stamp_overrides)
     print_table(summary, console)
     console.print(f"[dim]wrote {out / 'pipeline.json'} and {out / 'pipeline_scenarios.jsonl'}[/dim]")
     console.print_json(json.dumps({k: v for k, v in summary.items() if k != "by_style"}))

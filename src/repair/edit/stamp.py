@@ -33,7 +33,15 @@ from repair.edit.solvers import (
     paper_solve,
 )
 from repair.edit.stats import prefixes, stats_for
-from repair.edit.verify import GuardQuestion, forgot, guard_kept, guard_questions, still_answers
+from repair.edit.verify import (
+    GUARD_KEEP,
+    GuardQuestion,
+    forgot,
+    guard_kept,
+    guard_questions,
+    guard_verdict,
+    still_answers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +73,7 @@ class StampConfig(BaseModel):
     alpha_margin: float = Field(1.25, ge=1.0)  # auto: the edit checked and committed is α * margin
     lam: float = Field(0.1, gt=0)
     # with stamp(guard=...): the fraction of guard prompts whose reply an edit must leave in place
-    guard_keep: float = Field(2 / 3, ge=0.0, le=1.0)  # as the chat session's check questions
+    guard_keep: float = Field(GUARD_KEEP, ge=0.0, le=1.0)  # as the chat session's check questions
     rank: int | None = Field(None, ge=1)
     seed: int = 0
     # layers="auto": when the early band forgets only by breaking the guard, search the mid band too.
@@ -327,7 +335,7 @@ def stamp(
             survivors = res.pop("guard_kept", None)
             if kept and res.get("forgotten"):
                 n = len(survivors if survivors is not None else guard_kept(patient, kept))
-                res["guard"] = {"kept": n, "total": len(kept), "ok": n >= cfg.guard_keep * len(kept)}
+                res["guard"] = guard_verdict(n, len(kept), cfg.guard_keep)
                 res["final"] = res.get("final") or not res["guard"]["ok"]  # stronger only breaks more
         return res
 

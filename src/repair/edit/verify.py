@@ -14,6 +14,8 @@ from repair.eval.metrics import answer_match, is_refusal, rouge_l
 # A long response (a biography, say) counts as gone when little of it is recalled.
 ROUGE_THRESHOLD = 0.3
 SHORT_ANSWER_WORDS = 6
+# An edit may cost at most a third of the check questions (the session's and `repair forget`'s default).
+GUARD_KEEP = 2 / 3
 
 
 def probe_forgotten(reply: str, answer: str) -> bool:
@@ -69,6 +71,11 @@ def probe_with_guard(patient, probes: list[str], leaks: Callable[[str], bool], g
     if quick and any(leaks(r) for r in replies):
         return replies, None
     return replies, [g for g, ok in zip(guard, proven, strict=True) if ok] + _answered_again(rest, outs[n:])
+
+
+def guard_verdict(kept: int, total: int, keep: float = GUARD_KEEP) -> dict[str, Any]:
+    """How many check questions an edit left answered, and whether that is enough (no questions: ok)."""
+    return {"kept": kept, "total": total, "ok": total == 0 or kept >= keep * total}
 
 
 class GuardQuestion(NamedTuple):
