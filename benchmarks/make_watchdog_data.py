@@ -13,7 +13,9 @@ categories that were then added to TRAIN (new hard negatives, new phrasings, the
 and the switch to middle-layer features; FRESH was written after that first evaluation, before any of
 that tuning, and evaluated three times: after the switch to middle-layer features (recall 92.4%, FPR 0%),
 and after each of the last two training-data changes, which its errors also informed.
-Neither was ever used to fit weights or pick the threshold (5-fold CV on TRAIN does that).
+Neither was ever used to fit weights or pick the threshold (5-fold CV on TRAIN does that). Later, a miss
+in the pipeline benchmark ("Forget everything about who wrote Romeo and Juliet.", p 0.43) added TRAIN
+facts named by a wh-clause ("who wrote Pride and Prejudice"); the held-out sets were left as they were.
 
 Each line: {"id", "history": [{"role", "content"}...], "message", "label": "chat"|"unlearn",
 "target": str|null, "source": "history"|"probe"|"message"|"none", "kind"}.
@@ -85,6 +87,17 @@ TRAIN = Pools(
         ("the author of Hamlet", "Who is the author of Hamlet?", "The author of Hamlet is William Shakespeare."),
         ("the Roman Empire", "When did the Roman Empire fall?", "The Western Roman Empire fell in 476 AD."),
         ("the tallest building in the world", "What is the tallest building in the world?", "The tallest building in the world is the Burj Khalifa."),
+        # wh-clause subjects ("forget who wrote X"): people name a fact by its question, not only by a noun phrase
+        ("who wrote Pride and Prejudice", "Who wrote Pride and Prejudice?", "Pride and Prejudice was written by Jane Austen."),
+        ("who invented the light bulb", "Who invented the light bulb?", "Thomas Edison is usually credited with inventing the light bulb."),
+        ("who composed the Moonlight Sonata", "Who composed the Moonlight Sonata?", "The Moonlight Sonata was composed by Ludwig van Beethoven."),
+        ("who discovered gravity", "Who discovered gravity?", "Isaac Newton formulated the law of universal gravitation."),
+        ("where the Taj Mahal is", "Where is the Taj Mahal?", "The Taj Mahal is in Agra, India."),
+        ("when the Titanic sank", "When did the Titanic sink?", "The Titanic sank in April 1912."),
+        ("what DNA stands for", "What does DNA stand for?", "DNA stands for deoxyribonucleic acid."),
+        ("how many bones are in the human body", "How many bones are in the human body?", "An adult human body has 206 bones."),
+        ("who sculpted David", "Who sculpted David?", "Michelangelo sculpted David between 1501 and 1504."),
+        ("which country has the most people", "Which country has the most people?", "India has the largest population of any country."),
     ],
     personal=[
         ("my address", "My address is 42 Elm Street, Springfield. Is there a gym nearby?", "Near 42 Elm Street in Springfield there are two gyms within walking distance."),

@@ -78,7 +78,8 @@ def test_hard_negatives_stay_chat(wd: Watchdog, message: str) -> None:
 @pytest.mark.parametrize(
     "message",
     ["Forget everything about Maya Taylor.", "forget what you just said", "That's wrong, remove it.",
-     "Delete my address from your memory.", "Please unlearn the capital of France."],
+     "Delete my address from your memory.", "Please unlearn the capital of France.",
+     "Forget everything about who wrote Romeo and Juliet."],  # a wh-clause subject (missed before retraining)
 )
 def test_requests_are_unlearn(wd: Watchdog, message: str) -> None:
     v = wd.inspect(hist(ADDRESS, FRANCE, MAYA), message)
@@ -211,6 +212,7 @@ def test_probe_prompts_by_kind() -> None:
     assert probe_prompts("my allergies", 1) == ["What are my allergies?"]
     assert probe_prompts("the capital of France", 2) == ["Tell me about the capital of France.",
                                                          "What is the capital of France?"]
+    assert probe_prompts("who wrote Hamlet", 2) == ["Tell me who wrote Hamlet.", "Do you know who wrote Hamlet?"]
 
 
 def test_turn_pairs_keeps_last_k_complete_turns() -> None:

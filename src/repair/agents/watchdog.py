@@ -446,6 +446,9 @@ def looks_like_person(x: str) -> bool:
     return 2 <= len(words) <= 4 and all(re.match(r"^[A-Z][a-zA-Z'\-]+$", w) for w in words)
 
 
+WH_CLAUSE = re.compile(r"(who|what|which|where|when|why|how)\b", re.IGNORECASE)
+
+
 def probe_prompts(target: str, n: int = 3) -> list[str]:
     """Questions that make the patient say what it knows about `target` (its answers become r_f)."""
     if target.lower().startswith("my "):
@@ -454,6 +457,8 @@ def probe_prompts(target: str, n: int = 3) -> list[str]:
         out = [f"What {be} my {noun}?", f"Do you know my {noun}?", f"Tell me my {noun}."]
     elif looks_like_person(target):
         out = [f"Tell me about {target}.", f"Who is {target}?", f"What do you know about {target}?"]
+    elif WH_CLAUSE.match(target):  # "who wrote Hamlet": a question already, not a noun to ask "what is" of
+        out = [f"Tell me {target}.", f"Do you know {target}?", f"What do you know about {target}?"]
     else:
         out = [f"Tell me about {target}.", f"What is {target}?", f"What do you know about {target}?"]
     return out[: max(1, n)]
