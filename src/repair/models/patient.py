@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from repair.edit.ledger import Ledger
 from repair.models.arch import ArchMap, arch_for
+from repair.models.decoding import greedy
 from repair.models.loader import load_hf, repair_home, resolve
 from repair.models.registry import DEFAULT_MODEL
 
@@ -61,34 +62,16 @@ class Patient:
         finally:
             tok.padding_side = side
         batch = batch.to(next(self.model.parameters()).device)
-        start = batch["input_ids"].shape[1]
-        stopping = StoppingCriteriaList([_Replies(tok, start, stop_when, until)]) if stop_when or until else None
-        out = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                                  pad_token_id=tok.pad_token_id, top_p=None, top_k=None, temperature=None,
-                                  stopping_criteria=stopping)
-        return [tok.decode(o[start:], skip_special_tokens=True).strip() for o in out]
+        # greedy, each row leaving the batch once finished (see repair.models.decoding)
+        out = greedy(self.model, tok, batch["input_ids"], batch["attention_mask"], max_new_tokens=max_new_tokens,
+                     stop_when=stop_when, until=until)
+        return [tok.decode(o, skip_special_tokens=True).strip() for o in out]
 
     def chat(self, prompt: str, *, history: list[dict[str, str]] | None = None, max_new_tokens: int = 64) -> str:
         return self.generate([prompt], max_new_tokens=max_new_tokens, histories=[history or []])[0]
 
     def __repr__(self) -> str:
         return f"Patient({self.name!r}, family={self.arch.family}, layers={self.n_layers}, edits={len(self.ledger.active)})"
-
-
-class _Replies(StoppingCriteria):
-    """Per-row stopping on the replies decoded so far: all rows once any satisfies ``any_``, row i once
-    ``each(i, reply)`` holds."""
-
-    def __init__(self, tok: PreTrainedTokenizerBase, start: int, any_: Callable[[int, str], bool] | None,
-                 each: Callable[[int, str], bool] | None) -> None:
-        self.tok, self.start, self.any_, self.each = tok, start, any_, each
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        replies = [self.tok.decode(row[self.start :], skip_special_tokens=True) for row in input_ids]
-        if self.any_ is not None and any(self.any_(i, r) for i, r in enumerate(replies)):
-            return torch.ones(len(replies), dtype=torch.bool, device=input_ids.device)
-        done = [bool(self.each and self.each(i, r)) for i, r in enumerate(replies)]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
 def default_ledger_dir(name: str) -> Path:

@@ -1,0 +1,66 @@
+"""Greedy decoding of a batch that drops each row from the batch once it is finished.
+
+`generate` keeps a finished row in the batch (padding it) until every row is done. On a CPU a
+decoding step costs about the same per row (SmolLM2 on 2 cores: 35 ms for 2 rows, 84 ms for 5),
+so a verification batch whose replies end at different lengths (a one-sentence reply, a check question
+that stopped once its answer appeared, a reply cut at the token cap) pays for rows that are done.
+Here finished rows leave the batch and the key/value cache; the tokens are those of greedy `generate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
+
+
+def eos_ids(model: PreTrainedModel, tok: PreTrainedTokenizerBase) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    if eos is None:
+        eos = tok.eos_token_id
+    return set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+
+
+@torch.no_grad()
+def greedy(model: PreTrainedModel, tok: PreTrainedTokenizerBase, ids: torch.Tensor, mask: torch.Tensor, *,
+           max_new_tokens: int, stop_when: Callable[[int, str], bool] | None = None,
+           until: Callable[[int, str], bool] | None = None) -> list[list[int]]:
+    """New token ids per row of a left-padded batch. Row i ends at an end-of-sequence token, after
+    ``max_new_tokens``, or once ``until(i, reply so far)``; every row ends once ``stop_when(i, reply)``
+    holds for one of them."""
+    n = len(ids)
+    eos = eos_ids(model, tok)
+    out: list[list[int]] = [[] for _ in range(n)]
+    active = list(range(n))  # original row of each batch row
+    pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    cache = DynamicCache()
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                   use_cache=True).logits[:, -1]
+    last = pos[:, -1:]
+    for _ in range(max_new_tokens):
+        nxt = logits.argmax(-1)
+        for b, i in enumerate(active):
+            out[i].append(int(nxt[b]))
+        keep = []
+        for b, i in enumerate(active):
+            done = out[i][-1] in eos
+            if not done and (until or stop_when):
+                reply = tok.decode(out[i], skip_special_tokens=True)
+                if stop_when and stop_when(i, reply):
+                    return out
+                done = bool(until and until(i, reply))
+            if not done:
+                keep.append(b)
+        if not keep:
+            break
+        if len(keep) < len(active):  # finished rows leave the batch
+            sel = torch.tensor(keep, device=ids.device)
+            cache.batch_select_indices(sel)
+            mask, last, nxt = mask[sel], last[sel], nxt[sel]
+            active = [active[b] for b in keep]
+        mask = torch.cat([mask, mask.new_ones(len(active), 1)], dim=1)
+        last = last + 1
+        logits = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last, past_key_values=cache,
+                       use_cache=True).logits[:, -1]
+    return out
