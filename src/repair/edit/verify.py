@@ -54,10 +54,10 @@ def forgot(patient, probes: list[str], answer: str, max_new_tokens: int = 32, *,
 def probe_with_guard(patient, probes: list[str], leaks: Callable[[str], bool], guard: list[GuardQuestion], *,
                      quick: bool = False, max_new_tokens: int = 32) -> tuple[list[str], list[GuardQuestion] | None]:
     """The probes' replies and the guard questions still answered (``guard_kept``), from one decoding
-    loop: on a CPU a decoding step costs the weights' memory traffic, about the same for 5 rows as for
-    8, so the guard questions a teacher-forced forward does not prove ride along with the probes (each
-    stopping once its answer appears). ``quick``: the batch stops at the first probe reply that
-    ``leaks``; the survivors are then None (not decided)."""
+    loop: the guard questions a teacher-forced forward does not prove ride along with the probes, each
+    leaving the batch once its answer appears (a second loop would repeat the per-step overhead, and a
+    quick check that finds a leak ends both at once). ``quick``: the batch stops at the first probe
+    reply that ``leaks``; the survivors are then None (not decided)."""
     proven = still_answers(patient, [g.question for g in guard], [g.reply for g in guard], [g.gold for g in guard])
     rest = [g for g, ok in zip(guard, proven, strict=True) if not ok]
     n = len(probes)
