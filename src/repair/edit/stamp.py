@@ -70,7 +70,10 @@ class StampConfig(BaseModel):
     # part they share (the subject) moves, what is idiosyncratic to one phrasing averages out
     pool: Literal["rows", "mean"] = "mean"
     alpha_growth: float = Field(1.5, gt=1.0)  # auto: next strength = previous * growth
-    alpha_margin: float = Field(1.25, ge=1.0)  # auto: the edit checked and committed is α * margin
+    # auto: the edit checked and committed is α * margin, for phrasings that are not among the probes.
+    # 1.875 (not 1.25): the pipeline's unverified follow-up paraphrase stayed forgotten in 89 % of
+    # scenarios instead of 78 % (first 72 of N = 100), retain with the edit active 93.7 % vs 94.5 %.
+    alpha_margin: float = Field(1.875, ge=1.0)
     lam: float = Field(0.1, gt=0)
     # with stamp(guard=...): the fraction of guard prompts whose reply an edit must leave in place
     guard_keep: float = Field(GUARD_KEEP, ge=0.0, le=1.0)  # as the chat session's check questions
