@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -310,8 +311,8 @@ def stamp(
     leak (the search then goes on), but a "forgotten" verdict must be complete, since that edit is the
     one returned. A true "final" in the result ends the search. ``guard``: prompts
     whose current answers must survive (the key answer of each reply; see ``guard_questions``); an edit that
-    forgets but keeps fewer than ``guard_keep`` of them ends the search, α is then tried without the
-    margin, and an edit that still breaks the guard is returned uncommitted
+    forgets but keeps fewer than ``guard_keep`` of them ends the search, α times the square root of the
+    margin and then α itself are tried, and an edit that still breaks the guard is returned uncommitted
     (``edit.meta["uncommitted_reason"] == "guard"``). Keyword overrides set ``StampConfig`` fields, e.g.
     ``stamp(p, [(q, a)], layers=[5, 6], alpha=8, method="stamp-lr", rank=64)``.
     """
@@ -375,9 +376,17 @@ def stamp(
                       alpha * cfg.alpha_margin, "quick" if not last else "full", result.get("forgotten"),
                       result.get("guard"), time.perf_counter() - t)
             if result["forgotten"] and _guard_broken(result) and strong is not edit:
-                mild = checked(edit, False)  # the margin broke the guard: α itself, in full
-                if mild["forgotten"]:
-                    result, strong = mild, edit
+                # the margin broke the guard: √margin, then α itself, each checked in full
+                half = math.sqrt(cfg.alpha_margin)
+                for factor, milder in ((half, solve_edit(patient, rows, cfg, alpha * half, layers, stats)), (1, edit)):
+                    res = checked(milder, False)
+                    log.debug("layers %s-%s α %.4g (milder): forgotten %s, guard %s", layers[0], layers[-1],
+                              alpha * factor, res.get("forgotten"), res.get("guard"))
+                    if not res["forgotten"]:
+                        break  # a weaker edit forgets no more
+                    result, strong = res, milder
+                    if not _guard_broken(res):
+                        break
             edit = strong
             if result["forgotten"] or result.get("final"):  # done, or a stronger edit cannot help
                 break
