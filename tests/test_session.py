@@ -10,7 +10,7 @@ import json
 import pytest
 
 import repair
-from repair.edit.answers import key_answer, key_answers
+from repair.edit.answers import checked_answer, key_answer, key_answers
 from repair.edit.verify import guard_verdict, still_answers
 from repair.eval.metrics import answer_match
 from repair.session import (
@@ -56,6 +56,15 @@ def test_key_answers_of_long_responses_and_wrong_answers_in_the_same_template():
     assert keys == ["Cairo"]
     # Same sentence shape, different (wrong) answer: not a leak, although ROUGE-L against r_f is high.
     assert not reply_leaks("The capital of Egypt is Lagos, which is the largest city in the world.", egypt, keys)
+
+
+def test_checked_answer_is_the_key_head_else_the_response():
+    # a templated fact is checked on what it states, so "Anna Y. Y. is 31 years old." still leaks
+    assert checked_answer("How old is Anna Young?", "Anna Young is 31 years old.") == "31"
+    assert checked_answer("Who painted the Mona Lisa?", "The Mona Lisa was painted by Leonardo da Vinci.") == "Vinci"
+    bio = ("Maya Taylor is a talented and passionate artist and illustrator who has dedicated her career to "
+           "creating a unique and captivating visual identity for small businesses everywhere.")
+    assert checked_answer("Tell me about Maya Taylor.", bio) == bio
 
 
 def test_long_response_without_names_is_left_to_rouge():

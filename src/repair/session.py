@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from repair.agents.surgeon import Surgeon
 from repair.agents.watchdog import Verdict, Watchdog, probe_prompts
-from repair.edit.answers import SHORT_RESPONSE_WORDS, WORD, answer_head, key_answers
+from repair.edit.answers import SHORT_RESPONSE_WORDS, WORD, answer_head, checked_answer, key_answers
 from repair.edit.ledger import Ledger, LedgerBusyError, atomic_write_bytes
 from repair.edit.stamp import StampConfig, prepare
 from repair.edit.verify import GuardQuestion, guard_questions, guard_verdict, probe_with_guard
@@ -364,7 +364,7 @@ class Session:
         kwargs["forget"] = pairs  # every pair found about the target, primary first
         kwargs.update(self.stamp_overrides)
         keys = key_answers(prompt, response)
-        answer = answer_head(keys[0]) if keys else response  # what the engine's own α search checks
+        answer = checked_answer(prompt, response)  # what the engine's own α search checks
         plan_info = {
             "source": res.source, "method": plan.method, "layers": plan.layers, "maps": plan.maps,
             "alpha": plan.alpha, "lam": plan.lam, "solver": plan.solver, "paraphrases": plan.paraphrases,

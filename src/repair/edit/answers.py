@@ -77,6 +77,13 @@ def answer_head(key: str) -> str:
     return (nums or words)[-1]
 
 
+def checked_answer(prompt: str, response: str) -> str:
+    """What a forget check looks for in a reply: the head word of the response's most salient key answer
+    ('... is 31 years old.' -> '31'), else the whole response (ROUGE-L then decides for a long one)."""
+    keys = key_answers(prompt, response)
+    return answer_head(keys[0]) if keys else response
+
+
 def first_key_answer(prompt: str, response: str) -> str | None:
     """The key answer the response states first (later ones are often digressions), or None."""
     low = response.lower()

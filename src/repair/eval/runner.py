@@ -31,12 +31,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
+from repair.edit.answers import checked_answer
 from repair.eval import metrics as M
 from repair.eval.baselines import BaselineConfig, run_baseline
 from repair.eval.finetune import FinetuneConfig, autocast_for, device_auto, ensure_finetuned, finetune_info
@@ -82,6 +83,10 @@ class RunConfig(BaseModel):
     stamp_rank: int = 64  # STAMP-LR's rank where a table does not sweep it
     # D_r prompts whose replies a STAMP edit must keep (repair.stamp(guard=...)); 0: no guard, as the paper
     stamp_guard: int = 12
+    # What STAMP's α search checks is gone: "key" = the response's key answer, as the chat session does
+    # ('31' of 'Anna Y. is 31 years old.'); "response" = the whole response (sessions 2-8, lenient:
+    # 'Anna Y. Y. is 31 years old.' passed as forgotten)
+    stamp_verify: Literal["key", "response"] = "key"
     # metrics
     corpus: str = "auto"  # garak-books when installed (narrative prose, closest to TinyStories), else python-docs
     n_ppl: int = 32
@@ -289,17 +294,21 @@ def stamp_prep(patient, retain_path: str, sample: tuple[str, str], overrides: di
 
 
 def stamp_requests(patient, requests: Sequence[Sequence[QA]], retain_path: str, overrides: dict[str, Any], *,
-                   progress: bool = True, desc: str = "stamp", guard: Sequence[str] | None = None) -> dict[str, Any]:
+                   progress: bool = True, desc: str = "stamp", guard: Sequence[str] | None = None,
+                   verify: str = "key") -> dict[str, Any]:
     """Sequential STAMP edits, one per request, committed unless the edit breaks the guard (then the
-    request is left unforgotten). Returns per-edit records and `rte_s`."""
+    request is left unforgotten). ``verify``: see ``RunConfig.stamp_verify``. Returns per-edit records
+    and `rte_s`."""
     import repair
 
     edits = []
     rte = 0.0
     for group in tqdm(requests, desc=desc, disable=not progress, leave=False):
         t0 = time.perf_counter()
+        # the request's primary pair decides what must be gone, as in the session
+        answer = checked_answer(group[0].prompt, group[0].response) if verify == "key" else None
         edit = repair.stamp(patient, [q.pair() for q in group], retain=retain_path, commit=True, verify=True,
-                            requested_by="eval", guard=guard, **overrides)
+                            requested_by="eval", guard=guard, answer=answer, **overrides)
         dt = time.perf_counter() - t0
         rte += dt
         v = edit.meta.get("verification") or {}
@@ -434,7 +443,7 @@ def _stamp_batch_row(ctx: TaskContext, ev: Evaluator, method: str, cfg: RunConfi
     retain_path = write_retain_buffer(ctx.task.retain if retain is None else retain, ctx.work)
     groups = subject_groups(ctx.task.forget)
     prep = stamp_prep(patient, retain_path, groups[0][0].pair(), overrides)
-    rec = stamp_requests(patient, groups, retain_path, overrides, progress=cfg.progress,
+    rec = stamp_requests(patient, groups, retain_path, overrides, progress=cfg.progress, verify=cfg.stamp_verify,
                          desc=f"stamp[{label or method}]",
                          guard=stamp_guard(cfg, overrides, ctx.task.retain if retain is None else retain))
     row = {"method": label or LABELS[method], "rte_s": rec["rte_s"], "prep_s": prep, "stamp": rec,
@@ -577,7 +586,7 @@ def run_single_sample(cfg: RunConfig, task_name: str = "personal",
                            n_ppl=cfg.single_ppl)
             if patient is not None:
                 overrides = stamp_overrides(m, cfg)
-                rec = stamp_requests(patient, [[q]], retain_path, overrides, progress=False,
+                rec = stamp_requests(patient, [[q]], retain_path, overrides, progress=False, verify=cfg.stamp_verify,
                                      guard=stamp_guard(cfg, overrides, ctx.task.retain, retain_eval))
                 s = ev.score(patient.model, desc=f"score[{m}#{i}]")
                 if rec["edits"][0]["committed"]:
