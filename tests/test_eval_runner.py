@@ -18,6 +18,7 @@ from repair.eval.finetune import FinetuneConfig, ensure_finetuned
 from repair.eval.report import build_report, load_results, targets
 from repair.eval.runner import (
     RunConfig,
+    request_answer,
     retain_subset,
     run_single_sample,
     run_task,
@@ -144,3 +145,12 @@ def test_eval_shortcut_options_dispatch_and_reject_bad_names(tmp_path):
     assert res.exit_code == 2 and "unknown table" in res.output
     res = runner.invoke(app, ["eval", "--task", "personal", "--table", "rank"])
     assert res.exit_code == 2 and "give --task or --table" in res.output
+
+
+def test_request_answer_checks_a_short_facts_key_and_a_biography_whole():
+    personal = build_task("personal", seed=0, size=2)
+    age = next(q for q in personal.forget + personal.retain if q.prompt.startswith("How old"))
+    assert request_answer(age) == age.answer  # "31": "Anna Y. Y. is 31 years old." must not pass
+    assert request_answer(age, "response") is None
+    bio = next(q for q in personal.forget + personal.retain if q.prompt.startswith("Tell me about"))
+    assert request_answer(bio) is None  # the whole biography, by ROUGE-L

