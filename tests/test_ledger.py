@@ -163,3 +163,13 @@ def test_gpt2_map_uses_conv1d_orientation():
     arch = arch_for(m)
     assert arch.weight(m, 0, "down").shape == (16, 64)
     assert arch.weight(m, 0, "up").shape == (64, 16)
+
+
+def test_optional_packages_are_not_fetched_when_forbidden(monkeypatch):
+    from repair.models.loader import try_install
+
+    monkeypatch.setenv("REPAIR_NO_FETCH", "1")
+    assert try_install(["no-such-package-for-repair==0.0.1"], "a test") is False
+    monkeypatch.setenv("REPAIR_NO_FETCH", "0")
+    # pip cannot find it (registry or offline): the caller is told, nothing raises
+    assert try_install(["no-such-package-for-repair==0.0.1"], "a test") is False

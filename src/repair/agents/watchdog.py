@@ -260,7 +260,7 @@ def hf_generate_fn(model: Any, tokenizer: Any, max_new_tokens: int = 64, *, reus
     """A `generate_fn` over a local Hugging Face chat model (e.g. the bundled Qwen2.5-Coder), greedy.
 
     ``reuse_system``: the system prompt's KV cache is computed once and copied into each call (the
-    surgeon's system prompt is ~600 tokens, whose prefill on a 2-core CPU is seconds per plan). The
+    surgeon's system prompt is ~470 tokens, whose prefill on a 2-core CPU is seconds per plan). The
     tokens generated are the same: only the prefill of an identical prefix is skipped."""
     import copy
 

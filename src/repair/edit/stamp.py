@@ -377,8 +377,8 @@ def stamp(
                       result.get("guard"), time.perf_counter() - t)
             if result["forgotten"] and _guard_broken(result) and strong is not edit:
                 # the margin broke the guard: √margin, then α itself, each checked in full
-                half = math.sqrt(cfg.alpha_margin)
-                for factor, milder in ((half, solve_edit(patient, rows, cfg, alpha * half, layers, stats)), (1, edit)):
+                root = math.sqrt(cfg.alpha_margin)
+                for factor, milder in ((root, solve_edit(patient, rows, cfg, alpha * root, layers, stats)), (1, edit)):
                     res = checked(milder, False)
                     log.debug("layers %s-%s α %.4g (milder): forgotten %s, guard %s", layers[0], layers[-1],
                               alpha * factor, res.get("forgotten"), res.get("guard"))

