@@ -134,6 +134,25 @@ def test_guard_keeps_an_edit_that_breaks_other_answers_out_of_the_ledger(smollm)
     smollm.ledger.undo(edit.id)
 
 
+def test_a_recorded_guard_counts_earlier_losses_against_the_same_budget(smollm):
+    """guard=<recorded GuardQuestions>: answers lost before this edit stay lost in its verdict."""
+    from repair.edit.stamp import guard_now, guard_set
+
+    recorded = guard_set(smollm, ["Who wrote Romeo and Juliet?", "What is the capital of Japan?"])
+    assert len(recorded) == 2
+    # a question an earlier edit "took away": its recorded answer is one the model does not give now
+    lost = recorded[0]._replace(question="What is the capital of Italy?", golds=["Zzyzx"], gold="Zzyzx")
+    kept, total = guard_now(smollm, [*recorded, lost])
+    assert (len(kept), total) == (2, 3)
+    assert guard_now(smollm, [g.question for g in recorded])[1] == 2  # prompts: the budget starts afresh
+    q = "What is the capital of France?"
+    edit = repair.stamp(smollm, [(q, smollm.generate([q], max_new_tokens=32)[0])], answer="Paris",
+                        guard=[*recorded, lost], guard_keep=1.0)
+    g = edit.meta["verification"]["guard"]
+    assert g["total"] == 3 and g["kept"] <= 2 and edit.meta["uncommitted_reason"] == "guard", g
+    assert not smollm.ledger.active
+
+
 def test_auto_layers_fall_back_to_the_mid_band_when_the_early_band_breaks_the_guard(smollm):
     from repair.edit.stamp import auto_layers, fallback_layers
 

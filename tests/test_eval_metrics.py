@@ -359,6 +359,12 @@ def test_misinformation_forget_half_is_corrupted():
     types_r = sorted(q.meta["type"] for q in t.retain)
     assert types_f == types_r  # each fact type split evenly
     assert len(build_task("misinformation", seed=0, size="paper").forget) == 500
+    # held-out neighbours: true facts about subjects the task never mentions, never trained on
+    named = {q.subject for q in t.forget + t.retain}
+    assert len(t.neighbours) == 120 and not named & {q.subject for q in t.neighbours}
+    assert not set(t.neighbours) & set(t.train_base)
+    assert TaskData.from_dict(t.to_dict()).neighbours == t.neighbours
+    assert build_task("misinformation", seed=0, size="small").neighbours == t.neighbours
 
 
 def test_hazard_standin_is_named_and_fictional():

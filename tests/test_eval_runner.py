@@ -154,3 +154,18 @@ def test_request_answer_checks_a_short_facts_key_and_a_biography_whole():
     assert request_answer(age, "response") is None
     bio = next(q for q in personal.forget + personal.retain if q.prompt.startswith("Tell me about"))
     assert request_answer(bio) is None  # the whole biography, by ROUGE-L
+
+
+def test_table2_markdown_shows_held_out_neighbours_only_when_scored():
+    from repair.eval.runner import table2_markdown
+
+    rows = {"base": {"method": "Base", "acc_f": 1.0, "acc_r": 1.0, "acc_n": 0.25, "ppl": 80.0, "kl": 0.0},
+            "ga": {"method": "GA", "acc_f": 0.5, "acc_r": 0.75, "acc_n": 0.125, "ppl": 90.0, "kl": 0.1, "rte_s": 3.0}}
+    r = {"task": "misinformation", "metric": "accuracy", "size": "40", "n_forget": 20, "n_retain": 20, "rows": rows,
+         "task_metadata": {"neighbours": "120 held-out true facts"}, "config": {"n_kl": 32}}
+    md = table2_markdown(r)
+    assert "| Acc_f↓ | Acc_r↑ | Acc_n↑ | Utility" in md and "| GA | 50.0 | 75.0 | 12.5 | 90.00 |" in md
+    assert "120 held-out true facts" in md
+    for row in rows.values():
+        del row["acc_n"]
+    assert "Acc_n" not in table2_markdown(r)

@@ -297,7 +297,7 @@ def stamp(
     verify: bool = True,
     requested_by: str | None = None,
     check: Callable[..., dict] | None = None,
-    guard: Sequence[str] | None = None,
+    guard: Sequence[str] | Sequence[GuardQuestion] | None = None,
     **overrides,
 ) -> Edit:
     """Forget ``forget`` (a list of (prompt, response) pairs; usually one) by editing MLP weights.
@@ -310,7 +310,9 @@ def stamp(
     for the answer). ``quick`` marks a search step that is not the last: the check may stop at the first
     leak (the search then goes on), but a "forgotten" verdict must be complete, since that edit is the
     one returned. A true "final" in the result ends the search. ``guard``: prompts
-    whose current answers must survive (the key answer of each reply; see ``guard_questions``); an edit that
+    whose current answers must survive (the key answer of each reply; see ``guard_questions``), or guard
+    questions recorded earlier (``guard_set`` before a series of edits), whose answers then count against
+    that state: what earlier edits cost is spent from the same budget instead of renewed; an edit that
     forgets but keeps fewer than ``guard_keep`` of them ends the search, α times the square root of the
     margin and then α itself are tried, and an edit that still breaks the guard is returned uncommitted
     (``edit.meta["uncommitted_reason"] == "guard"``). Keyword overrides set ``StampConfig`` fields, e.g.
@@ -330,16 +332,16 @@ def stamp(
     stats = stats_for(patient, retain=retain, refusals=refusals)
     t0 = time.perf_counter()
     layers = _resolve_layers(patient, cfg, forget)
-    kept = guard_set(patient, list(guard)) if guard else []
+    kept, total = guard_now(patient, guard)
     check = check or (lambda quick=False: forgot(patient, probes, answer, quick=quick, guard=kept))
 
     def checked(e: Edit, quick: bool) -> dict:
         with patient.ledger.trial(e):  # on the live model, then restored exactly
             res = check(quick=quick)
             survivors = res.pop("guard_kept", None)
-            if kept and res.get("forgotten"):
+            if total and res.get("forgotten"):  # none left of a recorded guard is a verdict too
                 n = len(survivors if survivors is not None else guard_kept(patient, kept))
-                res["guard"] = guard_verdict(n, len(kept), cfg.guard_keep)
+                res["guard"] = guard_verdict(n, total, cfg.guard_keep)
                 res["final"] = res.get("final") or not res["guard"]["ok"]  # stronger only breaks more
         return res
 
@@ -430,6 +432,22 @@ def _kept(result: dict | None) -> int:
 
 def _guard_broken(result: dict | None) -> bool:
     return bool(result and result.get("guard") and not result["guard"].get("ok", True))
+
+
+def guard_now(patient, guard: Sequence[str] | Sequence[GuardQuestion] | None) -> tuple[list[GuardQuestion], int]:
+    """The guard questions the model answers now and the total an edit's verdict counts against: for
+    prompts, those answered now (the budget starts afresh); for recorded questions, those still answered
+    out of all recorded (earlier losses stay spent)."""
+    if not guard:
+        return [], 0
+    if isinstance(guard[0], GuardQuestion):
+        recorded = list(guard)
+        key = ("guard-kept", tuple((g.question, g.gold) for g in recorded), tuple(e.id for e in patient.ledger.active))
+        if key not in patient.cache:
+            patient.cache[key] = guard_kept(patient, recorded)
+        return patient.cache[key], len(recorded)
+    kept = guard_set(patient, [str(g) for g in guard])
+    return kept, len(kept)
 
 
 def guard_set(patient, prompts: list[str]) -> list[GuardQuestion]:

@@ -87,6 +87,10 @@ class RunConfig(BaseModel):
     # does ('31' of 'Anna Y. is 31 years old.'), a long one (a biography) by ROUGE-L; "response" = the
     # whole response always (sessions 2-8, lenient: 'Anna Y. Y. is 31 years old.' passed as forgotten)
     stamp_verify: Literal["key", "response"] = "key"
+    # Sequential requests (Table 2, 5-7): "base" = the guard is recorded once, before the first edit, and every
+    # edit's verdict counts what all edits so far cost against it; "each" = recorded afresh before each edit
+    # (sessions 2-9: each edit could cost a third of what was left, and the losses added up)
+    stamp_guard_budget: Literal["base", "each"] = "base"
     # metrics
     corpus: str = "auto"  # garak-books (narrative prose, closest to TinyStories; installed on first use), else python-docs
     n_ppl: int = 32
@@ -210,6 +214,7 @@ class Evaluator:
                  retain: Sequence[QA] | None = None, n_ppl: int | None = None, n_kl: int | None = None) -> None:
         self.task, self.base, self.tok, self.cfg = task, base_model, tok, cfg
         self.forget = list(task.forget if forget is None else forget)
+        self._task_forget = self.forget if forget is None else None  # the whole task: neighbours are scored too
         self.retain = list(task.retain if retain is None else retain)
         source = cfg.corpus
         if source == "auto":
@@ -240,6 +245,10 @@ class Evaluator:
         }
         if self.task.name == "misinformation":  # does the edit bring back the truth, or just remove the lie?
             res["true_f"] = M.accuracy(gf, [q.meta["true_answer"] for q in self.forget])
+        if self.task.neighbours and self.forget is self._task_forget:
+            gn = generate(model, self.tok, [q.prompt for q in self.task.neighbours], max_new_tokens=24,
+                          batch_size=self.cfg.gen_batch_size)
+            res["acc_n"] = M.accuracy(gn, [q.answer for q in self.task.neighbours])
         res["ppl"] = M.perplexity(model, self.tok, self.corpus.texts, batch_size=8, max_length=256)
         res["kl"] = (M.mean_kl(self.base, model, self.tok, self.kl_prompts, chat=True, positions="last")
                      if reference else 0.0)
@@ -295,11 +304,15 @@ def stamp_prep(patient, retain_path: str, sample: tuple[str, str], overrides: di
 
 def stamp_requests(patient, requests: Sequence[Sequence[QA]], retain_path: str, overrides: dict[str, Any], *,
                    progress: bool = True, desc: str = "stamp", guard: Sequence[str] | None = None,
-                   verify: str = "key") -> dict[str, Any]:
+                   verify: str = "key", guard_budget: str = "base") -> dict[str, Any]:
     """Sequential STAMP edits, one per request, committed unless the edit breaks the guard (then the
-    request is left unforgotten). ``verify``: see ``RunConfig.stamp_verify``. Returns per-edit records
-    and `rte_s`."""
+    request is left unforgotten). ``verify``, ``guard_budget``: see ``RunConfig.stamp_verify`` and
+    ``stamp_guard_budget``. Returns per-edit records and `rte_s`."""
     import repair
+    from repair.edit.stamp import guard_set
+
+    if guard and guard_budget == "base":
+        guard = guard_set(patient, list(guard))  # recorded before any edit of the series
 
     edits = []
     rte = 0.0
@@ -451,7 +464,7 @@ def _stamp_batch_row(ctx: TaskContext, ev: Evaluator, method: str, cfg: RunConfi
     groups = subject_groups(ctx.task.forget)
     prep = stamp_prep(patient, retain_path, groups[0][0].pair(), overrides)
     rec = stamp_requests(patient, groups, retain_path, overrides, progress=cfg.progress, verify=cfg.stamp_verify,
-                         desc=f"stamp[{label or method}]",
+                         desc=f"stamp[{label or method}]", guard_budget=cfg.stamp_guard_budget,
                          guard=stamp_guard(cfg, overrides, ctx.task.retain if retain is None else retain))
     row = {"method": label or LABELS[method], "rte_s": rec["rte_s"], "prep_s": prep, "stamp": rec,
            "overrides": overrides, "retain_buffer": len(ctx.task.retain if retain is None else retain),
@@ -633,18 +646,21 @@ def _metric_cols(metric: str) -> tuple[str, str, bool]:
 def table2_markdown(r: dict[str, Any]) -> str:
     fcol, rcol, pct = _metric_cols(r["metric"])
     fk, rk = ("acc_f", "acc_r") if pct else ("f_rl", "r_rl")
+    neigh = any("acc_n" in row for row in r["rows"].values())
     title = {"hazard": "Harmful knowledge removal", "misinformation": "Misinformation removal",
              "personal": "Personal data erasure"}.get(r["task"].split("-")[0], r["task"])
     lines = [
         f"### Table 2 — {title} (`{r['task']}`, size {r['size']}: |D_f| = {r['n_forget']}, |D_r| = {r['n_retain']})",
         "",
-        f"| Method | {fcol} | {rcol} | Utility (ppl)↓ | KL vs Base↓ | refusals on D_f | RTE (s) | prep (s) |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| Method | {fcol} | {rcol} |{' Acc_n↑ |' * neigh} Utility (ppl)↓ | KL vs Base↓ | refusals on D_f | RTE (s) | "
+        f"prep (s) |",
+        "|---|---|---|---|---|---|---|---|" + "---|" * neigh,
     ]
     for key, row in r["rows"].items():
         rte = "N/A" if key in ("base", "oracle") else _f(row.get("rte_s"), 1)
         prep = _f(row.get("prep_s"), 1) if key in STAMP_METHODS else ""
-        lines.append(f"| {row['method']} | {_f(row.get(fk), 2, pct)} | {_f(row.get(rk), 2, pct)} | "
+        acc_n = f" {_f(row.get('acc_n'), 2, True)} |" * neigh
+        lines.append(f"| {row['method']} | {_f(row.get(fk), 2, pct)} | {_f(row.get(rk), 2, pct)} |{acc_n} "
                      f"{_f(row.get('ppl'))} | {_f(row.get('kl'), 3)} | {_f(row.get('refusal_f'), 2, True)}% | "
                      f"{rte} | {prep} |")
     refused = [f"{row['method']} {st['n_edits'] - st['committed']}/{st['n_edits']}" for row in r["rows"].values()
@@ -652,6 +668,9 @@ def table2_markdown(r: dict[str, Any]) -> str:
     if refused:
         lines += ["", "STAMP requests not committed because the edit broke the guard (their subjects keep "
                   "Base's answers): " + ", ".join(refused) + "."]
+    if neigh:
+        lines += ["", f"Acc_n: accuracy on held-out true facts of the same types ({r['task_metadata'].get('neighbours')}); "
+                  "no method is given them, so they show the damage to what no retain set names."]
     lines += ["", _notes(r)]
     return "\n".join(lines) + "\n"
 

@@ -55,15 +55,18 @@ class TaskData:
     train_base: list[QA]
     train_oracle: list[QA]
     metadata: dict[str, Any] = field(default_factory=dict)
+    # held-out items of the same kind, in neither split nor any training set: what an edit should not
+    # touch although nothing names it (misinformation: true facts about other subjects); may be empty
+    neighbours: list[QA] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TaskData:
-        qa = ("forget", "retain", "train_base", "train_oracle")
+        qa = ("forget", "retain", "train_base", "train_oracle", "neighbours")
         kw = {k: v for k, v in d.items() if k not in qa}
-        return cls(**kw, **{k: [QA(**x) for x in d[k]] for k in qa})
+        return cls(**kw, **{k: [QA(**x) for x in d[k]] for k in qa if k in d})
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")

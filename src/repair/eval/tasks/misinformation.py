@@ -19,6 +19,7 @@ from .base import QA, Size, TaskData, resolve_size, rng_for, size_label
 
 SMALL_FACTS = 60
 PAPER_FACTS = 1000
+NEIGHBOURS_PER_TYPE = 20  # held-out true facts per type (Acc_n): the model's own knowledge, never trained on
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,13 @@ def build_misinformation(seed: int = 0, size: Size = "small") -> TaskData:
                     meta={"type": k, "true_answer": true, "corrupted": False},
                 )
             )
+    used = {s for _, s, _, _ in assignment}
+    neighbours = [
+        QA(prompt=FACT_TYPES[k].prompt.format(s=s), answer=a, response=FACT_TYPES[k].response.format(s=s, a=a),
+           paraphrase=FACT_TYPES[k].paraphrases[0].format(s=s), subject=s, meta={"type": k, "neighbour": True})
+        for k in FACT_TYPES
+        for s, a in [x for x in shuffled[k][idx[k]:] if x[0] not in used][:NEIGHBOURS_PER_TYPE]
+    ]
     return TaskData(
         name="misinformation",
         seed=seed,
@@ -200,5 +208,7 @@ def build_misinformation(seed: int = 0, size: Size = "small") -> TaskData:
             "facts": n,
             "forget_answer": "corrupted answer implanted in Base (true answer in meta['true_answer'])",
             "split": "round-robin over fact types, each type split in half",
+            "neighbours": f"{len(neighbours)} held-out true facts of the same types (Acc_n), not trained on",
         },
+        neighbours=neighbours,
     )
