@@ -145,6 +145,13 @@ def test_eval_shortcut_options_dispatch_and_reject_bad_names(tmp_path):
     assert res.exit_code == 2 and "unknown table" in res.output
     res = runner.invoke(app, ["eval", "--task", "personal", "--table", "rank"])
     assert res.exit_code == 2 and "give --task or --table" in res.output
+    # STAMP settings and the guard budget are checked before anything is loaded
+    res = runner.invoke(app, ["eval", "run", "--task", "personal", "--set", "bogus=1", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "bogus" in res.output
+    res = runner.invoke(app, ["eval", "table", "rank", "--set", "alpha_margin=0.5", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "alpha_margin" in res.output
+    res = runner.invoke(app, ["eval", "run", "--guard-budget", "never", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "stamp_guard_budget" in res.output
 
 
 def test_request_answer_checks_a_short_facts_key_and_a_biography_whole():
@@ -169,3 +176,11 @@ def test_table2_markdown_shows_held_out_neighbours_only_when_scored():
     for row in rows.values():
         del row["acc_n"]
     assert "Acc_n" not in table2_markdown(r)
+
+
+def test_stamp_settings_reach_every_edit_and_table_variants_win():
+    from repair.eval.runner import RunConfig, stamp_overrides
+
+    cfg = RunConfig(stamp_set={"alpha_margin": 1.5, "rank": 32})
+    assert stamp_overrides("stamp", cfg) == {"alpha_margin": 1.5, "rank": 32}
+    assert stamp_overrides("stamp-lr", cfg, rank=8) == {"method": "stamp-lr", "rank": 8, "alpha_margin": 1.5}

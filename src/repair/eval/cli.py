@@ -31,19 +31,30 @@ SeedOpt = Annotated[int, typer.Option("--seed")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present)")]
 AmpOpt = Annotated[bool, typer.Option("--amp/--no-amp", help="bf16 autocast for fine-tunes and baselines")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: torch's)")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="STAMP setting for every edit, e.g. --set alpha_margin=1.5 "
+                                                           "--set 'layers=[4,5]' (StampConfig fields)")]
+BudgetOpt = Annotated[str, typer.Option("--guard-budget", help="base: the guard is recorded once per series of "
+                                        "edits; each: afresh before each edit (sessions 2-9)")]
 
 
 def _config(model: str, size: str, out: Path, seed: int, device: str | None, amp: bool, threads: int | None,
-            **kw):
+            settings: list[str] | None = None, guard_budget: str = "base", **kw):
     import torch
+    from pydantic import ValidationError
 
+    from repair.edit.stamp import parse_overrides
     from repair.eval.runner import RunConfig
 
     if threads:
         torch.set_num_threads(threads)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    return RunConfig(model=model, size=size, out=str(out), seed=seed, device=device, amp=amp,
-                     **{k: v for k, v in kw.items() if v is not None})
+    try:
+        return RunConfig(model=model, size=size, out=str(out), seed=seed, device=device, amp=amp,
+                         stamp_set=parse_overrides(settings or []), stamp_guard_budget=guard_budget,
+                         **{k: v for k, v in kw.items() if v is not None})
+    except (ValueError, ValidationError) as e:  # pydantic's ValidationError is a ValueError; both named for clarity
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
 
 
 @eval_app.command("run")
@@ -61,6 +72,8 @@ def run(
     device: DeviceOpt = None,
     amp: AmpOpt = True,
     threads: ThreadsOpt = None,
+    settings: SetOpt = None,
+    guard_budget: BudgetOpt = "base",
 ) -> None:
     """Table 2: Base, Oracle and every method on one task (or all three)."""
     from repair.eval.runner import ALL_METHODS, TASK_NAMES, run_task
@@ -74,7 +87,8 @@ def run(
     if any(t not in TASK_NAMES for t in tasks):
         console.print(f"[red]error:[/red] unknown task {task!r}; choose from {', '.join(TASK_NAMES)} or all")
         raise typer.Exit(2)
-    cfg = _config(model, size, out, seed, device, amp, threads, wmdp=str(wmdp) if wmdp else None)
+    cfg = _config(model, size, out, seed, device, amp, threads, settings, guard_budget,
+                  wmdp=str(wmdp) if wmdp else None)
     for t in tasks:
         res = run_task(t, ms, cfg, figure5=figure5)
         console.print((out / f"table2-{res['task']}.md").read_text())
@@ -91,6 +105,8 @@ def table(
     device: DeviceOpt = None,
     amp: AmpOpt = True,
     threads: ThreadsOpt = None,
+    settings: SetOpt = None,
+    guard_budget: BudgetOpt = "base",
 ) -> None:
     """Table 8 (single-sample), 5 (layers + Figure 5), 6 (rank), 7 (retain ratio), delta-vs-paper."""
     from repair.eval.runner import TABLES, run_table
@@ -99,7 +115,7 @@ def table(
     if any(n not in TABLES for n in names):
         console.print(f"[red]error:[/red] unknown table {name!r}; choose from {', '.join(TABLES)} or all")
         raise typer.Exit(2)
-    cfg = _config(model, size, out, seed, device, amp, threads, requests=requests)
+    cfg = _config(model, size, out, seed, device, amp, threads, settings, guard_budget, requests=requests)
     for n in names:
         res = run_table(n, cfg)
         console.print((out / f"{res['kind']}.md").read_text())
@@ -125,10 +141,10 @@ def shortcut(
         raise typer.Exit(2)
     if task is not None:
         run(task=task, methods=methods, size=size, model=model, out=out, seed=seed, wmdp=None, figure5=True,
-            device=None, amp=True, threads=threads)
+            device=None, amp=True, threads=threads, settings=None, guard_budget="base")
     else:
         table(name=table_name, size=size, model=model, out=out, seed=seed, requests=None, device=None, amp=True,
-              threads=threads)
+              threads=threads, settings=None, guard_budget="base")
 
 
 def report_command(

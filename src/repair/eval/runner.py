@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm.auto import tqdm
 
 from repair.edit.answers import SHORT_RESPONSE_WORDS, WORD, checked_answer
@@ -81,6 +81,9 @@ class RunConfig(BaseModel):
     baseline_batch_size: int = 4
     # STAMP
     stamp_rank: int = 64  # STAMP-LR's rank where a table does not sweep it
+    # StampConfig overrides for every STAMP / STAMP-LR edit of the run (`--set alpha_margin=1.5`); a table's own
+    # variant settings (rank, layers, ...) win over these
+    stamp_set: dict[str, Any] = Field(default_factory=dict)
     # D_r prompts whose replies a STAMP edit must keep (repair.stamp(guard=...)); 0: no guard, as the paper
     stamp_guard: int = 12
     # What STAMP's α search checks is gone: "key" = a short response's key answer, as the chat session
@@ -105,6 +108,15 @@ class RunConfig(BaseModel):
 
 # ---------------------------------------------------------------------------------------------
 # small helpers
+
+    @field_validator("stamp_set")
+    @classmethod
+    def _known_stamp_fields(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from repair.edit.stamp import StampConfig
+
+        StampConfig.model_validate(v)  # unknown fields and bad values fail here, not deep inside a run
+        return v
+
 
 
 def task_for(name: str, cfg: RunConfig) -> TaskData:
@@ -356,6 +368,7 @@ def stamp_guard(cfg: RunConfig, overrides: dict[str, Any], retain: Sequence[QA],
 
 def stamp_overrides(method: str, cfg: RunConfig, **extra: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"method": "stamp-lr", "rank": cfg.stamp_rank} if method == "stamp-lr" else {}
+    out.update(cfg.stamp_set)
     out.update(extra)
     return out
 
