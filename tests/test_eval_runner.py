@@ -173,6 +173,10 @@ def test_table2_markdown_shows_held_out_neighbours_only_when_scored():
     md = table2_markdown(r)
     assert "| Acc_f↓ | Acc_r↑ | Acc_n↑ | Utility" in md and "| GA | 50.0 | 75.0 | 12.5 | 90.00 |" in md
     assert "120 held-out true facts" in md
+    from repair.eval.report import table2_wide
+
+    wide = "\n".join(table2_wide({"misinformation": r}))
+    assert "Acc_n on `misinformation`" in wide and "Base 25.0, GA 12.5." in wide
     for row in rows.values():
         del row["acc_n"]
     assert "Acc_n" not in table2_markdown(r)

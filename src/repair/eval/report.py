@@ -76,6 +76,11 @@ def table2_wide(t2: dict[str, Any]) -> list[str]:
             kl = "–" if m == "base" else _n(row.get("kl"), 3)
             cells.append(f"{_n(f, nd, s)} | {_n(r, nd, s)} | {_n(row.get('ppl'))} | {kl} | {rte}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for t in tasks:  # held-out neighbours, where the task scores them (misinformation)
+        scored = [(r["method"], r["acc_n"]) for m in methods if (r := t2[t]["rows"].get(m)) and "acc_n" in r]
+        if scored:
+            lines += ["", f"Acc_n on `{t2[t]['task']}` (held-out true facts no method is given, %): "
+                      + ", ".join(f"{name} {100 * v:.1f}" for name, v in scored) + "."]
     return lines
 
 
