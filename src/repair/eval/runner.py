@@ -699,15 +699,16 @@ def _notes(r: dict[str, Any]) -> str:
 
 def variant_rows(r: dict[str, Any]) -> list[str]:
     """The markdown table of a variants run (Tables 5-7, delta vs paper); also used by the report."""
-    lines = ["| Setting | F-RL↓ | R-RL↑ | Utility (ppl)↓ | KL↓ | verified edits | RTE (s) | prep (s) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| Setting | F-RL↓ | R-RL↑ | Utility (ppl)↓ | KL↓ | verified edits | committed | RTE (s) | prep (s) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for key, row in r["rows"].items():
         if key == "base":
-            lines.append(f"| Base | {_f(row['f_rl'])} | {_f(row['r_rl'])} | {_f(row['ppl'])} | – | – | N/A | |")
+            lines.append(f"| Base | {_f(row['f_rl'])} | {_f(row['r_rl'])} | {_f(row['ppl'])} | – | – | – | N/A | |")
             continue
         st = row.get("stamp", {})
         lines.append(f"| {row['method']} | {_f(row['f_rl'])} | {_f(row['r_rl'])} | {_f(row['ppl'])} | "
-                     f"{_f(row['kl'], 3)} | {st.get('verified')}/{st.get('n_edits')} | {_f(row['rte_s'], 1)} | "
+                     f"{_f(row['kl'], 3)} | {st.get('verified')}/{st.get('n_edits')} | "
+                     f"{st.get('committed', st.get('n_edits'))}/{st.get('n_edits')} | {_f(row['rte_s'], 1)} | "
                      f"{_f(row.get('prep_s'), 1)} |")
     return lines
 
