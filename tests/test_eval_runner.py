@@ -172,7 +172,7 @@ def test_table2_markdown_shows_held_out_neighbours_only_when_scored():
          "task_metadata": {"neighbours": "120 held-out true facts"}, "config": {"n_kl": 32}}
     md = table2_markdown(r)
     assert "| Acc_f↓ | Acc_r↑ | Acc_n↑ | Utility" in md and "| GA | 50.0 | 75.0 | 12.5 | 90.00 |" in md
-    assert "120 held-out true facts" in md
+    assert "Acc_n: accuracy on held-out true facts" in md
     from repair.eval.report import table2_wide
 
     wide = "\n".join(table2_wide({"misinformation": r}))

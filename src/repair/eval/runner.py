@@ -682,8 +682,8 @@ def table2_markdown(r: dict[str, Any]) -> str:
         lines += ["", "STAMP requests not committed because the edit broke the guard (their subjects keep "
                   "Base's answers): " + ", ".join(refused) + "."]
     if neigh:
-        lines += ["", f"Acc_n: accuracy on held-out true facts of the same types ({r['task_metadata'].get('neighbours')}); "
-                  "no method is given them, so they show the damage to what no retain set names."]
+        lines += ["", "Acc_n: accuracy on held-out true facts of the same types about subjects the task never names "
+                  "(not trained on; no method is given them), so it shows the damage to what no retain set names."]
     lines += ["", _notes(r)]
     return "\n".join(lines) + "\n"
 
