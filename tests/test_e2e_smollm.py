@@ -146,7 +146,8 @@ def test_a_recorded_guard_counts_earlier_losses_against_the_same_budget(smollm):
     assert (len(kept), total) == (2, 3)
     assert guard_now(smollm, [g.question for g in recorded])[1] == 2  # prompts: the budget starts afresh
     q = "What is the capital of France?"
-    edit = repair.stamp(smollm, [(q, smollm.generate([q], max_new_tokens=32)[0])], answer="Paris",
+    # a fixed strong α: one check (an α search would try every milder step and the fallback band first)
+    edit = repair.stamp(smollm, [(q, smollm.generate([q], max_new_tokens=32)[0])], answer="Paris", alpha=200.0,
                         guard=[*recorded, lost], guard_keep=1.0)
     g = edit.meta["verification"]["guard"]
     assert g["total"] == 3 and g["kept"] <= 2 and edit.meta["uncommitted_reason"] == "guard", g
