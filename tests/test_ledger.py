@@ -44,6 +44,41 @@ def test_undo_is_bit_exact(tiny_llama, tmp_path):
     assert [m["status"] for m in ledger.list(include_undone=True)] == ["undone", "undone"]
 
 
+def test_bfloat16_weights_take_the_delta_rounded_once_and_undo_exactly(tiny_llama, tmp_path):
+    model = tiny_llama.to(torch.bfloat16)
+    arch = arch_for(model)
+    s0 = _state(model)
+    ledger = Ledger(model, arch, "fp", tmp_path)
+    edit = _edit("e1", seed=1)
+    edit.deltas[0].b *= 1e-3  # small against the weights: rounding the delta to bf16 first would lose more
+    w = arch.linear(model, 1, "down").weight
+    want = (s0["model.layers.1.mlp.down_proj.weight"].float() + edit.deltas[0].matrix()).to(torch.bfloat16)
+    ledger.commit(edit)
+    assert w.dtype == torch.bfloat16 and torch.equal(w, want)
+    ledger.undo("e1")
+    assert _same(s0, _state(model))
+    # a reload in float32 applies the same stored delta exactly in float32
+    model32 = model.float()
+    s32 = _state(model32)
+    assert [e.id for e in Ledger(model32, arch, "fp", tmp_path).load()] == []  # undone: nothing re-applied
+    assert _same(s32, _state(model32))
+
+
+def test_dtype_names_resolve_and_unknown_ones_fail():
+    from repair.models.loader import resolve_dtype
+
+    assert resolve_dtype(None) is torch.float32
+    assert resolve_dtype("bf16") is resolve_dtype("bfloat16") is resolve_dtype("torch.bfloat16") is torch.bfloat16
+    assert resolve_dtype(torch.float16) is torch.float16
+    from repair.models.loader import fast_bfloat16
+
+    assert resolve_dtype("auto") is (torch.bfloat16 if fast_bfloat16() else torch.float32)
+    with pytest.raises(ValueError, match="unknown dtype 'int8'"):
+        resolve_dtype("int8")
+    with pytest.raises(ValueError, match="unsupported dtype"):
+        resolve_dtype(torch.int8)
+
+
 def test_edits_reapply_in_order_on_reload(tiny_llama, tmp_path):
     arch = arch_for(tiny_llama)
     s0 = _state(tiny_llama)

@@ -196,6 +196,39 @@ def test_table4_conversation_persists_and_undoes(tmp_path):
 
 
 @pytest.mark.e2e
+def test_bfloat16_session_forgets_and_its_ledger_reopens_in_float32(tmp_path):
+    import torch
+
+    folder = tmp_path / "bf16"
+    session = Session.open(folder, dtype="bfloat16", max_new_tokens=32).warm()
+    assert next(session.patient.model.parameters()).dtype == torch.bfloat16
+    question, answer = FACT
+    assert answer_match(session.send(question).text, answer)
+    ack = session.send("Forget what you just told me.")
+    assert ack.outcome == "done", ack.text
+    assert not answer_match(session.patient.chat(question, max_new_tokens=32), answer)
+    # the stored deltas are float32: the same edit applies to a float32 patient
+    again = Session.open(folder, max_new_tokens=32)
+    assert next(again.patient.model.parameters()).dtype == torch.float32
+    assert [e["id"] for e in again.edits()] == [ack.edit_id]
+    assert not answer_match(again.patient.chat(question, max_new_tokens=32), answer)
+    again.undo(ack.edit_id)
+    assert answer_match(again.patient.chat(question, max_new_tokens=32), answer)
+
+
+def test_unknown_dtype_is_refused_before_loading(tmp_path):
+    from typer.testing import CliRunner
+
+    from repair.cli import app
+
+    run = CliRunner()
+    for args in (["chat"], ["serve", "--session", str(tmp_path)], ["eval", "pipeline", "--out", str(tmp_path)],
+                 ["forget", "--prompt", "What is the capital of France?", "--ledger", str(tmp_path)]):
+        res = run.invoke(app, [*args, "--dtype", "int8"])
+        assert res.exit_code == 2 and "unknown dtype 'int8'" in res.output, (args, res.output)
+
+
+@pytest.mark.e2e
 def test_session_adopts_a_clean_patient(tmp_path):
     # A clean patient adopts the session's ledger folder; the edits in it come back on reopen.
     patient = repair.load("smollm2-135m-instruct", ledger=False)

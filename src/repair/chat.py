@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
-from repair.session import SURGEONS, Reply, Session, short_id
+from repair.session import Reply, Session, make_surgeon, short_id
 
 HELP = """commands: /edits (list edits) · /undo ID (revert one) · /history (the turns) · /plan (the last repair \
 as Python) · /help · /quit
@@ -61,6 +61,7 @@ def run_chat(
     k: int = 4,
     console: Console | None = None,
     read: Callable[[], str] | None = None,
+    dtype: str | None = None,
 ) -> Session:
     """The REPL loop; returns the session when the input ends or the user types /quit."""
     import sys
@@ -80,12 +81,11 @@ def run_chat(
 
     t = time.perf_counter()
     with console.status("loading the patient …"):
-        make_surgeon = SURGEONS[surgeon]
         if session_dir is not None:
-            session = Session.open(session_dir, model=model, surgeon=make_surgeon(), k=k, user="chat")
+            session = Session.open(session_dir, model=model, dtype=dtype, surgeon=make_surgeon(surgeon, dtype), k=k, user="chat")
         else:
-            patient = repair.load(model or "smollm2-135m-instruct", ledger=False)
-            session = Session(patient, surgeon=make_surgeon(), k=k, user="chat")
+            patient = repair.load(model or "smollm2-135m-instruct", ledger=False, dtype=dtype)
+            session = Session(patient, surgeon=make_surgeon(surgeon, dtype), k=k, user="chat")
         session.warm()  # edit statistics and check questions now, not inside the first request
     where = f"session {session_dir}" if session_dir else "not saved (pass --session DIR to keep edits and turns)"
     console.print(f"[dim]{session.patient!r} ready in {time.perf_counter() - t:.1f} s · {where} · "

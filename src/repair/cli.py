@@ -41,13 +41,16 @@ DEFAULT_RETAIN_PROBES = [
 ]
 
 
-def _load(model: str, ledger: Path | None):
+def _load(model: str, ledger: Path | None, dtype: str | None = None):
     import repair
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     with console.status(f"loading {model} …"):
         t = time.perf_counter()
-        patient = repair.load(model, ledger=ledger if ledger is not None else True)
+        try:
+            patient = repair.load(model, ledger=ledger if ledger is not None else True, dtype=dtype)
+        except ValueError as e:  # an unknown dtype
+            _fail(str(e))
     console.print(f"[dim]loaded {patient!r} in {time.perf_counter() - t:.1f} s[/dim]")
     return patient
 
@@ -71,6 +74,7 @@ def forget(
     layers: Annotated[str, typer.Option(help="'auto', one layer '7' or a list '4,5,6'")] = "auto",
     keep_unverified: Annotated[bool, typer.Option(help="commit the edit even if it is not verified")] = False,
     ledger: LedgerOpt = None,
+    dtype: Annotated[str, typer.Option("--dtype", help="weights: float32, or bfloat16 (faster on a CPU)")] = "float32",
 ) -> None:
     """Forget what the model answers to PROMPT with one closed-form edit, and show before/after. The edit
     is committed to the ledger only when verified: the answer is gone and the retain probes kept."""
@@ -79,7 +83,7 @@ def forget(
 
     if not prompt.strip():
         _fail("empty prompt: give the question whose answer should be forgotten")
-    patient = _load(model, ledger)
+    patient = _load(model, ledger, dtype)
     # a probe that is the forget prompt itself cannot also be kept
     probes = [q for q in retain_probe or DEFAULT_RETAIN_PROBES if q.strip().lower() != prompt.strip().lower()]
     t = time.perf_counter()

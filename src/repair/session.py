@@ -180,14 +180,16 @@ class Session:
             self._load_history()
 
     @classmethod
-    def open(cls, session_dir: str | Path, model: str | None = None, **kwargs: Any) -> Session:
-        """Load the patient with the session's ledger (re-applying its edits) and the saved turns."""
+    def open(cls, session_dir: str | Path, model: str | None = None, dtype: str | None = None,
+             **kwargs: Any) -> Session:
+        """Load the patient with the session's ledger (re-applying its edits) and the saved turns.
+        ``dtype``: the weights' dtype (see ``repair.load``); the ledger's deltas apply to any."""
         import repair
 
         session_dir = Path(session_dir)
         saved = _read_history(session_dir / "history.json")
         name = model or (saved or {}).get("model") or "smollm2-135m-instruct"
-        patient = repair.load(name, ledger=session_dir / "ledger")
+        patient = repair.load(name, ledger=session_dir / "ledger", dtype=dtype)
         return cls(patient, session_dir=session_dir, **kwargs)
 
     # -- persistence -----------------------------------------------------------------------------
@@ -524,14 +526,24 @@ def _read_history(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def llm_surgeon(model: str = "qwen2.5-coder-0.5b-instruct", max_new_tokens: int = 200) -> Surgeon:
-    """The LLM surgeon over a bundled Qwen2.5-Coder (the paper's surgeon family); slower than the rules."""
+def llm_surgeon(model: str = "qwen2.5-coder-0.5b-instruct", max_new_tokens: int = 200,
+                dtype: str | None = "auto") -> Surgeon:
+    """The LLM surgeon over a bundled Qwen2.5-Coder (the paper's surgeon family); slower than the rules.
+    ``dtype`` "auto": bfloat16 where native (its plan decodes about twice as fast on a CPU)."""
     import repair
     from repair.agents.watchdog import hf_generate_fn
 
-    llm = repair.load(model, ledger=False)
+    llm = repair.load(model, ledger=False, dtype=dtype)
     return Surgeon(generate_fn=hf_generate_fn(llm.model, llm.tokenizer, max_new_tokens=max_new_tokens))
 
 
-SurgeonFactory = Callable[[], Surgeon]
-SURGEONS: dict[str, SurgeonFactory] = {"rule": Surgeon, "llm": llm_surgeon}
+SurgeonFactory = Callable[..., Surgeon]
+SURGEONS: dict[str, SurgeonFactory] = {"rule": lambda dtype=None: Surgeon(), "llm": llm_surgeon}
+
+
+def make_surgeon(name: str, dtype: str | None = "auto") -> Surgeon:
+    """A surgeon by name ("rule" or "llm"); the LLM surgeon loads its model in ``dtype``, so that a
+    run with ``--dtype float32`` keeps both models in float32."""
+    if name not in SURGEONS:
+        raise ValueError(f"unknown surgeon {name!r} ({' or '.join(SURGEONS)})")
+    return SURGEONS[name](dtype=dtype)

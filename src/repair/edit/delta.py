@@ -63,9 +63,16 @@ class Edit:
         return sorted({d.map for d in self.deltas})
 
     def apply(self, model: torch.nn.Module, arch: ArchMap, sign: float = 1.0) -> None:
-        """Add (or with sign=-1 subtract) the deltas in place. Exact undo lives in the ledger."""
+        """Add (or with sign=-1 subtract) the deltas in place. Exact undo lives in the ledger.
+
+        Low-precision weights (bfloat16, float16) take the sum computed in float32 and rounded once:
+        rounding the delta first would lose the parts of it below the weights' resolution twice."""
         with torch.no_grad():
             for d in self.deltas:
                 w = arch.linear(model, d.layer, d.map).weight
-                delta = d.matrix().to(w.dtype)
-                w.add_(delta.T if arch.transposed else delta, alpha=sign)
+                delta = d.matrix()
+                delta = delta.T if arch.transposed else delta
+                if w.dtype in (torch.float32, torch.float64):
+                    w.add_(delta.to(w.dtype), alpha=sign)
+                else:
+                    w.copy_(w.float().add_(delta.to(device=w.device, dtype=torch.float32), alpha=sign))

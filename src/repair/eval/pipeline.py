@@ -209,20 +209,21 @@ def run_pipeline(
     log: Callable[[str], None] = print,
     resume: bool = False,
     stamp_overrides: dict[str, Any] | None = None,
+    dtype: str | None = None,
 ) -> dict[str, Any]:
     """Play the scenarios and return the summary (also written to ``out``/pipeline.json).
 
     ``resume``: keep the scenarios already in ``out``/pipeline_scenarios.jsonl (a run that was stopped;
     N = 100 takes hours on a 2-core CPU) and play only the rest; the summary covers all of them."""
     import repair
-    from repair.session import SURGEONS, Session
+    from repair.session import Session, make_surgeon
 
     t_start = time.perf_counter()
-    patient = repair.load(model, ledger=False)  # in memory: the benchmark leaves no edits behind
+    patient = repair.load(model, ledger=False, dtype=dtype)  # in memory: the benchmark leaves no edits behind
     known = known_facts(patient, FACTS)
     n_chat = n // 2 if n_chat is None else n_chat
     unlearn, chat = _scenarios(known, n, n_chat, seed)
-    session = Session(patient, surgeon=SURGEONS[surgeon](), k=k, max_new_tokens=max_new_tokens,
+    session = Session(patient, surgeon=make_surgeon(surgeon, dtype or "float32"), k=k, max_new_tokens=max_new_tokens,
                       stamp_overrides=stamp_overrides)
     t = time.perf_counter()
     session.warm()  # as chat and serve do at start-up; its cost is reported, not part of a turnaround
@@ -323,7 +324,8 @@ def run_pipeline(
     gen = [t["generate"] for t in chat_turns if "generate" in t]
     n_chat_turns = sum(len(r["flagged"]) for r in chat_rows)
     summary = {
-        "model": patient.name, "surgeon": surgeon, "seed": seed, "n_unlearn": len(rows), "n_chat": len(chat_rows),
+        "model": patient.name, "dtype": str(next(patient.model.parameters()).dtype).removeprefix("torch."),
+        "surgeon": surgeon, "seed": seed, "n_unlearn": len(rows), "n_chat": len(chat_rows),
         "known_facts": len(known),
         "valid_plan_pct": _pct(len(planned), len(needed)),
         "plans_made": len(planned),

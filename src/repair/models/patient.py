@@ -13,7 +13,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from repair.edit.ledger import Ledger
 from repair.models.arch import ArchMap, arch_for
 from repair.models.decoding import greedy
-from repair.models.loader import load_hf, repair_home, resolve
+from repair.models.loader import load_hf, repair_home, resolve, resolve_dtype
 from repair.models.registry import DEFAULT_MODEL
 
 
@@ -71,7 +71,9 @@ class Patient:
         return self.generate([prompt], max_new_tokens=max_new_tokens, histories=[history or []])[0]
 
     def __repr__(self) -> str:
-        return f"Patient({self.name!r}, family={self.arch.family}, layers={self.n_layers}, edits={len(self.ledger.active)})"
+        dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
+        return (f"Patient({self.name!r}, family={self.arch.family}, layers={self.n_layers}, dtype={dtype}, "
+                f"edits={len(self.ledger.active)})")
 
 
 def default_ledger_dir(name: str) -> Path:
@@ -80,15 +82,17 @@ def default_ledger_dir(name: str) -> Path:
 
 
 def load(name_or_path: str = DEFAULT_MODEL, *, ledger: str | Path | None | bool = True,
-         dtype: torch.dtype = torch.float32) -> Patient:
+         dtype: str | torch.dtype | None = None) -> Patient:
     """Load a patient and re-apply its ledger's active edits in order.
 
     ``ledger``: True for the default folder under ``$REPAIR_HOME/ledgers``, a path for another one,
-    or False/None for an in-memory ledger (nothing persisted).
+    or False/None for an in-memory ledger (nothing persisted). ``dtype``: the weights' dtype, float32
+    (default) or "bfloat16" (about twice as fast to decode on a CPU; see ``resolve_dtype``).
     """
     if not name_or_path or not str(name_or_path).strip():
         raise ValueError("empty model name")
     t0 = time.perf_counter()
+    dtype = resolve_dtype(dtype)
     name, source, fingerprint = resolve(name_or_path)
     model, tok = load_hf(source, dtype=dtype)
     ledger_dir = default_ledger_dir(name) if ledger is True else (Path(ledger) if ledger else None)
