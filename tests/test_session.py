@@ -207,6 +207,18 @@ def test_bfloat16_session_forgets_and_its_ledger_reopens_in_float32(tmp_path):
     ack = session.send("Forget what you just told me.")
     assert ack.outcome == "done", ack.text
     assert not answer_match(session.patient.chat(question, max_new_tokens=32), answer)
+    # A second edit counts its check questions against the session's first set (guard_budget "base"):
+    # what the first edit cost stays spent. Say it cost one more question than it did: the set carried to
+    # the next request shrinks, the budget's total does not.
+    total = ack.verification["guard"]["total"]
+    key = session._guard_key()
+    session.patient.cache[key] = session.patient.cache[key][:-1]
+    session.send(UNRELATED[0][0])
+    second = session.send("Forget what you just said.")
+    assert second.kind == "unlearn" and second.verification is not None, second.text
+    assert second.verification["guard"]["total"] == total, (second.text, second.verification["guard"])
+    if second.edit_id:
+        session.undo(second.edit_id)
     # the stored deltas are float32: the same edit applies to a float32 patient
     again = Session.open(folder, max_new_tokens=32)
     assert next(again.patient.model.parameters()).dtype == torch.float32
@@ -214,6 +226,11 @@ def test_bfloat16_session_forgets_and_its_ledger_reopens_in_float32(tmp_path):
     assert not answer_match(again.patient.chat(question, max_new_tokens=32), answer)
     again.undo(ack.edit_id)
     assert answer_match(again.patient.chat(question, max_new_tokens=32), answer)
+
+
+def test_guard_budget_is_checked():
+    with pytest.raises(ValueError, match="guard_budget"):
+        Session(None, guard_budget="never")
 
 
 def test_unknown_dtype_is_refused_before_loading(tmp_path):

@@ -157,9 +157,17 @@ class Session:
         escalate: bool = True,
         user: str = "session",
         stamp_overrides: dict[str, Any] | None = None,
+        guard_budget: Literal["base", "each"] = "base",
     ) -> None:
         if k < 1:
             raise ValueError("k must be at least 1")
+        if guard_budget not in ("base", "each"):
+            raise ValueError(f"guard_budget must be 'base' or 'each', not {guard_budget!r}")
+        # "base": the check questions the model answered when the session first asked them are one budget
+        # for all its edits (a third may be lost in all); "each": every edit may lose a third of what is
+        # left, so a long session could wear them down edit by edit.
+        self.guard_budget = guard_budget
+        self._guard_base: list[GuardQuestion] | None = None
         # StampConfig fields applied on top of every plan (e.g. {"alpha_margin": 1.5}): checked now, not mid-request
         self.stamp_overrides = StampConfig.model_validate(stamp_overrides or {}).model_dump(
             include=set(stamp_overrides or {}))
@@ -374,16 +382,18 @@ class Session:
         }  # fmt: skip
 
         guard = self._guard_set(response)
+        base = [g for g in self._guard_base or guard if not answer_match(response, g.golds)]
+        guard_total = len(base) if self.guard_budget == "base" else len(guard)
         # The question is also asked inside the conversation as it will continue (forgotten turns hidden):
         # earlier turns change the activations the edit is keyed on, so a context-free check is not enough.
         rest = [p for p in context if p not in set(pairs)]
         in_chat = ([prompt] + plan.paraphrases[:1], self._messages(rest)) if rest else None
         attempts: list[tuple[Any, dict[str, Any]]] = []
         t = time.perf_counter()
-        attempts.append(self._attempt(kwargs, response, keys, answer, guard, in_chat))
+        attempts.append(self._attempt(kwargs, response, keys, answer, guard, guard_total, in_chat))
         if self.escalate and not attempts[-1][1]["forgotten"]:
             attempts.append(self._attempt(self._stronger(kwargs, attempts[-1][0]), response, keys, answer, guard,
-                                          in_chat))
+                                          guard_total, in_chat))
         timings["edit"] = time.perf_counter() - t
         plan_info["attempts"] = [
             {"alpha": e.meta.get("alpha"), "layers": e.meta.get("layers"), "fraction": v["fraction"],
@@ -396,12 +406,14 @@ class Session:
         alpha_max = max(float(e.meta.get("alpha") or 0) for e, _ in attempts)
         if not safe:
             worst = min(attempts, key=lambda a: a[1]["guard"]["kept"])[1]
+            spent = (f" Earlier edits in this session already cost {guard_total - len(guard)} of them; undo one to "
+                     "free the budget.") if len(guard) < guard_total else ""
             return Reply(
                 kind="unlearn", outcome="failed", target=target, verification=worst, plan=plan_info,
                 timings=timings,
                 text=f"Could not remove: every edit strong enough to remove information related to {target} also "
                      f"broke unrelated answers ({worst['guard']['kept']} of {worst['guard']['total']} check "
-                     f"questions kept). Nothing was changed.",
+                     f"questions kept). Nothing was changed.{spent}",
             )  # fmt: skip
         edit, ver = attempts[max(safe, key=lambda i: (attempts[i][1]["fraction"], -i))]
         if ver["fraction"] == 0:
@@ -434,7 +446,7 @@ class Session:
                      verification=ver, plan=plan_info, timings=timings)
 
     def _attempt(self, kwargs: dict[str, Any], response: str, keys: list[str], answer: str,
-                 guard: list[GuardQuestion], in_chat: tuple[list[str], list[dict]] | None
+                 guard: list[GuardQuestion], guard_total: int, in_chat: tuple[list[str], list[dict]] | None
                  ) -> tuple[Any, dict[str, Any]]:
         """One uncommitted edit. The engine's α search calls ``check`` with each candidate applied, so
         the edit returned is the one verified: the forget prompts, their rewordings and the in-chat
@@ -460,7 +472,7 @@ class Session:
                 replies += [{"prompt": f"{q} (in the chat)", "reply": o} for q, o in zip(chat_qs, outs, strict=True)]
                 ver = score_replies(replies, response, keys)
             survivors[:] = kept if kept is not None else guard  # None: a leak cut the batch, nothing decided
-            ver["guard"] = guard_verdict(len(survivors), len(guard))
+            ver["guard"] = guard_verdict(len(survivors), guard_total)
             ver["final"] = not ver["guard"]["ok"]  # a stronger edit would only break more
             return ver
 
@@ -477,6 +489,8 @@ class Session:
         if key not in self.patient.cache:
             self.patient.cache[key] = guard_questions(self.patient, [q for q, _ in GUARD], [g for _, g in GUARD],
                                                       VERIFY_TOKENS)
+        if self._guard_base is None:  # the state the session's budget counts from
+            self._guard_base = list(self.patient.cache[key])
         return [g for g in self.patient.cache[key] if not answer_match(response, g.golds)]
 
     def _guard_key(self) -> tuple:
