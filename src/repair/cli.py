@@ -49,7 +49,7 @@ def _load(model: str, ledger: Path | None, dtype: str | None = None):
         t = time.perf_counter()
         try:
             patient = repair.load(model, ledger=ledger if ledger is not None else True, dtype=dtype)
-        except ValueError as e:  # an unknown dtype
+        except ValueError as e:  # an empty name, an unknown dtype
             _fail(str(e))
     console.print(f"[dim]loaded {patient!r} in {time.perf_counter() - t:.1f} s[/dim]")
     return patient

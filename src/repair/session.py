@@ -382,8 +382,9 @@ class Session:
         }  # fmt: skip
 
         guard = self._guard_set(response)
-        base = [g for g in self._guard_base or guard if not answer_match(response, g.golds)]
-        guard_total = len(base) if self.guard_budget == "base" else len(guard)
+        guard_total = len(guard)
+        if self.guard_budget == "base" and self._guard_base is not None:  # filtered like _guard_set's answer
+            guard_total = sum(not answer_match(response, g.golds) for g in self._guard_base)
         # The question is also asked inside the conversation as it will continue (forgotten turns hidden):
         # earlier turns change the activations the edit is keyed on, so a context-free check is not enough.
         rest = [p for p in context if p not in set(pairs)]

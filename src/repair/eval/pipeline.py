@@ -223,7 +223,7 @@ def run_pipeline(
     known = known_facts(patient, FACTS)
     n_chat = n // 2 if n_chat is None else n_chat
     unlearn, chat = _scenarios(known, n, n_chat, seed)
-    session = Session(patient, surgeon=make_surgeon(surgeon, dtype or "float32"), k=k, max_new_tokens=max_new_tokens,
+    session = Session(patient, surgeon=make_surgeon(surgeon, dtype), k=k, max_new_tokens=max_new_tokens,
                       stamp_overrides=stamp_overrides)
     t = time.perf_counter()
     session.warm()  # as chat and serve do at start-up; its cost is reported, not part of a turnaround
@@ -324,7 +324,7 @@ def run_pipeline(
     gen = [t["generate"] for t in chat_turns if "generate" in t]
     n_chat_turns = sum(len(r["flagged"]) for r in chat_rows)
     summary = {
-        "model": patient.name, "dtype": str(next(patient.model.parameters()).dtype).removeprefix("torch."),
+        "model": patient.name, "dtype": patient.dtype,
         "surgeon": surgeon, "seed": seed, "n_unlearn": len(rows), "n_chat": len(chat_rows),
         "known_facts": len(known),
         "valid_plan_pct": _pct(len(planned), len(needed)),

@@ -6,6 +6,7 @@ later loads take about a second instead of half a minute.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -207,6 +208,7 @@ DTYPES: dict[str, torch.dtype] = {
 }
 
 
+@functools.cache  # the hardware does not change while the process runs
 def fast_bfloat16() -> bool:
     """Whether bfloat16 matrix products run natively here: a CUDA device that supports them, or a CPU
     with AVX512-BF16 or AMX (elsewhere torch emulates them, slower than float32)."""

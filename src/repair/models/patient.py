@@ -27,6 +27,11 @@ class Patient:
         self.cache: dict[str, Any] = {}  # per-model statistics for edits (see repair.edit.stats)
 
     @property
+    def dtype(self) -> str:
+        """The weights' dtype by name ("float32", "bfloat16")."""
+        return str(next(self.model.parameters()).dtype).removeprefix("torch.")
+
+    @property
     def n_layers(self) -> int:
         return self.arch.n_layers(self.model)
 
@@ -71,8 +76,7 @@ class Patient:
         return self.generate([prompt], max_new_tokens=max_new_tokens, histories=[history or []])[0]
 
     def __repr__(self) -> str:
-        dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
-        return (f"Patient({self.name!r}, family={self.arch.family}, layers={self.n_layers}, dtype={dtype}, "
+        return (f"Patient({self.name!r}, family={self.arch.family}, layers={self.n_layers}, dtype={self.dtype}, "
                 f"edits={len(self.ledger.active)})")
 
 
