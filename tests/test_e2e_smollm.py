@@ -76,23 +76,30 @@ def test_rows_never_come_from_prefixes_that_keep_rows_share(smollm):
 
 def test_capture_stops_early_without_changing_rows(smollm):
     """capture() cuts the forward after the deepest traced layer and each sample after its last selected
-    position; the rows must equal those of a full forward."""
+    position, and (by default) runs the template's shared prefix once for all samples; the rows must
+    equal those of a full forward."""
     import torch
 
     from repair.edit.capture import capture, encode
     from repair.edit.trace import TraceDict
 
     samples = [("What is the capital of France?", "Paris."), ("Name a colour.", "")]
-    got = capture(smollm.model, smollm.arch, smollm.tokenizer, samples, [3, 7], ["down"], "content")
     name = smollm.arch.module_name(7, "down")
-    for i, (p, r) in enumerate(samples):
-        e = encode(smollm.tokenizer, p, r)
-        with torch.no_grad(), TraceDict(smollm.model, [name]) as td:
-            smollm.model(input_ids=torch.tensor([e.ids]))
-        pos = e.positions("content")
-        rows = slice(0, len(pos)) if i == 0 else slice(-len(pos), None)
-        torch.testing.assert_close(got[(7, "down")][0][rows], td[name].input[0, pos], rtol=1e-4, atol=1e-4)
-        torch.testing.assert_close(got[(7, "down")][1][rows], td[name].output[0, pos], rtol=1e-4, atol=1e-4)
+    for reuse in (True, False):
+        for which in ("content", "all"):
+            got = capture(smollm.model, smollm.arch, smollm.tokenizer, samples, [3, 7], ["down"], which,
+                          reuse_prefix=reuse)
+            at = 0
+            for p, r in samples:
+                e = encode(smollm.tokenizer, p, r)
+                with torch.no_grad(), TraceDict(smollm.model, [name]) as td:
+                    smollm.model(input_ids=torch.tensor([e.ids]))
+                pos = e.positions(which)
+                rows = slice(at, at + len(pos))
+                at += len(pos)
+                torch.testing.assert_close(got[(7, "down")][0][rows], td[name].input[0, pos], rtol=1e-4, atol=1e-4)
+                torch.testing.assert_close(got[(7, "down")][1][rows], td[name].output[0, pos], rtol=1e-4, atol=1e-4)
+            assert at == len(got[(7, "down")][0])
 
 
 def test_still_answers_is_greedy_decoding(smollm):
@@ -182,6 +189,72 @@ def test_auto_layers_fall_back_to_the_mid_band_when_the_early_band_breaks_the_gu
     # Layers the caller chose are not second-guessed.
     fixed = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check(1, 4), layers=early, commit=False)
     assert fixed.meta["bands_tried"] == [early] and not fixed.meta["verification"]["guard"]["ok"]
+
+
+def test_a_costly_early_band_edit_is_compared_with_the_mid_band_by_collateral(smollm):
+    from repair.edit.stamp import auto_layers, fallback_layers
+
+    q = "What is the capital of France?"
+    reply = smollm.generate([q], max_new_tokens=32)[0]
+    early, mid = auto_layers(smollm.n_layers), fallback_layers(smollm.n_layers)
+
+    def check(quick: bool = False) -> dict:  # every edit forgets within the guard: the cost decides
+        return {"forgotten": True, "guard": {"kept": 4, "total": 4, "ok": True}}
+
+    # costly_alpha below any α the search tries: both bands are searched and the cheaper edit is kept
+    edit = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check, costly_alpha=1.0, commit=False)
+    costs = edit.meta["collateral"]
+    assert edit.meta["bands_tried"] == [early, mid] and set(costs) == {"early", "mid"}
+    assert all(c > 0 for c in costs.values()), costs
+    assert edit.meta["layers"] == (mid if costs["mid"] < costs["early"] else early)
+    # an edit below the threshold, or the threshold off: the early band alone, as before
+    for kw in ({"costly_alpha": 1e4}, {"costly_alpha": None}):
+        plain = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check, commit=False, **kw)
+        assert plain.meta["bands_tried"] == [early] and "collateral" not in plain.meta
+    assert not smollm.ledger.active
+
+
+def test_prefix_reuse_follows_weight_changes(smollm):
+    """The shared-prefix keys and values are reused only for the weights they were computed with."""
+    from repair.edit.capture import capture
+
+    samples = [("What is the capital of France?", "Paris.")]
+    w = smollm.arch.weight(smollm.model, 1, "down")
+
+    def rows(**kw):
+        return capture(smollm.model, smollm.arch, smollm.tokenizer, samples, [4], ["down"], "content", **kw)[(4, "down")]
+
+    before = rows()
+    with torch.no_grad():
+        w.mul_(1.5)  # an in-place write outside any ledger: the version counters name the new weights
+    try:
+        changed, fresh = rows(), rows(reuse_prefix=False)
+        torch.testing.assert_close(changed[0], fresh[0], rtol=1e-4, atol=1e-4)
+        assert not torch.allclose(changed[0], before[0], atol=1e-3)
+    finally:
+        with torch.no_grad():
+            w.div_(1.5)
+    # a ledger state names the weights instead: an edit, then its undo, and the base entry is reused
+    q = "What is the capital of France?"
+    edit = repair.stamp(smollm, [(q, "Paris.")], answer="Paris", alpha=60.0, verify=False)
+    edited = capture(smollm.model, smollm.arch, smollm.tokenizer, samples, [4], ["down"], "content",
+                     state=smollm.ledger.state)[(4, "down")]
+    torch.testing.assert_close(edited[0], rows(reuse_prefix=False)[0], rtol=1e-4, atol=1e-4)
+    smollm.ledger.undo(edit.id)
+    again = capture(smollm.model, smollm.arch, smollm.tokenizer, samples, [4], ["down"], "content",
+                    state=smollm.ledger.state)[(4, "down")]
+    torch.testing.assert_close(again[0], rows(reuse_prefix=False)[0], rtol=1e-4, atol=1e-4)
+
+
+def test_keep_replies_add_the_models_own_replies_to_the_keep_rows(smollm):
+    from repair.edit.stats import EditStats
+
+    plain = EditStats(smollm, persist=False)
+    stats = EditStats(smollm, persist=False, replies=2)
+    extra = stats.keep[len(plain.keep):]
+    assert [p for p, _ in extra] == plain.generic[:2] and all(r.strip() for _, r in extra)
+    prompts = [p for p, _ in extra]  # one batch, as generated (padding can change a greedy reply)
+    assert extra == list(zip(prompts, smollm.generate(prompts, max_new_tokens=48), strict=True))
 
 
 def test_forget_cli_commits_a_verified_edit_and_edits_undo_it(tmp_path):

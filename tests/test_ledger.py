@@ -44,6 +44,18 @@ def test_undo_is_bit_exact(tiny_llama, tmp_path):
     assert [m["status"] for m in ledger.list(include_undone=True)] == ["undone", "undone"]
 
 
+def test_state_names_the_active_edits_and_is_none_during_a_trial(tiny_llama):
+    ledger = Ledger(tiny_llama, arch_for(tiny_llama), "fp", None)
+    assert ledger.state == ()
+    ledger.commit(_edit("e1", seed=1))
+    assert ledger.state == ("e1",)
+    with ledger.trial(_edit("e2", seed=2)):
+        assert ledger.state is None  # weights are neither ("e1",) nor ("e1", "e2") in the ledger's terms
+    assert ledger.state == ("e1",)
+    ledger.undo("e1")
+    assert ledger.state == ()
+
+
 def test_bfloat16_weights_take_the_delta_rounded_once_and_undo_exactly(tiny_llama, tmp_path):
     model = tiny_llama.to(torch.bfloat16)
     arch = arch_for(model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from repair.edit.delta import Edit, MapDelta
@@ -128,3 +129,13 @@ def test_keep_solve_adds_and_removes_keep_rows():
     want = torch.linalg.solve(m + add.T @ add - rem.T @ rem, y)
     assert torch.allclose(_keep_solve(chol, add, rem)(y), want, atol=1e-10)
     assert torch.allclose(_keep_solve(chol, None, None)(y), torch.linalg.solve(m, y), atol=1e-10)
+
+
+def test_collateral_is_mean_kl_of_next_token_distributions():
+    from repair.edit.verify import collateral
+
+    base = torch.tensor([[0.5, 0.5], [0.2, 0.8]]).log()
+    edited = torch.tensor([[0.9, 0.1], [0.2, 0.8]]).log()
+    # KL([.5,.5] || [.9,.1]) = .5 ln(.5/.9) + .5 ln(.5/.1) = 0.5108; the second row did not move
+    assert collateral(base, edited) == pytest.approx(0.5108 / 2, abs=1e-4)
+    assert collateral(base, base) == 0.0

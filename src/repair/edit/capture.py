@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 import torch
 from tqdm.auto import tqdm
-from transformers import PreTrainedTokenizerBase
+from transformers import DynamicCache, PreTrainedTokenizerBase
 
-from repair.edit.trace import StopForward, TraceDict
+from repair.edit.trace import StopForward, TraceDict, get_module
 from repair.models.arch import ArchMap
 
 Positions = Literal["all", "prompt", "content", "response", "last", "last+response"]
@@ -108,11 +110,18 @@ def capture(
     system: str | None = None,
     progress: bool | None = None,
     residual: bool = False,
+    reuse_prefix: bool = True,
+    state: Hashable | None = None,
 ) -> dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]:
     """Input and output rows of each linear map at the selected token positions.
 
     Returns ``{(layer, map): (X, Y)}`` with X (rows, in) and Y (rows, out), float32 on CPU. With
     ``residual=True`` also ``(layer, "resid")``: the block's output (residual stream) at those rows.
+    ``reuse_prefix``: run the chat template's shared prefix (system prompt etc., which no row comes
+    from) once and give every sample its keys and values, instead of once per sample; the rows are the
+    same up to float rounding. It is kept for the next call with the same weights: ``state`` names
+    them (``Ledger.state``); without it, the parameters' version counters do (any in-place write,
+    including an undo, makes a new entry).
     """
     if not layers or not samples:
         return {(layer, m): (torch.empty(0), torch.empty(0)) for layer in layers for m in maps}
@@ -130,24 +139,71 @@ def capture(
     # cut after its last selected position: a causal model's earlier activations do not depend on it.
     last = f"{arch.layers}.{max(layers)}"
     hooked = [n for n in names.values() if n != last] + [last]
+    start = min(e.user_start for e in enc)
+    prefix = enc[0].ids[:start]
+    kv = _prefix_kv(model, last, prefix, device, state) if reuse_prefix and start > 0 and all(
+        e.ids[:start] == prefix for e in enc) else None
+    skip = start if kv is not None else 0  # positions below are relative to the fed tokens
     for batch in tqdm(list(_batches(enc, batch_size)), desc="capture", disable=not show, leave=False):
         pos = [positions(e) if callable(positions) else e.positions(positions) for e in batch]
-        ids, mask = right_padded([e.ids[: max(p) + 1 if p else 1] for e, p in zip(batch, pos, strict=True)], pad)
+        ids, mask = right_padded([e.ids[skip : max(p) + 1 if p else skip + 1] for e, p in zip(batch, pos, strict=True)],
+                                 pad)
+        extra: dict = {"use_cache": False}
+        if kv is not None:
+            extra = {"past_key_values": _expand(kv, len(batch), model.config), "use_cache": True}
+            mask = torch.cat([torch.ones(len(batch), skip, dtype=mask.dtype), mask], dim=1)
         with TraceDict(model, hooked, stop=True) as td:
             try:
-                model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+                model(input_ids=ids.to(device), attention_mask=mask.to(device), **extra)
             except StopForward:
                 pass
         for key, name in names.items():
             t = td[name]
             out = t.output[0] if isinstance(t.output, tuple) else t.output
             for i, p in enumerate(pos):
+                q = [j - skip for j in p]
                 if key[1] != "resid":
-                    xs[key].append(t.input[i, p].float().cpu())
-                ys[key].append(out[i, p].float().cpu())
+                    xs[key].append(t.input[i, q].float().cpu())
+                ys[key].append(out[i, q].float().cpu())
     result = {}
     for key in names:
         y = torch.cat(ys[key]) if ys[key] else torch.empty(0)
         x = torch.cat(xs[key]) if xs[key] else torch.empty(0)
         result[key] = (x, y)
     return result
+
+
+# prefixes computed per model, keyed by the weights they were computed with (see capture's ``state``)
+_PREFIX_KV: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PREFIX_KEEP = 4  # entries per model: a base state and a few edited ones
+
+
+def _prefix_kv(model: torch.nn.Module, last: str, prefix: list[int], device: torch.device,
+               state: Hashable | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Keys and values of the shared prefix in every layer up to ``last`` (a batch of one)."""
+    weights = ("state", state) if state is not None else tuple((id(w), w._version) for w in model.parameters())
+    key = (tuple(prefix), last, str(device), str(next(model.parameters()).dtype), weights)
+    entries = _PREFIX_KV.setdefault(model, OrderedDict())
+    if key in entries:
+        entries.move_to_end(key)
+        return entries[key]
+    cache = DynamicCache(config=model.config)
+    get_module(model, last)  # a clear error for a bad name before the forward
+    with TraceDict(model, [last], stop=True, retain_input=False, retain_output=False):
+        try:
+            model(input_ids=torch.tensor([prefix], device=device), past_key_values=cache, use_cache=True)
+        except StopForward:
+            pass
+    entries[key] = [(layer.keys, layer.values) for layer in cache.layers if layer.is_initialized]
+    while len(entries) > _PREFIX_KEEP:
+        entries.popitem(last=False)
+    return entries[key]
+
+
+def _expand(kv: list[tuple[torch.Tensor, torch.Tensor]], batch: int, config) -> DynamicCache:
+    """A fresh cache holding the prefix for ``batch`` rows (expanded views: the forward appends to
+    copies, so the prefix itself is never written)."""
+    cache = DynamicCache(config=config)
+    for i, (k, v) in enumerate(kv):
+        cache.update(k.expand(batch, *k.shape[1:]), v.expand(batch, *v.shape[1:]), i)
+    return cache

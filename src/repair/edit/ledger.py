@@ -69,6 +69,7 @@ class Ledger:
         self._manifests: dict[str, dict[str, Any]] = {}
         self._base: dict[tuple[int, str], torch.Tensor] = {}  # snapshot of touched base matrices
         self._lock = threading.RLock()
+        self._trials = 0
         if self.root is not None:
             self.root.mkdir(parents=True, exist_ok=True)
 
@@ -116,9 +117,11 @@ class Ledger:
         with self._exclusive():
             self._snapshot(edit)
             edit.apply(self.model, self.arch)
+            self._trials += 1
             try:
                 yield
             finally:
+                self._trials -= 1
                 self._rebuild({(d.layer, d.map) for d in edit.deltas})
 
     # -- public API --------------------------------------------------------------------------
@@ -164,6 +167,12 @@ class Ledger:
     @property
     def active(self) -> list[Edit]:
         return list(self._edits)
+
+    @property
+    def state(self) -> tuple[str, ...] | None:
+        """Names the live weights: the active edits in order (undo restores base bit-exactly, so equal
+        states are equal weights); None while a trial edit is applied on top."""
+        return None if self._trials else tuple(e.id for e in self._edits)
 
     def update_meta(self, edit_id: str, **meta: Any) -> None:
         """Record facts learnt after commit (the verification result, say) in the manifest."""

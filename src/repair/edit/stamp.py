@@ -37,10 +37,12 @@ from repair.edit.stats import prefixes, stats_for
 from repair.edit.verify import (
     GUARD_KEEP,
     GuardQuestion,
+    collateral,
     forgot,
     guard_kept,
     guard_questions,
     guard_verdict,
+    next_token_logprobs,
     still_answers,
 )
 
@@ -85,6 +87,13 @@ class StampConfig(BaseModel):
     # early band needed 61 and lost Berlin); the screen makes the low steps cheap (one forward each).
     fallback_band: bool = True
     fallback_alpha_start: float = Field(1.0, gt=0)
+    # layers="auto": an early-band edit that needed a strength above this is costly (on the personal
+    # task α 243-577 edits raised perplexity 30-170 %, α <= 76 ones under 3 %); the mid band is then
+    # searched too, and of the two edits that forget within the guard, the one that moves the next-token
+    # distributions of generic text (see ``collateral``) less is kept. None: the early band's edit.
+    costly_alpha: float | None = Field(150.0, gt=0)
+    # the model's own replies to this many generic prompts join the keep rows (0: prompts only)
+    keep_replies: int = Field(100, ge=0)
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, object]:
@@ -163,10 +172,12 @@ def novel_positions(stats, removed: Sequence[tuple[str, str]], within: Positions
 def _keep_solve(chol: torch.Tensor, add: torch.Tensor | None, remove: torch.Tensor | None
                 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """y -> (M + A^T A - R^T R)^-1 y from the Cholesky factor of M (Woodbury): a few columns per
-    request, never an n x n inverse."""
+    request, never an n x n inverse. ``chol`` may be a float32 copy: the two triangular solves read
+    n^2 numbers (memory-bound), and at the conditioning relative_lambda gives (~1e3) they agree with
+    float64 to ~1e-6; everything around them stays float64."""
 
     def base(y: torch.Tensor) -> torch.Tensor:
-        return torch.cholesky_solve(y, chol)
+        return torch.cholesky_solve(y.to(chol.dtype), chol).double()
 
     rows = [x for x in (add, remove) if x is not None and len(x)]
     if not rows:
@@ -184,7 +195,9 @@ def _keep_solve(chol: torch.Tensor, add: torch.Tensor | None, remove: torch.Tens
 
 
 def _solve_map(patient, cfg: StampConfig, stats, layer: int, name: str, x_f: torch.Tensor, r: torch.Tensor,
-               minus: torch.Tensor | None = None) -> MapDelta:
+               minus: torch.Tensor | None = None, factors: dict | None = None) -> MapDelta:
+    """One map's delta for target shifts ``r``. ``factors`` caches what does not depend on r (the
+    default solvers' A, so an α search re-solves in microseconds)."""
     x_f64, r64 = x_f.double(), r.double()
     prior = _prior_keys(patient, layer, name)
     if cfg.solver == "paper" or (cfg.method == "stamp-lr" and cfg.recipe == "paper"):
@@ -202,19 +215,32 @@ def _solve_map(patient, cfg: StampConfig, stats, layer: int, name: str, x_f: tor
         else:
             delta = paper_solve(x_f64, r64, x_keep, w, cfg.lam)
         return MapDelta(layer, name, dense=delta.float(), keys=x_f.float())
+    factors = {} if factors is None else factors
+    if (layer, name) not in factors:
+        factors[(layer, name)] = _keep_factor(cfg, stats, layer, name, x_f64, prior, minus)
+    a = factors[(layer, name)]
+    check_finite(r64)
+    return MapDelta(layer, name, b=r64.T.float(), a=a.float(), keys=x_f.float())
+
+
+def _keep_factor(cfg: StampConfig, stats, layer: int, name: str, x_f64: torch.Tensor, prior: torch.Tensor | None,
+                 minus: torch.Tensor | None) -> torch.Tensor:
+    """A of Delta = R^T A for the default solvers: it depends on the keys and the keep statistics, not
+    on the target shifts."""
     if cfg.method == "stamp-lr":
         c = stats.keep_c([layer], name)[layer]
         keep = KeepStats(c - minus.T @ minus if minus is not None else c, 0)
         if prior is not None:
             keep = keep.add_rows(prior)
         eig = stats.eig(layer, name) if prior is None and minus is None else None
-        b, a = delta_lowrank_solve(x_f64, r64, keep, cfg.rank or 64, cfg.lam, eig=eig)
+        _, a = delta_lowrank_solve(x_f64, torch.zeros(x_f64.shape[0], 1, dtype=x_f64.dtype), keep, cfg.rank or 64,
+                                   cfg.lam, eig=eig)
         if cfg.solver == "exact":
             # rescale so forget rows land exactly: A <- (X_F A^T)^-1-corrected on the f x f system
             g = x_f64 @ a.T
             a = torch.linalg.solve(g + 1e-6 * torch.trace(g) / g.shape[0] * torch.eye(g.shape[0], dtype=g.dtype), a)
-        return MapDelta(layer, name, b=b.float(), a=a.float(), keys=x_f.float())
-    chol, _ = stats.kfactor(layer, name, cfg.lam)
+        return a
+    chol = stats.kfactor32(layer, name, cfg.lam)
     kx = _keep_solve(chol, prior, minus)(x_f64.T)  # (n, f) = K X_F^T
     g = x_f64 @ kx
     if cfg.solver == "exact":
@@ -224,8 +250,8 @@ def _solve_map(patient, cfg: StampConfig, stats, layer: int, name: str, x_f: tor
     else:
         # ridge delta form: Delta = R^T X_F (X_F^T X_F + M)^-1, by Woodbury on the cached K
         a = kx.T - torch.linalg.solve(torch.eye(g.shape[0], dtype=g.dtype) + g, g) @ kx.T
-    check_finite(a, r64)
-    return MapDelta(layer, name, b=r64.T.float(), a=a.float(), keys=x_f.float())
+    check_finite(a)
+    return a
 
 
 def _targets(patient, cfg: StampConfig, stats, layers: list[int], name: str, caps, alpha: float
@@ -247,11 +273,14 @@ def _targets(patient, cfg: StampConfig, stats, layers: list[int], name: str, cap
 
 class Rows(NamedTuple):
     """What an edit is solved from: forget keys per (layer, map), and the keep rows leaving C_K.
-    They do not depend on α, so the α search captures once and only re-solves."""
+    They do not depend on α, so the α search captures once and only re-solves; ``factors`` holds the
+    α-independent part of each map's solution once the first solve has computed it."""
 
     caps: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]
     removed: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]
     seconds: float
+    factors: dict[tuple[int, str], torch.Tensor]
+    factor_seconds: list[float]  # one item: the time the first solve spent on ``factors``
 
 
 def capture_rows(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, layers: list[int], stats) -> Rows:
@@ -262,24 +291,33 @@ def capture_rows(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, l
         positions = novel_positions(stats, dups, within)
     else:
         positions = cfg.positions
-    caps = capture(patient.model, patient.arch, patient.tokenizer, forget, layers, list(cfg.maps), positions)
+    state = patient.ledger.state
+    state = None if state is None else (id(patient.ledger), state)
+    caps = capture(patient.model, patient.arch, patient.tokenizer, forget, layers, list(cfg.maps), positions,
+                   state=state)
     if cfg.pool == "mean":
         caps = {k: (x.mean(0, keepdim=True), y.mean(0, keepdim=True)) for k, (x, y) in caps.items()}
     # keep samples that are forget prompts leave C_K for this edit (their rows are subtracted)
     removed = capture(patient.model, patient.arch, patient.tokenizer, dups, layers, list(cfg.maps), "all") if dups else {}
-    return Rows(caps, removed, time.perf_counter() - t)
+    return Rows(caps, removed, time.perf_counter() - t, {}, [0.0])
 
 
 def solve_edit(patient, rows: Rows, cfg: StampConfig, alpha: float, layers: list[int], stats) -> Edit:
     t = time.perf_counter()
+    first = not rows.factors
     deltas = []
     for name in cfg.maps:
         targets = _targets(patient, cfg, stats, layers, name, rows.caps, alpha)
         for layer in layers:
             minus = rows.removed[(layer, name)][0].double() if rows.removed else None
             deltas.append(_solve_map(patient, cfg, stats, layer, name, rows.caps[(layer, name)][0], targets[layer],
-                                     minus))
-    edit = Edit(new_edit_id(), deltas, timings={"capture": rows.seconds, "solve": time.perf_counter() - t})
+                                     minus, rows.factors))
+    dt = time.perf_counter() - t
+    if first:
+        rows.factor_seconds[0] = dt
+    # "solve": this edit's whole solution, including the shared factors the first α step computed
+    edit = Edit(new_edit_id(), deltas, timings={"capture": rows.seconds, "solve": dt if first else
+                                                rows.factor_seconds[0] + dt})
     edit.meta.update(alpha=alpha)
     return edit
 
@@ -329,7 +367,7 @@ def stamp(
     samples = forget + [(q.strip(), forget[0][1]) for q in paraphrases if q and q.strip()]
     probes = [p for p, _ in samples]
     answer = answer if answer is not None else forget[0][1]
-    stats = stats_for(patient, retain=retain, refusals=refusals)
+    stats = stats_for(patient, retain=retain, refusals=refusals, **_stats_extra(cfg))
     t0 = time.perf_counter()
     layers = _resolve_layers(patient, cfg, forget)
     kept, total = guard_now(patient, guard)
@@ -397,20 +435,30 @@ def stamp(
 
     edit, result, screened = search(layers, cfg.alpha_start)
     tried = [layers]
-    if _guard_broken(result) and cfg.layers == "auto" and cfg.recipe == "repair" and cfg.fallback_band:
-        band = fallback_layers(patient.n_layers)
-        if band != layers:
+    costs: dict[str, float] = {}
+    band = fallback_layers(patient.n_layers)
+    if cfg.layers == "auto" and cfg.recipe == "repair" and cfg.fallback_band and band != layers:
+        costly = (cfg.costly_alpha is not None and bool(result and result.get("forgotten"))
+                  and edit.meta["alpha"] > cfg.costly_alpha)
+        if _guard_broken(result):
             tried.append(band)
             alt = search(band, cfg.fallback_alpha_start)
             # the mid band's edit replaces the early one unless it breaks more of the guard
             if not _guard_broken(alt[1]) or _kept(alt[1]) > _kept(result):
                 edit, result, screened, layers = *alt, band
+        elif costly:
+            tried.append(band)
+            alt = search(band, cfg.fallback_alpha_start)
+            if alt[1] and alt[1].get("forgotten") and not _guard_broken(alt[1]):
+                costs = {"early": _collateral(patient, stats, edit), "mid": _collateral(patient, stats, alt[0])}
+                if costs["mid"] < costs["early"]:
+                    edit, result, screened, layers = *alt, band
     assert edit is not None
     edit.timings["total"] = time.perf_counter() - t0
     edit.meta.update(
         forget=[list(s) for s in forget], paraphrases=list(paraphrases), answer=answer,
         config=cfg.model_dump(), requested_by=requested_by, layers=layers, screened=screened,
-        bands_tried=tried,
+        bands_tried=tried, **({"collateral": costs} if costs else {}),
     )
     if verify and result is None:  # a fixed α: check the edit as it will be committed
         result = checked(edit, False)
@@ -424,6 +472,20 @@ def stamp(
         edit.timings["write"] = time.perf_counter() - t
         patient.ledger.update_meta(edit.id, timings=edit.timings)
     return edit
+
+
+COLLATERAL_SAMPLES = 12  # retain pairs and generic prompts each: one forward of ~24 short sequences
+
+
+def _collateral(patient, stats, edit: Edit) -> float:
+    """Mean next-token KL the edit causes on text it must not touch: retain pairs (prompt and response)
+    and generic prompts, all positions."""
+    samples = stats.retain[:COLLATERAL_SAMPLES] + [(q, "") for q in stats.generic[:COLLATERAL_SAMPLES]]
+    key = ("collateral-base", tuple(samples), patient.ledger.state)
+    if key not in patient.cache:
+        patient.cache[key] = next_token_logprobs(patient, samples)
+    with patient.ledger.trial(edit):
+        return collateral(patient.cache[key], next_token_logprobs(patient, samples))
 
 
 def _kept(result: dict | None) -> int:
@@ -466,23 +528,28 @@ def prepare(patient, config: StampConfig | None = None, *, retain: str | None = 
     refusal directions. The layers of ``layers="auto"`` under the paper recipe depend on the request,
     so only the fixed bands are prepared."""
     cfg = StampConfig.model_validate({**(config or StampConfig()).model_dump(), **overrides})
-    stats = stats_for(patient, retain=retain, refusals=refusals)
+    stats = stats_for(patient, retain=retain, refusals=refusals, **_stats_extra(cfg))
     if cfg.layers == "auto" and cfg.recipe == "paper":
         return
     layers = _resolve_layers(patient, cfg, [])
     if cfg.layers == "auto" and cfg.fallback_band:
         layers = sorted(set(layers) | set(fallback_layers(patient.n_layers)))
     for name in cfg.maps:
+        stats.keep_c(layers, name)  # one capture for every layer missing from the cache, not one per layer
         for layer in layers:
             if cfg.method == "stamp-lr":
                 stats.eig(layer, name)
             elif cfg.solver != "paper":
-                stats.kfactor(layer, name, cfg.lam)
+                stats.kfactor32(layer, name, cfg.lam)
     if cfg.recipe == "repair":
         stats.refusal_dirs()
         stats.keep_prefixes()  # tokenizing the 683 keep samples: ~0.1 s of a first request otherwise
     else:
         stats.refusal_out(layers, cfg.maps[-1])
+
+
+def _stats_extra(cfg: StampConfig) -> dict[str, int]:
+    return {"replies": cfg.keep_replies} if cfg.keep_replies else {}
 
 
 def _alpha_schedule(cfg: StampConfig, start: float) -> list[float]:

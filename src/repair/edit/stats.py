@@ -31,16 +31,18 @@ log = logging.getLogger(__name__)
 class EditStats:
     def __init__(self, patient, retain: str | Path | None = None, refusals: str | Path | None = None,
                  generic: str | Path | None = None, questions: str | Path | None = None,
-                 persist: bool = True) -> None:
+                 persist: bool = True, replies: int = 0) -> None:
         self.p = patient
         self.retain = load_pairs(retain or "retain.jsonl")
         self.refusals = load_pairs(refusals or "refusals.jsonl")
         self.generic = load_prompts(generic or "generic_prompts.jsonl")
         self.questions = load_prompts(questions or "keep_questions.jsonl")
+        self.dir = repair_home() / "stats" / _digest(patient.fingerprint) if persist else None
         # keep rows: the retain buffer with its responses, plus prompt-only generic chat and questions in
         # the common factual templates (an edit must tell "capital of X" from "capital of Y")
         self.keep = list(self.retain) + [(q, "") for q in self.generic + self.questions]
-        self.dir = repair_home() / "stats" / _digest(patient.fingerprint) if persist else None
+        if replies:  # and the model's own replies to generic prompts: how it writes, not only what it reads
+            self.keep += self.own_replies(self.generic[:replies])
         self._keep_tag = _digest(self.keep)
         self._ref_tag = _digest([self.refusals, self.generic[:100]])
         self._prefixes: Counter[tuple[int, ...]] | None = None
@@ -65,6 +67,25 @@ class EditStats:
         tmp = p.with_suffix(".tmp")
         torch.save(obj, tmp)
         tmp.replace(p)
+
+    def own_replies(self, prompts: list[str], max_new_tokens: int = 48) -> list[tuple[str, str]]:
+        """The model's greedy replies to ``prompts``, generated once per model and cached on disk."""
+        name = f"replies-{_digest([prompts, max_new_tokens])}.json"
+        p = self._path(name)
+        if p is not None and p.exists():
+            return [tuple(x) for x in json.loads(p.read_text(encoding="utf-8"))]
+        log.warning("generating the model's replies to %d generic prompts for its keep statistics (once per "
+                    "model)", len(prompts))
+        out = []
+        for i in range(0, len(prompts), 16):
+            batch = prompts[i : i + 16]
+            out += list(zip(batch, self.p.generate(batch, max_new_tokens=max_new_tokens), strict=True))
+        if p is not None:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            tmp = p.with_suffix(".tmp")
+            tmp.write_text(json.dumps(out), encoding="utf-8")
+            tmp.replace(p)
+        return out
 
     # -- keep statistics ----------------------------------------------------------------------
     def keep_c(self, layers: list[int], name: str) -> dict[int, torch.Tensor]:
@@ -130,6 +151,13 @@ class EditStats:
                 self._save(file, cached)
             self._factors[key] = (cached["chol"], float(cached["lam_abs"]))
         return self._factors[key]
+
+    def kfactor32(self, layer: int, name: str, lam: float) -> torch.Tensor:
+        """``kfactor``'s factor as float32, for the per-request triangular solves (see _keep_solve)."""
+        key = (layer, name, lam, "f32")
+        if key not in self._factors:
+            self._factors[key] = (self.kfactor(layer, name, lam)[0].float(), None)
+        return self._factors[key][0]
 
     # -- steering targets ----------------------------------------------------------------------
     def refusal_dirs(self) -> dict[int, torch.Tensor]:

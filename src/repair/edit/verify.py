@@ -163,3 +163,24 @@ def still_answers(patient, prompts: list[str], response: str | list[str], answer
         target = seqs[i][start:]
         out[j] = head(hidden[i, start - 1 : start - 1 + len(target)]).argmax(-1).tolist() == target
     return out
+
+
+@torch.no_grad()
+def next_token_logprobs(patient, samples: list[tuple[str, str]]) -> torch.Tensor:
+    """Log-probabilities of the next token at every position of each chat-templated (prompt, response)
+    sample after the template's shared prefix, stacked (rows, vocab)."""
+    from repair.edit.capture import encode
+
+    tok = patient.tokenizer
+    enc = [encode(tok, p, r) for p, r in samples]
+    ids, mask = right_padded([e.ids for e in enc], tok.pad_token_id if tok.pad_token_id is not None else 0)
+    device = next(patient.model.parameters()).device
+    logits = patient.model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
+    rows = [logits[i, e.user_start : len(e.ids)] for i, e in enumerate(enc)]
+    return torch.log_softmax(torch.cat(rows).float(), dim=-1).cpu()
+
+
+def collateral(base: torch.Tensor, edited: torch.Tensor) -> float:
+    """Mean KL(base || edited) of next-token distributions: how much an edit moves text it was not
+    meant to touch."""
+    return float((base.exp() * (base - edited)).sum(-1).mean())

@@ -370,12 +370,12 @@ def swapped_weights(model, state: Mapping[str, torch.Tensor] | None) -> Iterator
     try:
         with torch.no_grad():
             for k, v in state.items():
-                params[k].data.copy_(v.to(params[k].device, params[k].dtype))
+                params[k].copy_(v.to(params[k].device, params[k].dtype))
         yield
     finally:
         with torch.no_grad():
             for k, v in saved.items():
-                params[k].data.copy_(v)
+                params[k].copy_(v)
 
 
 def mean_kl_states(

@@ -306,10 +306,13 @@ def write_retain_buffer(qas: Sequence[QA], work: Path) -> str:
 
 def stamp_prep(patient, retain_path: str, sample: tuple[str, str], overrides: dict[str, Any]) -> float:
     """Build STAMP's per-model statistics (keep moments over D_r + generic prompts, refusal
-    direction) with a throw-away edit, so that RTE then times the requests alone."""
+    direction, the factors of both layer bands) and run a throw-away edit, so that RTE then times the
+    requests alone, as a warm server would serve them."""
     import repair
+    from repair.edit.stamp import prepare
 
     t0 = time.perf_counter()
+    prepare(patient, retain=retain_path, **overrides)
     repair.stamp(patient, [sample], retain=retain_path, commit=False, verify=False, **{**overrides, "alpha": 1.0})
     return time.perf_counter() - t0
 
