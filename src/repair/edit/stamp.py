@@ -233,8 +233,8 @@ def _keep_factor(cfg: StampConfig, stats, layer: int, name: str, x_f64: torch.Te
         if prior is not None:
             keep = keep.add_rows(prior)
         eig = stats.eig(layer, name) if prior is None and minus is None else None
-        _, a = delta_lowrank_solve(x_f64, torch.zeros(x_f64.shape[0], 1, dtype=x_f64.dtype), keep, cfg.rank or 64,
-                                   cfg.lam, eig=eig)
+        no_target = torch.zeros(x_f64.shape[0], 1, dtype=x_f64.dtype)  # A does not depend on it
+        _, a = delta_lowrank_solve(x_f64, no_target, keep, cfg.rank or 64, cfg.lam, eig=eig)
         if cfg.solver == "exact":
             # rescale so forget rows land exactly: A <- (X_F A^T)^-1-corrected on the f x f system
             g = x_f64 @ a.T
@@ -298,7 +298,8 @@ def capture_rows(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, l
     if cfg.pool == "mean":
         caps = {k: (x.mean(0, keepdim=True), y.mean(0, keepdim=True)) for k, (x, y) in caps.items()}
     # keep samples that are forget prompts leave C_K for this edit (their rows are subtracted)
-    removed = capture(patient.model, patient.arch, patient.tokenizer, dups, layers, list(cfg.maps), "all") if dups else {}
+    removed = capture(patient.model, patient.arch, patient.tokenizer, dups, layers, list(cfg.maps), "all",
+                      state=state) if dups else {}
     return Rows(caps, removed, time.perf_counter() - t, {}, [0.0])
 
 
