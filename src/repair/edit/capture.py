@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import DynamicCache, PreTrainedTokenizerBase
 
-from repair.edit.trace import StopForward, TraceDict, get_module
+from repair.edit.trace import StopForward, TraceDict
 from repair.models.arch import ArchMap
 
 Positions = Literal["all", "prompt", "content", "response", "last", "last+response"]
@@ -188,7 +188,6 @@ def _prefix_kv(model: torch.nn.Module, last: str, prefix: list[int], device: tor
         entries.move_to_end(key)
         return entries[key]
     cache = DynamicCache(config=model.config)
-    get_module(model, last)  # a clear error for a bad name before the forward
     with TraceDict(model, [last], stop=True, retain_input=False, retain_output=False):
         try:
             model(input_ids=torch.tensor([prefix], device=device), past_key_values=cache, use_cache=True)

@@ -19,7 +19,8 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -271,7 +272,8 @@ def _targets(patient, cfg: StampConfig, stats, layers: list[int], name: str, cap
     return out
 
 
-class Rows(NamedTuple):
+@dataclass
+class Rows:
     """What an edit is solved from: forget keys per (layer, map), and the keep rows leaving C_K.
     They do not depend on α, so the α search captures once and only re-solves; ``factors`` holds the
     α-independent part of each map's solution once the first solve has computed it."""
@@ -279,8 +281,8 @@ class Rows(NamedTuple):
     caps: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]
     removed: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]
     seconds: float
-    factors: dict[tuple[int, str], torch.Tensor]
-    factor_seconds: list[float]  # one item: the time the first solve spent on ``factors``
+    factors: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict)
+    factor_seconds: float = 0.0  # what the first solve spent on ``factors``
 
 
 def capture_rows(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, layers: list[int], stats) -> Rows:
@@ -300,7 +302,7 @@ def capture_rows(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, l
     # keep samples that are forget prompts leave C_K for this edit (their rows are subtracted)
     removed = capture(patient.model, patient.arch, patient.tokenizer, dups, layers, list(cfg.maps), "all",
                       state=state) if dups else {}
-    return Rows(caps, removed, time.perf_counter() - t, {}, [0.0])
+    return Rows(caps, removed, time.perf_counter() - t)
 
 
 def solve_edit(patient, rows: Rows, cfg: StampConfig, alpha: float, layers: list[int], stats) -> Edit:
@@ -315,10 +317,10 @@ def solve_edit(patient, rows: Rows, cfg: StampConfig, alpha: float, layers: list
                                      minus, rows.factors))
     dt = time.perf_counter() - t
     if first:
-        rows.factor_seconds[0] = dt
+        rows.factor_seconds = dt
     # "solve": this edit's whole solution, including the shared factors the first α step computed
     edit = Edit(new_edit_id(), deltas, timings={"capture": rows.seconds, "solve": dt if first else
-                                                rows.factor_seconds[0] + dt})
+                                                rows.factor_seconds + dt})
     edit.meta.update(alpha=alpha)
     return edit
 
@@ -439,21 +441,21 @@ def stamp(
     costs: dict[str, float] = {}
     band = fallback_layers(patient.n_layers)
     if cfg.layers == "auto" and cfg.recipe == "repair" and cfg.fallback_band and band != layers:
+        broken = _guard_broken(result)
         costly = (cfg.costly_alpha is not None and bool(result and result.get("forgotten"))
                   and edit.meta["alpha"] > cfg.costly_alpha)
-        if _guard_broken(result):
+        if broken or costly:
             tried.append(band)
             alt = search(band, cfg.fallback_alpha_start)
-            # the mid band's edit replaces the early one unless it breaks more of the guard
-            if not _guard_broken(alt[1]) or _kept(alt[1]) > _kept(result):
+            if broken:  # the mid band's edit replaces the early one unless it breaks more of the guard
+                take = not _guard_broken(alt[1]) or _kept(alt[1]) > _kept(result)
+            else:  # both forget: the one that moves generic text less
+                take = bool(alt[1] and alt[1].get("forgotten") and not _guard_broken(alt[1]))
+                if take:
+                    costs = {"early": _collateral(patient, stats, edit), "mid": _collateral(patient, stats, alt[0])}
+                    take = costs["mid"] < costs["early"]
+            if take:
                 edit, result, screened, layers = *alt, band
-        elif costly:
-            tried.append(band)
-            alt = search(band, cfg.fallback_alpha_start)
-            if alt[1] and alt[1].get("forgotten") and not _guard_broken(alt[1]):
-                costs = {"early": _collateral(patient, stats, edit), "mid": _collateral(patient, stats, alt[0])}
-                if costs["mid"] < costs["early"]:
-                    edit, result, screened, layers = *alt, band
     assert edit is not None
     edit.timings["total"] = time.perf_counter() - t0
     edit.meta.update(

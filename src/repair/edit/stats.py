@@ -21,6 +21,7 @@ import torch
 
 from repair.data import load_pairs, load_prompts
 from repair.edit.capture import capture, encode
+from repair.edit.ledger import atomic_write_bytes
 from repair.edit.solvers import NonFiniteEditError, relative_lambda
 from repair.eval.metrics import is_refusal
 from repair.models.loader import repair_home
@@ -82,9 +83,7 @@ class EditStats:
             out += list(zip(batch, self.p.generate(batch, max_new_tokens=max_new_tokens), strict=True))
         if p is not None:
             p.parent.mkdir(parents=True, exist_ok=True)
-            tmp = p.with_suffix(".tmp")
-            tmp.write_text(json.dumps(out), encoding="utf-8")
-            tmp.replace(p)
+            atomic_write_bytes(p, json.dumps(out).encode("utf-8"))
         return out
 
     # -- keep statistics ----------------------------------------------------------------------

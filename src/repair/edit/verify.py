@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import torch
 
 from repair.edit.answers import first_key_answer
-from repair.edit.capture import right_padded
+from repair.edit.capture import encode, right_padded
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
 # A long response (a biography, say) counts as gone when little of it is recalled.
@@ -169,8 +169,6 @@ def still_answers(patient, prompts: list[str], response: str | list[str], answer
 def next_token_logprobs(patient, samples: list[tuple[str, str]]) -> torch.Tensor:
     """Log-probabilities of the next token at every position of each chat-templated (prompt, response)
     sample after the template's shared prefix, stacked (rows, vocab)."""
-    from repair.edit.capture import encode
-
     tok = patient.tokenizer
     enc = [encode(tok, p, r) for p, r in samples]
     ids, mask = right_padded([e.ids for e in enc], tok.pad_token_id if tok.pad_token_id is not None else 0)
