@@ -18,6 +18,7 @@ import torch
 
 from repair.edit.stamp import parse_overrides
 from repair.eval.pipeline import print_table, run_pipeline
+from repair.session import SURGEONS
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n", type=int, default=100, help="unlearning scenarios")
     ap.add_argument("--n-chat", type=int, default=None, help="chat-only scenarios (default n/2)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--surgeon", choices=["rule", "llm"], default="rule")
+    ap.add_argument("--surgeon", choices=list(SURGEONS), default="rule")
     ap.add_argument("--out", default="results/pipeline")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
     ap.add_argument("--resume", action="store_true", help="keep the scenarios OUT already holds, play the rest")

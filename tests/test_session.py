@@ -245,6 +245,17 @@ def test_unknown_dtype_is_refused_before_loading(tmp_path):
         assert res.exit_code == 2 and "unknown dtype 'int8'" in res.output, (args, res.output)
 
 
+def test_unknown_surgeon_is_refused_before_loading(tmp_path):
+    from typer.testing import CliRunner
+
+    from repair.cli import app
+
+    run = CliRunner()
+    for args in (["chat"], ["serve", "--session", str(tmp_path)], ["eval", "pipeline", "--out", str(tmp_path)]):
+        res = run.invoke(app, [*args, "--surgeon", "oracle"])
+        assert res.exit_code == 2 and "unknown surgeon 'oracle' (rule or llm)" in res.output, (args, res.output)
+
+
 @pytest.mark.e2e
 def test_session_adopts_a_clean_patient(tmp_path):
     # A clean patient adopts the session's ledger folder; the edits in it come back on reopen.

@@ -25,8 +25,10 @@ DtypeOpt = Annotated[str, typer.Option(
 
 
 def _check_surgeon(surgeon: str) -> None:
-    if surgeon not in ("rule", "llm"):
-        console.print(f"[red]error:[/red] unknown surgeon {surgeon!r} (rule or llm)")
+    from repair.session import SURGEONS  # the one list of surgeon names
+
+    if surgeon not in SURGEONS:
+        console.print(f"[red]error:[/red] unknown surgeon {surgeon!r} ({' or '.join(SURGEONS)})")
         raise typer.Exit(2)
 
 
