@@ -207,6 +207,14 @@ def test_a_costly_early_band_edit_is_compared_with_the_mid_band_by_collateral(sm
     assert edit.meta["bands_tried"] == [early, mid] and set(costs) == {"early", "mid"}
     assert all(c > 0 for c in costs.values()), costs
     assert edit.meta["layers"] == (mid if costs["mid"] < costs["early"] else early)
+    # costly_lam: both bands at that λ too; the least collateral of the four wins, with its λ recorded
+    wide = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check, costly_alpha=1.0, costly_lam=1.0,
+                        commit=False)
+    costs = wide.meta["collateral"]
+    assert set(costs) == {"early", "mid", "early λ1", "mid λ1"} and costs["early λ1"] != costs["early"], costs
+    best = min(("early λ1", "mid λ1"), key=costs.__getitem__)  # both forget: the wider λ comes first
+    assert wide.meta["layers"] == (mid if best.startswith("mid") else early)
+    assert wide.meta["config"]["lam"] == 1.0, (best, wide.meta["config"])
     # an edit below the threshold, or the threshold off: the early band alone, as before
     for kw in ({"costly_alpha": 1e4}, {"costly_alpha": None}):
         plain = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check, commit=False, **kw)
