@@ -207,7 +207,7 @@ def test_a_costly_early_band_edit_is_compared_with_the_mid_band_by_collateral(sm
     assert edit.meta["bands_tried"] == [early, mid] and set(costs) == {"early", "mid"}
     assert all(c > 0 for c in costs.values()), costs
     assert edit.meta["layers"] == (mid if costs["mid"] < costs["early"] else early)
-    # costly_lam: both bands at that λ too; the least collateral of the four wins, with its λ recorded
+    # costly_lam: both bands at that λ too; of the λ1 edits the least collateral wins, its λ recorded
     wide = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check, costly_alpha=1.0, costly_lam=1.0,
                         commit=False)
     costs = wide.meta["collateral"]

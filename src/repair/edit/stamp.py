@@ -93,10 +93,11 @@ class StampConfig(BaseModel):
     # searched too, and of the two edits that forget within the guard, the one that moves the next-token
     # distributions of generic text (see ``collateral``) less is kept. None: the early band's edit.
     costly_alpha: float | None = Field(150.0, gt=0)
-    # with layers="auto", for an edit that is costly or breaks the guard: also search both bands at
-    # this ridge λ; of the edits at this λ that forget within the guard, the one with the least
-    # collateral is kept (if none does, the choice is made as without it). A larger λ spreads the edit over directions C_K uses more (single requests:
-    # perplexity +2 % at λ 1.0 against +7 %), but needs more α and breaks the guard more often.
+    # with layers="auto", for an edit that is costly or breaks the guard: also search both bands at this
+    # ridge λ; of the edits at this λ that forget within the guard, the one with the least collateral is
+    # kept (if none does, the choice is made as without it). A larger λ spreads the edit over directions
+    # C_K uses more (Table 8: perplexity +3.7 % against +7.0 %), but needs more α and breaks the guard
+    # more often when used for every edit. None: off.
     costly_lam: float | None = Field(None, gt=0)
     # the model's own replies to this many generic prompts join the keep rows (0: prompts only)
     keep_replies: int = Field(100, ge=0)
@@ -460,8 +461,8 @@ def stamp(
                 cands[f"early {tag}"] = (*search(layers, cfg.alpha_start, wide), layers, wide)
                 cands[f"mid {tag}"] = (*search(band, cfg.fallback_alpha_start, wide), band, wide)
             ok = {k: c for k, c in cands.items() if _forgets_within_guard(c[1])}
-            # a costly_lam edit that forgets within the guard comes first: on Table 8's requests those
-            # cost 1-4 % perplexity against 14-18 % for the λ edits they replaced (collateral not compared)
+            # a costly_lam edit that forgets within the guard comes first, whatever the collateral of the
+            # others: on Table 8's requests those cost 1-4 % perplexity against 14-18 % for the edits at λ
             wide_ok = [k for k in ok if "λ" in k]
             if broken and not wide_ok:  # the mid band's edit replaces the early one unless it breaks more
                 if not _guard_broken(alt[1]) or _kept(alt[1]) > _kept(result):
