@@ -463,7 +463,7 @@ def stamp(
             ok = {k: c for k, c in cands.items() if _forgets_within_guard(c[1])}
             # a costly_lam edit that forgets within the guard comes first, whatever the collateral of the
             # others: on Table 8's requests those cost 1-4 % perplexity against 14-18 % for the edits at λ
-            wide_ok = [k for k in ok if "λ" in k]
+            wide_ok = [k for k, c in ok.items() if c[4] is not cfg]
             if broken and not wide_ok:  # the mid band's edit replaces the early one unless it breaks more
                 if not _guard_broken(alt[1]) or _kept(alt[1]) > _kept(result):
                     edit, result, screened, layers = *alt, band
