@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from repair.eval.cli import eval_app, report_command
+from repair.eval.forget_quality.cli import forget_quality_command
 from repair.models.registry import BUNDLED, DEFAULT_MODEL
 from repair.session_cli import chat_command, pipeline_command, serve_command
 
@@ -23,6 +24,7 @@ app.add_typer(edits_app, name="edits")
 # Evaluation commands live in repair.eval.cli: `repair eval run|table …` and `repair report DIR`.
 app.add_typer(eval_app, name="eval")
 app.command("report")(report_command)
+eval_app.command("forget-quality")(forget_quality_command)
 # The interactive loop lives in repair.session_cli: `repair chat`, `repair serve`, `repair eval pipeline`.
 app.command("chat")(chat_command)
 app.command("serve")(serve_command)

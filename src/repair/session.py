@@ -320,6 +320,18 @@ class Session:
             self._record(message, reply)
             return reply
 
+    def forget(self, target: str, pairs: list[tuple[str, str]] | None = None) -> Reply:
+        """Forget ``target`` as if the watchdog had understood the request: with ``pairs`` (what the model
+        said, e.g. a history turn), those; without, the patient is asked about ``target`` first. The
+        rest (plan, verified edit, commit) is what a chat request does; no turn is recorded."""
+        t0 = time.perf_counter()
+        verdict = Verdict(intent="unlearn", confidence=1.0, target=target, pairs=list(pairs or []),
+                          source="history" if pairs else "probe")
+        with self._lock:
+            reply = self._unlearn(verdict, t0, {}, [])
+        reply.timings["total"] = time.perf_counter() - t0
+        return reply
+
     # -- routing ---------------------------------------------------------------------------------
     def _route(self, message: str, history: list[dict] | None, t0: float, max_new_tokens: int) -> Reply:
         pairs = self._context_pairs(history)

@@ -1,0 +1,136 @@
+"""``repair eval forget-quality``: configuration, the known-target filter, and one method's run."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .data import KnownList, KnownTarget, Split, file_sha256, known_path, load_known, load_targets
+from .run import (
+    Scored,
+    Utility,
+    answered,
+    appender,
+    generate,
+    read_records,
+    run_sequential,
+    run_single,
+    scored,
+    summarize,
+)
+from .schema import Target
+
+
+class BenchConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = "smollm2-135m-instruct"
+    method: str = "stamp"
+    split: Split = "test"
+    sequential: int = Field(0, ge=0)  # 0: single-target mode; N: the first N targets one after another
+    every: int = Field(10, ge=1)  # sequential: score everything after every `every` edits
+    limit: int | None = Field(None, ge=1)  # the first N known targets only (smoke runs)
+    kinds: tuple[Literal["entity", "fact"], ...] = ("entity", "fact")
+    dtype: str = "float32"
+    out: str = "results/forget-quality"
+    resume: bool = True
+    utility: bool = True  # KL and perplexity per target
+
+    def run_dir(self) -> Path:
+        mode = f"seq{self.sequential}" if self.sequential else "single"
+        return Path(self.out) / self.model / self.split / f"{self.method}-{mode}"
+
+
+def make_known(patient: Any, model: str, splits: tuple[Split, ...] = ("dev", "test"), progress: Any = None
+               ) -> KnownList:
+    """Ask the unedited model every probe and neighbour once; a target is known when its direct question
+    is answered. Written to ``repair/data/forget_quality/known/<model>.json`` by the CLI."""
+    known = KnownList(model=model, dtype=patient.dtype)
+    for split in splits:
+        entries: dict[str, KnownTarget] = {}
+        for t in load_targets(split):
+            replies = generate(patient, [*t.probes, *t.neighbours])
+            probes = answered(t.probes, replies[: len(t.probes)])
+            direct = next(p.id for p in t.probes if p.type == "direct")
+            if direct in probes:
+                entries[t.id] = KnownTarget(probes=probes,
+                                            neighbours=answered(t.neighbours, replies[len(t.probes) :]))
+            if progress:
+                progress()
+        known.splits[split] = entries
+        known.sha256[split] = file_sha256(split)
+    return known
+
+
+def write_known(known: KnownList) -> Path:
+    path = known_path(known.model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(known.model_dump_json(indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def selected(cfg: BenchConfig) -> tuple[list[Target], dict[str, KnownTarget]]:
+    known = load_known(cfg.model)
+    if known is None or cfg.split not in known.splits:
+        raise FileNotFoundError(
+            f"no known-target list for {cfg.model} ({cfg.split}): run `repair eval forget-quality --model "
+            f"{cfg.model} --filter` once on the unedited model")
+    if known.sha256.get(cfg.split) != file_sha256(cfg.split):
+        raise ValueError(f"the {cfg.split} split changed since {cfg.model}'s known list was made: re-run --filter")
+    entries = known.known(cfg.split)
+    targets = [t for t in load_targets(cfg.split) if t.id in entries and t.kind in cfg.kinds]
+    n = cfg.sequential or cfg.limit
+    return (targets[:n] if n else targets), entries
+
+
+def base_replies(patient: Any, targets: list[Target], path: Path) -> dict[str, str]:
+    """The unedited model's replies to every neighbour (cached in the run folder)."""
+    cached = json.loads(path.read_text()) if path.exists() else {}
+    todo = [t for t in targets if any(f"{t.id}/{n.id}" not in cached for n in t.neighbours)]
+    qs = [(t, n) for t in todo for n in t.neighbours]
+    for (t, n), r in zip(qs, generate(patient, [n for _, n in qs]), strict=True):
+        cached[f"{t.id}/{n.id}"] = r
+    if todo:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(cached, indent=0, ensure_ascii=False), encoding="utf-8")
+    return cached
+
+
+def run_method(patient: Any, cfg: BenchConfig, unlearner: Any, progress: Any = None) -> dict[str, Any]:
+    """One method on one split; writes records.jsonl and summary.json under ``cfg.run_dir()``."""
+    t0 = time.perf_counter()
+    targets, entries = selected(cfg)
+    out = cfg.run_dir()
+    records = out / "records.jsonl"
+    if not cfg.resume or cfg.sequential:
+        records.unlink(missing_ok=True)
+    base = base_replies(patient, targets, out.parent.parent / f"base-{patient.dtype}.json")
+    items: list[Scored] = [scored(t, entries[t.id], base) for t in targets]
+    unlearner.prepare(patient)
+    utility = Utility(patient) if cfg.utility else None
+    write = appender(records)
+    curve = None
+    if cfg.sequential:
+        curve = run_sequential(patient, unlearner, items, every=cfg.every, utility=utility, write=write,
+                               progress=progress)
+    else:
+        done = {r.target for r in read_records(records)}
+        run_single(patient, unlearner, items, utility=utility, done=done, write=write, progress=progress)
+    results = read_records(records)
+    if cfg.sequential:
+        results = [r for r in results if r.after_edits == max(r.after_edits for r in results)]
+    summary = {
+        "config": cfg.model_dump(),
+        "model": patient.name,
+        "dtype": patient.dtype,
+        "split_sha256": file_sha256(cfg.split),
+        "base_ppl": utility.base_ppl if utility else None,
+        **summarize(results),
+        "curve": curve,
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return summary

@@ -1,0 +1,110 @@
+"""`repair eval forget-quality`: what a user sees after "forget X", per probe type, for any method.
+
+    repair eval forget-quality --model smollm2-135m-instruct --method stamp --out results/forget-quality
+    repair eval forget-quality --method stamp,icu,ga --limit 5          # a quick look
+    repair eval forget-quality --method stamp --sequential 30 --split dev   # a curve (never held-out)
+    repair eval forget-quality --model qwen2.5-coder-0.5b-instruct --filter # once per model: known targets
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from repair.models.registry import DEFAULT_MODEL
+
+console = Console()
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)
+
+
+def forget_quality_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="bundled name, local HF folder or hub id")]
+    = DEFAULT_MODEL,
+    method: Annotated[str, typer.Option("--method", help="comma list: stamp, stamp-lr, paper, paper-lr, ga, npo, "
+                                        "rmu, flat, wga, asu, icu")] = "stamp",
+    split: Annotated[str, typer.Option("--split", help="test (held out; report once) or dev (tuning)")] = "test",
+    sequential: Annotated[int, typer.Option("--sequential", help="N: forget the first N targets one after "
+                                            "another, scoring all earlier ones every --every edits")] = 0,
+    every: Annotated[int, typer.Option("--every")] = 10,
+    limit: Annotated[int | None, typer.Option("--limit", help="only the first N known targets")] = None,
+    kinds: Annotated[str, typer.Option("--kinds", help="entity,fact")] = "entity,fact",
+    dtype: Annotated[str, typer.Option("--dtype", help="float32 (reproducible tables), bfloat16 or auto")]
+    = "float32",
+    out: Annotated[Path, typer.Option("--out")] = Path("results/forget-quality"),
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="skip targets already scored")] = True,
+    utility: Annotated[bool, typer.Option("--utility/--no-utility", help="KL and perplexity per target")] = True,
+    filter_: Annotated[bool, typer.Option("--filter", help="record which targets the unedited model knows "
+                                          "(writes the package's known list) and stop")] = False,
+    threads: Annotated[int | None, typer.Option("--threads")] = None,
+) -> None:
+    """The forget-quality benchmark: leak / refusal / degenerate / confabulation per probe type, neighbours,
+    KL, perplexity and cost, written as JSON, markdown and PNG under OUT."""
+    import torch
+    from pydantic import ValidationError
+
+    import repair
+    from repair.eval.unlearners import UNLEARNERS, make_unlearner
+
+    from .bench import BenchConfig, make_known, run_method, write_known
+    from .report import plot_curve, plot_labels, summary_markdown
+
+    if threads:
+        torch.set_num_threads(threads)
+    methods = [m.strip().lower() for m in method.split(",") if m.strip()]
+    bad = [m for m in methods if m not in UNLEARNERS]
+    if bad:
+        console.print(f"[red]error:[/red] unknown method(s) {bad}; choose from {', '.join(UNLEARNERS)}")
+        raise typer.Exit(2)
+    try:
+        cfgs = [BenchConfig(model=model, method=m, split=split, sequential=sequential, every=every, limit=limit,
+                            kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()), dtype=dtype,
+                            out=str(out), resume=resume, utility=utility) for m in methods]
+    except ValidationError as e:
+        console.print(f"[red]error:[/red] {e.errors()[0]['loc']}: {e.errors()[0]['msg']}")
+        raise typer.Exit(2) from None
+    t0 = time.perf_counter()
+    patient = repair.load(model, dtype=dtype)
+    if filter_:
+        from .data import load_targets
+
+        n = sum(len(load_targets(s)) for s in ("dev", "test"))
+        with _progress() as bar:
+            task = bar.add_task(f"asking {model} every probe", total=n)
+            known = make_known(patient, model, progress=lambda t=task: bar.advance(t))
+        path = write_known(known)
+        console.print(f"wrote {path}: " + ", ".join(f"{s} {len(v)} known" for s, v in known.splits.items()))
+        return
+    summaries = []
+    for cfg in cfgs:
+        try:
+            unlearner = make_unlearner(cfg.method)
+            with _progress() as bar:
+                from .bench import selected
+
+                task = bar.add_task(f"{cfg.method} on {cfg.split}", total=len(selected(cfg)[0]))
+                s = run_method(patient, cfg, unlearner, progress=lambda t=task: bar.advance(t))
+        except (FileNotFoundError, ValueError) as e:
+            console.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
+        md = summary_markdown(s)
+        (cfg.run_dir() / "summary.md").write_text(md, encoding="utf-8")
+        plot_labels([s], cfg.run_dir() / "labels.png")
+        if s.get("curve"):
+            plot_curve(s, cfg.run_dir() / "curve.png")
+        console.print(md, markup=False, highlight=False)
+        summaries.append(s)
+    if len(summaries) > 1:
+        plot_labels(summaries, Path(out) / model / split / "labels.png")
+    wall = time.perf_counter() - t0
+    (Path(out) / model / split / "last-run.json").write_text(json.dumps({"methods": methods, "wall_s": wall}))
+    console.print(f"wall time {wall:.0f} s; results under {Path(out) / model / split}")
