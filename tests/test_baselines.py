@@ -240,5 +240,16 @@ def test_asu_distils_towards_the_smoothed_teacher(base_model, tokenizer):
 def test_single_sample_and_empty_retain(base_model, tokenizer):
     for name in BASELINES:
         model = copy.deepcopy(base_model)
-        stats = run_baseline(name, model, tokenizer, FORGET[:1], [], _cfg())
+        stats = run_baseline(name, model, tokenizer, FORGET[:1], [], _cfg(rmu_steps=None))
         assert stats["steps"] == 1, name
+
+
+def test_rmu_trains_its_step_budget_whatever_the_forget_set_size(base_model, tokenizer):
+    """The reference RMU run trains a fixed number of batches; two epochs of one pair were 2 steps, too few
+    to move its three matrices (it scored exactly like Base)."""
+    for n in (1, 4):
+        model = copy.deepcopy(base_model)
+        stats = run_baseline("rmu", model, tokenizer, FORGET[:n], RETAIN, _cfg(rmu_steps=7))
+        assert stats["steps"] == 7
+    stats = run_baseline("rmu", copy.deepcopy(base_model), tokenizer, FORGET[:1], [], _cfg(rmu_steps=7, max_steps=3))
+    assert stats["steps"] == 3

@@ -59,6 +59,9 @@ class BaselineConfig(BaseModel):
     rmu_alpha: float = Field(1200.0, ge=0)  # retain activation-matching weight
     rmu_update_layers: int = Field(3, ge=1)  # update layers [layer-k+1, layer]
     rmu_params: tuple[str, ...] = ("mlp.down_proj",)  # name fragments of trained params
+    # The reference run trains 150 batches (max_num_batches) whatever the corpus size; two epochs over one
+    # request's 1-3 pairs are 2 steps, which left RMU's 3 matrices unchanged (KL 0.000 on every task).
+    rmu_steps: int | None = Field(150, ge=1)  # None: `epochs` passes, as the other baselines
 
     # WGA (Wang et al., 2025, G-effect): token weight p(y_t)^alpha
     wga_alpha: float = Field(1.0, ge=0)

@@ -24,6 +24,7 @@ Implementation notes:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from contextlib import contextmanager
 
@@ -122,6 +123,10 @@ def _shared_prefix(encs: Sequence[Encoded]) -> int:
 def unlearn(model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair],
             config: BaselineConfig | None = None) -> dict:
     cfg = config or BaselineConfig()
+    if cfg.rmu_steps is not None:  # a step budget, cycling the forget set, as the reference code does
+        per_epoch = math.ceil(len(forget) / cfg.batch_size)
+        steps = min(cfg.rmu_steps, cfg.max_steps or cfg.rmu_steps)
+        cfg = cfg.model_copy(update={"epochs": math.ceil(steps / max(per_epoch, 1)), "max_steps": steps})
     layer = resolve_layer(model, cfg)
     params = trainable_params(model, layer, cfg)
     frozen = {name: p.detach().clone() for name, p in params.items()}

@@ -1,0 +1,79 @@
+"""Collect real replies for the labeller's hand-labelled validation set (dev targets only).
+
+    python benchmarks/collect_fq_replies.py --out /tmp/fq-candidates.jsonl
+
+Sources, so that every label has real examples: the unedited SmolLM2 and Qwen2.5-Coder-0.5B (leaks, and
+made-up answers where they do not know), SmolLM2 after STAMP edits (the made-up substitutes users see),
+SmolLM2 after over-strong edits (a fixed α far above the search's; degenerate text), and Qwen with the
+in-context refusal instruction (refusals). The candidates are labelled by hand into
+``src/repair/data/forget_quality/labelled_replies.jsonl``; the labeller never sees them in training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+
+import torch
+
+
+def targets():
+    from repair.eval.forget_quality.data import load_targets, split_of
+
+    return [t for t in load_targets("dev") if split_of(t.id) == "dev"]
+
+
+def rows(model, source, target, questions, replies):
+    return [{"model": model, "source": source, "target": target.id, "id": q.id, "prompt": q.prompt,
+             "answer": q.answer, "keys": q.keys, "reply": r} for q, r in zip(questions, replies, strict=True)]
+
+
+def collect(model: str, sources: list[str], ts, rng: random.Random) -> list[dict]:
+    import repair
+    from repair.eval.forget_quality.run import forget_request, generate
+    from repair.eval.unlearners import IcuUnlearner, make_unlearner
+
+    p = repair.load(model)
+    out = []
+    stamp = make_unlearner("stamp") if "stamp" in sources else None
+    for t in ts:
+        qs = rng.sample(t.probes, 5) + rng.sample(t.neighbours, 1)
+        if "base" in sources:
+            out += rows(model, "base", t, qs, generate(p, qs))
+        if "icu" in sources:
+            applied = IcuUnlearner().unlearn(p, forget_request(p, t))
+            out += rows(model, "icu", t, qs, generate(p, qs, system=applied.system))
+        if stamp is not None:
+            applied = stamp.unlearn(p, forget_request(p, t))
+            out += rows(model, "stamp", t, qs, generate(p, qs))
+            stamp.undo(p, applied)
+        if "strong" in sources:
+            import repair as r
+
+            alpha = rng.choice([2000.0, 5000.0, 20000.0])
+            edit = r.stamp(p, forget_request(p, t).pairs, alpha=alpha, verify=False, commit=True)
+            out += rows(model, f"strong-{alpha:g}", t, qs, generate(p, qs))
+            p.ledger.undo(edit.id)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="/tmp/fq-candidates.jsonl")
+    ap.add_argument("--n", type=int, default=12, help="dev targets per model")
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    rng = random.Random(0)
+    ts = targets()
+    rng.shuffle(ts)
+    out = collect("smollm2-135m-instruct", ["base", "stamp", "strong"], ts[: a.n], rng)
+    out += collect("qwen2.5-coder-0.5b-instruct", ["base", "icu"], ts[a.n : 2 * a.n], rng)
+    with open(a.out, "w", encoding="utf-8") as f:
+        for r in out:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    print(f"wrote {len(out)} replies to {a.out}")
+
+
+if __name__ == "__main__":
+    main()
