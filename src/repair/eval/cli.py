@@ -149,6 +149,7 @@ def shortcut(
 
 def report_command(
     folder: Annotated[Path, typer.Argument(help="results folder written by `repair eval`")] = Path("results"),
+    docs: Annotated[Path, typer.Option("--docs", help="the forget-quality results page")] = Path("docs/results.md"),
 ) -> None:
     """Write FOLDER/report.md: every table with the paper's numbers beside it, targets, PNG plots."""
     from repair.eval.report import build_report
@@ -159,3 +160,6 @@ def report_command(
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from e
     console.print(f"wrote {path}")
+    from repair.eval.forget_quality.docs import write_results_md
+
+    console.print(f"wrote {write_results_md(folder, docs)}")

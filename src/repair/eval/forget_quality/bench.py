@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import platform
 import time
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .data import KnownList, KnownTarget, Split, file_sha256, known_path, load_known, load_targets
+from .data import (
+    MAX_NEW_TOKENS,
+    KnownList,
+    KnownTarget,
+    Split,
+    file_sha256,
+    known_path,
+    load_known,
+    load_targets,
+)
 from .run import (
     Scored,
     Utility,
@@ -44,25 +56,48 @@ class BenchConfig(BaseModel):
         return Path(self.out) / self.model / self.split / f"{self.method}-{mode}"
 
 
+def machine() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}"
+    return f"{os.cpu_count()}-core CPU ({platform.machine()}), {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+
+
 def make_known(patient: Any, model: str, splits: tuple[Split, ...] = ("dev", "test"), progress: Any = None
                ) -> KnownList:
     """Ask the unedited model every probe and neighbour once; a target is known when its direct question
-    is answered. Written to ``repair/data/forget_quality/known/<model>.json`` by the CLI."""
+    is answered. Written to ``repair/data/forget_quality/known/<model>.json`` by the CLI. Answers are
+    cached per target text under $REPAIR_HOME, so adding targets only asks about the new ones."""
+    from repair.models.loader import repair_home
+
+    cache_path = repair_home() / "forget-quality" / f"known-{model}-{patient.dtype}.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     known = KnownList(model=model, dtype=patient.dtype)
     for split in splits:
         entries: dict[str, KnownTarget] = {}
         for t in load_targets(split):
-            replies = generate(patient, [*t.probes, *t.neighbours])
-            probes = answered(t.probes, replies[: len(t.probes)])
-            direct = next(p.id for p in t.probes if p.type == "direct")
-            if direct in probes:
-                entries[t.id] = KnownTarget(probes=probes,
-                                            neighbours=answered(t.neighbours, replies[len(t.probes) :]))
+            key = hashlib.sha256(t.model_dump_json().encode()).hexdigest()
+            if key not in cache:
+                cache[key] = _known_target(patient, t)
+                cache_path.parent.mkdir(parents=True, exist_ok=True)
+                cache_path.write_text(json.dumps(cache))
+            if cache[key] is not None:
+                entries[t.id] = KnownTarget.model_validate(cache[key])
             if progress:
                 progress()
         known.splits[split] = entries
         known.sha256[split] = file_sha256(split)
     return known
+
+
+def _known_target(patient: Any, t: Target) -> dict[str, list[str]] | None:
+    replies = generate(patient, [*t.probes, *t.neighbours])
+    probes = answered(t.probes, replies[: len(t.probes)])
+    direct = next(p.id for p in t.probes if p.type == "direct")
+    if direct not in probes:
+        return None
+    return {"probes": probes, "neighbours": answered(t.neighbours, replies[len(t.probes) :])}
 
 
 def write_known(known: KnownList) -> Path:
@@ -77,9 +112,12 @@ def selected(cfg: BenchConfig) -> tuple[list[Target], dict[str, KnownTarget]]:
     if known is None or cfg.split not in known.splits:
         raise FileNotFoundError(
             f"no known-target list for {cfg.model} ({cfg.split}): run `repair eval forget-quality --model "
-            f"{cfg.model} --filter` once on the unedited model")
+            f"{cfg.model} --filter` once on the unedited model"
+        )
     if known.sha256.get(cfg.split) != file_sha256(cfg.split):
-        raise ValueError(f"the {cfg.split} split changed since {cfg.model}'s known list was made: re-run --filter")
+        raise ValueError(
+            f"the {cfg.split} split changed since {cfg.model}'s known list was made: re-run --filter"
+        )
     entries = known.known(cfg.split)
     targets = [t for t in load_targets(cfg.split) if t.id in entries and t.kind in cfg.kinds]
     n = cfg.sequential or cfg.limit
@@ -114,8 +152,9 @@ def run_method(patient: Any, cfg: BenchConfig, unlearner: Any, progress: Any = N
     write = appender(records)
     curve = None
     if cfg.sequential:
-        curve = run_sequential(patient, unlearner, items, every=cfg.every, utility=utility, write=write,
-                               progress=progress)
+        curve = run_sequential(
+            patient, unlearner, items, every=cfg.every, utility=utility, write=write, progress=progress
+        )
     else:
         done = {r.target for r in read_records(records)}
         run_single(patient, unlearner, items, utility=utility, done=done, write=write, progress=progress)
@@ -127,6 +166,8 @@ def run_method(patient: Any, cfg: BenchConfig, unlearner: Any, progress: Any = N
         "model": patient.name,
         "dtype": patient.dtype,
         "split_sha256": file_sha256(cfg.split),
+        "machine": machine(),
+        "max_new_tokens": MAX_NEW_TOKENS,
         "base_ppl": utility.base_ppl if utility else None,
         **summarize(results),
         "curve": curve,

@@ -1,9 +1,9 @@
 """`repair eval forget-quality`: what a user sees after "forget X", per probe type, for any method.
 
-    repair eval forget-quality --model smollm2-135m-instruct --method stamp --out results/forget-quality
-    repair eval forget-quality --method stamp,icu,ga --limit 5          # a quick look
-    repair eval forget-quality --method stamp --sequential 30 --split dev   # a curve (never held-out)
-    repair eval forget-quality --model qwen2.5-coder-0.5b-instruct --filter # once per model: known targets
+repair eval forget-quality --model smollm2-135m-instruct --method stamp --out results/forget-quality
+repair eval forget-quality --method stamp,icu,ga --limit 5          # a quick look
+repair eval forget-quality --method stamp --sequential 30 --split dev   # a curve (never held-out)
+repair eval forget-quality --model qwen2.5-coder-0.5b-instruct --filter # once per model: known targets
 """
 
 from __future__ import annotations
@@ -23,28 +23,54 @@ console = Console()
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def forget_quality_command(
-    model: Annotated[str, typer.Option("--model", "-m", help="bundled name, local HF folder or hub id")]
-    = DEFAULT_MODEL,
-    method: Annotated[str, typer.Option("--method", help="comma list: stamp, stamp-lr, paper, paper-lr, ga, npo, "
-                                        "rmu, flat, wga, asu, icu")] = "stamp",
-    split: Annotated[str, typer.Option("--split", help="test (held out; report once) or dev (tuning)")] = "test",
-    sequential: Annotated[int, typer.Option("--sequential", help="N: forget the first N targets one after "
-                                            "another, scoring all earlier ones every --every edits")] = 0,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="bundled name, local HF folder or hub id")
+    ] = DEFAULT_MODEL,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method", help="comma list: stamp, stamp-lr, paper, paper-lr, ga, npo, rmu, flat, wga, asu, icu"
+        ),
+    ] = "stamp",
+    split: Annotated[
+        str, typer.Option("--split", help="test (held out; report once) or dev (tuning)")
+    ] = "test",
+    sequential: Annotated[
+        int,
+        typer.Option(
+            "--sequential",
+            help="N: forget the first N targets one after "
+            "another, scoring all earlier ones every --every edits",
+        ),
+    ] = 0,
     every: Annotated[int, typer.Option("--every")] = 10,
     limit: Annotated[int | None, typer.Option("--limit", help="only the first N known targets")] = None,
     kinds: Annotated[str, typer.Option("--kinds", help="entity,fact")] = "entity,fact",
-    dtype: Annotated[str, typer.Option("--dtype", help="float32 (reproducible tables), bfloat16 or auto")]
-    = "float32",
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="float32 (reproducible tables), bfloat16 or auto")
+    ] = "float32",
     out: Annotated[Path, typer.Option("--out")] = Path("results/forget-quality"),
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="skip targets already scored")] = True,
-    utility: Annotated[bool, typer.Option("--utility/--no-utility", help="KL and perplexity per target")] = True,
-    filter_: Annotated[bool, typer.Option("--filter", help="record which targets the unedited model knows "
-                                          "(writes the package's known list) and stop")] = False,
+    utility: Annotated[
+        bool, typer.Option("--utility/--no-utility", help="KL and perplexity per target")
+    ] = True,
+    filter_: Annotated[
+        bool,
+        typer.Option(
+            "--filter",
+            help="record which targets the unedited model knows (writes the package's known list) and stop",
+        ),
+    ] = False,
     threads: Annotated[int | None, typer.Option("--threads")] = None,
 ) -> None:
     """The forget-quality benchmark: leak / refusal / degenerate / confabulation per probe type, neighbours,
@@ -66,9 +92,22 @@ def forget_quality_command(
         console.print(f"[red]error:[/red] unknown method(s) {bad}; choose from {', '.join(UNLEARNERS)}")
         raise typer.Exit(2)
     try:
-        cfgs = [BenchConfig(model=model, method=m, split=split, sequential=sequential, every=every, limit=limit,
-                            kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()), dtype=dtype,
-                            out=str(out), resume=resume, utility=utility) for m in methods]
+        cfgs = [
+            BenchConfig(
+                model=model,
+                method=m,
+                split=split,
+                sequential=sequential,
+                every=every,
+                limit=limit,
+                kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()),
+                dtype=dtype,
+                out=str(out),
+                resume=resume,
+                utility=utility,
+            )
+            for m in methods
+        ]
     except ValidationError as e:
         console.print(f"[red]error:[/red] {e.errors()[0]['loc']}: {e.errors()[0]['msg']}")
         raise typer.Exit(2) from None

@@ -104,8 +104,13 @@ class Head:
         return p / p.sum(axis=1, keepdims=True)
 
     def to_json(self) -> str:
-        return json.dumps({"classes": list(self.classes), "weight": self.weight.round(6).tolist(),
-                           "bias": self.bias.round(6).tolist()})
+        return json.dumps(
+            {
+                "classes": list(self.classes),
+                "weight": self.weight.round(6).tolist(),
+                "bias": self.bias.round(6).tolist(),
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Head:
@@ -119,8 +124,14 @@ def bundled_head() -> Head | None:
     return Head.from_json(path.read_text()) if path.is_file() else None
 
 
-def label_replies(replies: list[str], keys: list[list[str]], answers: list[str], *,
-                  head: Head | None = None, use_head: bool = True) -> list[Label]:
+def label_replies(
+    replies: list[str],
+    keys: list[list[str]],
+    answers: list[str],
+    *,
+    head: Head | None = None,
+    use_head: bool = True,
+) -> list[Label]:
     """Label each reply (see the module docstring). ``keys[i]``/``answers[i]`` belong to reply i."""
     out: list[Label | None] = []
     rest: list[int] = []
@@ -139,7 +150,9 @@ def label_replies(replies: list[str], keys: list[list[str]], answers: list[str],
         p = head.proba([replies[i] for i in rest])
         for j, i in enumerate(rest):
             cls = head.classes[int(p[j].argmax())]
-            out[i] = "refusal" if cls == "refusal" else "degenerate" if cls == "degenerate" else "confabulation"
+            out[i] = (
+                "refusal" if cls == "refusal" else "degenerate" if cls == "degenerate" else "confabulation"
+            )
     return [lab or "confabulation" for lab in out]
 
 

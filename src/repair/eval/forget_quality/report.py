@@ -27,9 +27,11 @@ def headline_row(s: dict[str, Any]) -> str:
         ppl = f"{s['ppl']:.2f} ({100 * (s['ppl'] / s['base_ppl'] - 1):+.1f} %)"
     kl = "–" if s.get("kl") is None else f"{s['kl']:.4f}"
     req = "–" if s.get("median_request_s") is None else f"{s['median_request_s']:.1f}"
-    return (f"| {s['config']['method']} | {s['targets']} | {_pct(g['plain']['leak'])} | {_pct(g['adversarial']['leak'])} "
-            f"| {_pct(o['refusal'])} | {_pct(o['confabulation'])} | {_pct(o['degenerate'])} "
-            f"| {_pct(o['neighbours_kept'])} | {kl} | {ppl} | {req} |")
+    return (
+        f"| {s['config']['method']} | {s['targets']} | {_pct(g['plain']['leak'])} | {_pct(g['adversarial']['leak'])} "
+        f"| {_pct(o['refusal'])} | {_pct(o['confabulation'])} | {_pct(o['degenerate'])} "
+        f"| {_pct(o['neighbours_kept'])} | {kl} | {ppl} | {req} |"
+    )
 
 
 HEADLINE_HEADER = (
@@ -40,10 +42,15 @@ HEADLINE_HEADER = (
 
 
 def by_type_table(s: dict[str, Any]) -> str:
-    lines = ["| probe type | n | leak % | refusal % | confabulation % | degenerate % |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| probe type | n | leak % | refusal % | confabulation % | degenerate % |",
+        "|---|---|---|---|---|---|",
+    ]
     for t, r in s["by_type"].items():
-        lines.append(f"| {t} | {r['n']} | {_pct(r['leak'])} | {_pct(r['refusal'])} | {_pct(r['confabulation'])} "
-                     f"| {_pct(r['degenerate'])} |")
+        lines.append(
+            f"| {t} | {r['n']} | {_pct(r['leak'])} | {_pct(r['refusal'])} | {_pct(r['confabulation'])} "
+            f"| {_pct(r['degenerate'])} |"
+        )
     nb = " · ".join(f"{t} {_pct(v)} %" for t, v in s["neighbours_by_type"].items())
     return "\n".join(lines) + f"\n\nNeighbours kept by type: {nb}."
 
@@ -51,15 +58,28 @@ def by_type_table(s: dict[str, Any]) -> str:
 def summary_markdown(s: dict[str, Any]) -> str:
     c = s["config"]
     mode = f"sequential, {c['sequential']} targets" if c["sequential"] else "single target"
-    out = [f"# Forget quality: {c['method']} on {s['model']} ({c['split']} split, {mode})", "",
-           HEADLINE_HEADER, headline_row(s), "", by_type_table(s), "",
-           f"Outcomes: {s['outcomes']}; median weight update {s.get('median_weight_update_s')} s; "
-           f"base perplexity {s.get('base_ppl')}; wall time {s['wall_s']} s; split sha256 {s['split_sha256'][:16]}…"]
+    out = [
+        f"# Forget quality: {c['method']} on {s['model']} ({c['split']} split, {mode})",
+        "",
+        HEADLINE_HEADER,
+        headline_row(s),
+        "",
+        by_type_table(s),
+        "",
+        f"Outcomes: {s['outcomes']}; median weight update {s.get('median_weight_update_s')} s; "
+        f"base perplexity {s.get('base_ppl')}; wall time {s['wall_s']} s; split sha256 {s['split_sha256'][:16]}…",
+    ]
     if s.get("curve"):
-        out += ["", "| edits | leak % | refusal % | confabulation % | neighbours kept % | ppl |",
-                "|---|---|---|---|---|---|"]
-        out += [f"| {p['edits']} | {_pct(p['leak'])} | {_pct(p['refusal'])} | {_pct(p['confabulation'])} "
-                f"| {_pct(p['neighbours_kept'])} | {p.get('ppl', '–')} |" for p in s["curve"]]
+        out += [
+            "",
+            "| edits | leak % | refusal % | confabulation % | neighbours kept % | ppl |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {p['edits']} | {_pct(p['leak'])} | {_pct(p['refusal'])} | {_pct(p['confabulation'])} "
+            f"| {_pct(p['neighbours_kept'])} | {p.get('ppl', '–')} |"
+            for p in s["curve"]
+        ]
     return "\n".join(out) + "\n"
 
 

@@ -61,17 +61,27 @@ class TargetResult(BaseModel):
 # generation
 
 
-def generate(patient: Any, questions: Sequence[Question], *, system: str | None = None,
-             max_new_tokens: int = MAX_NEW_TOKENS) -> list[str]:
+def generate(
+    patient: Any,
+    questions: Sequence[Question],
+    *,
+    system: str | None = None,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+) -> list[str]:
     """Greedy replies, batched by similar length (in-chat probes carry their history)."""
     pre = [{"role": "system", "content": system}] if system else []
-    order = sorted(range(len(questions)), key=lambda i: len(questions[i].prompt)
-                   + sum(len(t.content) for t in questions[i].history))
+    order = sorted(
+        range(len(questions)),
+        key=lambda i: len(questions[i].prompt) + sum(len(t.content) for t in questions[i].history),
+    )
     out: list[str] = [""] * len(questions)
     for s in range(0, len(order), BATCH):
         idx = order[s : s + BATCH]
-        replies = patient.generate([questions[i].prompt for i in idx], max_new_tokens=max_new_tokens,
-                                   histories=[pre + chat_history(questions[i]) for i in idx])
+        replies = patient.generate(
+            [questions[i].prompt for i in idx],
+            max_new_tokens=max_new_tokens,
+            histories=[pre + chat_history(questions[i]) for i in idx],
+        )
         for i, r in zip(idx, replies, strict=True):
             out[i] = r
     return out
@@ -94,29 +104,44 @@ def forget_request(patient: Any, target: Target) -> ForgetRequest:
         prompts = probe_prompts(target.subject)
     replies = patient.generate(prompts, max_new_tokens=MAX_NEW_TOKENS)
     pairs = [(p, r) for p, r in zip(prompts, replies, strict=True) if r.strip() and not is_refusal(r)]
-    return ForgetRequest(subject=target.subject, pairs=pairs or [(prompts[0], replies[0])], request=target.request)
+    return ForgetRequest(
+        subject=target.subject, pairs=pairs or [(prompts[0], replies[0])], request=target.request
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # scoring
 
 
-def score_probes(probes: Sequence[Question], replies: Sequence[str], types: Sequence[str]) -> list[ProbeResult]:
+def score_probes(
+    probes: Sequence[Question], replies: Sequence[str], types: Sequence[str]
+) -> list[ProbeResult]:
     labels = label_replies(list(replies), [q.keys for q in probes], [q.answer for q in probes])
-    return [ProbeResult(id=q.id, type=t, reply=r, label=lab, rouge=round(rouge_l(r, q.answer), 4))
-            for q, t, r, lab in zip(probes, types, replies, labels, strict=True)]
+    return [
+        ProbeResult(id=q.id, type=t, reply=r, label=lab, rouge=round(rouge_l(r, q.answer), 4))
+        for q, t, r, lab in zip(probes, types, replies, labels, strict=True)
+    ]
 
 
-def score_neighbours(neighbours: Sequence[Question], types: Sequence[str], replies: Sequence[str],
-                     base: Sequence[str]) -> list[NeighbourResult]:
+def score_neighbours(
+    neighbours: Sequence[Question], types: Sequence[str], replies: Sequence[str], base: Sequence[str]
+) -> list[NeighbourResult]:
     out = []
     for q, t, r, b in zip(neighbours, types, replies, base, strict=True):
         correct = leaks(r, q.keys, q.answer)
         fluent = degenerate_rule(r) is None
         fidelity = rouge_l(r, first_sentence(b) or b)
-        out.append(NeighbourResult(id=q.id, type=t, reply=r, correct=correct, fluent=fluent,
-                                   fidelity=round(fidelity, 4),
-                                   kept=correct and fluent and fidelity >= NEIGHBOUR_FIDELITY))
+        out.append(
+            NeighbourResult(
+                id=q.id,
+                type=t,
+                reply=r,
+                correct=correct,
+                fluent=fluent,
+                fidelity=round(fidelity, 4),
+                kept=correct and fluent and fidelity >= NEIGHBOUR_FIDELITY,
+            )
+        )
     return out
 
 
@@ -165,13 +190,19 @@ class Scored(BaseModel):
 def scored(target: Target, known: KnownTarget, base: dict[str, str]) -> Scored:
     probes = [p for p in target.probes if p.id in known.probes]
     neigh = [n for n in target.neighbours if n.id in known.neighbours]
-    return Scored(target=target, probes=probes, probe_types=[p.type for p in probes], neighbours=neigh,
-                  neighbour_types=[n.type for n in neigh],
-                  base_neighbours=[base[f"{target.id}/{n.id}"] for n in neigh])
+    return Scored(
+        target=target,
+        probes=probes,
+        probe_types=[p.type for p in probes],
+        neighbours=neigh,
+        neighbour_types=[n.type for n in neigh],
+        base_neighbours=[base[f"{target.id}/{n.id}"] for n in neigh],
+    )
 
 
-def evaluate(patient: Any, s: Scored, applied: Applied, utility: Utility | None, method: str,
-             after_edits: int = 1) -> TargetResult:
+def evaluate(
+    patient: Any, s: Scored, applied: Applied, utility: Utility | None, method: str, after_edits: int = 1
+) -> TargetResult:
     qs = [*s.probes, *s.neighbours]
     replies = generate(patient, qs, system=applied.system)
     probes = score_probes(s.probes, replies[: len(s.probes)], s.probe_types)
@@ -179,12 +210,29 @@ def evaluate(patient: Any, s: Scored, applied: Applied, utility: Utility | None,
     kl = ppl = None
     if utility is not None and applied.system is None:
         kl, ppl = utility.kl(patient), utility.ppl(patient)
-    return TargetResult(target=s.target.id, kind=s.target.kind, method=method, applied=applied, probes=probes,
-                        neighbours=neigh, kl=kl, ppl=ppl, after_edits=after_edits)
+    return TargetResult(
+        target=s.target.id,
+        kind=s.target.kind,
+        method=method,
+        applied=applied,
+        probes=probes,
+        neighbours=neigh,
+        kl=kl,
+        ppl=ppl,
+        after_edits=after_edits,
+    )
 
 
-def run_single(patient: Any, unlearner: Unlearner, items: Sequence[Scored], *, utility: Utility | None,
-               done: set[str], write: Callable[[TargetResult], None], progress: Any = None) -> None:
+def run_single(
+    patient: Any,
+    unlearner: Unlearner,
+    items: Sequence[Scored],
+    *,
+    utility: Utility | None,
+    done: set[str],
+    write: Callable[[TargetResult], None],
+    progress: Any = None,
+) -> None:
     """Each target alone: unlearn, evaluate, undo. ``done``: target ids to skip (resume)."""
     for s in items:
         if s.target.id in done:
@@ -201,9 +249,16 @@ def run_single(patient: Any, unlearner: Unlearner, items: Sequence[Scored], *, u
             progress()
 
 
-def run_sequential(patient: Any, unlearner: Unlearner, items: Sequence[Scored], *, every: int,
-                   utility: Utility | None, write: Callable[[TargetResult], None], progress: Any = None
-                   ) -> list[dict[str, Any]]:
+def run_sequential(
+    patient: Any,
+    unlearner: Unlearner,
+    items: Sequence[Scored],
+    *,
+    every: int,
+    utility: Utility | None,
+    write: Callable[[TargetResult], None],
+    progress: Any = None,
+) -> list[dict[str, Any]]:
     """Forget the targets one after another; every ``every`` edits (and after the last) score all targets
     forgotten so far. Returns the curve's points. The edits stay applied (undo them with the ledger)."""
     curve: list[dict[str, Any]] = []
@@ -234,26 +289,33 @@ def run_sequential(patient: Any, unlearner: Unlearner, items: Sequence[Scored], 
 
 def _rates(labels: list[str]) -> dict[str, float]:
     n = max(len(labels), 1)
-    return {"n": len(labels), **{f"{k}": round(labels.count(k) / n, 4)
-                                  for k in ("leak", "refusal", "degenerate", "confabulation")}}
+    return {
+        "n": len(labels),
+        **{f"{k}": round(labels.count(k) / n, 4) for k in ("leak", "refusal", "degenerate", "confabulation")},
+    }
 
 
 def summarize(results: Sequence[TargetResult]) -> dict[str, Any]:
     """Label rates per probe type and group, neighbours kept per type, utility and cost."""
     probes = [p for r in results for p in r.probes]
-    by_type = {t: _rates([p.label for p in probes if p.type == t])
-               for t in dict.fromkeys(p.type for p in probes)}
+    by_type = {
+        t: _rates([p.label for p in probes if p.type == t]) for t in dict.fromkeys(p.type for p in probes)
+    }
     groups = {
         "plain": _rates([p.label for p in probes if p.type not in ADVERSARIAL]),
         "adversarial": _rates([p.label for p in probes if p.type in ADVERSARIAL]),
     }
     neigh = [n for r in results for n in r.neighbours]
-    kept = {t: round(statistics.mean(n.kept for n in neigh if n.type == t), 4)
-            for t in dict.fromkeys(n.type for n in neigh)}
-    overall = {**_rates([p.label for p in probes]),
-               "rouge": round(statistics.mean(p.rouge for p in probes), 4) if probes else None,
-               "neighbours_kept": round(statistics.mean(n.kept for n in neigh), 4) if neigh else None,
-               "neighbours_n": len(neigh)}
+    kept = {
+        t: round(statistics.mean(n.kept for n in neigh if n.type == t), 4)
+        for t in dict.fromkeys(n.type for n in neigh)
+    }
+    overall = {
+        **_rates([p.label for p in probes]),
+        "rouge": round(statistics.mean(p.rouge for p in probes), 4) if probes else None,
+        "neighbours_kept": round(statistics.mean(n.kept for n in neigh), 4) if neigh else None,
+        "neighbours_n": len(neigh),
+    }
     kls = [r.kl for r in results if r.kl is not None]
     ppls = [r.ppl for r in results if r.ppl is not None]
     req = [r.applied.request_s for r in results]
@@ -266,8 +328,10 @@ def summarize(results: Sequence[TargetResult]) -> dict[str, Any]:
         "neighbours_by_type": kept,
         "kl": round(statistics.mean(kls), 6) if kls else None,
         "ppl": round(statistics.mean(ppls), 4) if ppls else None,
-        "outcomes": {o: sum(r.applied.outcome == o for r in results)
-                     for o in dict.fromkeys(r.applied.outcome for r in results)},
+        "outcomes": {
+            o: sum(r.applied.outcome == o for r in results)
+            for o in dict.fromkeys(r.applied.outcome for r in results)
+        },
         "median_request_s": round(statistics.median(req), 3) if req else None,
         "median_weight_update_s": round(statistics.median(upd), 4) if upd else None,
     }

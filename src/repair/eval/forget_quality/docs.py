@@ -1,0 +1,144 @@
+"""``docs/results.md``: the forget-quality tables of the current engine, written by ``repair report``.
+
+Reads ``<results>/forget-quality/<model>/test/<method>-single/summary.json`` (and the sequential
+summaries of the dev/stress runs) and writes one section per model, RWKU's published figures beside
+them, and a reading generated from the figures (never written by hand).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .report import HEADLINE_HEADER, RWKU_REFERENCE, by_type_table, headline_row
+
+METHOD_ORDER = ("stamp", "stamp-lr", "paper", "paper-lr", "ga", "npo", "rmu", "flat", "wga", "asu", "icu")
+
+
+def load_summaries(results: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """model -> run name ("stamp-single", "stamp-seq30") -> summary."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in sorted((results / "forget-quality").glob("*/*/*/summary.json")):
+        s = json.loads(path.read_text())
+        out.setdefault(s["config"]["model"], {})[f"{path.parent.parent.name}/{path.parent.name}"] = s
+    return out
+
+
+def _order(name: str) -> tuple[int, str]:
+    method = name.split("/")[-1].rsplit("-", 1)[0]
+    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), name)
+
+
+def reading(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Plain sentences from the figures: what a user sees after each method's edit."""
+    lines = []
+    for name in sorted(runs, key=_order):
+        s = runs[name]
+        if s["config"]["sequential"]:
+            continue
+        o, g = s["overall"], s["groups"]
+        forgot = o["refusal"]
+        parts = [
+            f"**{s['config']['method']}**: {100 * g['plain']['leak']:.0f} % of plain and "
+            f"{100 * g['adversarial']['leak']:.0f} % of adversarial probes still give the answer"
+        ]
+        if o["confabulation"] > forgot:
+            parts.append(
+                f"most of the rest is made up ({100 * o['confabulation']:.0f} % confabulation against "
+                f"{100 * forgot:.0f} % refusals): the answer is replaced, not withheld"
+            )
+        else:
+            parts.append(f"{100 * forgot:.0f} % of replies refuse")
+        if o["degenerate"] >= 0.05:
+            parts.append(f"{100 * o['degenerate']:.0f} % are degenerate text")
+        if o.get("neighbours_kept") is not None:
+            parts.append(f"{100 * o['neighbours_kept']:.0f} % of neighbours keep a right, fluent answer")
+        lines.append("- " + "; ".join(parts) + ".")
+    return lines
+
+
+def model_section(model: str, runs: dict[str, dict[str, Any]]) -> list[str]:
+    single = {k: v for k, v in runs.items() if not v["config"]["sequential"] and k.startswith("test/")}
+    L = [f"## {model}", ""]
+    if single:
+        any_s = next(iter(single.values()))
+        L += [
+            f"Held-out test split ({any_s['targets']} targets the model knows; split sha256 "
+            f"`{any_s['split_sha256'][:16]}…`), single-target mode, greedy {any_s.get('max_new_tokens', 48)}-token "
+            f"replies, {any_s['dtype']}, {any_s.get('machine', 'this machine')}:",
+            "",
+            HEADLINE_HEADER,
+            *[headline_row(single[k]) for k in sorted(single, key=_order)],
+            "",
+            "```bash",
+            f"repair eval forget-quality --model {model} --method "
+            f"{','.join(v['config']['method'] for _, v in sorted(single.items(), key=lambda kv: _order(kv[0])))}",
+            "```",
+            "",
+            *reading(single),
+            "",
+        ]
+        for k in sorted(single, key=_order):
+            L += [
+                f"<details><summary>{single[k]['config']['method']}: per probe type</summary>",
+                "",
+                by_type_table(single[k]),
+                "",
+                "</details>",
+                "",
+            ]
+    for _, s in sorted(runs.items()):
+        if s["config"]["sequential"]:
+            c = s["config"]
+            L += [
+                f"Sequential stress run ({c['split']} split, not held out): {c['method']}, {c['sequential']} "
+                f"targets, scored every {c['every']} edits:",
+                "",
+                "| edits | leak % | refusal % | confabulation % | neighbours kept % | ppl |",
+                "|---|---|---|---|---|---|",
+                *[
+                    f"| {p['edits']} | {100 * p['leak']:.1f} | {100 * p['refusal']:.1f} | "
+                    f"{100 * p['confabulation']:.1f} | {100 * (p['neighbours_kept'] or 0):.1f} | {p.get('ppl', '–')} |"
+                    for p in s["curve"]
+                ],
+                "",
+            ]
+    return L
+
+
+def write_results_md(results: Path, out: Path) -> Path:
+    runs = load_summaries(results)
+    L = [
+        "# Results",
+        "",
+        "Written by `repair report`; do not edit by hand. The paper's tables (Tables 2 and 5-8) are in "
+        "`results/report.md`.",
+        "",
+        "# Forget quality",
+        "",
+        'What a user sees after "forget X" (`repair eval forget-quality`): every reply to every probe gets one '
+        "label, in this order: **leak** (states the answer), **refusal**, **degenerate** (gibberish, "
+        "repetition, empty), **confabulation** (a fluent, made-up substitute). Plain probes: direct, reverse, "
+        "two paraphrases, cloze, in-chat, multi-hop; adversarial: prefix injection, affirmative suffix, role "
+        "play, quiz, first-letter hint, in-context example. A neighbour is kept when its reply still states its "
+        "answer, is fluent, and keeps the unedited reply's first sentence (ROUGE-L recall ≥ 0.5). KL: mean "
+        "next-token KL on 24 generic prompts; ppl: 16 public-domain book passages.",
+        "",
+    ]
+    for model in sorted(runs):
+        L += model_section(model, runs[model])
+    L += [
+        "## For reference: RWKU (Llama-3-8B-Instruct, single target)",
+        "",
+        "RWKU's forget score is ROUGE-L recall over all probes and its neighbour score the same on neighbour "
+        "probes; ours are label rates, so the columns compare in kind, not in value.",
+        "",
+        "| method | forget, all probes ↓ | neighbours ↑ |",
+        "|---|---|---|",
+        *[f"| {m} | {f} | {n} |" for m, f, n in RWKU_REFERENCE],
+        "",
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(L) + "\n", encoding="utf-8")
+    return out
