@@ -15,12 +15,20 @@ from repair.eval.forget_quality.run import score_neighbours, score_probes, summa
 from repair.eval.forget_quality.schema import Neighbour, Probe, Target
 
 # The held-out file is never edited after it was committed (the issue note records the same hash).
-TEST_SHA256 = None  # set when test.jsonl is committed
+TEST_SHA256 = "ad8bae758fd53b3d5a51f16055760c40bd9e3ac60c2feed6168102be775bd619"
 
 
 def _probe(**kw) -> Probe:
-    return Probe(**{"id": "direct", "type": "direct", "prompt": "What is the capital of Portugal?",
-                    "answer": "Lisbon", "aliases": ["Lisboa"], **kw})
+    return Probe(
+        **{
+            "id": "direct",
+            "type": "direct",
+            "prompt": "What is the capital of Portugal?",
+            "answer": "Lisbon",
+            "aliases": ["Lisboa"],
+            **kw,
+        }
+    )
 
 
 def test_labels_in_order_leak_refusal_degenerate_confabulation():
@@ -51,20 +59,29 @@ def test_degenerate_rule_sees_repetition_and_symbols_not_fluent_text():
 def test_score_probes_and_a_garbled_neighbour():
     res = score_probes([_probe()], ["I don't know."], ["direct"])
     assert res[0].label == "refusal" and res[0].rouge == 0.0
-    n = Neighbour(id="n-spain", type="similar_entity", prompt="What is the capital of Spain?", answer="Madrid")
+    n = Neighbour(
+        id="n-spain", type="similar_entity", prompt="What is the capital of Spain?", answer="Madrid"
+    )
     base = ["The capital of Spain is Madrid."]
     kept, garbled, nonsense = score_neighbours(
-        [n, n, n], ["similar_entity"] * 3,
-        ["The capital of Spain is Madrid, a large city.", "Madrid is a city located in Lisbon by the river Tagus.",
-         "Madrid Madrid Madrid Madrid Madrid Madrid"], base * 3)
+        [n, n, n],
+        ["similar_entity"] * 3,
+        [
+            "The capital of Spain is Madrid, a large city.",
+            "Madrid is a city located in Lisbon by the river Tagus.",
+            "Madrid Madrid Madrid Madrid Madrid Madrid",
+        ],
+        base * 3,
+    )
     assert kept.kept and kept.correct and kept.fluent
     assert garbled.correct and not garbled.kept  # keeps the key word, not the answer
     assert not nonsense.fluent and not nonsense.kept
 
 
 def test_schema_refuses_an_incomplete_target():
-    row = json.loads(resources.files("repair.data").joinpath("forget_quality/_example.jsonl").read_text()
-                     .splitlines()[1])
+    row = json.loads(
+        resources.files("repair.data").joinpath("forget_quality/_example.jsonl").read_text().splitlines()[1]
+    )
     Target.model_validate(row)
     row["probes"] = [p for p in row["probes"] if p["type"] != "reverse"]
     with pytest.raises(ValueError, match="reverse"):
@@ -96,11 +113,21 @@ def test_summary_counts_labels_per_type():
     from repair.eval.forget_quality.run import NeighbourResult, ProbeResult, TargetResult
     from repair.eval.unlearners import Applied
 
-    probes = [ProbeResult(id="a", type="direct", reply="", label="refusal", rouge=0),
-              ProbeResult(id="b", type="quiz", reply="", label="leak", rouge=1)]
-    neigh = [NeighbourResult(id="n", type="unrelated", reply="", correct=True, fluent=True, fidelity=1, kept=True)]
-    r = TargetResult(target="t", kind="fact", method="m", probes=probes, neighbours=neigh,
-                     applied=Applied(method="m", changed=True, outcome="done", request_s=2.0))
+    probes = [
+        ProbeResult(id="a", type="direct", reply="", label="refusal", rouge=0),
+        ProbeResult(id="b", type="quiz", reply="", label="leak", rouge=1),
+    ]
+    neigh = [
+        NeighbourResult(id="n", type="unrelated", reply="", correct=True, fluent=True, fidelity=1, kept=True)
+    ]
+    r = TargetResult(
+        target="t",
+        kind="fact",
+        method="m",
+        probes=probes,
+        neighbours=neigh,
+        applied=Applied(method="m", changed=True, outcome="done", request_s=2.0),
+    )
     s = summarize([r])
     assert s["groups"]["plain"]["refusal"] == 1.0 and s["groups"]["adversarial"]["leak"] == 1.0
     assert s["overall"]["neighbours_kept"] == 1.0 and s["median_request_s"] == 2.0
@@ -114,10 +141,17 @@ def test_training_unlearner_undo_restores_every_weight(smollm):
 
     before = {k: v.clone() for k, v in smollm.model.state_dict().items()}
     u = make_unlearner("ga", config=BaselineConfig(max_steps=2, lr=1e-4, progress=False))
-    a = u.unlearn(smollm, ForgetRequest(subject="Lisbon", pairs=[("What is the capital of Portugal?",
-                                                                   "The capital of Portugal is Lisbon.")]))
+    a = u.unlearn(
+        smollm,
+        ForgetRequest(
+            subject="Lisbon",
+            pairs=[("What is the capital of Portugal?", "The capital of Portugal is Lisbon.")],
+        ),
+    )
     try:
-        assert a.weight_update_s and any(not torch.equal(v, before[k]) for k, v in smollm.model.state_dict().items())
+        assert a.weight_update_s and any(
+            not torch.equal(v, before[k]) for k, v in smollm.model.state_dict().items()
+        )
     finally:
         u.undo(smollm, a)
     assert all(torch.equal(v, before[k]) for k, v in smollm.model.state_dict().items())
@@ -127,7 +161,9 @@ def test_icu_sets_a_system_instruction_and_unknown_method_is_refused():
     from repair.eval.unlearners import ForgetRequest, make_unlearner
 
     u = make_unlearner("icu")
-    a = u.unlearn(None, ForgetRequest(subject="Marie Curie", pairs=[("Who was Marie Curie?", "A physicist.")]))
+    a = u.unlearn(
+        None, ForgetRequest(subject="Marie Curie", pairs=[("Who was Marie Curie?", "A physicist.")])
+    )
     assert a.system and "Marie Curie" in a.system and a.changed
     with pytest.raises(KeyError, match="unknown method"):
         make_unlearner("nope")
@@ -149,3 +185,21 @@ def test_smoke_run_on_the_default_model(smollm, tmp_path):
     assert all(torch.equal(v, state[k]) for k, v in smollm.model.state_dict().items() if k in state)
     again = run_method(smollm, cfg, make_unlearner("stamp"))  # resumes: nothing left to run
     assert again["overall"] == s["overall"]
+
+
+def test_labeller_on_hand_labelled_real_replies():
+    """>= 300 real replies labelled by hand (>= 60 per label), none used in training: precision and recall
+    >= 0.9 for every label."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "validate", Path(__file__).resolve().parents[1] / "benchmarks" / "validate_fq_labeller.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = mod.load(None)
+    assert len(rows) >= 300
+    s = mod.scores(rows)
+    for lab in ("leak", "refusal", "degenerate", "confabulation"):
+        assert s[lab]["n"] >= 60, lab
+        assert s[lab]["precision"] >= 0.9 and s[lab]["recall"] >= 0.9, (lab, s[lab])
