@@ -46,8 +46,9 @@ def test_labels_in_order_leak_refusal_degenerate_confabulation():
 
 
 def test_leak_by_rouge_against_a_long_answer():
-    assert leaks("It was written by Jane Austen in 1813.", [], "Jane Austen")
-    assert not leaks("It was written by a famous novelist.", [], "Jane Austen")
+    assert leaks("He said the theory of evolution explains it.", [], "theory of natural evolution")
+    assert not leaks("He wrote a famous theory.", [], "theory of natural evolution")
+    assert not leaks("It is a new city.", [], "New York")  # a two-word answer needs its keys
 
 
 def test_degenerate_rule_sees_repetition_and_symbols_not_fluent_text():

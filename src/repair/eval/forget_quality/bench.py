@@ -73,26 +73,35 @@ def make_known(patient: Any, model: str, splits: tuple[Split, ...] = ("dev", "te
 
     cache_path = repair_home() / "forget-quality" / f"known-{model}-{patient.dtype}.json"
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    known = KnownList(model=model, dtype=patient.dtype)
-    for split in splits:
-        entries: dict[str, KnownTarget] = {}
-        for t in load_targets(split):
-            key = hashlib.sha256(t.model_dump_json().encode()).hexdigest()
-            if key not in cache:
-                cache[key] = _known_target(patient, t)
-                cache_path.parent.mkdir(parents=True, exist_ok=True)
-                cache_path.write_text(json.dumps(cache))
-            if cache[key] is not None:
-                entries[t.id] = KnownTarget.model_validate(cache[key])
+    targets = {s: load_targets(s) for s in splits}
+    todo = [t for ts in targets.values() for t in ts if _key(t) not in cache]
+    for i in range(0, len(todo), KNOWN_CHUNK):  # several targets per generation batch, cached as they finish
+        chunk = todo[i : i + KNOWN_CHUNK]
+        replies = generate(patient, [q for t in chunk for q in (*t.probes, *t.neighbours)], batch=32)
+        for t in chunk:
+            n = len(t.probes) + len(t.neighbours)
+            cache[_key(t)] = _known_target(t, replies[:n])
+            replies = replies[n:]
             if progress:
                 progress()
-        known.splits[split] = entries
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache_path.write_text(json.dumps(cache))
+    known = KnownList(model=model, dtype=patient.dtype)
+    for split, ts in targets.items():
+        known.splits[split] = {t.id: KnownTarget.model_validate(cache[_key(t)]) for t in ts
+                               if cache[_key(t)] is not None}
         known.sha256[split] = file_sha256(split)
     return known
 
 
-def _known_target(patient: Any, t: Target) -> dict[str, list[str]] | None:
-    replies = generate(patient, [*t.probes, *t.neighbours])
+KNOWN_CHUNK = 8
+
+
+def _key(t: Target) -> str:
+    return hashlib.sha256(t.model_dump_json().encode()).hexdigest()
+
+
+def _known_target(t: Target, replies: list[str]) -> dict[str, list[str]] | None:
     probes = answered(t.probes, replies[: len(t.probes)])
     direct = next(p.id for p in t.probes if p.type == "direct")
     if direct not in probes:

@@ -142,3 +142,27 @@ def write_results_md(results: Path, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(L) + "\n", encoding="utf-8")
     return out
+
+
+README_BEGIN = "<!-- forget-quality:begin (written by `repair report`) -->"
+README_END = "<!-- forget-quality:end -->"
+
+
+def headline_table(results: Path, model: str = "smollm2-135m-instruct") -> str:
+    """The README's results table: the default model's held-out single-target rows."""
+    runs = load_summaries(results).get(model, {})
+    single = {k: v for k, v in runs.items() if not v["config"]["sequential"] and k.startswith("test/")}
+    if not single:
+        return f"(no forget-quality run of {model} yet: `repair eval forget-quality`, then `repair report`)"
+    return "\n".join([HEADLINE_HEADER, *[headline_row(single[k]) for k in sorted(single, key=_order)]])
+
+
+def update_readme(readme: Path, results: Path) -> bool:
+    """Rewrite the README's block between the markers with ``headline_table``; False if it has none."""
+    text = readme.read_text(encoding="utf-8")
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_BEGIN}\n{headline_table(results)}\n{README_END}{tail}", encoding="utf-8")
+    return True

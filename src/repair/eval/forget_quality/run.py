@@ -67,6 +67,7 @@ def generate(
     *,
     system: str | None = None,
     max_new_tokens: int = MAX_NEW_TOKENS,
+    batch: int = BATCH,
 ) -> list[str]:
     """Greedy replies, batched by similar length (in-chat probes carry their history)."""
     pre = [{"role": "system", "content": system}] if system else []
@@ -75,8 +76,8 @@ def generate(
         key=lambda i: len(questions[i].prompt) + sum(len(t.content) for t in questions[i].history),
     )
     out: list[str] = [""] * len(questions)
-    for s in range(0, len(order), BATCH):
-        idx = order[s : s + BATCH]
+    for s in range(0, len(order), batch):
+        idx = order[s : s + batch]
         replies = patient.generate(
             [questions[i].prompt for i in idx],
             max_new_tokens=max_new_tokens,
