@@ -2,12 +2,12 @@
 
     python benchmarks/train_fq_labeller.py
 
-Classes: answer (fluent text that is not a refusal), refusal, degenerate. Features: the MiniLM sentence
+Classes: fluent (answers and refusals alike; refusals are found by patterns) and degenerate. Features: the MiniLM sentence
 embedding plus ``labels.text_stats``. Training text is written for this purpose and never a model's reply:
-- refusal: the responses of ``repair/data/refusals.jsonl`` and the hand-written refusals of
-  ``forget_quality/labeller_train.jsonl``;
-- answer: the responses of ``retain.jsonl``, the fluent statements of ``labeller_train.jsonl`` and
-  sentences of the offline utility corpora (Python docs, public-domain books);
+- fluent: the responses of ``retain.jsonl`` and ``refusals.jsonl``, the texts of
+  ``forget_quality/labeller_train.jsonl``, sentences of the offline utility corpora (Python docs,
+  public-domain books), short answers built from Faker's names, and the unedited SmolLM2's replies to
+  the package's generic prompts;
 - degenerate: seeded corruptions of the answer texts (repeated phrases, shuffled words, character soup,
   fragments, glued nonsense words).
 The labeller is validated on hand-labelled real replies (``benchmarks/validate_fq_labeller.py``), which
@@ -37,7 +37,7 @@ def sentences(texts: list[str], n: int, rng: random.Random) -> list[str]:
 
 def corrupt(text: str, rng: random.Random) -> str:
     words = text.split() or ["the"]
-    kind = rng.randrange(6)
+    kind = rng.choice([0, 1, 2, 4, 5])  # no bare fragments: a one-word answer is fluent, not degenerate
     if kind == 0:  # a phrase repeated
         i = rng.randrange(len(words))
         phrase = " ".join(words[i : i + rng.randint(1, 4)])
@@ -46,15 +46,37 @@ def corrupt(text: str, rng: random.Random) -> str:
         rng.shuffle(words)
         return " ".join(words)
     if kind == 2:  # character soup
-        chars = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789.,;:-_/\\|()[]{}#@*&^%$") for _ in range(60))
+        chars = "".join(
+            rng.choice("abcdefghijklmnopqrstuvwxyz0123456789.,;:-_/\\|()[]{}#@*&^%$") for _ in range(60)
+        )
         return " ".join(chars[i : i + rng.randint(2, 9)] for i in range(0, 60, 7))
-    if kind == 3:  # a fragment
-        return " ".join(words[: rng.randint(0, 2)]) + rng.choice(["", ",", " the", " of of", " ..."])
     if kind == 4:  # glued nonsense words
         return " ".join("".join(rng.sample(words, min(3, len(words)))) for _ in range(rng.randint(3, 8)))
     # one token stuttered
     w = rng.choice(words)
     return " ".join(words[: rng.randint(0, 6)] + [w] * rng.randint(6, 20))
+
+
+def short_answers(rng: random.Random, n: int) -> list[str]:
+    """Short fluent answers ("Lisbon.", "The answer is Jane Doe.") built from Faker's names and places."""
+    from faker import Faker
+
+    fake = Faker()
+    fake.seed_instance(0)
+    forms = ["{}.", "{}", "The answer is {}.", "A: {}.", "It is {}.", "{}, I believe.", "That would be {}."]
+    makers = [fake.city, fake.name, fake.country, fake.last_name, fake.company, fake.year]
+    return [rng.choice(forms).format(rng.choice(makers)()) for _ in range(n)]
+
+
+def own_replies(n: int) -> list[str]:
+    """The unedited default model's greedy replies to the package's generic prompts: real, mostly fluent
+    small-model text (repetitive in the way such models are), on prompts no benchmark probe uses."""
+    import repair
+    from repair.data import load_prompts
+
+    patient = repair.load("smollm2-135m-instruct", ledger=False)
+    prompts = load_prompts("generic_prompts.jsonl")[:n]
+    return [r for i in range(0, len(prompts), 32) for r in patient.generate(prompts[i : i + 32], max_new_tokens=48)]
 
 
 def main() -> None:
@@ -66,21 +88,24 @@ def main() -> None:
 
     rng = random.Random(0)
     written = [json.loads(ln) for ln in (OUT.parent / "labeller_train.jsonl").read_text().splitlines() if ln.strip()]
-    refusal = [r for _, r in load_pairs("refusals.jsonl")] + [w["text"] for w in written if w["label"] == "refusal"]
     corpus = utility_corpus(None, source="python-docs").texts + utility_corpus(None, source="garak-books").texts
-    answer = ([r for _, r in load_pairs("retain.jsonl")] + [w["text"] for w in written if w["label"] == "answer"]
-              + sentences(corpus, 600, rng))
-    degenerate = [corrupt(t, rng) for t in rng.sample(answer, 500)] + \
+    answers = ([r for _, r in load_pairs("retain.jsonl")] + [w["text"] for w in written if w["label"] == "answer"]
+               + sentences(corpus, 600, rng))
+    # refusals are fluent text too: the head only tells fluent from degenerate (refusals are found by patterns)
+    fluent = (answers + [r for _, r in load_pairs("refusals.jsonl")]
+              + [w["text"] for w in written if w["label"] == "refusal"] + short_answers(rng, 200) + own_replies(284))
+    degenerate = [corrupt(t, rng) for t in rng.sample(answers, 500)] + \
         [w["text"] for w in written if w["label"] == "degenerate"]
-    texts = answer + refusal + degenerate
-    y = np.array([0] * len(answer) + [1] * len(refusal) + [2] * len(degenerate))
+    texts = fluent + degenerate
+    y = np.array([0] * len(fluent) + [1] * len(degenerate))
     x = Head.features(texts)
-    # balanced: the refusal class is the smallest, and its recall is what the benchmark most needs
     clf = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced").fit(x, y)
-    head = Head(clf.coef_, clf.intercept_, HEAD_CLASSES)
+    # binary: sklearn keeps one row of weights (the degenerate logit); the fluent logit is zero
+    head = Head(np.concatenate([np.zeros_like(clf.coef_), clf.coef_]), np.concatenate([[0.0], clf.intercept_]),
+                HEAD_CLASSES)
     acc = (head.proba(texts).argmax(1) == y).mean()
     OUT.write_text(head.to_json() + "\n")
-    print(f"{len(answer)} answer, {len(refusal)} refusal, {len(degenerate)} degenerate; train accuracy {acc:.3f}")
+    print(f"{len(fluent)} fluent, {len(degenerate)} degenerate; train accuracy {acc:.3f}")
     print(f"wrote {OUT}")
 
 

@@ -2,8 +2,8 @@
 
 - **leak**: the reply states the answer: an accepted key string (word-bounded, normalised), or
   ROUGE-L recall >= 0.5 against a gold answer of three or more words (RWKU's measure).
-- **refusal**: a fluent refusal or "I don't know": the refusal patterns of ``repair.eval.metrics``, or
-  the MiniLM head's refusal probability.
+- **refusal**: a fluent refusal or "I don't know": the refusal patterns of ``repair.eval.metrics``
+  (a MiniLM head for refusals learned topic, not tone: it called made-up phone numbers refusals).
 - **degenerate**: empty, repetitive, symbol soup or word salad: a few cheap text statistics, or the
   head's degenerate probability. A degenerate reply never counts as forgotten.
 - **confabulation**: anything else: a fluent reply that gives no refusal and not the answer, i.e. a
@@ -29,7 +29,7 @@ from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
 Label = Literal["leak", "refusal", "degenerate", "confabulation"]
 LABELS: tuple[Label, ...] = ("leak", "refusal", "degenerate", "confabulation")
-HEAD_CLASSES = ("answer", "refusal", "degenerate")  # what the head tells apart (leak is string matching)
+HEAD_CLASSES = ("fluent", "degenerate")  # what the head tells apart (leaks and refusals are matched as text)
 LEAK_ROUGE = 0.5
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 
