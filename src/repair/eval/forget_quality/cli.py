@@ -71,6 +71,14 @@ def forget_quality_command(
             help="record which targets the unedited model knows (writes the package's known list) and stop",
         ),
     ] = False,
+    relabel_: Annotated[
+        bool,
+        typer.Option(
+            "--relabel",
+            help="score finished runs again from their stored "
+            "replies with the current labeller (no model needed)",
+        ),
+    ] = False,
     threads: Annotated[int | None, typer.Option("--threads")] = None,
 ) -> None:
     """The forget-quality benchmark: leak / refusal / degenerate / confabulation per probe type, neighbours,
@@ -82,7 +90,7 @@ def forget_quality_command(
     from repair.eval.unlearners import UNLEARNERS, make_unlearner
 
     from .bench import BenchConfig, make_known, run_method, write_known
-    from .report import plot_curve, plot_labels, summary_markdown
+    from .report import plot_labels
 
     if threads:
         torch.set_num_threads(threads)
@@ -111,6 +119,12 @@ def forget_quality_command(
     except ValidationError as e:
         console.print(f"[red]error:[/red] {e.errors()[0]['loc']}: {e.errors()[0]['msg']}")
         raise typer.Exit(2) from None
+    if relabel_:
+        from .bench import relabel
+
+        for cfg in cfgs:
+            _write_outputs(cfg, relabel(cfg))
+        return
     t0 = time.perf_counter()
     patient = repair.load(model, dtype=dtype)
     if filter_:
@@ -135,15 +149,21 @@ def forget_quality_command(
         except (FileNotFoundError, ValueError) as e:
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None
-        md = summary_markdown(s)
-        (cfg.run_dir() / "summary.md").write_text(md, encoding="utf-8")
-        plot_labels([s], cfg.run_dir() / "labels.png")
-        if s.get("curve"):
-            plot_curve(s, cfg.run_dir() / "curve.png")
-        console.print(md, markup=False, highlight=False)
+        _write_outputs(cfg, s)
         summaries.append(s)
     if len(summaries) > 1:
         plot_labels(summaries, Path(out) / model / split / "labels.png")
     wall = time.perf_counter() - t0
     (Path(out) / model / split / "last-run.json").write_text(json.dumps({"methods": methods, "wall_s": wall}))
     console.print(f"wall time {wall:.0f} s; results under {Path(out) / model / split}")
+
+
+def _write_outputs(cfg, s) -> None:
+    from .report import plot_curve, plot_labels, summary_markdown
+
+    md = summary_markdown(s)
+    (cfg.run_dir() / "summary.md").write_text(md, encoding="utf-8")
+    plot_labels([s], cfg.run_dir() / "labels.png")
+    if s.get("curve"):
+        plot_curve(s, cfg.run_dir() / "curve.png")
+    console.print(md, markup=False, highlight=False)

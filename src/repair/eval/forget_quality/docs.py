@@ -13,7 +13,20 @@ from typing import Any
 
 from .report import HEADLINE_HEADER, RWKU_REFERENCE, by_type_table, headline_row
 
-METHOD_ORDER = ("stamp", "stamp-lr", "paper", "paper-lr", "ga", "npo", "rmu", "flat", "wga", "asu", "icu")
+METHOD_ORDER = (
+    "none",
+    "stamp",
+    "stamp-lr",
+    "paper",
+    "paper-lr",
+    "ga",
+    "npo",
+    "rmu",
+    "flat",
+    "wga",
+    "asu",
+    "icu",
+)
 
 
 def load_summaries(results: Path) -> dict[str, dict[str, dict[str, Any]]]:
@@ -38,6 +51,14 @@ def reading(runs: dict[str, dict[str, Any]]) -> list[str]:
         if s["config"]["sequential"]:
             continue
         o, g = s["overall"], s["groups"]
+        if s["config"]["method"] == "none":
+            lines.append(
+                f"- **none** (the unedited model): {100 * g['plain']['leak']:.0f} % of plain and "
+                f"{100 * g['adversarial']['leak']:.0f} % of adversarial probes give the answer and "
+                f"{100 * (o['neighbours_kept'] or 0):.0f} % of neighbours are kept, not 100 %: the known-target "
+                "filter generated each target's questions in other batches, and greedy replies of this model "
+                "change with the batch they are decoded in (near-ties). This is the noise floor of every row.")
+            continue
         forgot = o["refusal"]
         parts = [
             f"**{s['config']['method']}**: {100 * g['plain']['leak']:.0f} % of plain and "
@@ -164,5 +185,7 @@ def update_readme(readme: Path, results: Path) -> bool:
         return False
     head, rest = text.split(README_BEGIN, 1)
     _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_BEGIN}\n{headline_table(results)}\n{README_END}{tail}", encoding="utf-8")
+    readme.write_text(
+        f"{head}{README_BEGIN}\n{headline_table(results)}\n{README_END}{tail}", encoding="utf-8"
+    )
     return True

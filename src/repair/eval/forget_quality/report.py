@@ -101,7 +101,7 @@ def plot_labels(summaries: list[dict[str, Any]], path: Path) -> Path:
         ax.set_title(f"{s['config']['method']} ({s['targets']} targets)")
         ax.tick_params(axis="x", rotation=70, labelsize=7)
     axes[0][0].set_ylabel("share of replies")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
