@@ -158,7 +158,3 @@ def label_replies(
                 "refusal" if cls == "refusal" else "degenerate" if cls == "degenerate" else "confabulation"
             )
     return [lab or "confabulation" for lab in out]
-
-
-def label_reply(reply: str, keys: list[str], answer: str, **kw) -> Label:
-    return label_replies([reply], [keys], [answer], **kw)[0]
