@@ -127,7 +127,7 @@ def collect(model: str, sources: list[str], ts, rng: random.Random) -> list[dict
     from repair.eval.forget_quality.schema import Question
     from repair.eval.unlearners import IcuUnlearner, make_unlearner
 
-    p = repair.load(model)
+    p = repair.load(model, ledger=False)  # edits stay in memory, never in the user's ledger
     out = []
     if (
         "private" in sources

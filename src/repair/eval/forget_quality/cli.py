@@ -126,7 +126,7 @@ def forget_quality_command(
             _write_outputs(cfg, relabel(cfg))
         return
     t0 = time.perf_counter()
-    patient = repair.load(model, dtype=dtype)
+    patient = repair.load(model, dtype=dtype, ledger=False)  # the base weights: never the user's ledger
     if filter_:
         from .data import load_targets
 
