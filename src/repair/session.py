@@ -91,6 +91,12 @@ def reply_leaks(reply: str, response: str, keys: list[str]) -> bool:
     return answer_match(reply, response)
 
 
+def stated_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (prompt, reply) pairs in which the model stated something: empty replies and refusals hold
+    nothing to forget."""
+    return [(p, r) for p, r in pairs if r.strip() and not is_refusal(r)]
+
+
 def score_replies(probes: list[dict[str, Any]], response: str, keys: list[str]) -> dict[str, Any]:
     """Re-score the engine's probe replies with the session's stricter criterion."""
     per = [
@@ -367,7 +373,7 @@ class Session:
             answers = self.patient.generate(probes, max_new_tokens=self.probe_tokens)
             pairs = list(zip(probes, answers, strict=True))
             timings["probe"] = time.perf_counter() - t
-        pairs = [(p, r) for p, r in pairs if r.strip() and not is_refusal(r)]
+        pairs = stated_pairs(pairs)
         target = display_target(target) if target else "that"
         if not pairs:
             return Reply(kind="unlearn", outcome="unknown_target", target=target, timings=timings,

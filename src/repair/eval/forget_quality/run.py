@@ -97,14 +97,14 @@ def forget_request(patient: Any, target: Target) -> ForgetRequest:
     """The pairs a chat request resolves to: a fact's direct question with the model's reply (the user
     asked, then said "forget that"); an entity's questions from ``repair chat``'s probe step."""
     from repair.agents.watchdog import probe_prompts
-    from repair.eval.metrics import is_refusal
+    from repair.session import stated_pairs
 
     if target.kind == "fact":
         prompts = [next(p.prompt for p in target.probes if p.type == "direct")]
     else:
         prompts = probe_prompts(target.subject)
     replies = patient.generate(prompts, max_new_tokens=MAX_NEW_TOKENS)
-    pairs = [(p, r) for p, r in zip(prompts, replies, strict=True) if r.strip() and not is_refusal(r)]
+    pairs = stated_pairs(list(zip(prompts, replies, strict=True)))
     return ForgetRequest(
         subject=target.subject, pairs=pairs or [(prompts[0], replies[0])], request=target.request
     )
