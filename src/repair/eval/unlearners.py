@@ -75,7 +75,7 @@ class StampUnlearner:
         self.name, self.config = name, config or StampMethodConfig()
         self._session = None
 
-    def _session(self, patient: Any):
+    def _session_for(self, patient: Any):
         from repair.session import Session, make_surgeon
 
         if self._session is None or self._session.patient is not patient:
@@ -89,11 +89,11 @@ class StampUnlearner:
         return self._session
 
     def prepare(self, patient: Any) -> None:
-        self._session(patient).warm()
+        self._session_for(patient).warm()
 
     def unlearn(self, patient: Any, request: ForgetRequest) -> Applied:
         t = time.perf_counter()
-        reply = self._session(patient).forget(request.subject, request.pairs)
+        reply = self._session_for(patient).forget(request.subject, request.pairs)
         seconds = time.perf_counter() - t
         edit = (
             next((e for e in patient.ledger.active if e.id == reply.edit_id), None) if reply.edit_id else None
