@@ -137,11 +137,10 @@ def test_summary_counts_labels_per_type():
 @pytest.mark.e2e
 def test_training_unlearner_undo_restores_every_weight(smollm):
     """A real GA run (two steps) changes the weights; undo puts back every tensor bit for bit."""
-    from repair.eval.baselines import BaselineConfig
     from repair.eval.unlearners import ForgetRequest, make_unlearner
 
     before = {k: v.clone() for k, v in smollm.model.state_dict().items()}
-    u = make_unlearner("ga", config=BaselineConfig(max_steps=2, lr=1e-4, progress=False))
+    u = make_unlearner("ga", max_steps=2, lr=1e-4)
     a = u.unlearn(
         smollm,
         ForgetRequest(

@@ -28,8 +28,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
-from repair.eval.baselines.common import BaselineConfig as _EncodeConfig
 from repair.eval.baselines.common import collate, encode_pairs, nll, pad_id
+from repair.eval.baselines.config import TrainingConfig as _EncodeConfig
 from repair.eval.tasks.base import TaskData
 from repair.models.loader import load_hf, repair_home, resolve
 
@@ -82,8 +82,15 @@ def cache_key(fingerprint: str, pairs: Sequence[tuple[str, str]], cfg: FinetuneC
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def finetune(model, tokenizer, pairs: Sequence[tuple[str, str]], cfg: FinetuneConfig, *,
-             desc: str = "finetune", progress: bool = True) -> dict[str, Any]:
+def finetune(
+    model,
+    tokenizer,
+    pairs: Sequence[tuple[str, str]],
+    cfg: FinetuneConfig,
+    *,
+    desc: str = "finetune",
+    progress: bool = True,
+) -> dict[str, Any]:
     """Full fine-tune of ``model`` in place on chat-templated (prompt, response) pairs (loss on the
     response tokens only). Returns per-epoch mean losses and wall seconds."""
     if not pairs:
@@ -102,7 +109,8 @@ def finetune(model, tokenizer, pairs: Sequence[tuple[str, str]], cfg: FinetuneCo
     total = steps_per_epoch * cfg.epochs
     warm = max(1, int(cfg.warmup_frac * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
     pad = pad_id(tokenizer)
     losses: list[float] = []
     model.train()
@@ -135,9 +143,16 @@ def finetune(model, tokenizer, pairs: Sequence[tuple[str, str]], cfg: FinetuneCo
     return {"epoch_loss": losses, "steps": total, "examples": len(enc), "wall_s": time.perf_counter() - t0}
 
 
-def ensure_finetuned(model_name: str, task: TaskData, which: Which, cfg: FinetuneConfig | None = None, *,
-                     device: torch.device | str | None = None, progress: bool = True,
-                     force: bool = False) -> Path:
+def ensure_finetuned(
+    model_name: str,
+    task: TaskData,
+    which: Which,
+    cfg: FinetuneConfig | None = None,
+    *,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    force: bool = False,
+) -> Path:
     """Folder of the Base or Oracle patient for ``task``, fine-tuning it first if not cached."""
     cfg = cfg or FinetuneConfig()
     name, source, fingerprint = resolve(model_name)
@@ -163,9 +178,17 @@ def ensure_finetuned(model_name: str, task: TaskData, which: Which, cfg: Finetun
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
     info = {
-        "key": key, "model": name, "model_fingerprint": fingerprint, "task": task.name, "size": task.size,
-        "seed": task.seed, "which": which, "pairs": len(pairs), "config": cfg.model_dump(),
-        "device": str(dev), "stats": stats,
+        "key": key,
+        "model": name,
+        "model_fingerprint": fingerprint,
+        "task": task.name,
+        "size": task.size,
+        "seed": task.seed,
+        "which": which,
+        "pairs": len(pairs),
+        "config": cfg.model_dump(),
+        "device": str(dev),
+        "stats": stats,
     }
     (tmp / "repair_eval.json").write_text(json.dumps(info, indent=1))
     if final.exists():

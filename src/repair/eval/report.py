@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from repair.eval import paper
-from repair.eval.runner import single_markdown, variant_rows
+from repair.eval.runner.markdown import single_markdown, variant_rows
 
 TASK_ORDER = ("hazard", "misinformation", "personal")
 METHOD_ORDER = ("base", "oracle", "ga", "npo", "rmu", "flat", "wga", "asu", "stamp", "stamp-lr")
@@ -32,8 +32,13 @@ def load_results(folder: str | Path) -> dict[str, Any]:
         r = _load(p)
         if r:
             res["table2"][_task_key(r["task"])] = r
-    for key, name in (("layers", "table5-layers"), ("rank", "table6-rank"), ("ratio", "table7-retain-ratio"),
-                      ("single", "table8-single-sample"), ("delta", "delta-vs-paper")):
+    for key, name in (
+        ("layers", "table5-layers"),
+        ("rank", "table6-rank"),
+        ("ratio", "table7-retain-ratio"),
+        ("single", "table8-single-sample"),
+        ("delta", "delta-vs-paper"),
+    ):
         r = _load(d / f"{name}.json")
         if r:
             res[key] = r
@@ -54,12 +59,26 @@ def _fr(row: dict[str, Any], metric: str) -> tuple[Any, Any, float]:
 
 def table2_wide(t2: dict[str, Any]) -> list[str]:
     tasks = [t for t in TASK_ORDER if t in t2]
-    head = "| Method | " + " | ".join(
-        ("Acc_f↓ | Acc_r↑" if t2[t]["metric"] == "accuracy" else "F-RL↓ | R-RL↑") + " | Utility↓ | KL↓ | RTE (s)"
-        for t in tasks) + " |"
+    head = (
+        "| Method | "
+        + " | ".join(
+            ("Acc_f↓ | Acc_r↑" if t2[t]["metric"] == "accuracy" else "F-RL↓ | R-RL↑")
+            + " | Utility↓ | KL↓ | RTE (s)"
+            for t in tasks
+        )
+        + " |"
+    )
     sep = "|---|" + "---|" * (5 * len(tasks))
-    lines = ["Tasks: " + ", ".join(f"{t} = `{t2[t]['task']}` (|D_f| = {t2[t]['n_forget']}, |D_r| = {t2[t]['n_retain']})"
-                                    for t in tasks), "", head, sep]
+    lines = [
+        "Tasks: "
+        + ", ".join(
+            f"{t} = `{t2[t]['task']}` (|D_f| = {t2[t]['n_forget']}, |D_r| = {t2[t]['n_retain']})"
+            for t in tasks
+        ),
+        "",
+        head,
+        sep,
+    ]
     methods = [m for m in METHOD_ORDER if any(m in t2[t]["rows"] for t in tasks)]
     for m in methods:
         cells = []
@@ -79,14 +98,24 @@ def table2_wide(t2: dict[str, Any]) -> list[str]:
     for t in tasks:  # held-out neighbours, where the task scores them (misinformation)
         scored = [(r["method"], r["acc_n"]) for m in methods if (r := t2[t]["rows"].get(m)) and "acc_n" in r]
         if scored:
-            lines += ["", f"Acc_n on `{t2[t]['task']}` (held-out true facts no method is given, %): "
-                      + ", ".join(f"{name} {100 * v:.1f}" for name, v in scored) + "."]
+            lines += [
+                "",
+                f"Acc_n on `{t2[t]['task']}` (held-out true facts no method is given, %): "
+                + ", ".join(f"{name} {100 * v:.1f}" for name, v in scored)
+                + ".",
+            ]
     return lines
 
 
 def paper_table2() -> list[str]:
-    head = "| Method | " + " | ".join(
-        ("Acc_f↓ | Acc_r↑" if t != "personal" else "F-RL↓ | R-RL↑") + " | Utility↓ | RTE (min)" for t in TASK_ORDER) + " |"
+    head = (
+        "| Method | "
+        + " | ".join(
+            ("Acc_f↓ | Acc_r↑" if t != "personal" else "F-RL↓ | R-RL↑") + " | Utility↓ | RTE (min)"
+            for t in TASK_ORDER
+        )
+        + " |"
+    )
     lines = [head, "|---|" + "---|" * 12]
     for m in paper.TABLE2_METHODS:
         cells = []
@@ -111,13 +140,28 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     if single and "stamp" in single["rows"]:
         base, st = single["rows"]["base"], single["rows"]["stamp"]
         ga = single["rows"].get("ga")
-        out.append({"target": "personal single-sample STAMP F-RL ≤ 0.05", "measured": f"{st['f_rl']:.3f}",
-                    "met": st["f_rl"] <= 0.05})
-        out.append({"target": "R-RL within 0.03 of Base", "measured": f"{st['r_rl']:.3f} vs Base {base['r_rl']:.3f}",
-                    "met": abs(st["r_rl"] - base["r_rl"]) <= 0.03})
+        out.append(
+            {
+                "target": "personal single-sample STAMP F-RL ≤ 0.05",
+                "measured": f"{st['f_rl']:.3f}",
+                "met": st["f_rl"] <= 0.05,
+            }
+        )
+        out.append(
+            {
+                "target": "R-RL within 0.03 of Base",
+                "measured": f"{st['r_rl']:.3f} vs Base {base['r_rl']:.3f}",
+                "met": abs(st["r_rl"] - base["r_rl"]) <= 0.03,
+            }
+        )
         rel = st["ppl"] / base["ppl"] - 1
-        out.append({"target": "utility ppl ≤ +5% over Base", "measured": f"{st['ppl']:.2f} vs {base['ppl']:.2f} "
-                    f"({100 * rel:+.1f}%)", "met": rel <= 0.05})
+        out.append(
+            {
+                "target": "utility ppl ≤ +5% over Base",
+                "measured": f"{st['ppl']:.2f} vs {base['ppl']:.2f} ({100 * rel:+.1f}%)",
+                "met": rel <= 0.05,
+            }
+        )
         if ga:
             ratio = ga["rte_s"] / st["rte_s"] if st["rte_s"] > 0 else float("inf")
             measured = f"STAMP {st['rte_s']:.2f} s, GA {ga['rte_s']:.2f} s ({ratio:.2f}×)"
@@ -127,11 +171,20 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     mis = res["table2"].get("misinformation")
     if mis and "stamp" in mis["rows"]:
         base, st = mis["rows"]["base"], mis["rows"]["stamp"]
-        out.append({"target": "misinformation STAMP Acc_f = 0", "measured": f"{100 * st['acc_f']:.1f}",
-                    "met": st["acc_f"] == 0})
-        out.append({"target": "misinformation Acc_r within 2 points of Base",
-                    "measured": f"{100 * st['acc_r']:.1f} vs Base {100 * base['acc_r']:.1f}",
-                    "met": abs(st["acc_r"] - base["acc_r"]) * 100 <= 2})
+        out.append(
+            {
+                "target": "misinformation STAMP Acc_f = 0",
+                "measured": f"{100 * st['acc_f']:.1f}",
+                "met": st["acc_f"] == 0,
+            }
+        )
+        out.append(
+            {
+                "target": "misinformation Acc_r within 2 points of Base",
+                "measured": f"{100 * st['acc_r']:.1f} vs Base {100 * base['acc_r']:.1f}",
+                "met": abs(st["acc_r"] - base["acc_r"]) * 100 <= 2,
+            }
+        )
     return out
 
 
@@ -186,60 +239,121 @@ def build_report(folder: str | Path) -> Path:
     d = Path(folder)
     res = load_results(d)
     any_run = next(iter(res["table2"].values()), None) or next(
-        (res[k] for k in ("single", "layers", "rank", "ratio", "delta") if k in res), None)
+        (res[k] for k in ("single", "layers", "rank", "ratio", "delta") if k in res), None
+    )
     if any_run is None:
-        raise FileNotFoundError(f"no result JSON files in {d} (run `repair eval run` or `repair eval table` first)")
+        raise FileNotFoundError(
+            f"no result JSON files in {d} (run `repair eval run` or `repair eval table` first)"
+        )
     cfg, mach = any_run["config"], any_run["machine"]
-    L = [f"# RePAIR evaluation report — `{cfg['model']}`, size `{cfg['size']}`", "",
-         f"Machine: {mach.get('cpu')}{', ' + mach['gpu'] if mach.get('gpu') else ''}; torch {mach.get('torch')}, "
-         f"{mach.get('threads')} threads; device `{cfg.get('device') or 'auto'}`. Created {any_run['created']}.",
-         f"Utility corpus: `{any_run.get('corpus', {}).get('source')}` — {any_run.get('corpus', {}).get('description', '')}.",
-         "The paper's numbers are Llama-3-8B on a GPU with TinyStories perplexity and RTE in minutes; ours are a "
-         "135M model on this machine with RTE in seconds, so compare directions and ratios, not values.", ""]
+    L = [
+        f"# RePAIR evaluation report — `{cfg['model']}`, size `{cfg['size']}`",
+        "",
+        f"Machine: {mach.get('cpu')}{', ' + mach['gpu'] if mach.get('gpu') else ''}; torch {mach.get('torch')}, "
+        f"{mach.get('threads')} threads; device `{cfg.get('device') or 'auto'}`. Created {any_run['created']}.",
+        f"Utility corpus: `{any_run.get('corpus', {}).get('source')}` — {any_run.get('corpus', {}).get('description', '')}.",
+        "The paper's numbers are Llama-3-8B on a GPU with TinyStories perplexity and RTE in minutes; ours are a "
+        "135M model on this machine with RTE in seconds, so compare directions and ratios, not values.",
+        "",
+    ]
     tg = targets(res)
     if tg:
         L += ["## Targets (from the issue)", "", "| target | measured | met |", "|---|---|---|"]
         L += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |" for t in tg]
         L.append("")
     if res["table2"]:
-        L += ["## Table 2 — all methods, three tasks", "", *table2_wide(res["table2"]), "",
-              "Paper (Llama-3-8B):", "", *paper_table2(), ""]
+        L += [
+            "## Table 2 — all methods, three tasks",
+            "",
+            *table2_wide(res["table2"]),
+            "",
+            "Paper (Llama-3-8B):",
+            "",
+            *paper_table2(),
+            "",
+        ]
         png = plot_rte(res["table2"], d / "rte.png")
         if png:
             L += [f"![RTE per method]({png.name})", ""]
     if "single" in res:
         r = res["single"]
-        L += ["## Table 8 — single-sample unlearning", "", single_markdown(r), "Paper (WMDP, Acc_f / Acc_r / Utility):", "",
-              "| Method | Acc_f↓ | Acc_r↑ | Utility↓ |", "|---|---|---|---|",
-              *[f"| {k} | {a:.2f} | {b:.2f} | {c:.2f} |" for k, (a, b, c) in paper.TABLE8.items()], ""]
+        L += [
+            "## Table 8 — single-sample unlearning",
+            "",
+            single_markdown(r),
+            "Paper (WMDP, Acc_f / Acc_r / Utility):",
+            "",
+            "| Method | Acc_f↓ | Acc_r↑ | Utility↓ |",
+            "|---|---|---|---|",
+            *[f"| {k} | {a:.2f} | {b:.2f} | {c:.2f} |" for k, (a, b, c) in paper.TABLE8.items()],
+            "",
+        ]
     if "layers" in res:
         r = res["layers"]
-        L += ["## Table 5 — one layer vs all layers", "", *variant_rows(r), "", "Paper:", "",
-              *_paper_rows(paper.TABLE5, "Setting", "s"), ""]
+        L += [
+            "## Table 5 — one layer vs all layers",
+            "",
+            *variant_rows(r),
+            "",
+            "Paper:",
+            "",
+            *_paper_rows(paper.TABLE5, "Setting", "s"),
+            "",
+        ]
     for task_res in [res["layers"]] if "layers" in res else []:
         f5 = task_res.get("figure5")
         if f5:
-            L += [f"## Figure 5 — per-layer separation ({task_res['task']})", "",
-                  f"Max cosine distance {f5['max']:.3f} at layer {f5['best_layer']} of {len(f5['separation'])} "
-                  f"(paper: {paper.FIGURE5['max_separation']} at layer {paper.FIGURE5['best_layer']} of 32 on "
-                  f"Llama-3-8B, WMDP).", "", f"![Figure 5]({f5['png']})", ""]
+            L += [
+                f"## Figure 5 — per-layer separation ({task_res['task']})",
+                "",
+                f"Max cosine distance {f5['max']:.3f} at layer {f5['best_layer']} of {len(f5['separation'])} "
+                f"(paper: {paper.FIGURE5['max_separation']} at layer {paper.FIGURE5['best_layer']} of 32 on "
+                f"Llama-3-8B, WMDP).",
+                "",
+                f"![Figure 5]({f5['png']})",
+                "",
+            ]
     for t, r in res["table2"].items():
         f5 = r.get("figure5")
         if f5 and t != "personal":
-            L += [f"Figure 5 on `{r['task']}`: max {f5['max']:.3f} at layer {f5['best_layer']}.", "",
-                  f"![Figure 5 {t}]({f5['png']})", ""]
+            L += [
+                f"Figure 5 on `{r['task']}`: max {f5['max']:.3f} at layer {f5['best_layer']}.",
+                "",
+                f"![Figure 5 {t}]({f5['png']})",
+                "",
+            ]
     if "rank" in res:
         r = res["rank"]
         xs = [float(row["overrides"]["rank"]) for k, row in r["rows"].items() if k != "base"]
         plot_sweep(r, xs, "rank r (STAMP-LR)", d / "table6-rank.png")
-        L += ["## Table 6 — STAMP-LR rank", "", *variant_rows(r), "", "Paper:", "",
-              *_paper_rows(paper.TABLE6, "Rank", "min"), "", "![rank sweep](table6-rank.png)", ""]
+        L += [
+            "## Table 6 — STAMP-LR rank",
+            "",
+            *variant_rows(r),
+            "",
+            "Paper:",
+            "",
+            *_paper_rows(paper.TABLE6, "Rank", "min"),
+            "",
+            "![rank sweep](table6-rank.png)",
+            "",
+        ]
     if "ratio" in res:
         r = res["ratio"]
         xs = [float(row["retain_ratio"]) for k, row in r["rows"].items() if k != "base"]
         plot_sweep(r, xs, "retain ratio", d / "table7-retain-ratio.png")
-        L += ["## Table 7 — retain ratio (STAMP-LR)", "", *variant_rows(r), "", "Paper:", "",
-              *_paper_rows(paper.TABLE7, "Ratio", "s"), "", "![retain ratio](table7-retain-ratio.png)", ""]
+        L += [
+            "## Table 7 — retain ratio (STAMP-LR)",
+            "",
+            *variant_rows(r),
+            "",
+            "Paper:",
+            "",
+            *_paper_rows(paper.TABLE7, "Ratio", "s"),
+            "",
+            "![retain ratio](table7-retain-ratio.png)",
+            "",
+        ]
     if "delta" in res:
         L += ["## Delta form vs paper-literal form of STAMP", "", *variant_rows(res["delta"]), ""]
     out = d / "report.md"

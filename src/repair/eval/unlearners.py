@@ -1,172 +1,35 @@
-"""Every unlearning method behind one protocol, so that a benchmark runs them all the same way.
+"""Every unlearning method behind one protocol and one registry, so that the forget-quality benchmark
+and the paper's tables run them all the same way.
 
-    unlearner = make_unlearner("stamp")          # or "stamp-lr", "paper", "ga", "npo", ..., "icu"
+    unlearner = make_unlearner("npo", beta=0.2)  # overrides are validated against the method's config
     unlearner.prepare(patient)                   # once per model (statistics, caches)
     applied = unlearner.unlearn(patient, request)
     ...                                          # generate with applied.system (prompt-only methods)
     unlearner.undo(patient, applied)             # back to the weights before the request
 
-Each method has its own typed config. STAMP goes through the same path as ``repair chat``
-(``Session.forget``: surgeon plan, α search, behavioural check, guard, commit); the paper's recipe
-calls ``repair.stamp`` as the paper writes it; the training baselines train the weights in place
-and are undone from a snapshot; ``icu`` (in-context unlearning) changes no weight at all and only
+``METHODS`` maps each name to its config class and implementation. STAMP goes through the same path as
+``repair chat`` (``Session.forget``: surgeon plan, α search, behavioural check, guard, commit);
+``stamp-api`` calls ``repair.stamp`` directly with a retain buffer and a guard, as the paper's tables
+run it, and ``paper`` uses the paper's recipe as written; the training baselines train the weights in
+place and are undone from a snapshot; ``icu`` (in-context unlearning) changes no weight at all and only
 adds a system instruction, which shows the difference between hiding knowledge and removing it.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Literal, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-Pair = tuple[str, str]
+from repair.eval.protocol import Applied, ForgetRequest, Pair, Unlearner
+from repair.eval.stamp_unlearners import EditConfig, EditUnlearner, StampMethodConfig, StampUnlearner
 
-
-class ForgetRequest(BaseModel):
-    """What a user asked to forget, resolved to (prompt, response) pairs the model actually said."""
-
-    model_config = ConfigDict(extra="forbid")
-    subject: str  # "Marie Curie", "the capital of Portugal"
-    pairs: list[Pair] = Field(min_length=1)
-    request: str = ""  # the user's words
-
-
-class Applied(BaseModel):
-    """What one ``unlearn`` call did."""
-
-    model_config = ConfigDict(extra="forbid")
-    method: str
-    changed: bool  # weights changed (or a system instruction set)
-    outcome: str  # "done", "partial", "failed", "trained", "prompt"
-    edit_id: str | None = None
-    system: str | None = None  # a system instruction to prepend when generating (prompt-only methods)
-    weight_update_s: float | None = None  # capture + solve (STAMP) or training (baselines)
-    request_s: float = 0.0
-    detail: dict[str, Any] = Field(default_factory=dict)  # method-specific figures, for the record only
-
-
-class Unlearner(Protocol):
-    name: str
-
-    def prepare(self, patient: Any) -> None: ...
-
-    def unlearn(self, patient: Any, request: ForgetRequest) -> Applied: ...
-
-    def undo(self, patient: Any, applied: Applied) -> None: ...
-
-
-# --------------------------------------------------------------------------------------------------
-# STAMP through the chat's own path
-
-
-class StampMethodConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    overrides: dict[str, Any] = Field(default_factory=dict)  # StampConfig fields on top of every plan
-    surgeon: str = "rule"
-    escalate: bool = True
-
-
-class StampUnlearner:
-    """STAMP as ``repair chat`` runs it: ``Session.forget`` with the deterministic surgeon."""
-
-    def __init__(self, name: str = "stamp", config: StampMethodConfig | None = None) -> None:
-        self.name, self.config = name, config or StampMethodConfig()
-        self._session = None
-
-    def _session_for(self, patient: Any):
-        from repair.session import Session, make_surgeon
-
-        if self._session is None or self._session.patient is not patient:
-            self._session = Session(
-                patient,
-                surgeon=make_surgeon(self.config.surgeon, patient.dtype),
-                escalate=self.config.escalate,
-                user="benchmark",
-                stamp_overrides=self.config.overrides,
-            )
-        return self._session
-
-    def prepare(self, patient: Any) -> None:
-        self._session_for(patient).warm()
-
-    def unlearn(self, patient: Any, request: ForgetRequest) -> Applied:
-        t = time.perf_counter()
-        reply = self._session_for(patient).forget(request.subject, request.pairs)
-        seconds = time.perf_counter() - t
-        edit = (
-            next((e for e in patient.ledger.active if e.id == reply.edit_id), None) if reply.edit_id else None
-        )
-        update = None
-        if edit is not None:
-            update = float(edit.timings.get("capture", 0.0)) + float(edit.timings.get("solve", 0.0))
-        return Applied(
-            method=self.name,
-            changed=edit is not None,
-            outcome=reply.outcome or "failed",
-            edit_id=reply.edit_id,
-            weight_update_s=update,
-            request_s=seconds,
-            detail={
-                "text": reply.text,
-                "alpha": edit.meta.get("alpha") if edit else None,
-                "layers": edit.meta.get("layers") if edit else None,
-            },
-        )
-
-    def undo(self, patient: Any, applied: Applied) -> None:
-        if applied.edit_id:
-            patient.ledger.undo(applied.edit_id)
-
-
-class PaperMethodConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    method: Literal["stamp", "stamp-lr"] = "stamp"
-    overrides: dict[str, Any] = Field(default_factory=dict)
-
-
-class PaperUnlearner:
-    """The RePAIR paper's recipe as written (eq. 4-9, criterion layer, gate/up/down; STAMP-LR eq. 10-11)."""
-
-    def __init__(self, name: str = "paper", config: PaperMethodConfig | None = None) -> None:
-        self.name, self.config = name, config or PaperMethodConfig()
-
-    def prepare(self, patient: Any) -> None:
-        from repair.edit.stamp import prepare
-
-        prepare(patient)
-
-    def unlearn(self, patient: Any, request: ForgetRequest) -> Applied:
-        import repair
-
-        t = time.perf_counter()
-        edit = repair.stamp(
-            patient,
-            request.pairs,
-            recipe="paper",
-            solver="paper",
-            layers="auto",
-            method=self.config.method,
-            **self.config.overrides,
-        )
-        seconds = time.perf_counter() - t
-        ver = edit.meta.get("verification") or {}
-        update = float(edit.timings.get("capture", 0.0)) + float(edit.timings.get("solve", 0.0))
-        return Applied(
-            method=self.name,
-            changed=True,
-            outcome="done" if ver.get("forgotten") else "partial",
-            edit_id=edit.id,
-            weight_update_s=update,
-            request_s=seconds,
-            detail={"alpha": edit.meta.get("alpha"), "layers": edit.meta.get("layers")},
-        )
-
-    def undo(self, patient: Any, applied: Applied) -> None:
-        if applied.edit_id:
-            patient.ledger.undo(applied.edit_id)
-
+if TYPE_CHECKING:
+    from repair.eval.baselines import TrainingConfig
 
 # --------------------------------------------------------------------------------------------------
 # Training baselines
@@ -174,15 +37,15 @@ class PaperUnlearner:
 
 class TrainingUnlearner:
     """A gradient baseline (``repair.eval.baselines``) trained in place on the forget pairs and a retain
-    buffer; ``undo`` restores the trained tensors from a snapshot taken before."""
+    buffer; ``undo`` restores the weights from a snapshot taken before."""
 
-    def __init__(self, name: str, config: Any = None, retain: list[Pair] | None = None) -> None:
-        from repair.eval.baselines import BASELINES, BaselineConfig
+    def __init__(
+        self, name: str, config: TrainingConfig | None = None, retain: list[Pair] | None = None
+    ) -> None:
+        from repair.eval.baselines import baseline
 
-        if name not in BASELINES:
-            raise KeyError(f"unknown baseline {name!r}; choose from {sorted(BASELINES)}")
         self.name = name
-        self.config = config or BaselineConfig(progress=False)
+        self.config = baseline(name).configure(config, **({} if config else {"progress": False}))
         self._retain = retain
         self._snapshots: dict[str, dict[str, torch.Tensor]] = {}
 
@@ -211,7 +74,7 @@ class TrainingUnlearner:
             edit_id=key,
             weight_update_s=seconds,
             request_s=seconds,
-            detail={k: v for k, v in stats.items() if isinstance(v, int | float)},
+            detail={**stats, "rte_s": seconds},
         )
 
     def undo(self, patient: Any, applied: Applied) -> None:
@@ -261,6 +124,10 @@ class IcuUnlearner:
             self._subjects.pop()
 
 
+class NoConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
 class NoUnlearner:
     """The unedited model: the "before unlearning" row (every answered probe should still leak)."""
 
@@ -276,26 +143,97 @@ class NoUnlearner:
         return None
 
 
-STAMP_NAMES = ("stamp", "stamp-lr")
-TRAINING_NAMES = ("ga", "npo", "rmu", "flat", "wga", "asu")
-UNLEARNERS: tuple[str, ...] = ("none", *STAMP_NAMES, "paper", "paper-lr", *TRAINING_NAMES, "icu")
+# --------------------------------------------------------------------------------------------------
+# the registry
 
 
-def make_unlearner(name: str, **kw: Any) -> Unlearner:
-    """The method ``name`` (see ``UNLEARNERS``) with its default config, or ``config=`` one of its own."""
+@dataclass(frozen=True)
+class Method:
+    """A registered method: its config class, how to build it, and the defaults its name stands for."""
+
+    config: type[BaseModel]
+    build: Callable[..., Unlearner]  # build(name, config) -> Unlearner
+    defaults: dict[str, Any] = field(default_factory=dict)
+    # True: one request per subject, as a user makes them (STAMP); False: the whole forget set as one
+    # request, as the paper's protocol trains the baselines
+    interactive: bool = False
+
+    def configure(self, config: BaseModel | None = None, **overrides: Any) -> BaseModel:
+        """``config`` (default: this name's defaults) with ``overrides`` validated on top."""
+        if config is not None and not isinstance(config, self.config):
+            raise TypeError(f"expected a {self.config.__name__}, got a {type(config).__name__}")
+        base = config.model_dump() if config is not None else dict(self.defaults)
+        unknown = sorted(set(overrides) - set(self.config.model_fields))
+        if unknown:
+            raise ValueError(
+                f"{self.config.__name__} has no field {', '.join(unknown)}; "
+                f"its fields: {', '.join(self.config.model_fields)}"
+            )
+        return self.config.model_validate({**base, **overrides})
+
+
+def _training(name: str, config: BaseModel, retain: list[Pair] | None = None) -> Unlearner:
+    return TrainingUnlearner(name, config, retain)  # type: ignore[arg-type]
+
+
+def _registry() -> dict[str, Method]:
+    from repair.eval.baselines import BASELINES
+
+    lr = {"overrides": {"method": "stamp-lr"}}
+    methods = {
+        "none": Method(NoConfig, lambda name, cfg: NoUnlearner()),
+        "stamp": Method(StampMethodConfig, StampUnlearner, interactive=True),
+        "stamp-lr": Method(StampMethodConfig, StampUnlearner, lr, interactive=True),
+        "stamp-api": Method(EditConfig, EditUnlearner, interactive=True),
+        "stamp-lr-api": Method(EditConfig, EditUnlearner, {"method": "stamp-lr"}, interactive=True),
+        "paper": Method(EditConfig, EditUnlearner, {"recipe": "paper"}, interactive=True),
+        "paper-lr": Method(
+            EditConfig, EditUnlearner, {"recipe": "paper", "method": "stamp-lr"}, interactive=True
+        ),
+    }
+    for name, spec in BASELINES.items():
+        methods[name] = Method(spec.config, _training, {"progress": False})
+    methods["icu"] = Method(IcuConfig, IcuUnlearner, interactive=True)
+    return methods
+
+
+METHODS: dict[str, Method] = _registry()
+UNLEARNERS: tuple[str, ...] = tuple(METHODS)
+
+
+def make_unlearner(
+    name: str, *, config: BaseModel | None = None, retain: list[Pair] | None = None, **overrides: Any
+) -> Unlearner:
+    """The method ``name`` (see ``UNLEARNERS``) with its config: ``config`` (one of its own config class)
+    or its defaults, and keyword ``overrides`` of that config's fields, validated. ``retain``: the retain
+    pairs of a training baseline (default: the package's retain set)."""
     key = name.lower()
-    if key == "none":
-        return NoUnlearner()
-    if key == "stamp":
-        return StampUnlearner("stamp", kw.get("config"))
-    if key == "stamp-lr":
-        cfg = kw.get("config") or StampMethodConfig(overrides={"method": "stamp-lr"})
-        return StampUnlearner("stamp-lr", cfg)
-    if key in ("paper", "paper-lr"):
-        cfg = kw.get("config") or PaperMethodConfig(method="stamp-lr" if key == "paper-lr" else "stamp")
-        return PaperUnlearner(key, cfg)
-    if key in TRAINING_NAMES:
-        return TrainingUnlearner(key, kw.get("config"), kw.get("retain"))
-    if key == "icu":
-        return IcuUnlearner("icu", kw.get("config"))
-    raise KeyError(f"unknown method {name!r}; choose from {', '.join(UNLEARNERS)}")
+    if key not in METHODS:
+        raise KeyError(f"unknown method {name!r}; choose from {', '.join(UNLEARNERS)}")
+    method = METHODS[key]
+    cfg = method.configure(config, **overrides)
+    if retain is not None:
+        if method.build is not _training:
+            raise TypeError(f"{key} takes no retain pairs")
+        return _training(key, cfg, retain)
+    return method.build(key, cfg)
+
+
+__all__ = [
+    "METHODS",
+    "UNLEARNERS",
+    "Applied",
+    "EditConfig",
+    "EditUnlearner",
+    "ForgetRequest",
+    "IcuConfig",
+    "IcuUnlearner",
+    "Method",
+    "NoUnlearner",
+    "Pair",
+    "StampMethodConfig",
+    "StampUnlearner",
+    "TrainingUnlearner",
+    "Unlearner",
+    "make_unlearner",
+]

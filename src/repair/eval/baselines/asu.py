@@ -22,7 +22,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .common import BaselineConfig, Batch, Pair, frozen_copy, nll, train
+from .common import Batch, Pair, frozen_copy, nll, train
+from .config import AsuConfig
 
 
 def smooth_attention(model: torch.nn.Module, temperature: float) -> int:
@@ -40,7 +41,9 @@ def smooth_attention(model: torch.nn.Module, temperature: float) -> int:
     return n
 
 
-def forget_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def forget_kl(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
     """Mean over labelled next-token positions of KL(teacher || student)."""
     mask = (labels[:, 1:] != -100).float()
     s = F.log_softmax(student_logits[:, :-1].float(), dim=-1)
@@ -49,9 +52,10 @@ def forget_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels
     return (kl * mask).sum() / mask.sum().clamp_min(1)
 
 
-def unlearn(model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair],
-            config: BaselineConfig | None = None) -> dict:
-    cfg = config or BaselineConfig()
+def unlearn(
+    model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair], config: AsuConfig | None = None
+) -> dict:
+    cfg = config or AsuConfig()
     teacher = frozen_copy(model)
     n_attn = smooth_attention(teacher, cfg.temperature)
 

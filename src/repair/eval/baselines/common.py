@@ -14,70 +14,19 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
+
+from .config import TrainingConfig
 
 Pair = tuple[str, str]
 Batch = dict[str, Any]
 IGNORE = -100
-
-FDivergence = Literal["kl", "reverse-kl", "jeffrey", "squared-hellinger", "pearson", "neyman",
-                      "jensen-shannon", "total-variation"]
-
-
-class BaselineConfig(BaseModel):
-    """Hyper-parameters shared by all six baselines, plus the few that are method-specific.
-
-    Defaults follow the RePAIR paper's protocol (two epochs, AdamW) and each method's paper where
-    it names a value; values marked "ours" are choices for models without a published setting.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    epochs: int = Field(2, ge=1)
-    lr: float = Field(1e-5, gt=0)
-    batch_size: int = Field(4, ge=1)
-    retain_weight: float = Field(1.0, ge=0)  # weight of the retain NLL term (GA, NPO, WGA, ASU)
-    max_length: int = Field(256, ge=8)
-    seed: int = 0
-    weight_decay: float = Field(0.01, ge=0)  # TOFU / FLAT trainers
-    max_grad_norm: float | None = 1.0  # HF Trainer default clipping
-    max_steps: int | None = None  # hard cap on optimizer steps (None: epochs decide)
-    progress: bool = True  # tqdm bar
-
-    # NPO (Zhang et al., 2024)
-    beta: float = Field(0.1, gt=0)
-
-    # RMU (Li et al., 2024, WMDP): defaults of the reference zephyr-7b run
-    steering_coeff: float = Field(6.5, gt=0)
-    layer: int | None = None  # None: the layer at depth 7/32 as in the reference run
-    rmu_alpha: float = Field(1200.0, ge=0)  # retain activation-matching weight
-    rmu_update_layers: int = Field(3, ge=1)  # update layers [layer-k+1, layer]
-    rmu_params: tuple[str, ...] = ("mlp.down_proj",)  # name fragments of trained params
-    # The reference run trains 150 batches (max_num_batches) whatever the corpus size; two epochs over one
-    # request's 1-3 pairs are 2 steps, which left RMU's 3 matrices unchanged (KL 0.000 on every task).
-    rmu_steps: int | None = Field(150, ge=1)  # None: `epochs` passes, as the other baselines
-
-    # WGA (Wang et al., 2025, G-effect): token weight p(y_t)^alpha
-    wga_alpha: float = Field(1.0, ge=0)
-
-    # FLAT (Wang et al., 2025): f-divergence and template ("good") answers
-    flat_divergence: FDivergence = "kl"
-    refusals: tuple[str, ...] = (
-        "I don't know.",
-        "I'm not sure about that.",
-        "I cannot answer that question.",
-        "I have no information about that.",
-    )
-
-    # ASU (Zare Zade et al., 2026): attention softmax temperature of the forget-teacher
-    temperature: float = Field(2.0, gt=0)  # ours: the paper tunes T per benchmark
-
 
 # ---------------------------------------------------------------------------------------------
 # tokenisation
@@ -117,7 +66,7 @@ def encode_pair(tokenizer, prompt: str, response: str, max_length: int) -> Encod
         )
         prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
         if full.startswith(prompt_text):
-            resp_ids = tokenizer(full[len(prompt_text):], add_special_tokens=False)["input_ids"]
+            resp_ids = tokenizer(full[len(prompt_text) :], add_special_tokens=False)["input_ids"]
         else:  # template re-renders earlier turns differently: fall back to plain concatenation
             resp_ids = tokenizer(response, add_special_tokens=False)["input_ids"]
             if tokenizer.eos_token_id is not None:
@@ -165,7 +114,7 @@ def collate(encoded: Sequence[Encoded], pad: int, device: torch.device) -> Batch
     return out
 
 
-def encode_pairs(tokenizer, pairs: Sequence[Pair], config: BaselineConfig) -> list[Encoded]:
+def encode_pairs(tokenizer, pairs: Sequence[Pair], config: TrainingConfig) -> list[Encoded]:
     return [encode_pair(tokenizer, p, r, config.max_length) for p, r in pairs]
 
 
@@ -245,12 +194,78 @@ def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
 StepFn = Callable[[Batch, Batch | None], tuple[torch.Tensor, dict[str, float]]]
 
 
+def _optimise(
+    loss: torch.Tensor, optimizer, params: Sequence[torch.nn.Parameter], max_grad_norm: float | None
+):
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    optimizer.step()
+
+
+@contextmanager
+def _training_only(model: torch.nn.Module, params: Sequence[torch.nn.Parameter]):
+    """Gradients on `params` alone and train mode, both restored afterwards."""
+    all_params = list(model.parameters())
+    saved_flags = [p.requires_grad for p in all_params]
+    train_ids = {id(p) for p in params}
+    for p in all_params:
+        p.requires_grad_(id(p) in train_ids)
+    was_training = model.training
+    model.train()
+    try:
+        yield
+    finally:
+        for p, flag in zip(all_params, saved_flags, strict=True):
+            p.requires_grad_(flag)
+        model.train(was_training)
+
+
+def _epochs(
+    step: StepFn,
+    optimizer,
+    params,
+    f_enc,
+    r_iter,
+    config: TrainingConfig,
+    rng,
+    pad: int,
+    dev,
+    total: int,
+    bar,
+) -> tuple[int, dict[str, float], dict[str, float]]:
+    """Up to `total` steps over `config.epochs` passes: (steps, last step's terms, last epoch's means)."""
+    steps, last, epoch_means = 0, {}, {}
+    for _ in range(config.epochs):
+        sums: dict[str, float] = {}
+        n = 0
+        for f_items in batches(f_enc, config.batch_size, rng):
+            if steps >= total:
+                break
+            fb = collate(f_items, pad, dev)
+            rb = collate(next(r_iter), pad, dev) if r_iter is not None else None
+            loss, parts = step(fb, rb)
+            _optimise(loss, optimizer, params, config.max_grad_norm)
+            steps += 1
+            n += 1
+            last = {"loss": float(loss.detach()), **parts}
+            for k, v in last.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in last.items()})
+        epoch_means = {k: v / n for k, v in sums.items()} if n else sums
+        if steps >= total:
+            break
+    return steps, last, epoch_means
+
+
 def train(
     model: torch.nn.Module,
     tokenizer,
     forget: Sequence[Pair],
     retain: Sequence[Pair],
-    config: BaselineConfig,
+    config: TrainingConfig,
     step: StepFn,
     *,
     method: str,
@@ -269,62 +284,34 @@ def train(
         raise ValueError("forget set is empty")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    dev = device_of(model)
-    pad = pad_id(tokenizer)
     f_enc = list(forget_encoded) if forget_encoded is not None else encode_pairs(tokenizer, forget, config)
     r_enc = encode_pairs(tokenizer, retain, config) if (use_retain and retain) else []
     r_iter = cycle_batches(r_enc, config.batch_size, rng) if r_enc else None
-
-    all_params = list(model.parameters())
-    saved_flags = [p.requires_grad for p in all_params]
-    train_params = list(params) if params is not None else all_params
-    train_ids = {id(p) for p in train_params}
-    for p in all_params:
-        p.requires_grad_(id(p) in train_ids)
-    was_training = model.training
-    model.train()
-    optimizer = torch.optim.AdamW(train_params, lr=config.lr, weight_decay=config.weight_decay)
-
-    steps_per_epoch = math.ceil(len(f_enc) / config.batch_size)
-    total = steps_per_epoch * config.epochs
+    train_params = list(params) if params is not None else list(model.parameters())
+    total = math.ceil(len(f_enc) / config.batch_size) * config.epochs
     if config.max_steps is not None:
         total = min(total, config.max_steps)
     t0 = time.perf_counter()
-    steps = 0
-    last: dict[str, float] = {}
-    epoch_sums: dict[str, float] = {}
-    bar = tqdm(total=total, desc=f"unlearn[{method}]", disable=not config.progress, leave=False)
-    try:
-        for _ in range(config.epochs):
-            epoch_sums, n_epoch = {}, 0
-            for f_items in batches(f_enc, config.batch_size, rng):
-                if steps >= total:
-                    break
-                fb = collate(f_items, pad, dev)
-                rb = collate(next(r_iter), pad, dev) if r_iter is not None else None
-                loss, parts = step(fb, rb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.max_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(train_params, config.max_grad_norm)
-                optimizer.step()
-                steps += 1
-                last = {"loss": float(loss.detach()), **parts}
-                for k, v in last.items():
-                    epoch_sums[k] = epoch_sums.get(k, 0.0) + v
-                n_epoch += 1
-                bar.update(1)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in last.items()})
-            if n_epoch:
-                epoch_sums = {k: v / n_epoch for k, v in epoch_sums.items()}
-            if steps >= total:
-                break
-    finally:
-        bar.close()
-        optimizer.zero_grad(set_to_none=True)
-        for p, flag in zip(all_params, saved_flags, strict=True):
-            p.requires_grad_(flag)
-        model.train(was_training)
+    with _training_only(model, train_params):
+        optimizer = torch.optim.AdamW(train_params, lr=config.lr, weight_decay=config.weight_decay)
+        bar = tqdm(total=total, desc=f"unlearn[{method}]", disable=not config.progress, leave=False)
+        try:
+            steps, last, epoch_means = _epochs(
+                step,
+                optimizer,
+                train_params,
+                f_enc,
+                r_iter,
+                config,
+                rng,
+                pad_id(tokenizer),
+                device_of(model),
+                total,
+                bar,
+            )
+        finally:
+            bar.close()
+            optimizer.zero_grad(set_to_none=True)
     return {
         "method": method,
         "steps": steps,
@@ -333,7 +320,6 @@ def train(
         "n_retain": len(r_enc),
         "trainable_params": sum(p.numel() for p in train_params),
         "final": last,
-        "last_epoch_mean": epoch_sums,
+        "last_epoch_mean": epoch_means,
         "wall_s": time.perf_counter() - t0,
     }
-

@@ -28,7 +28,8 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from .common import BaselineConfig, Batch, Pair, encode_pair, token_logprobs, train
+from .common import Batch, Pair, encode_pair, token_logprobs, train
+from .config import FlatConfig
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -39,7 +40,7 @@ DIVERGENCES: dict[str, tuple[Fn, Fn]] = {
     "pearson": (lambda v: v, lambda v: v * v / 4.0 + v),
     "neyman": (lambda v: 1.0 - torch.exp(-v), lambda v: 2.0 - 2.0 * torch.exp(-v / 2.0)),
     "squared-hellinger": (lambda v: 1.0 - torch.exp(-v), lambda v: torch.exp(v) - 1.0),
-    "jeffrey": (lambda v: v, lambda v: v + v * v / 4.0 + v ** 3 / 16.0),  # 3rd-order conjugate, as FLAT
+    "jeffrey": (lambda v: v, lambda v: v + v * v / 4.0 + v**3 / 16.0),  # 3rd-order conjugate, as FLAT
     "jensen-shannon": (lambda v: math.log(2.0) - F.softplus(-v), lambda v: F.softplus(v) - math.log(2.0)),
     "total-variation": (lambda v: 0.5 * torch.tanh(v), lambda v: 0.5 * torch.tanh(v)),
 }
@@ -57,12 +58,11 @@ def flat_loss(p_good: torch.Tensor, p_bad: torch.Tensor, divergence: str) -> tor
     return -g(p_good).mean() + conj(p_bad).mean()
 
 
-def unlearn(model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair],
-            config: BaselineConfig | None = None) -> dict:
+def unlearn(
+    model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair], config: FlatConfig | None = None
+) -> dict:
     """`retain` is accepted for the uniform signature and ignored (FLAT is forget-data-only)."""
-    cfg = config or BaselineConfig()
-    if not cfg.refusals:
-        raise ValueError("FLAT needs at least one template refusal in config.refusals")
+    cfg = config or FlatConfig()
     rng = random.Random(cfg.seed)
     enc = []
     for prompt, response in forget:
@@ -73,7 +73,7 @@ def unlearn(model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair],
     def step(fb: Batch, _rb: Batch | None):
         p_bad = mean_token_prob(model, fb)
         p_good = mean_token_prob(model, fb["good"])
-        loss = flat_loss(p_good, p_bad, cfg.flat_divergence)
+        loss = flat_loss(p_good, p_bad, cfg.divergence)
         return loss, {"p_forget": float(p_bad.mean().detach()), "p_template": float(p_good.mean().detach())}
 
     return train(model, tokenizer, forget, [], cfg, step, method="flat", forget_encoded=enc, use_retain=False)

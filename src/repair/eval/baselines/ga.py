@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .common import BaselineConfig, Batch, Pair, nll, train
+from .common import Batch, Pair, nll, train
+from .config import GaConfig
 
 
-def unlearn(model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair],
-            config: BaselineConfig | None = None) -> dict:
-    cfg = config or BaselineConfig()
+def unlearn(
+    model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair], config: GaConfig | None = None
+) -> dict:
+    cfg = config or GaConfig()
 
     def step(fb: Batch, rb: Batch | None):
         forget_nll = nll(model, fb)

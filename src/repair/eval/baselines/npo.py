@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 
 from .common import (
-    BaselineConfig,
     Batch,
     Pair,
     collate,
@@ -33,10 +32,11 @@ from .common import (
     sequence_logprob,
     train,
 )
+from .config import NpoConfig, TrainingConfig
 
 
 @torch.no_grad()
-def reference_logprobs(model, tokenizer, forget: Sequence[Pair], config: BaselineConfig) -> list[float]:
+def reference_logprobs(model, tokenizer, forget: Sequence[Pair], config: TrainingConfig) -> list[float]:
     """Summed response log-likelihood of each forget pair under the current (reference) model."""
     was_training = model.training
     model.eval()
@@ -51,9 +51,10 @@ def reference_logprobs(model, tokenizer, forget: Sequence[Pair], config: Baselin
     return out
 
 
-def unlearn(model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair],
-            config: BaselineConfig | None = None) -> dict:
-    cfg = config or BaselineConfig()
+def unlearn(
+    model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair], config: NpoConfig | None = None
+) -> dict:
+    cfg = config or NpoConfig()
     ref = reference_logprobs(model, tokenizer, forget, cfg)
     enc = encode_pairs(tokenizer, forget, cfg)
     for e, r in zip(enc, ref, strict=True):
@@ -71,5 +72,14 @@ def unlearn(model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair],
             parts["retain_nll"] = float(retain_nll.detach())
         return loss, parts
 
-    return train(model, tokenizer, forget, retain, cfg, step, method="npo", forget_encoded=enc,
-                 use_retain=cfg.retain_weight > 0)
+    return train(
+        model,
+        tokenizer,
+        forget,
+        retain,
+        cfg,
+        step,
+        method="npo",
+        forget_encoded=enc,
+        use_retain=cfg.retain_weight > 0,
+    )

@@ -33,21 +33,24 @@ from torch.func import functional_call
 
 from .common import (
     IGNORE,
-    BaselineConfig,
     Batch,
     Encoded,
     Pair,
+    collate,
     decoder_layers,
+    device_of,
     encode_pairs,
+    pad_id,
     train,
 )
+from .config import RmuConfig
 
 
 class _StopForward(Exception):
     """Raised by the capture hook to end the forward pass once block `layer` has run."""
 
 
-def resolve_layer(model, config: BaselineConfig) -> int:
+def resolve_layer(model, config: RmuConfig) -> int:
     n = len(decoder_layers(model))
     if config.layer is None:
         return min(n - 1, max(0, round(n * 7 / 32)))
@@ -56,21 +59,32 @@ def resolve_layer(model, config: BaselineConfig) -> int:
     return config.layer % n
 
 
-def control_vector(hidden_size: int, config: BaselineConfig) -> torch.Tensor:
+def steering_coeff(config: RmuConfig, forget_norm: float | None) -> float:
+    """c: ``steering_scale`` times the frozen forget activations' mean norm, else the absolute value."""
+    if config.steering_scale is None or forget_norm is None:
+        return config.steering_coeff
+    return config.steering_scale * forget_norm
+
+
+def control_vector(hidden_size: int, config: RmuConfig, forget_norm: float | None = None) -> torch.Tensor:
     """c * u with u uniform in [0, 1)^d normalised; deterministic in `config.seed`."""
     g = torch.Generator().manual_seed(config.seed)
     u = torch.rand(hidden_size, generator=g)
-    return u / u.norm() * config.steering_coeff
+    return u / u.norm() * steering_coeff(config, forget_norm)
 
 
-def trainable_params(model, layer: int, config: BaselineConfig) -> dict[str, torch.nn.Parameter]:
-    """Full-name -> parameter for the `rmu_params` fragments in layers [layer-k+1, layer]."""
+def trainable_params(model, layer: int, config: RmuConfig) -> dict[str, torch.nn.Parameter]:
+    """Full-name -> parameter for the `params` fragments in layers [layer-k+1, layer]."""
     layers = decoder_layers(model)
-    wanted = {id(p) for i in range(max(0, layer - config.rmu_update_layers + 1), layer + 1)
-              for name, p in layers[i].named_parameters() if any(f in name for f in config.rmu_params)}
+    wanted = {
+        id(p)
+        for i in range(max(0, layer - config.update_layers + 1), layer + 1)
+        for name, p in layers[i].named_parameters()
+        if any(f in name for f in config.params)
+    }
     params = {name: p for name, p in model.named_parameters() if id(p) in wanted}
     if not params:
-        raise ValueError(f"no parameters match {config.rmu_params} in layers <= {layer}")
+        raise ValueError(f"no parameters match {config.params} in layers <= {layer}")
     return params
 
 
@@ -87,7 +101,9 @@ def _capture(block: torch.nn.Module, store: dict):
         handle.remove()
 
 
-def activations(model, batch: Batch, layer: int, overrides: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+def activations(
+    model, batch: Batch, layer: int, overrides: dict[str, torch.Tensor] | None = None
+) -> torch.Tensor:
     """Output of decoder block `layer` (B, T, H); `overrides` swaps in other parameter values."""
     store: dict = {}
     kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
@@ -120,29 +136,53 @@ def _shared_prefix(encs: Sequence[Encoded]) -> int:
     return min(k, max(0, resp_start - 1))
 
 
-def unlearn(model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair],
-            config: BaselineConfig | None = None) -> dict:
-    cfg = config or BaselineConfig()
-    if cfg.rmu_steps is not None:  # a step budget, cycling the forget set, as the reference code does
-        per_epoch = math.ceil(len(forget) / cfg.batch_size)
-        steps = min(cfg.rmu_steps, cfg.max_steps or cfg.rmu_steps)
-        cfg = cfg.model_copy(update={"epochs": math.ceil(steps / max(per_epoch, 1)), "max_steps": steps})
+def _forget_mask(fb: Batch, h: torch.Tensor) -> torch.Tensor:
+    """Real tokens after the shared prefix (see the module notes), as floats (B, T)."""
+    pos = torch.arange(fb["input_ids"].shape[1], device=h.device)
+    return fb["attention_mask"].float() * (pos[None, :] >= fb["start"][:, None]).float()
+
+
+@torch.no_grad()
+def forget_norm(model, f_enc: Sequence[Encoded], layer: int, pad: int, batch_size: int) -> float:
+    """Mean L2 norm of the unedited model's block-``layer`` output over the forget tokens."""
+    total, count = 0.0, 0.0
+    for i in range(0, len(f_enc), batch_size):
+        fb = collate(f_enc[i : i + batch_size], pad, device_of(model))
+        h = activations(model, fb, layer)
+        mask = _forget_mask(fb, h)
+        total += float((h.float().norm(dim=-1) * mask).sum())
+        count += float(mask.sum())
+    return total / max(count, 1.0)
+
+
+def _step_budget(cfg: RmuConfig, n_forget: int) -> RmuConfig:
+    """A fixed number of batches, cycling the forget set, as the reference code does."""
+    if cfg.steps is None:
+        return cfg
+    per_epoch = math.ceil(n_forget / cfg.batch_size)
+    steps = min(cfg.steps, cfg.max_steps or cfg.steps)
+    return cfg.model_copy(update={"epochs": math.ceil(steps / max(per_epoch, 1)), "max_steps": steps})
+
+
+def unlearn(
+    model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair], config: RmuConfig | None = None
+) -> dict:
+    cfg = _step_budget(config or RmuConfig(), len(forget))
     layer = resolve_layer(model, cfg)
     params = trainable_params(model, layer, cfg)
     frozen = {name: p.detach().clone() for name, p in params.items()}
-    target = control_vector(model.config.hidden_size, cfg).to(next(model.parameters()).device)
 
     f_enc = encode_pairs(tokenizer, forget, cfg)
     r_enc = encode_pairs(tokenizer, retain, cfg) if retain else []
     prefix = _shared_prefix(f_enc + r_enc)
     for e in f_enc:
         e.extra["start"] = prefix
+    norm = forget_norm(model, f_enc, layer, pad_id(tokenizer), cfg.batch_size)
+    target = control_vector(model.config.hidden_size, cfg, norm).to(device_of(model))
 
     def step(fb: Batch, rb: Batch | None):
         h_f = activations(model, fb, layer)
-        pos = torch.arange(fb["input_ids"].shape[1], device=h_f.device)
-        f_mask = fb["attention_mask"].float() * (pos[None, :] >= fb["start"][:, None]).float()
-        forget_loss = _masked_mse(h_f, target.to(h_f.dtype), f_mask)
+        forget_loss = _masked_mse(h_f, target.to(h_f.dtype), _forget_mask(fb, h_f))
         loss = forget_loss
         parts = {"forget_mse": float(forget_loss.detach())}
         if rb is not None:
@@ -150,11 +190,27 @@ def unlearn(model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair],
             with torch.no_grad():
                 h_ref = activations(model, rb, layer, overrides=frozen)
             retain_loss = _masked_mse(h_r, h_ref, rb["attention_mask"].float())
-            loss = loss + cfg.rmu_alpha * retain_loss
+            loss = loss + cfg.alpha * retain_loss
             parts["retain_mse"] = float(retain_loss.detach())
         return loss, parts
 
-    stats = train(model, tokenizer, forget, retain, cfg, step, method="rmu", params=list(params.values()),
-                  forget_encoded=f_enc, use_retain=cfg.rmu_alpha > 0)
-    stats.update(layer=layer, updated=sorted(params), forget_prefix_skipped=prefix)
+    stats = train(
+        model,
+        tokenizer,
+        forget,
+        retain,
+        cfg,
+        step,
+        method="rmu",
+        params=list(params.values()),
+        forget_encoded=f_enc,
+        use_retain=cfg.alpha > 0,
+    )
+    stats.update(
+        layer=layer,
+        updated=sorted(params),
+        forget_prefix_skipped=prefix,
+        forget_norm=norm,
+        steering_coeff=steering_coeff(cfg, norm),
+    )
     return stats

@@ -17,17 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .common import BaselineConfig, Batch, Pair, nll, token_logprobs, train
+from .common import Batch, Pair, nll, token_logprobs, train
+from .config import WgaConfig
 
 
-def unlearn(model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair],
-            config: BaselineConfig | None = None) -> dict:
-    cfg = config or BaselineConfig()
+def unlearn(
+    model, tokenizer, forget: Sequence[Pair], retain: Sequence[Pair], config: WgaConfig | None = None
+) -> dict:
+    cfg = config or WgaConfig()
 
     def step(fb: Batch, rb: Batch | None):
         out = model(input_ids=fb["input_ids"], attention_mask=fb["attention_mask"])
         lp, mask = token_logprobs(out.logits, fb["labels"])
-        weights = lp.detach().exp().pow(cfg.wga_alpha)
+        weights = lp.detach().exp().pow(cfg.alpha)
         n = mask.sum().clamp_min(1)
         forget_loss = (weights * lp).sum() / n  # masked entries of lp are 0
         loss = forget_loss
