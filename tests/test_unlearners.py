@@ -124,6 +124,8 @@ def test_the_runner_configures_every_method_from_the_run(tmp_path):
     ga = build_unlearner("ga", cfg, task.retain, tmp_path, epochs=1, warm=task.forget[0])
     assert isinstance(ga, TrainingUnlearner)
     assert (ga.config.epochs, ga.config.lr, ga.config.batch_size, ga.config.seed) == (1, 3e-5, 2, 7)
+    rmu = build_unlearner("rmu", cfg, task.retain, tmp_path, epochs=1, warm=task.forget[0])
+    assert rmu.config.lr == 5e-4 and rmu.config.batch_size == 2  # its own lr wins over the run-wide one
     st = build_unlearner("stamp-lr", cfg, task.retain, tmp_path, epochs=1, warm=task.forget[0], rank=8)
     assert isinstance(st, EditUnlearner)
     assert st.config.overrides == {"method": "stamp-lr", "rank": 8, "alpha_margin": 1.5}

@@ -97,10 +97,14 @@ class RmuConfig(TrainingConfig):
       both facts still answered under both wordings (4/4 leaks). Adaptive RMU (Dang et al., 2025; their
       code's default scale 5) sets c = scale * the unedited model's mean forget-activation norm, so one
       default fits every model; ``steering_coeff`` is the absolute c used when ``steering_scale`` is None.
-    * ``lr``: 5e-5, the reference's value (the shared 1e-5 is the 8B fine-tuning setting).
+    * ``lr``: 5e-4, ten times the reference's 5e-5. Adam moves each weight by about lr per step whatever the
+      gradient, and SmolLM2's down_proj weights are large (rms 0.18 in layers 5-7), so 150 steps at 5e-5
+      move them by at most 4 %: with the adaptive c the forget activations still had cosine 0.05 with u,
+      KL 5.1e-4, 4/4 leaks. At 5e-4: cosine 0.50, KL 3.5e-2 on generic prompts, 0/4 leaks; the forget
+      replies turn to gibberish ("favour  new"), RMU's known behaviour, not a refusal.
     """
 
-    lr: float = Field(5e-5, gt=0)
+    lr: float = Field(5e-4, gt=0)
     steering_coeff: float = Field(6.5, gt=0)  # absolute c (the reference value), when steering_scale is None
     steering_scale: float | None = Field(5.0, gt=0)  # c = scale * mean forget-activation norm (adaptive RMU)
     layer: int | None = None  # None: the layer at depth 7/32, as in the reference run

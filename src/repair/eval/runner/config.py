@@ -56,6 +56,9 @@ class RunConfig(BaseModel):
     baseline_epochs: int = 2
     baseline_lr: float = 5e-5  # ours: 1e-5 (the 8B setting) barely moves a 135M model in 2 epochs
     baseline_batch_size: int = 4
+    # a method's own config fields on top of the run-wide baseline settings (checked by make_unlearner):
+    # RMU needs 10x the lr, see RmuConfig
+    method_set: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"rmu": {"lr": 5e-4}})
     # STAMP
     stamp_rank: int = 64  # STAMP-LR's rank where a table does not sweep it
     # StampConfig overrides for every STAMP / STAMP-LR edit of the run (`--set alpha_margin=1.5`); a table's own

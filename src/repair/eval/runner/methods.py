@@ -124,16 +124,16 @@ def build_unlearner(
     and a throw-away edit of ``warm`` in ``prepare`` for STAMP."""
     name = REGISTRY_NAMES.get(method, method)
     if is_training(method):
-        return make_unlearner(
-            name,
-            retain=[q.pair() for q in retain],
-            epochs=epochs,
-            lr=cfg.baseline_lr,
-            batch_size=cfg.baseline_batch_size,
-            seed=cfg.seed,
-            progress=cfg.progress,
-            amp=cfg.amp,
-        )
+        run_wide = {
+            "epochs": epochs,
+            "lr": cfg.baseline_lr,
+            "batch_size": cfg.baseline_batch_size,
+            "seed": cfg.seed,
+            "progress": cfg.progress,
+            "amp": cfg.amp,
+        }
+        own = cfg.method_set.get(method, {})
+        return make_unlearner(name, retain=[q.pair() for q in retain], **{**run_wide, **own})
     overrides = stamp_overrides(method, cfg, **extra)
     return make_unlearner(
         name,
