@@ -27,7 +27,7 @@ from .run import (
     Utility,
     answered,
     appender,
-    generate,
+    ask,
     read_records,
     run_sequential,
     run_single,
@@ -73,21 +73,20 @@ def make_known(
     cached per target text under $REPAIR_HOME, so adding targets only asks about the new ones."""
     from repair.models.loader import repair_home
 
-    cache_path = repair_home() / "forget-quality" / f"known-{model}-{patient.dtype}.json"
+    cache_path = (
+        repair_home() / "forget-quality" / f"known-{model}-{patient.dtype}-v2.json"
+    )  # v2: one batch per target
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     targets = {s: load_targets(s) for s in splits}
     todo = [t for ts in targets.values() for t in ts if _key(t) not in cache]
-    for i in range(0, len(todo), KNOWN_CHUNK):  # several targets per generation batch, cached as they finish
-        chunk = todo[i : i + KNOWN_CHUNK]
-        replies = generate(patient, [q for t in chunk for q in (*t.probes, *t.neighbours)], batch=32)
-        for t in chunk:
-            n = len(t.probes) + len(t.neighbours)
-            cache[_key(t)] = _known_target(t, replies[:n])
-            replies = replies[n:]
-            if progress:
-                progress()
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        cache_path.write_text(json.dumps(cache))
+    for i, t in enumerate(todo, 1):  # cached as they finish: an interrupted filter resumes
+        probe_replies, neighbour_replies = ask(patient, t)
+        cache[_key(t)] = _known_target(t, probe_replies, neighbour_replies)
+        if progress:
+            progress()
+        if i % 8 == 0 or i == len(todo):
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            cache_path.write_text(json.dumps(cache))
     known = KnownList(model=model, dtype=patient.dtype)
     for split, ts in targets.items():
         known.splits[split] = {
@@ -97,19 +96,18 @@ def make_known(
     return known
 
 
-KNOWN_CHUNK = 8
-
-
 def _key(t: Target) -> str:
     return hashlib.sha256(t.model_dump_json().encode()).hexdigest()
 
 
-def _known_target(t: Target, replies: list[str]) -> dict[str, list[str]] | None:
-    probes = answered(t.probes, replies[: len(t.probes)])
+def _known_target(
+    t: Target, probe_replies: list[str], neighbour_replies: list[str]
+) -> dict[str, list[str]] | None:
+    probes = answered(t.probes, probe_replies)
     direct = next(p.id for p in t.probes if p.type == "direct")
     if direct not in probes:
         return None
-    return {"probes": probes, "neighbours": answered(t.neighbours, replies[len(t.probes) :])}
+    return {"probes": probes, "neighbours": answered(t.neighbours, neighbour_replies)}
 
 
 def write_known(known: KnownList) -> Path:
@@ -140,9 +138,9 @@ def base_replies(patient: Any, targets: list[Target], path: Path) -> dict[str, s
     """The unedited model's replies to every neighbour (cached in the run folder)."""
     cached = json.loads(path.read_text()) if path.exists() else {}
     todo = [t for t in targets if any(f"{t.id}/{n.id}" not in cached for n in t.neighbours)]
-    qs = [(t, n) for t in todo for n in t.neighbours]
-    for (t, n), r in zip(qs, generate(patient, [n for _, n in qs]), strict=True):
-        cached[f"{t.id}/{n.id}"] = r
+    for t in todo:
+        for n, r in zip(t.neighbours, ask(patient, t)[1], strict=True):
+            cached[f"{t.id}/{n.id}"] = r
     if todo:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cached, indent=0, ensure_ascii=False), encoding="utf-8")

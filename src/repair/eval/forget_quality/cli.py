@@ -39,7 +39,8 @@ def forget_quality_command(
     method: Annotated[
         str,
         typer.Option(
-            "--method", help="comma list: none, stamp, stamp-lr, paper, paper-lr, ga, npo, rmu, flat, wga, asu, icu"
+            "--method",
+            help="comma list: none, stamp, stamp-lr, paper, paper-lr, ga, npo, rmu, flat, wga, asu, icu",
         ),
     ] = "stamp",
     split: Annotated[

@@ -55,9 +55,10 @@ def reading(runs: dict[str, dict[str, Any]]) -> list[str]:
             lines.append(
                 f"- **none** (the unedited model): {100 * g['plain']['leak']:.0f} % of plain and "
                 f"{100 * g['adversarial']['leak']:.0f} % of adversarial probes give the answer and "
-                f"{100 * (o['neighbours_kept'] or 0):.0f} % of neighbours are kept, not 100 %: the known-target "
-                "filter generated each target's questions in other batches, and greedy replies of this model "
-                "change with the batch they are decoded in (near-ties). This is the noise floor of every row.")
+                f"{100 * (o['neighbours_kept'] or 0):.0f} % of neighbours are kept. Only probes the unedited "
+                "model answered are scored, each target's questions are decoded as one fixed batch, so this row "
+                "checks that the scoring is deterministic: anything under 100 % is the noise floor of every row."
+            )
             continue
         forgot = o["refusal"]
         parts = [

@@ -24,7 +24,6 @@ from .labels import Label, degenerate_rule, label_replies, leaks
 from .schema import ADVERSARIAL, Question, Target
 
 NEIGHBOUR_FIDELITY = 0.5  # ROUGE-L recall of the unedited reply's first sentence in the edited reply
-BATCH = 16
 
 
 class ProbeResult(BaseModel):
@@ -61,31 +60,20 @@ class TargetResult(BaseModel):
 # generation
 
 
-def generate(
-    patient: Any,
-    questions: Sequence[Question],
-    *,
-    system: str | None = None,
-    max_new_tokens: int = MAX_NEW_TOKENS,
-    batch: int = BATCH,
-) -> list[str]:
-    """Greedy replies, batched by similar length (in-chat probes carry their history)."""
+def ask(patient: Any, target: Target, *, system: str | None = None) -> tuple[list[str], list[str]]:
+    """Greedy replies to all of a target's probes and neighbours, as one batch in file order.
+
+    The batch is the same wherever a target is asked (the known filter, the unedited reference, every
+    evaluation): batched greedy decoding is exact only for an identical batch, because padding and kernel
+    shapes move the logits in the last bits and flip near-ties. In-chat probes carry their history."""
+    qs = [*target.probes, *target.neighbours]
     pre = [{"role": "system", "content": system}] if system else []
-    order = sorted(
-        range(len(questions)),
-        key=lambda i: len(questions[i].prompt) + sum(len(t.content) for t in questions[i].history),
+    replies = patient.generate(
+        [q.prompt for q in qs],
+        max_new_tokens=MAX_NEW_TOKENS,
+        histories=[pre + chat_history(q) for q in qs],
     )
-    out: list[str] = [""] * len(questions)
-    for s in range(0, len(order), batch):
-        idx = order[s : s + batch]
-        replies = patient.generate(
-            [questions[i].prompt for i in idx],
-            max_new_tokens=max_new_tokens,
-            histories=[pre + chat_history(questions[i]) for i in idx],
-        )
-        for i, r in zip(idx, replies, strict=True):
-            out[i] = r
-    return out
+    return replies[: len(target.probes)], replies[len(target.probes) :]
 
 
 def answered(questions: Sequence[Question], replies: Sequence[str]) -> list[str]:
@@ -204,10 +192,13 @@ def scored(target: Target, known: KnownTarget, base: dict[str, str]) -> Scored:
 def evaluate(
     patient: Any, s: Scored, applied: Applied, utility: Utility | None, method: str, after_edits: int = 1
 ) -> TargetResult:
-    qs = [*s.probes, *s.neighbours]
-    replies = generate(patient, qs, system=applied.system)
-    probes = score_probes(s.probes, replies[: len(s.probes)], s.probe_types)
-    neigh = score_neighbours(s.neighbours, s.neighbour_types, replies[len(s.probes) :], s.base_neighbours)
+    probe_replies, neighbour_replies = ask(patient, s.target, system=applied.system)
+    by_id = dict(zip([q.id for q in s.target.probes], probe_replies, strict=True))
+    by_id_n = dict(zip([q.id for q in s.target.neighbours], neighbour_replies, strict=True))
+    probes = score_probes(s.probes, [by_id[q.id] for q in s.probes], s.probe_types)
+    neigh = score_neighbours(
+        s.neighbours, s.neighbour_types, [by_id_n[q.id] for q in s.neighbours], s.base_neighbours
+    )
     kl = ppl = None
     if utility is not None and applied.system is None:
         kl, ppl = utility.kl(patient), utility.ppl(patient)
