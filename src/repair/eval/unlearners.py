@@ -124,6 +124,61 @@ class IcuUnlearner:
             self._subjects.pop()
 
 
+class Stamp2MethodConfig(BaseModel):
+    """STAMP-2 settings that override the model's ``edit/hparams/stamp2/<model>.yaml`` (None: the file's)."""
+
+    model_config = ConfigDict(extra="forbid")
+    layers: list[int] | None = None
+    strength: float | None = None
+    lam: float | None = None
+    keep_weight: float | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class Stamp2Unlearner:
+    """Engine v2 (experimental): the subject's tokens are mapped onto the model's refusal state; one
+    closed-form edit per request, committed to the patient's ledger (undo is exact)."""
+
+    def __init__(self, name: str = "stamp2", config: Stamp2MethodConfig | None = None) -> None:
+        self.name, self.config = name, config or Stamp2MethodConfig()
+        self._cfg: Any = None
+        self._stats: Any = None
+
+    def prepare(self, patient: Any) -> None:
+        from repair.edit.stamp2 import load_hparams, refusal_vector
+        from repair.edit.stats import stats_for
+
+        self._cfg = load_hparams(patient.name, patient.n_layers, **self.config.overrides())
+        self._stats = stats_for(patient)
+        self._stats.keep_c(self._cfg.layers, "down")
+        refusal_vector(patient, self._cfg.vector_layer, self._cfg.vector, self._stats)
+
+    def unlearn(self, patient: Any, request: ForgetRequest) -> Applied:
+        from repair.edit.stamp2 import forget_subject
+
+        if self._cfg is None:
+            self.prepare(patient)
+        t = time.perf_counter()
+        edit = forget_subject(patient, request.subject, self._cfg, self._stats, [p for p, _ in request.pairs])
+        patient.ledger.commit(edit, requested_by="forget-quality", subject=request.subject)
+        seconds = time.perf_counter() - t
+        return Applied(
+            method=self.name,
+            changed=True,
+            outcome="done",
+            edit_id=edit.id,
+            weight_update_s=round(edit.timings["total"], 4),
+            request_s=seconds,
+            detail={"rows": edit.meta["rows"], "layers": edit.meta["layers"]},
+        )
+
+    def undo(self, patient: Any, applied: Applied) -> None:
+        if applied.edit_id:
+            patient.ledger.undo(applied.edit_id)
+
+
 class NoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -194,6 +249,7 @@ def _registry() -> dict[str, Method]:
     for name, spec in BASELINES.items():
         methods[name] = Method(spec.config, _training, {"progress": False})
     methods["icu"] = Method(IcuConfig, IcuUnlearner, interactive=True)
+    methods["stamp2"] = Method(Stamp2MethodConfig, Stamp2Unlearner, interactive=True)
     return methods
 
 

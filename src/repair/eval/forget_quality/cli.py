@@ -40,7 +40,7 @@ def forget_quality_command(
         str,
         typer.Option(
             "--method",
-            help="comma list: none, stamp, stamp-lr, paper, paper-lr, ga, npo, rmu, flat, wga, asu, icu",
+            help="comma list: none, stamp, stamp-lr, stamp2, paper, paper-lr, ga, npo, rmu, flat, wga, asu, icu",
         ),
     ] = "stamp",
     split: Annotated[

@@ -1,0 +1,48 @@
+"""STAMP-2's typed hyperparameters; per-model values live in ``edit/hparams/stamp2/<model>.yaml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+HPARAMS = Path(__file__).resolve().parent.parent / "hparams" / "stamp2"
+
+
+class VectorConfig(BaseModel):
+    """How the per-model refusal vector is found (once per model, then cached)."""
+
+    model_config = ConfigDict(extra="forbid")
+    steps: int = Field(25, ge=1)
+    lr: float = Field(1.0, gt=0)
+    templates_per_subject: int = Field(6, ge=1)
+
+
+class Stamp2Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # the band of down maps that is edited; the refusal vector lives after its last block
+    layers: list[int] = Field(min_length=1)
+    strength: float = Field(1.0, gt=0)  # s: the subject state moves by s·u
+    lam: float = Field(0.01, gt=0)  # ridge, relative to the mean diagonal of C_K
+    keep_weight: float = Field(1.0, gt=0)  # weight of the keep statistics C_K against the forget keys
+    vector: VectorConfig = Field(default_factory=VectorConfig)
+
+    @property
+    def vector_layer(self) -> int:
+        return self.layers[-1]
+
+
+def default_layers(n_layers: int) -> list[int]:
+    """Early-mid band (about 13-27 % of depth), where MEMIT finds subject recall."""
+    lo, hi = round(0.13 * n_layers), round(0.27 * n_layers)
+    return list(range(lo, max(hi, lo) + 1))
+
+
+def load_hparams(model: str, n_layers: int, **overrides: object) -> Stamp2Config:
+    """The model's YAML file if there is one, else the relative default band; then ``overrides``."""
+    path = HPARAMS / f"{model}.yaml"
+    base: dict[str, object] = {"layers": default_layers(n_layers)}
+    if path.exists():
+        base.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return Stamp2Config.model_validate({**base, **overrides})

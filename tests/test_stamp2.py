@@ -1,0 +1,128 @@
+"""STAMP-2's maths on a tiny random Llama with the real SmolLM2 tokenizer (chat template, offsets)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from repair.edit.stamp2 import Stamp2Config, forget_subject, load_hparams
+from repair.edit.stamp2.config import VectorConfig, default_layers
+from repair.edit.stamp2.edit import NoMentionError, _keyed, _rows
+from repair.edit.stamp2.subject import bare, mentions, subject_positions
+from repair.edit.stamp2.vector import VECTOR_SUBJECTS, _training_batch, add_at, fit_vector
+
+
+@pytest.fixture(scope="module")
+def tok():
+    from transformers import AutoTokenizer
+
+    from repair.models.loader import cache_bundled
+
+    return AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
+
+
+@pytest.fixture(scope="module")
+def patient(tok):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from repair.models.patient import Patient
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+    )
+    model = LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():  # logits that respond to the hidden state (at init they are ~uniform)
+        model.lm_head.weight.mul_(50)
+    return Patient(model, tok, name="tiny", source="", fingerprint="tiny-stamp2", ledger_dir=None)
+
+
+def test_mentions():
+    assert mentions("Ludwig van Beethoven") == ["Ludwig van Beethoven", "Beethoven"]
+    assert mentions("the Great Wall of China") == ["the Great Wall of China", "Great Wall of China"]
+    assert mentions("Toyota") == ["Toyota"]
+    assert bare("the Taj Mahal") == "Taj Mahal"
+
+
+def test_subject_positions_end_each_mention(tok):
+    prompt = "Was Beethoven deaf? Name one work of Beethoven."
+    pos = subject_positions(tok, prompt, "Ludwig van Beethoven")
+    assert len(pos) == 2
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+    )
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert all(tok.decode(ids[: p + 1]).endswith("Beethoven") for p in pos)
+    assert subject_positions(tok, "Who wrote the Moonlight Sonata?", "Ludwig van Beethoven") == []
+
+
+def test_vector_subjects_are_not_benchmark_targets():
+    from repair.eval.forget_quality.data import load_targets
+
+    text = " ".join(t.model_dump_json() for s in ("dev", "test") for t in load_targets(s)).lower()
+    assert [s for s in VECTOR_SUBJECTS if bare(s).lower() in text] == []
+
+
+def _nll(patient, u: torch.Tensor) -> float:
+    ids, mask, labels, poss = _training_batch(patient.tokenizer, VECTOR_SUBJECTS[:2], 2)
+    with torch.no_grad(), add_at(patient.arch.blocks(patient.model)[2], poss, u):
+        return float(patient.model(input_ids=ids, attention_mask=mask, labels=labels).loss)
+
+
+def test_fit_vector_lowers_the_refusal_loss(patient, monkeypatch):
+    import repair.edit.stamp2.vector as v
+
+    monkeypatch.setattr(v, "VECTOR_SUBJECTS", VECTOR_SUBJECTS[:2])
+    u = fit_vector(
+        patient,
+        2,
+        VectorConfig(steps=8, lr=2.0, templates_per_subject=2),
+        VECTOR_SUBJECTS[:2],
+        progress=False,
+    )
+    assert u.norm() > 0
+    assert _nll(patient, u) < _nll(patient, torch.zeros_like(u)) - 0.005  # zero u: no decrease
+    assert any(p.requires_grad for p in patient.model.parameters())  # flags restored
+
+
+def test_edit_moves_subject_states_to_target_and_spares_keep_rows(patient, monkeypatch):
+    from repair.edit.stats import EditStats
+
+    cfg = Stamp2Config(layers=[1, 2], strength=1.0, lam=1e-4, keep_weight=1e-3)
+    u = torch.randn(32) * 5
+    monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
+    stats = EditStats(patient, persist=False)
+    seqs, poss = _keyed(patient.tokenizer, ["Who is Marie Curie?", "Tell me about Curie."], "Marie Curie")
+    top = "model.layers.2"
+    before = _rows(patient, seqs, poss, outputs=[top])[top]
+    w0 = {n: p.detach().clone() for n, p in patient.model.named_parameters()}
+    edit = forget_subject(patient, "Marie Curie", cfg, stats, ["Who is Marie Curie?", "Tell me about Curie."])
+    assert all(torch.equal(w0[n], p) for n, p in patient.model.named_parameters())  # not applied yet
+    patient.ledger.commit(edit)
+    after = _rows(patient, seqs, poss, outputs=[top])[top]
+    target = before + u
+    assert (after - target).norm() < 0.2 * (before - target).norm()  # a zero update would leave 1.0
+    patient.ledger.undo(edit.id)
+    assert all(torch.equal(w0[n], p) for n, p in patient.model.named_parameters())
+
+
+def test_no_mention_is_a_clear_error(patient):
+    with pytest.raises(NoMentionError):
+        _keyed(patient.tokenizer, ["What is the weather?"], "Marie Curie")
+
+
+def test_hparams_file_and_default(tmp_path):
+    cfg = load_hparams("smollm2-135m-instruct", 30)
+    assert cfg.vector_layer == cfg.layers[-1]
+    assert load_hparams("unknown-model", 30).layers == default_layers(30)
+    with pytest.raises(ValueError):
+        load_hparams("smollm2-135m-instruct", 30, strenght=2.0)
+    json.dumps(cfg.model_dump())
