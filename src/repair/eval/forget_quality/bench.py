@@ -77,16 +77,20 @@ def make_known(
         repair_home() / "forget-quality" / f"known-{model}-{patient.dtype}-v2.json"
     )  # v2: one batch per target
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    unedited = _unedited_cache(patient)
+    said = json.loads(unedited.read_text()) if unedited.exists() else {}
     targets = {s: load_targets(s) for s in splits}
     todo = [t for ts in targets.values() for t in ts if _key(t) not in cache]
     for i, t in enumerate(todo, 1):  # cached as they finish: an interrupted filter resumes
         probe_replies, neighbour_replies = ask(patient, t)
         cache[_key(t)] = _known_target(t, probe_replies, neighbour_replies)
+        said[_key(t)] = neighbour_replies  # the runs' unedited reference, without asking again
         if progress:
             progress()
         if i % 8 == 0 or i == len(todo):
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             cache_path.write_text(json.dumps(cache))
+            unedited.write_text(json.dumps(said, ensure_ascii=False), encoding="utf-8")
     known = KnownList(model=model, dtype=patient.dtype)
     for split, ts in targets.items():
         known.splits[split] = {
@@ -94,6 +98,12 @@ def make_known(
         }
         known.sha256[split] = file_sha256(split)
     return known
+
+
+def _unedited_cache(patient: Any) -> Path:
+    from repair.models.loader import repair_home
+
+    return repair_home() / "forget-quality" / f"neighbours-{patient.name}-{patient.dtype}.json"
 
 
 def _key(t: Target) -> str:
@@ -135,11 +145,15 @@ def selected(cfg: BenchConfig) -> tuple[list[Target], dict[str, KnownTarget]]:
 
 
 def base_replies(patient: Any, targets: list[Target], path: Path) -> dict[str, str]:
-    """The unedited model's replies to every neighbour (cached in the run folder)."""
+    """The unedited model's replies to every neighbour (cached in the run folder; taken from the known
+    filter's own replies when this machine ran it, since the batches are identical)."""
     cached = json.loads(path.read_text()) if path.exists() else {}
+    unedited = _unedited_cache(patient)
+    said = json.loads(unedited.read_text()) if unedited.exists() else {}  # from the known filter
     todo = [t for t in targets if any(f"{t.id}/{n.id}" not in cached for n in t.neighbours)]
     for t in todo:
-        for n, r in zip(t.neighbours, ask(patient, t)[1], strict=True):
+        replies = said.get(_key(t)) or ask(patient, t)[1]
+        for n, r in zip(t.neighbours, replies, strict=True):
             cached[f"{t.id}/{n.id}"] = r
     if todo:
         path.parent.mkdir(parents=True, exist_ok=True)
