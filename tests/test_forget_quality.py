@@ -217,3 +217,15 @@ def test_readme_results_table_is_what_repair_report_writes():
     assert block == headline_table(root / "results").strip(), (
         "run `repair report results` after a benchmark run"
     )
+
+
+def test_method_settings_name_the_run_folder_and_are_validated():
+    from repair.eval.forget_quality.bench import BenchConfig
+    from repair.eval.unlearners import make_unlearner
+
+    cfg = BenchConfig(method="stamp2", split="dev", settings={"strength": 1.5, "layers": [3, 4]})
+    assert cfg.run_dir().name == "stamp2+layers=3-4+strength=1.5-single"
+    assert BenchConfig(method="stamp2").run_dir().name == "stamp2-single"
+    assert make_unlearner("stamp2", **cfg.settings).config.strength == 1.5
+    with pytest.raises(ValueError, match="no field"):
+        make_unlearner("stamp2", strenght=1.5)

@@ -51,10 +51,16 @@ class BenchConfig(BaseModel):
     out: str = "results/forget-quality"
     resume: bool = True
     utility: bool = True  # KL and perplexity per target
+    settings: dict[str, Any] = Field(default_factory=dict)  # the method's config overrides (--set)
 
     def run_dir(self) -> Path:
         mode = f"seq{self.sequential}" if self.sequential else "single"
-        return Path(self.out) / self.model / self.split / f"{self.method}-{mode}"
+        tag = "".join(f"+{k}={_tag(v)}" for k, v in sorted(self.settings.items()))
+        return Path(self.out) / self.model / self.split / f"{self.method}{tag}-{mode}"
+
+
+def _tag(v: Any) -> str:
+    return "-".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
 
 
 def machine() -> str:

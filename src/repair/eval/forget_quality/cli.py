@@ -32,6 +32,20 @@ def _progress() -> Progress:
     )
 
 
+def _settings(items: list[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            console.print(f"[red]error:[/red] bad --set {item!r}: expected key=value")
+            raise typer.Exit(2)
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
 def forget_quality_command(
     model: Annotated[
         str, typer.Option("--model", "-m", help="bundled name, local HF folder or hub id")
@@ -81,6 +95,14 @@ def forget_quality_command(
         ),
     ] = False,
     threads: Annotated[int | None, typer.Option("--threads")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="a method setting, key=value (JSON value), repeatable: --set strength=1.5; the run folder "
+            "is named after them",
+        ),
+    ] = None,
 ) -> None:
     """The forget-quality benchmark: leak / refusal / degenerate / confabulation per probe type, neighbours,
     KL, perplexity and cost, written as JSON, markdown and PNG under OUT."""
@@ -114,6 +136,7 @@ def forget_quality_command(
                 out=str(out),
                 resume=resume,
                 utility=utility,
+                settings=_settings(set_ or []),
             )
             for m in methods
         ]
@@ -141,7 +164,7 @@ def forget_quality_command(
     summaries = []
     for cfg in cfgs:
         try:
-            unlearner = make_unlearner(cfg.method)
+            unlearner = make_unlearner(cfg.method, **cfg.settings)
             with _progress() as bar:
                 from .bench import selected
 
