@@ -118,7 +118,7 @@ def test_edit_apply_changes_only_named_map(tiny_llama):
 
 
 def test_keep_solve_adds_and_removes_keep_rows():
-    from repair.edit.stamp import _keep_solve
+    from repair.edit.solvers import keep_solve as _keep_solve
 
     g = torch.Generator().manual_seed(3)
     x = torch.randn(200, 12, generator=g, dtype=torch.float64)

@@ -58,8 +58,9 @@ def key_answers(prompt: str, response: str) -> list[str]:
     if long or strong:
         runs = strong
     # Most salient first; on a tie the later run (answers tend to close the sentence: "... is Paris.").
-    order = sorted(range(len(runs)), key=lambda i: (2 * sum(st for _, st in runs[i]) + len(runs[i]), i),
-                   reverse=True)
+    order = sorted(
+        range(len(runs)), key=lambda i: (2 * sum(st for _, st in runs[i]) + len(runs[i]), i), reverse=True
+    )
     keys = [" ".join(w for w, _ in runs[i]) for i in order]
     return keys if strong else keys[:1]
 

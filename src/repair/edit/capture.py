@@ -73,11 +73,15 @@ def _template_bounds(tok: PreTrainedTokenizerBase, system: str | None) -> tuple[
     return pre, suf
 
 
-def encode(tok: PreTrainedTokenizerBase, prompt: str, response: str = "", system: str | None = None) -> Encoded:
+def encode(
+    tok: PreTrainedTokenizerBase, prompt: str, response: str = "", system: str | None = None
+) -> Encoded:
     p = _template(tok, prompt, system)
     r = tok(response, add_special_tokens=False)["input_ids"] if response else []
     start, suffix = _template_bounds(tok, system)
-    return Encoded(ids=p + r, user_start=start, prompt_end=len(p), content_end=max(len(p) - suffix, start + 1))
+    return Encoded(
+        ids=p + r, user_start=start, prompt_end=len(p), content_end=max(len(p) - suffix, start + 1)
+    )
 
 
 def right_padded(seqs: Sequence[Sequence[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,13 +145,17 @@ def capture(
     hooked = [n for n in names.values() if n != last] + [last]
     start = min(e.user_start for e in enc)
     prefix = enc[0].ids[:start]
-    kv = _prefix_kv(model, last, prefix, device, state) if reuse_prefix and start > 0 and all(
-        e.ids[:start] == prefix for e in enc) else None
+    kv = (
+        _prefix_kv(model, last, prefix, device, state)
+        if reuse_prefix and start > 0 and all(e.ids[:start] == prefix for e in enc)
+        else None
+    )
     skip = start if kv is not None else 0  # positions below are relative to the fed tokens
     for batch in tqdm(list(_batches(enc, batch_size)), desc="capture", disable=not show, leave=False):
         pos = [positions(e) if callable(positions) else e.positions(positions) for e in batch]
-        ids, mask = right_padded([e.ids[skip : max(p) + 1 if p else skip + 1] for e, p in zip(batch, pos, strict=True)],
-                                 pad)
+        ids, mask = right_padded(
+            [e.ids[skip : max(p) + 1 if p else skip + 1] for e, p in zip(batch, pos, strict=True)], pad
+        )
         extra: dict = {"use_cache": False}
         if kv is not None:
             extra = {"past_key_values": _expand(kv, len(batch), model.config), "use_cache": True}
@@ -178,10 +186,13 @@ _PREFIX_KV: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _PREFIX_KEEP = 4  # entries per model: a base state and a few edited ones
 
 
-def _prefix_kv(model: torch.nn.Module, last: str, prefix: list[int], device: torch.device,
-               state: Hashable | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _prefix_kv(
+    model: torch.nn.Module, last: str, prefix: list[int], device: torch.device, state: Hashable | None = None
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Keys and values of the shared prefix in every layer up to ``last`` (a batch of one)."""
-    weights = ("state", state) if state is not None else tuple((id(w), w._version) for w in model.parameters())
+    weights = (
+        ("state", state) if state is not None else tuple((id(w), w._version) for w in model.parameters())
+    )
     key = (tuple(prefix), last, str(device), str(next(model.parameters()).dtype), weights)
     entries = _PREFIX_KV.setdefault(model, OrderedDict())
     if key in entries:

@@ -31,7 +31,9 @@ def export_lora(edits: list[Edit], arch: ArchMap, base_name_or_path: str, out_di
     and ``W + B A`` reproduces the edited weights.
     """
     if arch.transposed:
-        raise NotImplementedError(f"LoRA export for {arch.family} (Conv1D weights) is not supported; export merged")
+        raise NotImplementedError(
+            f"LoRA export for {arch.family} (Conv1D weights) is not supported; export merged"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     factors = lora_factors(edits)

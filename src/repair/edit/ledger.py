@@ -25,7 +25,17 @@ from repair.edit.delta import Edit, MapDelta
 from repair.models.arch import ArchMap
 
 FORMAT = "repair-ledger/1"
-REQUIRED = ("format", "id", "created", "seq", "status", "fingerprint", "deltas_file", "deltas_sha256", "deltas")
+REQUIRED = (
+    "format",
+    "id",
+    "created",
+    "seq",
+    "status",
+    "fingerprint",
+    "deltas_file",
+    "deltas_sha256",
+    "deltas",
+)
 
 
 class LedgerError(RuntimeError):
@@ -87,7 +97,9 @@ class Ledger:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError as e:
-                    raise LedgerBusyError(f"ledger {self.root} is locked by another process editing this patient") from e
+                    raise LedgerBusyError(
+                        f"ledger {self.root} is locked by another process editing this patient"
+                    ) from e
                 yield
             finally:
                 os.close(fd)
@@ -180,7 +192,9 @@ class Ledger:
             eid = self._resolve_id(edit_id)
             self._manifests[eid].setdefault("meta", {}).update(meta)
             if self.root is not None:
-                atomic_write_bytes(self.root / f"{eid}.json", json.dumps(self._manifests[eid], indent=1).encode())
+                atomic_write_bytes(
+                    self.root / f"{eid}.json", json.dumps(self._manifests[eid], indent=1).encode()
+                )
 
     def load(self) -> list[Edit]:
         """Read every manifest in ``root`` and re-apply the active edits in order."""
@@ -231,8 +245,12 @@ class Ledger:
             "deltas_file": f"{edit.id}.safetensors",
             "deltas_sha256": "",
             "deltas": [
-                {"layer": d.layer, "map": d.map, "kind": "dense" if d.dense is not None else "lora",
-                 "rank": int(d.a.shape[0]) if d.a is not None else None}
+                {
+                    "layer": d.layer,
+                    "map": d.map,
+                    "kind": "dense" if d.dense is not None else "lora",
+                    "rank": int(d.a.shape[0]) if d.a is not None else None,
+                }
                 for d in edit.deltas
             ],
             "layers": edit.layers,
@@ -260,7 +278,9 @@ class Ledger:
         os.replace(tmp, dpath)
         manifest["deltas_sha256"] = _sha256_file(dpath)
         # The manifest goes last: a manifest on disk always names a complete delta file.
-        atomic_write_bytes(self.root / f"{edit.id}.json", json.dumps(manifest, indent=1, default=str).encode())
+        atomic_write_bytes(
+            self.root / f"{edit.id}.json", json.dumps(manifest, indent=1, default=str).encode()
+        )
 
     def _read_deltas(self, m: dict[str, Any]) -> Edit:
         assert self.root is not None
@@ -277,7 +297,9 @@ class Ledger:
             if spec["kind"] == "dense":
                 deltas.append(MapDelta(spec["layer"], spec["map"], dense=t[f"{key}.dense"], keys=keys))
             else:
-                deltas.append(MapDelta(spec["layer"], spec["map"], b=t[f"{key}.B"], a=t[f"{key}.A"], keys=keys))
+                deltas.append(
+                    MapDelta(spec["layer"], spec["map"], b=t[f"{key}.B"], a=t[f"{key}.A"], keys=keys)
+                )
         return Edit(m["id"], deltas, meta=m.get("meta", {}), timings=m.get("timings", {}))
 
     def _resolve_id(self, edit_id: str) -> str:

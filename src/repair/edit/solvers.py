@@ -12,6 +12,7 @@ Notation (see DESIGN.md): forget rows X_F (f, n) with wanted output shifts R (f,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -58,8 +59,9 @@ def check_finite(*ts: torch.Tensor, what: str = "edit") -> None:
             raise NonFiniteEditError(f"{what} is not finite (NaN/Inf); refusing to write it")
 
 
-def delta_solve(x_f: torch.Tensor, r: torch.Tensor, keep: KeepStats, lam: float, *, relative: bool = True
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def delta_solve(
+    x_f: torch.Tensor, r: torch.Tensor, keep: KeepStats, lam: float, *, relative: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Delta form. Returns the LoRA factors (B, A) with Delta = B @ A, B = R^T (m, f), A (f, n)."""
     xf, rr = _f64(x_f), _f64(r)
     c = keep.c + xf.T @ xf
@@ -74,8 +76,15 @@ def delta_solve(x_f: torch.Tensor, r: torch.Tensor, keep: KeepStats, lam: float,
     return b, a
 
 
-def paper_solve(x_f: torch.Tensor, r: torch.Tensor, x_keep: torch.Tensor, w: torch.Tensor, lam: float,
-                *, relative: bool = True) -> torch.Tensor:
+def paper_solve(
+    x_f: torch.Tensor,
+    r: torch.Tensor,
+    x_keep: torch.Tensor,
+    w: torch.Tensor,
+    lam: float,
+    *,
+    relative: bool = True,
+) -> torch.Tensor:
     """Paper-literal ridge on stacked rows; returns Delta = W_new - W (m, n)."""
     x = torch.cat([_f64(x_f), _f64(x_keep)])
     w64 = _f64(w)
@@ -100,8 +109,15 @@ def randomized_factor(x: torch.Tensor, rank: int, seed: int = 0) -> tuple[torch.
     return u * s, v.T
 
 
-def lowrank_paper_solve(x_f: torch.Tensor, r: torch.Tensor, x_keep: torch.Tensor, w: torch.Tensor, rank: int,
-                        lam: float = 0.0, seed: int = 0) -> torch.Tensor:
+def lowrank_paper_solve(
+    x_f: torch.Tensor,
+    r: torch.Tensor,
+    x_keep: torch.Tensor,
+    w: torch.Tensor,
+    rank: int,
+    lam: float = 0.0,
+    seed: int = 0,
+) -> torch.Tensor:
     """STAMP-LR as in the paper: W_new^T = B^+ A^+ O' with X ~ A B (rank r). Returns Delta."""
     x = torch.cat([_f64(x_f), _f64(x_keep)])
     w64 = _f64(w)
@@ -117,9 +133,16 @@ def lowrank_paper_solve(x_f: torch.Tensor, r: torch.Tensor, x_keep: torch.Tensor
     return delta
 
 
-def delta_lowrank_solve(x_f: torch.Tensor, r: torch.Tensor, keep: KeepStats, rank: int, lam: float,
-                        *, relative: bool = True, eig: tuple[torch.Tensor, torch.Tensor] | None = None
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+def delta_lowrank_solve(
+    x_f: torch.Tensor,
+    r: torch.Tensor,
+    keep: KeepStats,
+    rank: int,
+    lam: float,
+    *,
+    relative: bool = True,
+    eig: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Delta form with C_K ~ U S U^T (top-r eigenpairs); forget rows exact via Woodbury.
 
     Cost per request is O(r n f + f^3) after the eigenpairs are cached: no n^3 work.
@@ -139,3 +162,34 @@ def delta_lowrank_solve(x_f: torch.Tensor, r: torch.Tensor, keep: KeepStats, ran
     a = (kx - kx @ torch.linalg.solve(inner, xf @ kx)).T  # Woodbury for + X_F^T X_F
     check_finite(a, rr)
     return rr.T, a
+
+
+def keep_solve(
+    chol: torch.Tensor, add: torch.Tensor | None, remove: torch.Tensor | None
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """y -> (M + A^T A - R^T R)^-1 y from the Cholesky factor of M (Woodbury): a few columns per
+    request, never an n x n inverse. ``chol`` may be a float32 copy: the two triangular solves read
+    n^2 numbers (memory-bound), and at the conditioning relative_lambda gives (~1e3) they agree with
+    float64 to ~1e-6; everything around them stays float64."""
+
+    def base(y: torch.Tensor) -> torch.Tensor:
+        return torch.cholesky_solve(y.to(chol.dtype), chol).double()
+
+    rows = [x for x in (add, remove) if x is not None and len(x)]
+    if not rows:
+        return base
+    p = torch.cat(rows)
+    sign = torch.cat(
+        [
+            torch.full((len(x),), s, dtype=p.dtype)
+            for x, s in ((add, 1.0), (remove, -1.0))
+            if x is not None and len(x)
+        ]
+    )
+    kp = base(p.T)  # (n, m)
+    inner = torch.diag(sign) + p @ kp
+
+    def apply(y: torch.Tensor) -> torch.Tensor:
+        return base(y) - kp @ torch.linalg.solve(inner, kp.T @ y)
+
+    return apply

@@ -31,6 +31,7 @@ from repair.edit.solvers import (
     KeepStats,
     check_finite,
     delta_lowrank_solve,
+    keep_solve,
     lowrank_paper_solve,
     paper_solve,
 )
@@ -110,8 +111,10 @@ def parse_overrides(items: Sequence[str]) -> dict[str, object]:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or key not in StampConfig.model_fields:
-            raise ValueError(f"bad override {item!r}: expected key=value with key one of "
-                             f"{', '.join(StampConfig.model_fields)}")
+            raise ValueError(
+                f"bad override {item!r}: expected key=value with key one of "
+                f"{', '.join(StampConfig.model_fields)}"
+            )
         try:
             out[key] = json.loads(raw)
         except json.JSONDecodeError:
@@ -158,51 +161,42 @@ def _resolve_layers(patient, cfg: StampConfig, forget: Sequence[tuple[str, str]]
 
 def _prior_keys(patient, layer: int, name: str) -> torch.Tensor | None:
     """Forget keys of committed edits: kept fixed so later edits do not undo earlier ones."""
-    keys = [d.keys for e in patient.ledger.active for d in e.deltas
-            if d.layer == layer and d.map == name and d.keys is not None]
+    keys = [
+        d.keys
+        for e in patient.ledger.active
+        for d in e.deltas
+        if d.layer == layer and d.map == name and d.keys is not None
+    ]
     return torch.cat(keys).double() if keys else None
 
 
-def novel_positions(stats, removed: Sequence[tuple[str, str]], within: Positions = "prompt"
-                    ) -> Callable[[Encoded], list[int]]:
+def novel_positions(
+    stats, removed: Sequence[tuple[str, str]], within: Positions = "prompt"
+) -> Callable[[Encoded], list[int]]:
     """Prompt positions whose prefix is not a keep row's; the last prompt token if none is."""
     counts = stats.keep_prefixes()
     own = Counter(x for p, r in removed for x in prefixes(stats.p.tokenizer, p, r))
 
     def select(e: Encoded) -> list[int]:
-        pos = [t for t in e.positions(within) if counts[k := tuple(e.ids[e.user_start : t + 1])] - own[k] <= 0]
+        pos = [
+            t for t in e.positions(within) if counts[k := tuple(e.ids[e.user_start : t + 1])] - own[k] <= 0
+        ]
         return pos or [e.prompt_end - 1]
 
     return select
 
 
-def _keep_solve(chol: torch.Tensor, add: torch.Tensor | None, remove: torch.Tensor | None
-                ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """y -> (M + A^T A - R^T R)^-1 y from the Cholesky factor of M (Woodbury): a few columns per
-    request, never an n x n inverse. ``chol`` may be a float32 copy: the two triangular solves read
-    n^2 numbers (memory-bound), and at the conditioning relative_lambda gives (~1e3) they agree with
-    float64 to ~1e-6; everything around them stays float64."""
-
-    def base(y: torch.Tensor) -> torch.Tensor:
-        return torch.cholesky_solve(y.to(chol.dtype), chol).double()
-
-    rows = [x for x in (add, remove) if x is not None and len(x)]
-    if not rows:
-        return base
-    p = torch.cat(rows)
-    sign = torch.cat([torch.full((len(x),), s, dtype=p.dtype) for x, s in ((add, 1.0), (remove, -1.0))
-                      if x is not None and len(x)])
-    kp = base(p.T)  # (n, m)
-    inner = torch.diag(sign) + p @ kp
-
-    def apply(y: torch.Tensor) -> torch.Tensor:
-        return base(y) - kp @ torch.linalg.solve(inner, kp.T @ y)
-
-    return apply
-
-
-def _solve_map(patient, cfg: StampConfig, stats, layer: int, name: str, x_f: torch.Tensor, r: torch.Tensor,
-               minus: torch.Tensor | None = None, factors: dict | None = None) -> MapDelta:
+def _solve_map(
+    patient,
+    cfg: StampConfig,
+    stats,
+    layer: int,
+    name: str,
+    x_f: torch.Tensor,
+    r: torch.Tensor,
+    minus: torch.Tensor | None = None,
+    factors: dict | None = None,
+) -> MapDelta:
     """One map's delta for target shifts ``r``. ``factors`` caches what does not depend on r (the
     default solvers' A, so an α search re-solves in microseconds)."""
     x_f64, r64 = x_f.double(), r.double()
@@ -230,8 +224,15 @@ def _solve_map(patient, cfg: StampConfig, stats, layer: int, name: str, x_f: tor
     return MapDelta(layer, name, b=r64.T.float(), a=a.float(), keys=x_f.float())
 
 
-def _keep_factor(cfg: StampConfig, stats, layer: int, name: str, x_f64: torch.Tensor, prior: torch.Tensor | None,
-                 minus: torch.Tensor | None) -> torch.Tensor:
+def _keep_factor(
+    cfg: StampConfig,
+    stats,
+    layer: int,
+    name: str,
+    x_f64: torch.Tensor,
+    prior: torch.Tensor | None,
+    minus: torch.Tensor | None,
+) -> torch.Tensor:
     """A of Delta = R^T A for the default solvers: it depends on the keys and the keep statistics, not
     on the target shifts."""
     if cfg.method == "stamp-lr":
@@ -245,10 +246,12 @@ def _keep_factor(cfg: StampConfig, stats, layer: int, name: str, x_f64: torch.Te
         if cfg.solver == "exact":
             # rescale so forget rows land exactly: A <- (X_F A^T)^-1-corrected on the f x f system
             g = x_f64 @ a.T
-            a = torch.linalg.solve(g + 1e-6 * torch.trace(g) / g.shape[0] * torch.eye(g.shape[0], dtype=g.dtype), a)
+            a = torch.linalg.solve(
+                g + 1e-6 * torch.trace(g) / g.shape[0] * torch.eye(g.shape[0], dtype=g.dtype), a
+            )
         return a
     chol = stats.kfactor32(layer, name, cfg.lam)
-    kx = _keep_solve(chol, prior, minus)(x_f64.T)  # (n, f) = K X_F^T
+    kx = keep_solve(chol, prior, minus)(x_f64.T)  # (n, f) = K X_F^T
     g = x_f64 @ kx
     if cfg.solver == "exact":
         # min ||Delta||_M  s.t.  Delta x_f = r_f  ->  Delta = R^T (X_F K X_F^T)^-1 X_F K
@@ -261,8 +264,9 @@ def _keep_factor(cfg: StampConfig, stats, layer: int, name: str, x_f64: torch.Te
     return a
 
 
-def _targets(patient, cfg: StampConfig, stats, layers: list[int], name: str, caps, alpha: float
-             ) -> dict[int, torch.Tensor]:
+def _targets(
+    patient, cfg: StampConfig, stats, layers: list[int], name: str, caps, alpha: float
+) -> dict[int, torch.Tensor]:
     out = {}
     if cfg.recipe == "repair" and name == "down":
         dirs = stats.refusal_dirs()
@@ -291,7 +295,9 @@ class Rows:
     factor_seconds: float = 0.0  # what the first solve spent on ``factors``
 
 
-def capture_rows(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, layers: list[int], stats) -> Rows:
+def capture_rows(
+    patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, layers: list[int], stats
+) -> Rows:
     t = time.perf_counter()
     dups = stats.duplicates([p for p, _ in forget])
     if cfg.positions.startswith("novel"):
@@ -301,13 +307,19 @@ def capture_rows(patient, forget: Sequence[tuple[str, str]], cfg: StampConfig, l
         positions = cfg.positions
     state = patient.ledger.state
     state = None if state is None else (id(patient.ledger), state)
-    caps = capture(patient.model, patient.arch, patient.tokenizer, forget, layers, list(cfg.maps), positions,
-                   state=state)
+    caps = capture(
+        patient.model, patient.arch, patient.tokenizer, forget, layers, list(cfg.maps), positions, state=state
+    )
     if cfg.pool == "mean":
         caps = {k: (x.mean(0, keepdim=True), y.mean(0, keepdim=True)) for k, (x, y) in caps.items()}
     # keep samples that are forget prompts leave C_K for this edit (their rows are subtracted)
-    removed = capture(patient.model, patient.arch, patient.tokenizer, dups, layers, list(cfg.maps), "all",
-                      state=state) if dups else {}
+    removed = (
+        capture(
+            patient.model, patient.arch, patient.tokenizer, dups, layers, list(cfg.maps), "all", state=state
+        )
+        if dups
+        else {}
+    )
     return Rows(caps, removed, time.perf_counter() - t)
 
 
@@ -319,14 +331,28 @@ def solve_edit(patient, rows: Rows, cfg: StampConfig, alpha: float, layers: list
         targets = _targets(patient, cfg, stats, layers, name, rows.caps, alpha)
         for layer in layers:
             minus = rows.removed[(layer, name)][0].double() if rows.removed else None
-            deltas.append(_solve_map(patient, cfg, stats, layer, name, rows.caps[(layer, name)][0], targets[layer],
-                                     minus, rows.factors))
+            deltas.append(
+                _solve_map(
+                    patient,
+                    cfg,
+                    stats,
+                    layer,
+                    name,
+                    rows.caps[(layer, name)][0],
+                    targets[layer],
+                    minus,
+                    rows.factors,
+                )
+            )
     dt = time.perf_counter() - t
     if first:
         rows.factor_seconds = dt
     # "solve": this edit's whole solution, including the shared factors the first α step computed
-    edit = Edit(new_edit_id(), deltas, timings={"capture": rows.seconds, "solve": dt if first else
-                                                rows.factor_seconds + dt})
+    edit = Edit(
+        new_edit_id(),
+        deltas,
+        timings={"capture": rows.seconds, "solve": dt if first else rows.factor_seconds + dt},
+    )
     edit.meta.update(alpha=alpha)
     return edit
 
@@ -392,7 +418,9 @@ def stamp(
                 res["final"] = res.get("final") or not res["guard"]["ok"]  # stronger only breaks more
         return res
 
-    def search(layers: list[int], alpha_start: float, cfg: StampConfig = cfg) -> tuple[Edit, dict | None, int]:
+    def search(
+        layers: list[int], alpha_start: float, cfg: StampConfig = cfg
+    ) -> tuple[Edit, dict | None, int]:
         """The α search of this edit on one layer band (``cfg``: another λ for a costly edit)."""
         if cfg.recipe == "repair":
             stats.keep_c(layers, "down")
@@ -417,20 +445,39 @@ def stamp(
             # The edit checked is the one to commit: α times a margin for phrasings that are not among the
             # probes (they are key rows). Checking α itself first cost one more generation per request; a
             # check that finds a leak stops there (quick) and the search goes on.
-            strong = solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats) \
-                if cfg.alpha_margin > 1 else edit
+            strong = (
+                solve_edit(patient, rows, cfg, alpha * cfg.alpha_margin, layers, stats)
+                if cfg.alpha_margin > 1
+                else edit
+            )
             t = time.perf_counter()
             result = checked(strong, quick=not last)
-            log.debug("layers %s-%s α %.4g: check %s, forgotten %s, guard %s (%.1f s)", layers[0], layers[-1],
-                      alpha * cfg.alpha_margin, "quick" if not last else "full", result.get("forgotten"),
-                      result.get("guard"), time.perf_counter() - t)
+            log.debug(
+                "layers %s-%s α %.4g: check %s, forgotten %s, guard %s (%.1f s)",
+                layers[0],
+                layers[-1],
+                alpha * cfg.alpha_margin,
+                "quick" if not last else "full",
+                result.get("forgotten"),
+                result.get("guard"),
+                time.perf_counter() - t,
+            )
             if result["forgotten"] and _guard_broken(result) and strong is not edit:
                 # the margin broke the guard: √margin, then α itself, each checked in full
                 root = math.sqrt(cfg.alpha_margin)
-                for factor, milder in ((root, solve_edit(patient, rows, cfg, alpha * root, layers, stats)), (1, edit)):
+                for factor, milder in (
+                    (root, solve_edit(patient, rows, cfg, alpha * root, layers, stats)),
+                    (1, edit),
+                ):
                     res = checked(milder, False)
-                    log.debug("layers %s-%s α %.4g (milder): forgotten %s, guard %s", layers[0], layers[-1],
-                              alpha * factor, res.get("forgotten"), res.get("guard"))
+                    log.debug(
+                        "layers %s-%s α %.4g (milder): forgotten %s, guard %s",
+                        layers[0],
+                        layers[-1],
+                        alpha * factor,
+                        res.get("forgotten"),
+                        res.get("guard"),
+                    )
                     if not res["forgotten"]:
                         break  # a weaker edit forgets no more
                     result, strong = res, milder
@@ -449,8 +496,11 @@ def stamp(
     band = fallback_layers(patient.n_layers)
     if cfg.layers == "auto" and cfg.recipe == "repair" and cfg.fallback_band and band != layers:
         broken = _guard_broken(result)
-        costly = (cfg.costly_alpha is not None and bool(result and result.get("forgotten"))
-                  and edit.meta["alpha"] > cfg.costly_alpha)
+        costly = (
+            cfg.costly_alpha is not None
+            and bool(result and result.get("forgotten"))
+            and edit.meta["alpha"] > cfg.costly_alpha
+        )
         if broken or costly:
             tried.append(band)
             alt = search(band, cfg.fallback_alpha_start)
@@ -473,9 +523,15 @@ def stamp(
     assert edit is not None
     edit.timings["total"] = time.perf_counter() - t0
     edit.meta.update(
-        forget=[list(s) for s in forget], paraphrases=list(paraphrases), answer=answer,
-        config=used.model_dump(), requested_by=requested_by, layers=layers, screened=screened,
-        bands_tried=tried, **({"collateral": costs} if costs else {}),
+        forget=[list(s) for s in forget],
+        paraphrases=list(paraphrases),
+        answer=answer,
+        config=used.model_dump(),
+        requested_by=requested_by,
+        layers=layers,
+        screened=screened,
+        bands_tried=tried,
+        **({"collateral": costs} if costs else {}),
     )
     if verify and result is None:  # a fixed α: check the edit as it will be committed
         result = checked(edit, False)
@@ -517,7 +573,9 @@ def _guard_broken(result: dict | None) -> bool:
     return bool(result and result.get("guard") and not result["guard"].get("ok", True))
 
 
-def guard_now(patient, guard: Sequence[str] | Sequence[GuardQuestion] | None) -> tuple[list[GuardQuestion], int]:
+def guard_now(
+    patient, guard: Sequence[str] | Sequence[GuardQuestion] | None
+) -> tuple[list[GuardQuestion], int]:
     """The guard questions the model answers now and the total an edit's verdict counts against: for
     prompts, those answered now (the budget starts afresh); for recorded questions, those still answered
     out of all recorded (earlier losses stay spent)."""
@@ -525,7 +583,11 @@ def guard_now(patient, guard: Sequence[str] | Sequence[GuardQuestion] | None) ->
         return [], 0
     if isinstance(guard[0], GuardQuestion):
         recorded = list(guard)
-        key = ("guard-kept", tuple((g.question, g.gold) for g in recorded), tuple(e.id for e in patient.ledger.active))
+        key = (
+            "guard-kept",
+            tuple((g.question, g.gold) for g in recorded),
+            tuple(e.id for e in patient.ledger.active),
+        )
         if key not in patient.cache:
             patient.cache[key] = guard_kept(patient, recorded)
         return patient.cache[key], len(recorded)
@@ -542,8 +604,14 @@ def guard_set(patient, prompts: list[str]) -> list[GuardQuestion]:
     return patient.cache[key]
 
 
-def prepare(patient, config: StampConfig | None = None, *, retain: str | None = None,
-            refusals: str | None = None, **overrides) -> None:
+def prepare(
+    patient,
+    config: StampConfig | None = None,
+    *,
+    retain: str | None = None,
+    refusals: str | None = None,
+    **overrides,
+) -> None:
     """Load (or compute once and cache on disk) the statistics that edits with this config need, so
     that the first request does not pay for them: C_K and its factors for the config's layers, and the
     refusal directions. The layers of ``layers="auto"`` under the paper recipe depend on the request,

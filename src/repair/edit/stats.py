@@ -30,9 +30,16 @@ log = logging.getLogger(__name__)
 
 
 class EditStats:
-    def __init__(self, patient, retain: str | Path | None = None, refusals: str | Path | None = None,
-                 generic: str | Path | None = None, questions: str | Path | None = None,
-                 persist: bool = True, replies: int = 0) -> None:
+    def __init__(
+        self,
+        patient,
+        retain: str | Path | None = None,
+        refusals: str | Path | None = None,
+        generic: str | Path | None = None,
+        questions: str | Path | None = None,
+        persist: bool = True,
+        replies: int = 0,
+    ) -> None:
         self.p = patient
         self.retain = load_pairs(retain or "retain.jsonl")
         self.refusals = load_pairs(refusals or "refusals.jsonl")
@@ -75,8 +82,10 @@ class EditStats:
         p = self._path(name)
         if p is not None and p.exists():
             return [tuple(x) for x in json.loads(p.read_text(encoding="utf-8"))]
-        log.warning("generating the model's replies to %d generic prompts for its keep statistics (once per "
-                    "model)", len(prompts))
+        log.warning(
+            "generating the model's replies to %d generic prompts for its keep statistics (once per model)",
+            len(prompts),
+        )
         out = []
         for i in range(0, len(prompts), 16):
             batch = prompts[i : i + 16]
@@ -95,8 +104,17 @@ class EditStats:
                 self._c[(layer, name)] = c.double()
                 missing.remove(layer)
         if missing:
-            caps = capture(self.p.model, self.p.arch, self.p.tokenizer, self.keep, missing, [name], "all",
-                           batch_size=16, progress=True)
+            caps = capture(
+                self.p.model,
+                self.p.arch,
+                self.p.tokenizer,
+                self.keep,
+                missing,
+                [name],
+                "all",
+                batch_size=16,
+                progress=True,
+            )
             for layer in missing:
                 x = caps[(layer, name)][0].double()
                 c = x.T @ x
@@ -144,15 +162,17 @@ class EditStats:
                 lam_abs = relative_lambda(lam, c)
                 chol, info = torch.linalg.cholesky_ex(c + lam_abs * torch.eye(c.shape[0], dtype=c.dtype))
                 if int(info) != 0:
-                    raise NonFiniteEditError(f"keep statistics of layer {layer} {name} are not positive "
-                                             f"definite; increase lam (now {lam:g})")
+                    raise NonFiniteEditError(
+                        f"keep statistics of layer {layer} {name} are not positive "
+                        f"definite; increase lam (now {lam:g})"
+                    )
                 cached = {"chol": chol, "lam_abs": torch.tensor(lam_abs, dtype=torch.float64)}
                 self._save(file, cached)
             self._factors[key] = (cached["chol"], float(cached["lam_abs"]))
         return self._factors[key]
 
     def kfactor32(self, layer: int, name: str, lam: float) -> torch.Tensor:
-        """``kfactor``'s factor as float32, for the per-request triangular solves (see _keep_solve)."""
+        """``kfactor``'s factor as float32, for the per-request triangular solves (see solvers.keep_solve)."""
         key = (layer, name, lam, "f32")
         if key not in self._factors:
             self._factors[key] = (self.kfactor(layer, name, lam)[0].float(), None)
@@ -180,18 +200,42 @@ class EditStats:
             refused = prompts
         answered = self.generic[:100]
         layers = list(range(self.p.n_layers))
-        a = capture(self.p.model, self.p.arch, self.p.tokenizer, [(p, "") for p in refused], layers, [], "last",
-                    residual=True)
-        b = capture(self.p.model, self.p.arch, self.p.tokenizer, [(p, "") for p in answered], layers, [], "last",
-                    residual=True)
+        a = capture(
+            self.p.model,
+            self.p.arch,
+            self.p.tokenizer,
+            [(p, "") for p in refused],
+            layers,
+            [],
+            "last",
+            residual=True,
+        )
+        b = capture(
+            self.p.model,
+            self.p.arch,
+            self.p.tokenizer,
+            [(p, "") for p in answered],
+            layers,
+            [],
+            "last",
+            residual=True,
+        )
         return {layer: a[(layer, "resid")][1].mean(0) - b[(layer, "resid")][1].mean(0) for layer in layers}
 
     def refusal_out(self, layers: list[int], name: str) -> dict[int, torch.Tensor]:
         """Mean output of ``name`` over the reference refusal set (the paper's D_ref term)."""
         missing = [layer for layer in layers if (layer, name) not in self._ref_out]
         if missing:
-            caps = capture(self.p.model, self.p.arch, self.p.tokenizer, self.refusals, missing, [name], "all",
-                           batch_size=16)
+            caps = capture(
+                self.p.model,
+                self.p.arch,
+                self.p.tokenizer,
+                self.refusals,
+                missing,
+                [name],
+                "all",
+                batch_size=16,
+            )
             for layer in missing:
                 self._ref_out[(layer, name)] = caps[(layer, name)][1].mean(0)
         return {layer: self._ref_out[(layer, name)] for layer in layers}

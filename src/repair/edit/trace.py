@@ -27,8 +27,17 @@ class Trace(AbstractContextManager):
     ``stop`` raises ``StopForward`` once the module has run (catch it around the forward call).
     """
 
-    def __init__(self, model: nn.Module, name: str, *, retain_input: bool = True, retain_output: bool = True,
-                 detach: bool = True, edit_output=None, stop: bool = False) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        name: str,
+        *,
+        retain_input: bool = True,
+        retain_output: bool = True,
+        detach: bool = True,
+        edit_output=None,
+        stop: bool = False,
+    ) -> None:
         self.name = name
         self.input: torch.Tensor | None = None
         self.output: torch.Tensor | None = None

@@ -26,16 +26,29 @@ def probe_forgotten(reply: str, answer: str) -> bool:
     return rouge_l(reply, answer) < ROUGE_THRESHOLD
 
 
-def forgot(patient, probes: list[str], answer: str, max_new_tokens: int = 32, *, quick: bool = False,
-           guard: list[GuardQuestion] | None = None) -> dict[str, Any]:
+def forgot(
+    patient,
+    probes: list[str],
+    answer: str,
+    max_new_tokens: int = 32,
+    *,
+    quick: bool = False,
+    guard: list[GuardQuestion] | None = None,
+) -> dict[str, Any]:
     """Generate the probes and check each reply. ``quick`` (a step of the α search): stop at the first
     reply that gives the answer (the verdict is then "not forgotten" and the other replies are cut
     short); a "forgotten" verdict is always complete. Fewer tokens would be cheaper but let late leaks
     pass: with 16 the ten-fact benchmark took England at α 34 instead of 51 and its held-out paraphrase
     leaked. ``guard``: questions whose answers must survive, checked in the same decoding loop (see
     ``probe_with_guard``); the ones still answered are under "guard_kept" unless a leak cut the batch."""
-    replies, survivors = probe_with_guard(patient, probes, lambda r: not probe_forgotten(r, answer), guard or [],
-                                          quick=quick, max_new_tokens=max_new_tokens)
+    replies, survivors = probe_with_guard(
+        patient,
+        probes,
+        lambda r: not probe_forgotten(r, answer),
+        guard or [],
+        quick=quick,
+        max_new_tokens=max_new_tokens,
+    )
     per = [
         {"prompt": p, "reply": r, "forgotten": probe_forgotten(r, answer), "refusal": is_refusal(r)}
         for p, r in zip(probes, replies, strict=True)
@@ -51,18 +64,28 @@ def forgot(patient, probes: list[str], answer: str, max_new_tokens: int = 32, *,
     return out
 
 
-def probe_with_guard(patient, probes: list[str], leaks: Callable[[str], bool], guard: list[GuardQuestion], *,
-                     quick: bool = False, max_new_tokens: int = 32) -> tuple[list[str], list[GuardQuestion] | None]:
+def probe_with_guard(
+    patient,
+    probes: list[str],
+    leaks: Callable[[str], bool],
+    guard: list[GuardQuestion],
+    *,
+    quick: bool = False,
+    max_new_tokens: int = 32,
+) -> tuple[list[str], list[GuardQuestion] | None]:
     """The probes' replies and the guard questions still answered (``guard_kept``), from one decoding
     loop: the guard questions a teacher-forced forward does not prove ride along with the probes, each
     leaving the batch once its answer appears (a second loop would repeat the per-step overhead, and a
     quick check that finds a leak ends both at once). ``quick``: the batch stops at the first probe
     reply that ``leaks``; the survivors are then None (not decided)."""
-    proven = still_answers(patient, [g.question for g in guard], [g.reply for g in guard], [g.gold for g in guard])
+    proven = still_answers(
+        patient, [g.question for g in guard], [g.reply for g in guard], [g.gold for g in guard]
+    )
     rest = [g for g, ok in zip(guard, proven, strict=True) if not ok]
     n = len(probes)
     outs = patient.generate(
-        probes + [g.question for g in rest], max_new_tokens=max_new_tokens,
+        probes + [g.question for g in rest],
+        max_new_tokens=max_new_tokens,
         stop_when=(lambda i, r: i < n and leaks(r)) if quick else None,
         # without guard rows no per-row stop is needed (each criterion decodes every row at every step)
         until=(lambda i, r: i >= n and answer_match(r, rest[i - n].golds)) if rest else None,
@@ -87,8 +110,9 @@ class GuardQuestion(NamedTuple):
     gold: str  # the gold that reply states
 
 
-def guard_questions(patient, prompts: list[str], golds: list[list[str]] | None = None,
-                    max_new_tokens: int = 32) -> list[GuardQuestion]:
+def guard_questions(
+    patient, prompts: list[str], golds: list[list[str]] | None = None, max_new_tokens: int = 32
+) -> list[GuardQuestion]:
     """The prompts the model answers now, as guard questions: with ``golds``, those whose reply states
     one; without, those whose reply has a key answer (a name or number, see ``key_answers``), which
     becomes the gold. Only replies that a teacher-forced forward reproduces are kept, so that after an
@@ -117,8 +141,11 @@ def guard_kept(patient, guard: list[GuardQuestion], max_new_tokens: int = 32) ->
 def _answered_again(rest: list[GuardQuestion], outs: list[str]) -> list[GuardQuestion]:
     """The regenerated guard questions that still state an answer, with their new reply (it stops where
     its answer appears, which is what ``still_answers`` re-proves next time)."""
-    return [g._replace(reply=o, gold=next(x for x in g.golds if answer_match(o, x)))
-            for o, g in zip(outs, rest, strict=True) if answer_match(o, g.golds)]
+    return [
+        g._replace(reply=o, gold=next(x for x in g.golds if answer_match(o, x)))
+        for o, g in zip(outs, rest, strict=True)
+        if answer_match(o, g.golds)
+    ]
 
 
 def _answer_end(tok, response_ids: list[int], answer: str) -> int | None:
@@ -130,7 +157,9 @@ def _answer_end(tok, response_ids: list[int], answer: str) -> int | None:
 
 
 @torch.no_grad()
-def still_answers(patient, prompts: list[str], response: str | list[str], answer: str | list[str]) -> list[bool]:
+def still_answers(
+    patient, prompts: list[str], response: str | list[str], answer: str | list[str]
+) -> list[bool]:
     """Per prompt: True when greedy decoding certainly still states the answer, i.e. the model's argmax
     reproduces the response token by token up to the end of the answer (one teacher-forced forward,
     the cost of a generation step). False means "not proven": generation has to decide. ``response``

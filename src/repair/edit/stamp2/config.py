@@ -25,7 +25,6 @@ class Stamp2Config(BaseModel):
     layers: list[int] = Field(min_length=1)
     strength: float = Field(1.0, gt=0)  # s: the subject state moves by s·u
     lam: float = Field(0.01, gt=0)  # ridge, relative to the mean diagonal of C_K
-    keep_weight: float = Field(1.0, gt=0)  # weight of the keep statistics C_K against the forget keys
     vector: VectorConfig = Field(default_factory=VectorConfig)
 
     @property

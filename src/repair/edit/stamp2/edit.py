@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 
 from repair.edit.delta import Edit, MapDelta, new_edit_id
-from repair.edit.solvers import KeepStats, delta_solve
+from repair.edit.solvers import check_finite, keep_solve
 from repair.edit.stamp2.config import Stamp2Config
 from repair.edit.stamp2.subject import chat_ids, subject_positions
 from repair.edit.stamp2.vector import edit_prompts, refusal_vector
@@ -61,11 +61,10 @@ def forget_subject(patient, subject: str, cfg: Stamp2Config, stats, prompts: Seq
 
     Layer by layer from the bottom of the band, the remaining residual shift is split evenly over the
     layers left (MEMIT), keys are re-read with the lower layers' updates in place, and each down map
-    gets the ridge update Delta = R^T X_F (X_F^T X_F + w C_K + lam I)^-1."""
+    gets the ridge update Delta = R^T X_F (X_F^T X_F + C_K + lam I)^-1."""
     t0 = time.perf_counter()
     u = refusal_vector(patient, cfg.vector_layer, cfg.vector, stats)
     seqs, poss = _keyed(patient.tokenizer, [*prompts, *edit_prompts(subject)], subject)
-    keep = stats.keep_c(cfg.layers, "down")
     top = f"{patient.arch.layers}.{cfg.vector_layer}"
     z = _rows(patient, seqs, poss, outputs=[top])[top] + cfg.strength * u
     saved = {
@@ -78,10 +77,11 @@ def forget_subject(patient, subject: str, cfg: Stamp2Config, stats, prompts: Seq
             down = patient.arch.module_name(layer, "down")
             rows = _rows(patient, seqs, poss, inputs=[down], outputs=[top])
             resid = (z - rows[top]) / (len(cfg.layers) - i)
-            b, a = delta_solve(
-                rows[down], resid, KeepStats(c=cfg.keep_weight * keep[layer], count=0), cfg.lam
-            )
-            d = MapDelta(layer=layer, map="down", b=b.float(), a=a.float(), keys=rows[down])
+            x = rows[down].double()
+            # (C_K + lam I + X^T X)^-1 X^T from the cached Cholesky factor of C_K + lam I (Woodbury)
+            a = keep_solve(stats.kfactor32(layer, "down", cfg.lam), x, None)(x.T).T
+            check_finite(a, resid)
+            d = MapDelta(layer=layer, map="down", b=resid.T.float(), a=a.float(), keys=rows[down])
             Edit(id="", deltas=[d]).apply(patient.model, patient.arch)  # the next layer's keys see it
             deltas.append(d)
     finally:
