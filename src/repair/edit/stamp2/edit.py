@@ -79,7 +79,7 @@ def forget_subject(patient, subject: str, cfg: Stamp2Config, stats, prompts: Seq
             resid = (z - rows[top]) / (len(cfg.layers) - i)
             x = rows[down].double()
             # (C_K + lam I + X^T X)^-1 X^T from the cached Cholesky factor of C_K + lam I (Woodbury)
-            a = keep_solve(stats.kfactor32(layer, "down", cfg.lam), x, None)(x.T).T
+            a = keep_solve(stats.kfactor(layer, "down", cfg.lam)[0], x, None)(x.T).T  # float64: lam is small
             check_finite(a, resid)
             d = MapDelta(layer=layer, map="down", b=resid.T.float(), a=a.float(), keys=rows[down])
             Edit(id="", deltas=[d]).apply(patient.model, patient.arch)  # the next layer's keys see it
