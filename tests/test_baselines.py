@@ -10,8 +10,9 @@ import copy
 
 import pytest
 import torch
+from conftest import tiny_llama_for
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
 from repair.eval.baselines import (
     BASELINES,
@@ -82,19 +83,7 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def base_model(tokenizer):
     """Tiny Llama fitted on forget + retain so the forget answers are actually memorised."""
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=False,
-    )
-    model = LlamaForCausalLM(cfg)
+    model = tiny_llama_for(tokenizer)
     bc = TrainingConfig(max_length=64)
     batch = collate(encode_pairs(tokenizer, FORGET + RETAIN, bc), pad_id(tokenizer), torch.device("cpu"))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from conftest import tiny_llama_for
 
 from repair.edit.stamp2 import Stamp2Config, forget_subject, load_hparams
 from repair.edit.stamp2.config import VectorConfig, default_layers
@@ -25,21 +26,9 @@ def tok():
 
 @pytest.fixture(scope="module")
 def patient(tok):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from repair.models.patient import Patient
 
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-    )
-    model = LlamaForCausalLM(cfg).eval()
+    model = tiny_llama_for(tok, layers=4, positions=256)
     with torch.no_grad():  # logits that respond to the hidden state (at init they are ~uniform)
         model.lm_head.weight.mul_(50)
     return Patient(model, tok, name="tiny", source="", fingerprint="tiny-stamp2", ledger_dir=None)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from conftest import tiny_llama_for
 
 from repair.eval.baselines import BASELINES, GaConfig, NpoConfig, RmuConfig
 from repair.eval.runner import RunConfig, build_unlearner, requests_for
@@ -78,20 +78,8 @@ def test_names_stand_for_their_defaults():
 def tiny():
     from test_baselines import _tokenizer
 
-    torch.manual_seed(0)
     tok = _tokenizer(chat=True)
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=False,
-    )
-    return SimpleNamespace(model=LlamaForCausalLM(cfg).eval(), tokenizer=tok)
+    return SimpleNamespace(model=tiny_llama_for(tok), tokenizer=tok)
 
 
 @pytest.mark.parametrize("name", sorted(BASELINES))
