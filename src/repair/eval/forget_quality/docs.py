@@ -17,6 +17,7 @@ METHOD_ORDER = (
     "none",
     "stamp",
     "stamp-lr",
+    "stamp2",
     "paper",
     "paper-lr",
     "ga",
