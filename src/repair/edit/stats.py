@@ -200,27 +200,22 @@ class EditStats:
             refused = prompts
         answered = self.generic[:100]
         layers = list(range(self.p.n_layers))
-        a = capture(
-            self.p.model,
-            self.p.arch,
-            self.p.tokenizer,
-            [(p, "") for p in refused],
-            layers,
-            [],
-            "last",
-            residual=True,
-        )
-        b = capture(
-            self.p.model,
-            self.p.arch,
-            self.p.tokenizer,
-            [(p, "") for p in answered],
-            layers,
-            [],
-            "last",
-            residual=True,
-        )
-        return {layer: a[(layer, "resid")][1].mean(0) - b[(layer, "resid")][1].mean(0) for layer in layers}
+
+        def mean_last(prompts: list[str]) -> dict[int, torch.Tensor]:
+            caps = capture(
+                self.p.model,
+                self.p.arch,
+                self.p.tokenizer,
+                [(p, "") for p in prompts],
+                layers,
+                [],
+                "last",
+                residual=True,
+            )
+            return {layer: caps[(layer, "resid")][1].mean(0) for layer in layers}
+
+        a, b = mean_last(refused), mean_last(answered)
+        return {layer: a[layer] - b[layer] for layer in layers}
 
     def refusal_out(self, layers: list[int], name: str) -> dict[int, torch.Tensor]:
         """Mean output of ``name`` over the reference refusal set (the paper's D_ref term)."""
