@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
+from repair.edit.capture import right_padded
 from repair.edit.delta import Edit, MapDelta, new_edit_id
 from repair.edit.solvers import check_finite, keep_solve
 from repair.edit.stamp2.config import Stamp2Config
@@ -40,12 +41,8 @@ def _rows(
     outputs: Sequence[str] = (),
 ) -> dict[str, torch.Tensor]:
     """Module inputs (down maps) or outputs (blocks) at the subject positions, one row per mention."""
-    pad = patient.tokenizer.pad_token_id or 0
     device = next(patient.model.parameters()).device
-    ids = torch.full((len(seqs), max(map(len, seqs))), pad, device=device)
-    mask = torch.zeros_like(ids)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)], mask[i, : len(s)] = torch.tensor(s, device=device), 1
+    ids, mask = (t.to(device) for t in right_padded(seqs, patient.tokenizer.pad_token_id or 0))
     with TraceDict(patient.model, [*inputs, *outputs]) as tr:
         patient.model(input_ids=ids, attention_mask=mask)
     out = {}

@@ -16,6 +16,7 @@ from importlib import resources
 
 import torch
 
+from repair.edit.capture import right_padded
 from repair.edit.stamp2.config import VectorConfig
 from repair.edit.stamp2.subject import bare, chat_ids, mentions, subject_positions
 
@@ -76,11 +77,9 @@ def _training_batch(tok, subjects: Sequence[str], n_templates: int):
             pos = subject_positions(tok, prompt, subject)
             if pos:
                 seqs.append(ids), poss.append(pos), spans.append((n_prompt, len(ids)))
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    ids = torch.full((len(seqs), max(map(len, seqs))), pad)
-    mask, labels = torch.zeros_like(ids), torch.full_like(ids, -100)
-    for i, (s, (a, b)) in enumerate(zip(seqs, spans, strict=True)):
-        ids[i, : len(s)], mask[i, : len(s)] = torch.tensor(s), 1
+    ids, mask = right_padded(seqs, tok.pad_token_id or 0)
+    labels = torch.full_like(ids, -100)
+    for i, (a, b) in enumerate(spans):
         labels[i, a:b] = ids[i, a:b]
     return ids, mask, labels, poss
 
