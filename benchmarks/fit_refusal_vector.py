@@ -11,6 +11,8 @@ import json
 import time
 from pathlib import Path
 
+import torch
+
 import repair
 from repair.edit.stamp2 import load_hparams
 from repair.edit.stamp2.vector import fit_vector, vector_tag
@@ -21,6 +23,7 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m-instruct")
     args = ap.parse_args()
     patient = repair.load(args.model, ledger=False)
+    patient.model.to("cuda" if torch.cuda.is_available() else "cpu")
     cfg = load_hparams(args.model, patient.n_layers)
     t0 = time.perf_counter()
     u = fit_vector(patient, cfg.vector_layer, cfg.vector)

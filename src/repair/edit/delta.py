@@ -73,6 +73,6 @@ class Edit:
                 delta = d.matrix()
                 delta = delta.T if arch.transposed else delta
                 if w.dtype in (torch.float32, torch.float64):
-                    w.add_(delta.to(w.dtype), alpha=sign)
+                    w.add_(delta.to(device=w.device, dtype=w.dtype), alpha=sign)
                 else:
                     w.copy_(w.float().add_(delta.to(device=w.device, dtype=torch.float32), alpha=sign))

