@@ -34,6 +34,8 @@ from repair.edit.ledger import Ledger, LedgerBusyError, atomic_write_bytes
 from repair.edit.stamp import StampConfig, prepare
 from repair.edit.verify import GuardQuestion, guard_questions, guard_verdict, probe_with_guard
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
+from repair.subject_request import SubjectEngine, subject_failure, subject_summary
+from repair.subject_request import check as check_subject_edit
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +166,7 @@ class Session:
         user: str = "session",
         stamp_overrides: dict[str, Any] | None = None,
         guard_budget: Literal["base", "each"] = "base",
+        engine: Literal["stamp", "stamp2"] = "stamp",
     ) -> None:
         if k < 1:
             raise ValueError("k must be at least 1")
@@ -173,6 +176,12 @@ class Session:
         # for all its edits (a third may be lost in all); "each": every edit may lose a third of what is
         # left, so a long session could wear them down edit by edit.
         self.guard_budget = guard_budget
+        if engine not in ("stamp", "stamp2"):
+            raise ValueError(f"engine must be 'stamp' or 'stamp2', not {engine!r}")
+        # "stamp2": a named subject is mapped onto the model's refusal (see subject_request); requests that
+        # name none ("forget what you just said") still go through STAMP.
+        self.engine = engine
+        self._subject = SubjectEngine() if engine == "stamp2" else None
         self._guard_base: list[GuardQuestion] | None = None
         # StampConfig fields applied on top of every plan (e.g. {"alpha_margin": 1.5}): checked now, not mid-request
         self.stamp_overrides = StampConfig.model_validate(stamp_overrides or {}).model_dump(
@@ -382,6 +391,10 @@ class Session:
 
     def _repair(self, target: str, pairs: list[tuple[str, str]], verdict: Verdict, t0: float,
                 timings: dict[str, float], context: list[tuple[str, str]]) -> Reply:
+        if self._subject is not None and verdict.target:
+            reply = self._repair_subject(verdict.target, target, pairs, verdict, t0, timings)
+            if reply is not None:
+                return reply
         prompt, response = pairs[0]
         t = time.perf_counter()
         res = self.surgeon.plan(prompt, response, subject=verdict.target,
@@ -399,10 +412,7 @@ class Session:
             "errors": res.errors, "python": plan.to_python(self.patient.name), "forget": pairs,
         }  # fmt: skip
 
-        guard = self._guard_set(response)
-        guard_total = len(guard)
-        if self.guard_budget == "base" and self._guard_base is not None:  # filtered like _guard_set's answer
-            guard_total = sum(not answer_match(response, g.golds) for g in self._guard_base)
+        guard, guard_total = self._guard_budgeted(response)
         # The question is also asked inside the conversation as it will continue (forgotten turns hidden):
         # earlier turns change the activations the edit is keyed on, so a context-free check is not enough.
         rest = [p for p in context if p not in set(pairs)]
@@ -512,6 +522,50 @@ class Session:
             self._guard_base = list(self.patient.cache[key])
         return [g for g in self.patient.cache[key] if not answer_match(response, g.golds)]
 
+    def _guard_budgeted(self, response: str) -> tuple[list[GuardQuestion], int]:
+        """The guard set for this request and the count its kept share is measured against."""
+        guard = self._guard_set(response)
+        total = len(guard)
+        if self.guard_budget == "base" and self._guard_base is not None:  # filtered like _guard_set's answer
+            total = sum(not answer_match(response, g.golds) for g in self._guard_base)
+        return guard, total
+
+    def _repair_subject(self, subject: str, target: str, pairs: list[tuple[str, str]], verdict: Verdict,
+                        t0: float, timings: dict[str, float]) -> Reply | None:
+        """Engine "stamp2": one edit keyed on the subject, checked on the request's questions and the
+        usual ones about the subject, each reply labelled as the user would read it. None: the words
+        name nothing the edit can key on (the caller falls back to STAMP)."""
+        from repair.edit.stamp2.edit import NoMentionError
+
+        prompt, response = pairs[0]
+        keys = key_answers(prompt, response)
+        guard, guard_total = self._guard_budgeted(response)
+        probes = list(dict.fromkeys([p for p, _ in pairs] + probe_prompts(subject)))
+        t = time.perf_counter()
+        try:
+            edit = self._subject.edit(self.patient, subject, [p for p, _ in pairs])
+        except NoMentionError:
+            return None
+        ver, kept = check_subject_edit(self.patient, edit, probes, lambda r: reply_leaks(r, response, keys),
+                                       guard, guard_total, keys, VERIFY_TOKENS)
+        timings["edit"] = time.perf_counter() - t
+        plan = {"source": "stamp2", "method": "stamp2", "layers": edit.layers, "subject": subject,
+                "forget": pairs}
+        fail = subject_failure(ver, target)
+        if fail:
+            return Reply(kind="unlearn", outcome="failed", target=target, verification=ver.as_dict(), plan=plan,
+                         timings=timings, text=fail)
+        t = time.perf_counter()
+        self.patient.ledger.commit(edit, verification=ver.as_dict(), target=target, plan_source="stamp2",
+                                   request_source=verdict.source)
+        self.patient.cache[self._guard_key()] = kept
+        timings["commit"] = time.perf_counter() - t
+        self._redact(pairs, edit.id)
+        where = f"(edit {short_id(edit.id)}, {_layer_text(edit.layers)}, {time.perf_counter() - t0:.1f} s)"
+        outcome: Outcome = "done" if ver.refused else "partial"
+        return Reply(text=f"{subject_summary(ver, target)} {where}", kind="unlearn", outcome=outcome,
+                     edit_id=edit.id, target=target, verification=ver.as_dict(), plan=plan, timings=timings)
+
     def _guard_key(self) -> tuple:
         return ("guard", tuple(e.id for e in self.patient.ledger.active))
 
@@ -521,6 +575,8 @@ class Session:
         and the guard questions' replies. Optional; chat, serve and the pipeline benchmark call it."""
         with self._lock:
             prepare(self.patient)
+            if self._subject is not None:
+                self._subject.prepare(self.patient)
             self._guard_set("")
         return self
 

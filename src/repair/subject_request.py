@@ -1,0 +1,167 @@
+"""A forget request about a named subject, through STAMP-2: one closed-form edit, checked as the user
+will see it (every reply labelled leak, refusal or substitute), then committed or dropped.
+
+A reply that no longer gives the answer but makes up another one is a *substitute*: the session reports
+it as such, never as "Done".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from repair.edit.delta import Edit
+from repair.edit.verify import GuardQuestion, guard_verdict, probe_with_guard
+from repair.eval.metrics import is_refusal
+
+Label = Literal["leak", "refusal", "substitute"]
+
+
+class ProbeCheck(BaseModel):
+    prompt: str
+    reply: str
+    label: Label
+
+
+class GuardCheck(BaseModel):
+    kept: int
+    total: int
+    ok: bool
+
+
+class Verification(BaseModel):
+    """The replies to the check questions with the edit applied, and the unrelated answers it kept."""
+
+    engine: str = "stamp2"
+    probes: list[ProbeCheck]
+    guard: GuardCheck
+    keys: list[str] = Field(default_factory=list)
+
+    def count(self, label: Label) -> int:
+        return sum(p.label == label for p in self.probes)
+
+    @property
+    def forgotten(self) -> bool:
+        return bool(self.probes) and self.count("leak") == 0
+
+    @property
+    def refused(self) -> bool:
+        """Every check question now gets a refusal: what a user asking about the subject should see."""
+        return bool(self.probes) and self.count("refusal") == len(self.probes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The session's verification record (the ledger, the CLI and the server read these keys)."""
+        n = max(len(self.probes), 1)
+        return {
+            **self.model_dump(),
+            "forgotten": self.forgotten,
+            "fraction": (len(self.probes) - self.count("leak")) / n,
+            "refusal_rate": self.count("refusal") / n,
+            "substitute_rate": self.count("substitute") / n,
+            "probes": [
+                {**p.model_dump(), "forgotten": p.label != "leak", "refusal": p.label == "refusal"}
+                for p in self.probes
+            ],
+        }
+
+
+def label(reply: str, leaks: bool) -> Label:
+    """A leak first (a refusal that still names the answer gives it away), then a refusal, else a
+    substitute: a fluent or garbled reply that neither refuses nor gives the answer."""
+    if leaks:
+        return "leak"
+    return "refusal" if is_refusal(reply) else "substitute"
+
+
+class SubjectEngine:
+    """STAMP-2 for a session: its per-model settings, statistics and refusal vector, prepared once."""
+
+    def __init__(self, **overrides: Any) -> None:
+        self.overrides = overrides
+        self._ready: dict[str, tuple[Any, Any]] = {}
+
+    def prepare(self, patient: Any) -> tuple[Any, Any]:
+        from repair.edit.stamp2 import load_hparams, refusal_vector
+        from repair.edit.stats import stats_for
+
+        if patient.name not in self._ready:
+            cfg = load_hparams(patient.name, patient.n_layers, **self.overrides)
+            stats = stats_for(patient)
+            stats.keep_c(cfg.layers, "down")
+            refusal_vector(patient, cfg.vector_layer, cfg.vector, stats)
+            self._ready[patient.name] = (cfg, stats)
+        return self._ready[patient.name]
+
+    def edit(self, patient: Any, subject: str, prompts: list[str]) -> Edit:
+        """The edit (not applied). Raises ``NoMentionError`` when no prompt names ``subject``."""
+        from repair.edit.stamp2 import forget_subject
+
+        cfg, stats = self.prepare(patient)
+        return forget_subject(patient, subject, cfg, stats, prompts)
+
+
+def check(
+    patient: Any,
+    edit: Edit,
+    probes: list[str],
+    leaks: Any,
+    guard: list[GuardQuestion],
+    guard_total: int,
+    keys: list[str],
+    max_new_tokens: int,
+) -> tuple[Verification, list[GuardQuestion]]:
+    """Ask the check questions and the guard questions with ``edit`` applied (then restored exactly);
+    also returns the guard questions still answered, the next request's guard set."""
+    with patient.ledger.trial(edit):
+        outs, kept = probe_with_guard(patient, probes, leaks, guard, max_new_tokens=max_new_tokens)
+    kept = kept if kept is not None else []
+    ver = Verification(
+        probes=[
+            ProbeCheck(prompt=q, reply=r, label=label(r, leaks(r))) for q, r in zip(probes, outs, strict=True)
+        ],
+        guard=GuardCheck(**guard_verdict(len(kept), guard_total)),
+        keys=keys,
+    )
+    return ver, kept
+
+
+def _example(p: ProbeCheck) -> str:
+    reply = " ".join(p.reply.split())
+    return f"{p.prompt!r} now gets {reply[:80] + ('…' if len(reply) > 80 else '')!r}"
+
+
+def subject_failure(ver: Verification, target: str) -> str | None:
+    """Why the edit is not committed, in the user's words; None when it may be."""
+    if not ver.guard.ok:
+        return (
+            f"Could not remove: the edit that makes the model decline questions about {target} also broke "
+            f"unrelated answers ({ver.guard.kept} of {ver.guard.total} check questions kept). Nothing was changed."
+        )
+    if ver.probes and ver.count("leak") == len(ver.probes):
+        return (
+            f"Could not remove: every check question still gets information about {target} "
+            f"({_example(ver.probes[0])}). Nothing was changed."
+        )
+    return None
+
+
+def subject_summary(ver: Verification, target: str) -> str:
+    """What the committed edit does, as the check questions showed it: refusals are "Done"; a made-up
+    reply or a leak is said as such."""
+    n = len(ver.probes)
+    if ver.refused:
+        return (
+            f"Done. The model now declines questions about {target}: all {n} check questions get a refusal."
+        )
+    leaks = [p for p in ver.probes if p.label == "leak"]
+    if leaks:
+        return (
+            f"Partly removed: {n - len(leaks)} of {n} check questions about {target} no longer get the "
+            f"information, but {_example(leaks[0])}."
+        )
+    subs = [p for p in ver.probes if p.label == "substitute"]
+    return (
+        f"Partly done: no check question about {target} gets the information any more, but {len(subs)} of {n} "
+        f"get a made-up reply instead of a refusal: {_example(subs[0])}."
+    )
