@@ -62,6 +62,7 @@ def run_chat(
     console: Console | None = None,
     read: Callable[[], str] | None = None,
     dtype: str | None = None,
+    engine: str = "stamp",
 ) -> Session:
     """The REPL loop; returns the session when the input ends or the user types /quit."""
     import sys
@@ -82,10 +83,11 @@ def run_chat(
     t = time.perf_counter()
     with console.status("loading the patient …"):
         if session_dir is not None:
-            session = Session.open(session_dir, model=model, dtype=dtype, surgeon=make_surgeon(surgeon, dtype), k=k, user="chat")
+            session = Session.open(session_dir, model=model, dtype=dtype, surgeon=make_surgeon(surgeon, dtype), k=k, user="chat",
+                                   engine=engine)
         else:
             patient = repair.load(model or "smollm2-135m-instruct", ledger=False, dtype=dtype)
-            session = Session(patient, surgeon=make_surgeon(surgeon, dtype), k=k, user="chat")
+            session = Session(patient, surgeon=make_surgeon(surgeon, dtype), k=k, user="chat", engine=engine)
         session.warm()  # edit statistics and check questions now, not inside the first request
     where = f"session {session_dir}" if session_dir else "not saved (pass --session DIR to keep edits and turns)"
     console.print(f"[dim]{session.patient!r} ready in {time.perf_counter() - t:.1f} s · {where} · "

@@ -23,6 +23,15 @@ DtypeOpt = Annotated[str, typer.Option(
     "--dtype", help="patient weights: auto (bfloat16 where the CPU/GPU runs it natively, about twice as fast to "
                     "decode; else float32), float32 or bfloat16")]
 
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", help="stamp, or stamp2 (experimental: a named subject is mapped onto the model's refusal)")]
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ("stamp", "stamp2"):
+        console.print(f"[red]error:[/red] unknown engine {engine!r} (stamp or stamp2)")
+        raise typer.Exit(2)
+
 
 def _check_surgeon(surgeon: str) -> None:
     from repair.session import SURGEONS  # the one list of surgeon names
@@ -48,15 +57,17 @@ def chat_command(
     surgeon: SurgeonOpt = "rule",
     k: KOpt = 4,
     dtype: DtypeOpt = "auto",
+    engine: EngineOpt = "stamp",
 ) -> None:
     """Chat in the terminal; ask the model to forget something and it edits itself, checks, and says so."""
     from repair.chat import run_chat
 
+    _check_engine(engine)
     _check_surgeon(surgeon)
     _check_dtype(dtype)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
-        run_chat(model, session, surgeon=surgeon, k=k, console=console, dtype=dtype)
+        run_chat(model, session, surgeon=surgeon, k=k, console=console, dtype=dtype, engine=engine)
     except ValueError as e:  # a session folder of another model, a corrupt history
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
@@ -70,14 +81,16 @@ def serve_command(
     surgeon: SurgeonOpt = "rule",
     k: KOpt = 4,
     dtype: DtypeOpt = "auto",
+    engine: EngineOpt = "stamp",
 ) -> None:
     """Serve the session over HTTP: OpenAI-compatible /v1/chat/completions, /v1/edits, and a web chat at /."""
     from repair.serve.app import serve
 
+    _check_engine(engine)
     _check_surgeon(surgeon)
     _check_dtype(dtype)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    serve(model, str(session), host=host, port=port, surgeon=surgeon, k=k, dtype=dtype)
+    serve(model, str(session), host=host, port=port, surgeon=surgeon, k=k, dtype=dtype, engine=engine)
 
 
 def pipeline_command(

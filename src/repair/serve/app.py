@@ -157,11 +157,12 @@ def _edit_summary(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def serve(model: str | None, session_dir: str, host: str = "127.0.0.1", port: int = 8000,
-          surgeon: str = "rule", k: int = 4, dtype: str | None = None) -> None:
+          surgeon: str = "rule", k: int = 4, dtype: str | None = None, engine: str = "stamp") -> None:
     """Load the session (its ledger re-applied) and serve it with uvicorn until interrupted."""
     import uvicorn
 
     from repair.session import make_surgeon
 
-    session = Session.open(session_dir, model=model, dtype=dtype, surgeon=make_surgeon(surgeon, dtype), k=k, user="http").warm()
+    session = Session.open(session_dir, model=model, dtype=dtype, surgeon=make_surgeon(surgeon, dtype), k=k, user="http",
+                           engine=engine).warm()
     uvicorn.run(create_app(session), host=host, port=port, log_level="info")
