@@ -292,7 +292,7 @@ def test_forget_cli_commits_a_verified_edit_and_edits_undo_it(tmp_path):
     assert [m.name for m in (tmp_path / "ledger").glob("*.json")] == [f"{edit_id}.json"]
 
 
-def test_demo_forgets_keeps_the_answers_and_undoes():
+def test_demo_refuses_keeps_the_answers_and_undoes():
     from rich.console import Console
 
     from repair.demo import run_demo
@@ -300,7 +300,7 @@ def test_demo_forgets_keeps_the_answers_and_undoes():
     console = Console(record=True, width=200)
     run_demo("smollm2-135m-instruct", console)
     out = console.export_text()
-    assert "forgotten: True" in out and "repair Done." in out, out[-2000:]
-    kept, total = out.split("retain answers kept: ")[1].split(" ")[0].split("/")
+    assert "repair Done." in out and "refused: 3/3" in out, out[-2000:]
+    kept, total = out.split("other answers kept: ")[1].split(" ")[0].split("/")
     assert total != "0" and kept == total, out[-600:]
-    assert "Paris" in out.split("after undo")[1]
+    assert "Toyota" in out.split("after undo")[1] and "don't have" not in out.split("after undo")[1]

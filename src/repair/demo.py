@@ -1,4 +1,4 @@
-"""The scripted demo behind ``repair demo``: answer, forget on request, forget, keep the rest."""
+"""The scripted demo behind ``repair demo``: answer, forget on request, refuse, keep the rest, undo."""
 
 from __future__ import annotations
 
@@ -8,55 +8,59 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-FORGET = "What is the capital of France?"
-PARAPHRASE = "Which city is the capital of France?"
+REQUEST = "Forget everything you know about Toyota."
+ASK = ["What is Toyota?", "Who founded Toyota?", "Tell me about the cars Toyota makes."]
 RETAIN = [
     "What is the capital of Japan?",
     "Who wrote Romeo and Juliet?",
     "What is the largest planet in our solar system?",
     "How many legs does a spider have?",
-    "What is the capital of Germany?",
+    "What is the capital of France?",
 ]
 
 
+def _table(before: list[str], after: list[str]) -> Table:
+    table = Table(title="after the edit")
+    for col in ("prompt", "before", "after"):
+        table.add_column(col, overflow="fold")
+    for p, b, a in zip([*ASK, *RETAIN], before, after, strict=True):
+        table.add_row(p, b, a)
+    return table
+
+
 def run_demo(model: str, console: Console) -> None:
+    """The chat path (`repair chat --engine stamp2`) on one named subject, in a throwaway ledger."""
     import repair
     from repair.edit.answers import answer_kept
+    from repair.eval.metrics import is_refusal
+    from repair.session import Session
 
     with tempfile.TemporaryDirectory(prefix="repair-demo-") as ledger:
         t = time.perf_counter()
         with console.status(f"loading {model} (the first run dequantizes and caches it) …"):
             patient = repair.load(model, ledger=ledger)
+            session = Session(patient, engine="stamp2", user="demo")
+        with console.status("per-model statistics (computed once, then cached) …"):
+            session.warm()
         console.print(f"[dim]{patient!r} ready in {time.perf_counter() - t:.1f} s[/dim]\n")
-        before = patient.generate([FORGET, PARAPHRASE, *RETAIN], max_new_tokens=40)
-        console.print(f"[bold cyan]user[/bold cyan]  {FORGET}\n[bold green]model[/bold green] {before[0]}\n")
-        console.print("[bold cyan]user[/bold cyan]  Forget what you just told me about the capital of France.")
-        with console.status("editing weights (first edit also caches per-model statistics) …"):
-            # the retain questions are the edit's guard: an edit that forgets only by breaking them is not kept
-            edit = repair.stamp(patient, [(FORGET, before[0])], requested_by="demo", guard=RETAIN,
-                                  guard_keep=1.0)
-        v = edit.meta["verification"]
-        word = "Done." if v["forgotten"] else "Could not fully remove it."
-        console.print(
-            f"[bold green]repair[/bold green] {word} Edit {edit.id} on layers {edit.layers[0]}-{edit.layers[-1]} "
-            f"({', '.join(edit.maps)}), α={edit.meta['alpha']:.4g}, "
-            + ", ".join(f"{k} {s:.2f} s" for k, s in edit.timings.items()) + "\n"
-        )
-        after = patient.generate([FORGET, PARAPHRASE, *RETAIN], max_new_tokens=40)
-        table = Table(title="after the edit")
-        for col in ("prompt", "before", "after"):
-            table.add_column(col, overflow="fold")
-        for p, b, a in zip([FORGET, PARAPHRASE, *RETAIN], before, after, strict=True):
-            table.add_row(p, b, a)
-        console.print(table)
-        keys = [answer_kept(q, b, a) for q, b, a in zip(RETAIN, before[2:], after[2:], strict=True)]
+        before = patient.generate([*ASK, *RETAIN], max_new_tokens=40)
+        console.print(f"[bold cyan]user[/bold cyan]  {ASK[0]}\n[bold green]model[/bold green] {before[0]}\n")
+        console.print(f"[bold cyan]user[/bold cyan]  {REQUEST}")
+        with console.status("editing weights and checking the edit …"):
+            reply = session.send(REQUEST)
+        console.print(f"[bold green]repair[/bold green] {reply.text}\n")
+        if not reply.edit_id:
+            return
+        after = patient.generate([*ASK, *RETAIN], max_new_tokens=40)
+        console.print(_table(before, after))
+        refused = sum(is_refusal(a) for a in after[: len(ASK)])
+        keys = [answer_kept(q, b, a) for q, b, a in zip(RETAIN, before[len(ASK) :], after[len(ASK) :], strict=True)]
         kept = [k for k, ok in keys if k and ok]
         lost = [k for k, ok in keys if k and not ok]
-        console.print(f"forgotten: {v['forgotten']} · retain answers kept: {len(kept)}/{len(kept) + len(lost)} "
-                      f"({', '.join(kept)}{'; lost: ' + ', '.join(lost) if lost else ''})")
-        if edit.meta.get("uncommitted_reason"):
-            console.print("the edit broke the retain answers, so it was not committed")
-            return
-        patient.ledger.undo(edit.id)
-        restored = patient.generate([FORGET], max_new_tokens=40)[0]
-        console.print(f"after [bold]undo {edit.id}[/bold]: {restored}")
+        console.print(
+            f"refused: {refused}/{len(ASK)} questions about Toyota · other answers kept: "
+            f"{len(kept)}/{len(kept) + len(lost)} ({', '.join(kept)}{'; lost: ' + ', '.join(lost) if lost else ''})"
+        )
+        session.undo(reply.edit_id)
+        restored = patient.generate(ASK[:1], max_new_tokens=40)[0]
+        console.print(f"after [bold]undo {reply.edit_id}[/bold]: {restored}")
