@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import torch
@@ -118,39 +117,3 @@ def test_hparams_file_and_default(tmp_path):
         load_hparams("smollm2-135m-instruct", 30, strenght=2.0)
     json.dumps(cfg.model_dump())
 
-
-def test_preserved_subjects_are_not_benchmark_subjects():
-    from repair.edit.stamp2.preserve import preserved_subjects
-    from repair.eval.forget_quality.data import load_targets
-
-    text = " ".join(t.model_dump_json() for s in ("dev", "test") for t in load_targets(s)).lower()
-    names = preserved_subjects()
-    assert len(names) >= 100
-
-    def named(m: str) -> bool:  # as a word: "Poe" is not in "poem"
-        return re.search(rf"(?<!\w){re.escape(m.lower())}(?!\w)", text) is not None
-
-    assert [n for n in names if any(named(m) for m in mentions(n))] == []
-
-
-def test_preserved_keys_move_less_and_the_forget_key_still_moves(patient, monkeypatch):
-    import repair.edit.stamp2.preserve as pr
-    from repair.edit.stats import EditStats
-
-    u = torch.randn(32) * 5
-    monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
-    monkeypatch.setattr(pr, "preserved_subjects", lambda: ("Marie Curie", "Albert Einstein", "Isaac Newton"))
-    stats = EditStats(patient, persist=False)
-    stats.keep = stats.keep[:2]
-    keys = pr.PreservedKeys(patient, stats, [1, 2], templates=2)
-    moved = {}
-    for w in (0.0, 100.0):
-        patient.cache.pop(("stamp2-preserved", (1, 2), 2), None)
-        cfg = Stamp2Config(layers=[1, 2], strength=1.0, lam=1e-4, preserve=w, preserve_templates=2)
-        edit = forget_subject(patient, "Pierre Curie", cfg, stats, ["Who is Pierre Curie?"])
-        d = edit.deltas[0]
-        kp = keys.keys(1)[[n not in ("Marie Curie",) for n in keys._names]].float()  # not sharing "Curie"
-        moved[w] = ((kp @ d.a.T @ d.b.T).norm() / kp.norm(), (d.keys @ d.a.T @ d.b.T).norm())
-    assert moved[100.0][0] < 0.5 * moved[0.0][0]  # the other names' outputs change much less
-    assert moved[100.0][1] > 0.2 * moved[0.0][1]  # the subject's own key still moves
-    assert pr.overlaps("Marie Curie", "Pierre Curie") and not pr.overlaps("Isaac Newton", "Pierre Curie")

@@ -131,7 +131,6 @@ class Stamp2MethodConfig(BaseModel):
     layers: list[int] | None = None
     strength: float | None = None
     lam: float | None = None
-    preserve: float | None = None
 
     def overrides(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

@@ -25,10 +25,6 @@ class Stamp2Config(BaseModel):
     layers: list[int] = Field(min_length=1)
     strength: float = Field(1.0, gt=0)  # s: the subject state moves by s·u
     lam: float = Field(0.01, gt=0)  # ridge, relative to the mean diagonal of C_K
-    # weight of each preserved subject's key (other names the edit must not move; see preserve.py), as
-    # a multiple of one forget key's; 0: none
-    preserve: float = Field(0.0, ge=0)
-    preserve_templates: int = Field(3, ge=1)
     vector: VectorConfig = Field(default_factory=VectorConfig)
 
     @property

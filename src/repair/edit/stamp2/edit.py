@@ -11,7 +11,6 @@ from repair.edit.capture import right_padded
 from repair.edit.delta import Edit, MapDelta, new_edit_id
 from repair.edit.solvers import check_finite, keep_solve
 from repair.edit.stamp2.config import Stamp2Config
-from repair.edit.stamp2.preserve import preserved_keys
 from repair.edit.stamp2.subject import chat_ids, subject_positions
 from repair.edit.stamp2.vector import edit_prompts, refusal_vector
 from repair.edit.trace import TraceDict
@@ -54,17 +53,6 @@ def _rows(
     return out
 
 
-def _solve(x: torch.Tensor, layer: int, cfg: Stamp2Config, stats, preserved, subject: str) -> torch.Tensor:
-    """X (C + X^T X)^-1 (float64: lam is small), from a cached Cholesky factor of C (Woodbury): C is
-    C_K + lam I, plus the preserved subjects' keys when ``preserved`` is given (those naming ``subject``
-    taken out again)."""
-    if preserved is None:
-        return keep_solve(stats.kfactor(layer, "down", cfg.lam)[0], x, None)(x.T).T
-    chol = preserved.factor(layer, cfg.lam, cfg.preserve)
-    own = preserved.rows_of(layer, subject) * cfg.preserve**0.5
-    return keep_solve(chol, x, own)(x.T).T
-
-
 def forget_subject(patient, subject: str, cfg: Stamp2Config, stats, prompts: Sequence[str] = ()) -> Edit:
     """The edit (not applied) that moves ``subject``'s last-token state onto the refusal state.
 
@@ -81,14 +69,14 @@ def forget_subject(patient, subject: str, cfg: Stamp2Config, stats, prompts: Seq
         for layer in cfg.layers
     }
     deltas: list[MapDelta] = []
-    preserved = preserved_keys(patient, stats, cfg.layers, cfg.preserve_templates) if cfg.preserve > 0 else None
     try:
         for i, layer in enumerate(cfg.layers):
             down = patient.arch.module_name(layer, "down")
             rows = _rows(patient, seqs, poss, inputs=[down], outputs=[top])
             resid = (z - rows[top]) / (len(cfg.layers) - i)
             x = rows[down].double()
-            a = _solve(x, layer, cfg, stats, preserved, subject)
+            # (C_K + lam I + X^T X)^-1 X^T from the cached Cholesky factor of C_K + lam I (Woodbury)
+            a = keep_solve(stats.kfactor(layer, "down", cfg.lam)[0], x, None)(x.T).T  # float64: lam is small
             check_finite(a, resid)
             d = MapDelta(layer=layer, map="down", b=resid.T.float(), a=a.float(), keys=rows[down])
             Edit(id="", deltas=[d]).apply(patient.model, patient.arch)  # the next layer's keys see it
