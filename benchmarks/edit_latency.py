@@ -57,6 +57,21 @@ def main() -> None:
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             print(f"{label:16s} first ever {first['total']:.3f} s | new process {fresh['total']:.3f} s | cached "
                   "median: " + " ".join(f"{k} {v:.3f} s" for k, v in med.items()))
+        print(f"{'STAMP-2':16s} cached median: total {stamp2_time(patient, args.repeats):.3f} s (Toyota, 5 layers)")
+
+
+def stamp2_time(patient, repeats: int) -> float:
+    """STAMP-2's weight update (keys, solves, MEMIT spread; not applied), refusal vector and factors cached."""
+    from repair.edit.stamp2 import forget_subject, load_hparams
+
+    cfg, stats = load_hparams(patient.name, patient.n_layers), stats_for(patient)
+    forget_subject(patient, "Toyota", cfg, stats)  # warms the caches
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        forget_subject(patient, "Toyota", cfg, stats)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from repair.edit.solvers import check_finite, keep_solve
 from repair.edit.stamp2.config import Stamp2Config
 from repair.edit.stamp2.subject import chat_ids, subject_positions
 from repair.edit.stamp2.vector import edit_prompts, refusal_vector
-from repair.edit.trace import TraceDict
+from repair.edit.trace import StopForward, TraceDict
 
 
 class NoMentionError(ValueError):
@@ -43,8 +43,13 @@ def _rows(
     """Module inputs (down maps) or outputs (blocks) at the subject positions, one row per mention."""
     device = next(patient.model.parameters()).device
     ids, mask = (t.to(device) for t in right_padded(seqs, patient.tokenizer.pad_token_id or 0))
-    with TraceDict(patient.model, [*inputs, *outputs]) as tr:
-        patient.model(input_ids=ids, attention_mask=mask)
+    # the forward ends after the last traced module (callers list the deepest last): the layers above
+    # the band and the LM head are not needed
+    with TraceDict(patient.model, [*inputs, *outputs], stop=True) as tr:
+        try:
+            patient.model(input_ids=ids, attention_mask=mask, use_cache=False)
+        except StopForward:
+            pass
     out = {}
     for n in [*inputs, *outputs]:
         x = tr[n].input if n in inputs else tr[n].output
