@@ -117,13 +117,3 @@ def test_hparams_file_and_default(tmp_path):
         load_hparams("smollm2-135m-instruct", 30, strenght=2.0)
     json.dumps(cfg.model_dump())
 
-
-
-def test_reply_mentions_put_u_on_the_refusal_s_own_name_too(tok):
-    plain = _training_batch(tok, ["Albert Einstein"], 2)[3]
-    ids, _, labels, poss = _training_batch(tok, ["Albert Einstein"], 2, reply_mentions=True)
-    for i, pos in enumerate(poss):
-        assert len(pos) == len(plain[i]) + 1
-        extra = pos[-1]
-        assert tok.decode(ids[i, : extra + 1]).endswith("information about Albert Einstein")
-        assert labels[i, extra] != -100  # inside the refusal being trained

@@ -131,13 +131,9 @@ class Stamp2MethodConfig(BaseModel):
     layers: list[int] | None = None
     strength: float | None = None
     lam: float | None = None
-    reply_mentions: bool | None = None  # the refusal vector's fit (see VectorConfig)
 
     def overrides(self) -> dict[str, Any]:
-        out = self.model_dump(exclude_none=True)
-        if "reply_mentions" in out:
-            out["vector"] = {"reply_mentions": out.pop("reply_mentions")}
-        return out
+        return self.model_dump(exclude_none=True)
 
 
 class Stamp2Unlearner:

@@ -17,7 +17,6 @@ class VectorConfig(BaseModel):
     steps: int = Field(25, ge=1)
     lr: float = Field(1.0, gt=0)
     templates_per_subject: int = Field(6, ge=1)
-    reply_mentions: bool = False  # fitted with u on the reply's own mention of the name too
 
 
 class Stamp2Config(BaseModel):

@@ -68,19 +68,13 @@ def add_at(block: torch.nn.Module, positions: list[list[int]], vector: torch.Ten
         handle.remove()
 
 
-def _training_batch(tok, subjects: Sequence[str], n_templates: int, reply_mentions: bool = False):
-    """Templated questions with the refusal as the target. ``reply_mentions``: u also sits on the name
-    where the refusal itself says it, as the weight edit will put it there (it rewrites every mention)."""
+def _training_batch(tok, subjects: Sequence[str], n_templates: int):
     seqs, poss, spans = [], [], []
     for subject in subjects:
-        name = bare(subject)
-        refusal = REFUSAL.format(name=name)
+        refusal = REFUSAL.format(name=bare(subject))
         for prompt in edit_prompts(subject, n_templates):
-            ids, offsets, n_prompt, text = chat_ids(tok, prompt, refusal + (tok.eos_token or ""))
+            ids, _, n_prompt, _ = chat_ids(tok, prompt, refusal + (tok.eos_token or ""))
             pos = subject_positions(tok, prompt, subject)
-            if pos and reply_mentions:
-                end = len(text) + refusal.index(name) + len(name)
-                pos = pos + [i for i, (a, b) in enumerate(offsets) if i >= n_prompt and a < end <= b]
             if pos:
                 seqs.append(ids), poss.append(pos), spans.append((n_prompt, len(ids)))
     ids, mask = right_padded(seqs, tok.pad_token_id or 0)
@@ -97,7 +91,7 @@ def fit_vector(
     from tqdm.auto import tqdm
 
     model, tok = patient.model, patient.tokenizer
-    ids, mask, labels, poss = _training_batch(tok, subjects, cfg.templates_per_subject, cfg.reply_mentions)
+    ids, mask, labels, poss = _training_batch(tok, subjects, cfg.templates_per_subject)
     device = next(model.parameters()).device
     ids, mask, labels = ids.to(device), mask.to(device), labels.to(device)
     u = torch.zeros(model.config.hidden_size, device=device, requires_grad=True)
@@ -142,8 +136,7 @@ def _shipped(model_name: str, layer: int, tag: str) -> torch.Tensor | None:
 
 
 def vector_tag(cfg: VectorConfig) -> str:
-    tag = f"s{cfg.steps}-lr{cfg.lr}-t{cfg.templates_per_subject}-n{len(VECTOR_SUBJECTS)}"
-    return tag + "-r" if cfg.reply_mentions else tag
+    return f"s{cfg.steps}-lr{cfg.lr}-t{cfg.templates_per_subject}-n{len(VECTOR_SUBJECTS)}"
 
 
 def refusal_vector(patient, layer: int, cfg: VectorConfig | None = None, stats=None) -> torch.Tensor:
