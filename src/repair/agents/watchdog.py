@@ -31,6 +31,16 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .watchdog_rules_v2 import (
+    SELF_REF,
+    foreign_target,
+    formal_request,
+    is_deictic_np,
+    points_at_first,
+    rule_request,
+    self_name,
+)
+
 log = logging.getLogger(__name__)
 
 GenerateFn = Callable[[list[dict]], str]
@@ -498,12 +508,16 @@ def find_in_history(target: str, pairs: list[tuple[str, str]]) -> list[int]:
     if not want:
         return []
     need = 1.0 if len(want) <= 2 else 0.66
-    hits = []
+    hits, asked = [], []
     for i in range(len(pairs) - 1, -1, -1):
         have = content_tokens(pairs[i][0] + " " + pairs[i][1])
         if len(want & have) / len(want) >= need:
             hits.append(i)
-    return hits
+            if len(want & content_tokens(pairs[i][0])) / len(want) >= need:
+                asked.append(i)
+    # Turns whose user question names the subject are about it; a turn whose answer merely mentions
+    # it in passing is not (issue 21, history_scope). Fall back to every mention when none asks.
+    return asked or hits
 
 
 def _grounded(target: str, message: str, pairs: list[tuple[str, str]]) -> bool:
@@ -528,12 +542,27 @@ class RuleExtractor:
 
     def target_of(self, message: str) -> tuple[str | None, bool]:
         """(explicit target or None, whether the message points back at the last answer)."""
+        target, deictic = self._target_of(message)
+        # The user named themselves ("I'm Oliver Strand ... forget me", "Name: X" in an erasure
+        # request): the name is the subject, not "me" / "my personal data".
+        name = self_name(message)
+        if name and (target is None or formal_request(message) or SELF_REF.match(target.strip())):
+            return name, False
+        return target, deictic
+
+    def _target_of(self, message: str) -> tuple[str | None, bool]:
         text = message.strip()
+        # fr/de/es/it/pt/nl: the English patterns below do not apply.
+        f_target, f_deictic = foreign_target(text)
+        if f_target is not None or f_deictic:
+            return f_target, f_deictic
         for r in _EXPLICIT:
             for m in r.finditer(text):
                 x = _clean(m.group("x"))
                 if not x:
                     continue
+                if is_deictic_np(x):  # "wipe that phone number": the answer just given
+                    return None, True
                 if _DEICTIC.match(x):
                     my = _MY.search(text)
                     return (_clean(my.group(1)), False) if my else (None, True)
@@ -569,7 +598,7 @@ class RuleExtractor:
         if deictic or target is None:
             if not pairs:
                 return Resolution(None, "none", [], [])
-            p = pairs[-1]
+            p = pairs[0] if points_at_first(message) else pairs[-1]
             return Resolution(subject_of_prompt(p[0]), "history", [p], [])
         hits = find_in_history(target, pairs)
         clause = _CLAUSE.match(target)
@@ -673,7 +702,8 @@ class Watchdog:
         llm_error: str | None = None
         if self.extractor is not None and p >= lo:
             ext, llm_error = self._llm(pairs, message)
-        unlearn = p >= self.threshold
+        # High-precision rules beside the classifier: formal erasure requests, corrections, other languages.
+        unlearn = p >= self.threshold or rule_request(message, len(pairs))
         llm_decided = False
         if ext is not None and p < hi:  # unsure band
             if ext.intent == "unlearn" and not unlearn:
