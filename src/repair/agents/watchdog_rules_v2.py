@@ -56,8 +56,13 @@ _SELF_NAME = [
     ),
     # "I'm X", "I am X", "this is X", "it's X", "je suis X", "ich bin X", "soy X", "sono X", "sou (a|o) X"
     re.compile(
-        rf"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:i'm|i’m|i am|this is|it's|it’s|"
+        rf"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:i'm|i’m|i am|"
         rf"je suis|ich bin|soy|sono|sou(?: [ao])?|ik ben))\s+{_TITLE}{_NAME}"
+    ),
+    # "this is X", "hey it's X": only a full name (two capitalised words), since "it's Monday" is not one
+    re.compile(
+        r"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:this is|it's|it’s))\s+"
+        r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+)"
     ),
 ]
 
@@ -142,9 +147,9 @@ _REMOVE = re.compile(
 )
 
 # "unlearn that dance fact", "get rid of that first answer": a strong forget verb or an answer noun
-# pointing back at the history. "delete that last line" (editing a draft) has neither.
+# pointing back at the history ("forget that idea, let's ..." is chat, so plain "forget" needs the noun). "delete that last line" (editing a draft) has neither.
 _POINT_BACK = re.compile(
-    r"\b(?:unlearn|purge|expunge|forget|scrub)\s+(?:that|this|those|these)\s+(?:[\w'\-]+\s+){0,3}?[\w'\-]+\b"
+    r"\b(?:unlearn|purge|expunge|scrub)\s+(?:that|this|those|these)\s+(?:[\w'\-]+\s+){0,3}?[\w'\-]+\b"
     r"|\b(?:forget|unlearn|erase|delete|remove|wipe|purge|scrub|get rid of|drop)\s+(?:that|this|your)\s+"
     r"(?:first |last |previous |earlier |second )?(?:answer|reply|response|fact|claim)\b",
     re.I,
@@ -200,16 +205,36 @@ def _f_name(message: str) -> str | None:
     return None
 
 
-def foreign_request(message: str) -> bool:
+# Forget verbs proper (not delete verbs): "olvida a Pablo Neruda" is a request, "borra a Juan de la
+# lista" edits a list; "oublie ce mot de passe" points at an answer, "lösche diese Datei" at a file.
+_F_FORGET_NAME = re.compile(
+    rf"(?i:(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|olvidad|dimentica|dimentichi"
+    rf"|esquece|esque[çc]a|vergeet)\s+(?:{_F_ABOUT}\s+)?){_NAME}"
+)
+_F_FORGET_DEM = re.compile(
+    r"(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|dimentica|dimentichi|esquece"
+    r"|esque[çc]a|vergeet)\b",
+    re.I,
+)
+# Demonstrative + a word for an answer or a piece of information: "lösch diese falsche Antwort".
+_F_ANSWER_NOUN = re.compile(
+    r"\b(?:r[ée]ponse|antwort|respuesta|risposta|resposta|antwoord|info\w*|donn[ée]e|angabe|dato|dati|dado|dados"
+    r"|detalle|dettaglio|detalhe|gegeven|fait|fakt|hecho|fatto|facto|feit)\w*\b",
+    re.I,
+)
+
+
+def foreign_request(message: str, n_turns: int = 1) -> bool:
     """An fr/de/es/it/pt/nl forget-delete request in imperative form with a target signal."""
     if not _F_VERB_RE.search(message):
         return False
+    dem = bool(n_turns and _F_DEM_NOUN.search(message))
     return bool(
         _F_MEMORY.search(message)
         or _F_ALL_ABOUT.search(message)
         or _F_SELF.search(message)
-        or _F_DEM_NOUN.search(message)
-        or _F_NAME_AFTER.search(message)
+        or (dem and (_F_FORGET_DEM.search(message) or _F_ANSWER_NOUN.search(message)))
+        or _F_FORGET_NAME.search(message)
     )
 
 
@@ -231,7 +256,7 @@ def foreign_target(message: str) -> tuple[str | None, bool]:
 
 def rule_request(message: str, n_turns: int) -> bool:
     """Whether the rules alone recognise a request (high precision; the classifier covers the rest)."""
-    if formal_request(message) or foreign_request(message):
+    if formal_request(message) or foreign_request(message, n_turns):
         return True
     if n_turns and _WRONG.search(message) and _REMOVE.search(message):
         return True
