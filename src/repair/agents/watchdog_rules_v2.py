@@ -94,7 +94,7 @@ SELF_REF = re.compile(
 # ---------------------------------------------------------------------------------------------------
 _FORMAL_ASK = re.compile(
     r"\b(?:i (?:hereby )?(?:request|demand|ask|exercise|am writing to request|want to exercise|invoke)"
-    r"|request (?:to delete|for (?:erasure|deletion))|(?:right[- ]to[- ](?:erasure|be[- ]forgotten|delete)|"
+    r"|request (?:to delete|for (?:erasure|deletion)|(?:the )?(?:erasure|deletion|removal))|(?:right[- ]to[- ](?:erasure|be[- ]forgotten|delete)|"
     r"erasure|deletion) request|notice of request|please (?:delete|erase|remove)"
     r"|je (?:vous )?demande|vous demande|hiermit verlange ich|ich verlange|ich beantrage|solicito|"
     r"chiedo|esercito|exer[çc]o|solicito|verzoek|ik verzoek)\b",
