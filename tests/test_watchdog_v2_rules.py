@@ -184,3 +184,12 @@ def test_dev_set_end_to_end() -> None:
         for d in req
     )
     assert recall >= 0.95 and fp == 0 and right / len(req) >= 0.9
+
+
+# (g) a plain question about someone is chat whatever the classifier says.
+def test_plain_question_is_chat() -> None:
+    from repair.agents.watchdog_rules_v2 import plain_question
+
+    assert plain_question(DEV["d-0065"].message)  # "Who was Isaac Newton?"
+    assert plain_question("Who was Marie Curie?")
+    assert not plain_question("Who is Maya Taylor? Forget her.")

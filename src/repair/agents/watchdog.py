@@ -36,6 +36,7 @@ from .watchdog_rules_v2 import (
     foreign_target,
     formal_request,
     is_deictic_np,
+    plain_question,
     points_at_first,
     rule_request,
     self_name,
@@ -703,7 +704,7 @@ class Watchdog:
         if self.extractor is not None and p >= lo:
             ext, llm_error = self._llm(pairs, message)
         # High-precision rules beside the classifier: formal erasure requests, corrections, other languages.
-        unlearn = p >= self.threshold or rule_request(message, len(pairs))
+        unlearn = (p >= self.threshold and not plain_question(message)) or rule_request(message, len(pairs))
         llm_decided = False
         if ext is not None and p < hi:  # unsure band
             if ext.intent == "unlearn" and not unlearn:

@@ -292,3 +292,20 @@ _FIRST = re.compile(r"\bfirst (?:answer|reply|response|one|thing|fact)\b", re.I)
 def points_at_first(message: str) -> bool:
     """A pointer at the oldest turn ("delete that first answer"), not the last."""
     return bool(_FIRST.search(message))
+
+
+# ---------------------------------------------------------------------------------------------------
+# "Who was Marie Curie?": a plain question about someone, with no forget/delete word, is chat even
+# when the classifier's embedding leans to "unlearn" (issue 21, class g).
+# ---------------------------------------------------------------------------------------------------
+_PLAIN_Q = re.compile(r"^\s*(?:who|what|where|when)(?:'s|’s|\s+(?:is|was|are|were))\s+[^?.!]+\?\s*$", re.I)
+_ANY_FORGET = re.compile(
+    r"\b(?:forget\w*|forgot\w*|unlearn\w*|eras\w*|delet\w*|remov\w*|wipe\w*|purg\w*|scrub\w*|expung\w*"
+    r"|memor\w*|knowledge|weights)\b",
+    re.I,
+)
+
+
+def plain_question(message: str) -> bool:
+    """A one-sentence who/what/where/when question with no forget word: never a request."""
+    return bool(_PLAIN_Q.match(message) and not _ANY_FORGET.search(message))
