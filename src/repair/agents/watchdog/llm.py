@@ -1,0 +1,117 @@
+"""The optional LLM extractor: its prompt, the parser of its JSON answer, and two `generate_fn` backends."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+from pydantic import ValidationError
+
+from .schema import Extraction, GenerateFn
+
+EXTRACTOR_SYSTEM = """You are the watchdog of a chat assistant that can edit its own weights to forget things.
+Decide whether the user's NEWEST message asks the assistant to forget, unlearn, erase or delete something from ITS OWN memory or knowledge ("unlearn"), or is anything else ("chat").
+Forgetting in other senses is "chat": the user forgot something; making a browser, phone or app forget; deleting files, rows or text; questions about what unlearning means; "don't forget to ..."; "never mind, forget it".
+For "unlearn" give "target": the person, fact or piece of personal data to forget, as a short noun phrase (for example "Maya Taylor", "my address", "the capital of France"). If the message points back at an earlier answer ("that", "what you just said"), give the subject of that turn.
+Give "turn": the number of the history turn that contains the information, or null if no turn does.
+Answer with one JSON object and nothing else: {"intent": "chat" or "unlearn", "target": string or null, "turn": integer or null}"""
+
+
+def extractor_messages(pairs: list[tuple[str, str]], message: str) -> list[dict]:
+    lines = []
+    for i, (u, a) in enumerate(pairs, 1):
+        lines += [f"[{i}] user: {u}", f"[{i}] assistant: {a}"]
+    hist = "\n".join(lines) if lines else "(no earlier turns)"
+    return [
+        {"role": "system", "content": EXTRACTOR_SYSTEM},
+        {"role": "user", "content": f"History:\n{hist}\n\nNewest message: {message}\n\nJSON:"},
+    ]
+
+
+def parse_extraction(text: str, n_turns: int) -> Extraction:
+    """Parse and validate the LLM's answer; raises ValueError with a reason the LLM can act on."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        raise ValueError("no JSON object found")
+    try:
+        data = json.loads(text[start : end + 1])
+    except json.JSONDecodeError as e:
+        raise ValueError(f"invalid JSON: {e.msg}") from e
+    try:
+        ext = Extraction.model_validate(data)
+    except ValidationError as e:
+        raise ValueError(f"schema: {e.errors()[0]['msg']}") from e
+    if ext.turn is not None and not 1 <= ext.turn <= n_turns:
+        raise ValueError(f"turn must be between 1 and {n_turns} or null")
+    return ext
+
+
+def openai_generate_fn(
+    url: str, model: str, api_key: str | None = None, timeout: float = 60.0, max_tokens: int = 200
+) -> GenerateFn:
+    """A `generate_fn` backed by an OpenAI-compatible chat-completions endpoint.
+
+    `url` is the API base (e.g. http://127.0.0.1:8000/v1) or the full .../chat/completions address.
+    """
+    endpoint = url.rstrip("/")
+    if not endpoint.endswith("/chat/completions"):
+        endpoint += "/chat/completions"
+
+    def generate(messages: list[dict]) -> str:
+        body = json.dumps(
+            {"model": model, "messages": messages, "temperature": 0, "max_tokens": max_tokens}
+        ).encode()
+        headers = {"Content-Type": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        req = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            data = json.loads(resp.read())
+        return data["choices"][0]["message"]["content"] or ""
+
+    return generate
+
+
+def hf_generate_fn(model: Any, tokenizer: Any, max_new_tokens: int = 64, *, reuse_system: bool = True) -> GenerateFn:
+    """A `generate_fn` over a local Hugging Face chat model (e.g. the bundled Qwen2.5-Coder), greedy.
+
+    ``reuse_system``: the system prompt's KV cache is computed once and copied into each call (the
+    surgeon's system prompt is ~470 tokens, whose prefill on a 2-core CPU is seconds per plan). The
+    tokens generated are the same: only the prefill of an identical prefix is skipped."""
+    import copy
+
+    prefixes: dict[tuple[int, ...], Any] = {}
+
+    def system_cache(messages: list[dict], ids: Any) -> Any:
+        import torch
+        from transformers import DynamicCache
+
+        if not reuse_system or not messages or messages[0].get("role") != "system":
+            return None
+        head = tokenizer.apply_chat_template(messages[:1], tokenize=True, return_dict=True)["input_ids"]
+        key = tuple(int(t) for t in head)
+        n = len(key)
+        if n >= ids.shape[1] or tuple(ids[0, :n].tolist()) != key:
+            return None  # the template renders the system turn differently inside a conversation
+        if key not in prefixes:
+            cache = DynamicCache()
+            with torch.inference_mode():
+                model(input_ids=ids[:, :n], past_key_values=cache, use_cache=True)
+            prefixes[key] = cache
+        return copy.deepcopy(prefixes[key])
+
+    def generate(messages: list[dict]) -> str:
+        import torch
+
+        enc = tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        enc = {k: v.to(model.device) for k, v in enc.items()}
+        cache = system_cache(messages, enc["input_ids"])
+        extra = {"past_key_values": cache} if cache is not None else {}
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, **extra)
+        return tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+
+    return generate
