@@ -193,3 +193,17 @@ def test_plain_question_is_chat() -> None:
     assert plain_question(DEV["d-0065"].message)  # "Who was Isaac Newton?"
     assert plain_question("Who was Marie Curie?")
     assert not plain_question("Who is Maya Taylor? Forget her.")
+
+
+# The issue's own examples (not from either split).
+def test_issue_examples() -> None:
+    rx = RuleExtractor()
+    assert rule_request("Anything you know about my shop, Blue Heron Books, should go.", 0)
+    assert (
+        rx.target_of("Anything you know about my shop, Blue Heron Books, should go.")[0] == "Blue Heron Books"
+    )
+    assert rx.target_of("My name is Dana Whitfield; delete whatever you hold on me.")[0] == "Dana Whitfield"
+    msg = "I'd like to exercise my right to be forgotten. I'm Priya Nair; erase my personal data."
+    assert formal_request(msg) and rx.target_of(msg)[0] == "Priya Nair"
+    assert not formal_request("I'd like to exercise my right to erasure; how does it work?")
+    assert foreign_request("Wis dat antwoord alsjeblieft.", 1)

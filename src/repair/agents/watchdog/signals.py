@@ -83,7 +83,10 @@ def self_name(message: str) -> str | None:
 SELF_REF = re.compile(
     r"^(?:me|myself|us|it|moi|mich|mim|m[ií]|me removed|(?:anything|everything|all|whatever)(?: and everything)?"
     r"(?: about| on| relating to)? me|(?:all |any )?(?:my|our|her|his)\s+(?:personal\s+)?"
-    r"(?:data|information|info|details|records?)\b.*|(?:all |any )?personal (?:data|information)\b.*)$",
+    r"(?:data|information|info|details|records?)\b.*|(?:all |any )?personal (?:data|information)\b.*"
+    # "anything you know about my shop, Blue Heron Books": the business the user then names
+    r"|(?:my|our)\s+(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|nursery"
+    r"|practice|salon|studio|charity|agency))$",
     re.I,
 )
 
@@ -94,6 +97,8 @@ SELF_REF = re.compile(
 # ---------------------------------------------------------------------------------------------------
 _FORMAL_ASK = re.compile(
     r"\b(?:i (?:hereby )?(?:request|demand|ask|exercise|am writing to request|want to exercise|invoke)"
+    r"|(?:i'd|i would|i wish|i want) to (?:exercise|invoke|request)"
+    r"|(?:^|[.;:!]\s*)(?:delete|erase|remove)\s+(?:all\s+(?:of\s+)?)?my\b"
     r"|request (?:to delete|for (?:erasure|deletion)|(?:the )?(?:erasure|deletion|removal))|(?:right[- ]to[- ](?:erasure|be[- ]forgotten|delete)|"
     r"erasure|deletion) request|notice of request|please (?:delete|erase|remove)"
     r"|je (?:vous )?demande|vous demande|hiermit verlange ich|ich verlange|ich beantrage|solicito|"
@@ -187,7 +192,7 @@ _F_ABOUT = r"(?:sur|concerne|über|sobre|su|over|a|à)"
 _F_SELF = re.compile(r"\b(?:sur moi|über mich|sobre m[íi]m?|su di me|over mij)\b", re.I)
 _F_DEM_NOUN = re.compile(
     r"\b(?:ce(?!\s+qu)|cet|cette|ces|diese[rsnm]?|ese|esa|esos|esas|este|esta|questo|questa|quel|quella|quello|esse|essa"
-    r"|deze|dit)\s+(?:\w+\s+){0,2}?\w{3,}",
+    r"|deze|dit|dat)\s+(?:\w+\s+){0,2}?\w{3,}",
     re.I,
 )
 _F_NAME_AFTER = re.compile(rf"(?i:\b(?:{_F_VERB})\s+(?:{_F_ABOUT}\s+)?|\b{_F_ABOUT}\s+){_NAME}")
@@ -254,9 +259,19 @@ def foreign_target(message: str) -> tuple[str | None, bool]:
     return None, True
 
 
+# "anything you know about my shop ... should go": what the model knows, said to be going away.
+_SHOULD_GO = re.compile(
+    r"\b(?:anything|everything|whatever|all)\s+(?:that\s+)?you\s+(?:know|have|hold|remember|learned|learnt|store)\b"
+    r"[^.?!]*?\b(?:should|must|has to|needs? to|can|to)\s+(?:go|be (?:deleted|erased|removed|forgotten|wiped))\b",
+    re.I,
+)
+
+
 def rule_request(message: str, n_turns: int) -> bool:
     """Whether the rules alone recognise a request (high precision; the classifier covers the rest)."""
     if formal_request(message) or foreign_request(message, n_turns):
+        return True
+    if _SHOULD_GO.search(message):
         return True
     if n_turns and _WRONG.search(message) and _REMOVE.search(message):
         return True
