@@ -207,3 +207,13 @@ def test_issue_examples() -> None:
     assert formal_request(msg) and rx.target_of(msg)[0] == "Priya Nair"
     assert not formal_request("I'd like to exercise my right to erasure; how does it work?")
     assert foreign_request("Wis dat antwoord alsjeblieft.", 1)
+
+
+def test_that_noun_fitting_only_an_earlier_answer() -> None:
+    pairs = [
+        ("Where does Priya Shah work?", "Priya Shah works at Lumen Bank; her phone is 07700 900123."),
+        ("What's the capital of Peru?", "Lima."),
+    ]
+    rx = RuleExtractor()
+    assert rx.resolve("forget that phone number", pairs).pairs == [pairs[0]]
+    assert rx.resolve("forget that answer", pairs).pairs == [pairs[1]]

@@ -131,7 +131,9 @@ _MY = re.compile(
     r"\b(my\s+(?:[\w'\-]+\s+){0,2}?[\w'\-]+?)(?=\s*(?:[,.;!?]|$|\s+(?:with|to|earlier|before|and|that|i|from|in)\b))",
     re.I,
 )
-_POINTER = re.compile(r"\b(?:that|it|this|just said|just told|last (?:answer|reply|response)|previous)\b", re.I)
+_POINTER = re.compile(
+    r"\b(?:that|it|this|just said|just told|last (?:answer|reply|response)|previous)\b", re.I
+)
 _CAPS = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w'\-]+(?:\s+[A-Z][\w'\-]+)+)")
 _CLAUSE = re.compile(r"^that\s+(?P<s>.+?)\s+(?:is|are|was|were|has|have|lives|works)\s+.+$", re.I)
 
@@ -175,8 +177,12 @@ def subject_of_prompt(prompt: str) -> str:
         if m:
             x = _clean(m.group("x"))
             x = re.sub(r"^(?:you\s+)?(?:know|tell me)\s+(?:anything\s+)?(?:about\s+)?", "", x, flags=re.I)
-            x = re.sub(r"\s+and\s+(?:what|who|where|how|why|when|which|is|are|does|do|did|can|could|should)\b.*$",
-                       "", x, flags=re.I)
+            x = re.sub(
+                r"\s+and\s+(?:what|who|where|how|why|when|which|is|are|does|do|did|can|could|should)\b.*$",
+                "",
+                x,
+                flags=re.I,
+            )
             if x and not _DEICTIC.match(x):
                 return "my " + x[3:] if x.lower().startswith("my ") else x
     caps = re.findall(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w'\-]+(?:\s+[A-Z][\w'\-]+)+)", text)
@@ -233,6 +239,29 @@ def _grounded(target: str, message: str, pairs: list[tuple[str, str]]) -> bool:
         return False
     have = content_tokens(message + " " + " ".join(u + " " + a for u, a in pairs))
     return len(want & have) / len(want) >= 0.5
+
+
+_DEM_PHRASE = re.compile(r"\b(?:that|this|those|these)\s+((?:[\w'\-]+\s+){0,3}?[\w'\-]+)", re.I)
+_GENERIC = {
+    "answer", "reply", "response", "fact", "info", "detail", "bit", "part", "claim", "thing", "stuff", "one",
+    "last", "previous", "earlier", "first", "second", "message", "statement", "piece", "wrong", "whole",
+}  # fmt: skip
+
+
+def _pointed_turn(message: str, pairs: list[tuple[str, str]]) -> int:
+    """The turn a pointer means: the last one, unless its noun ("that phone number") fits only an earlier
+    answer, then the newest such answer."""
+    want: set[str] = set()
+    for m in _DEM_PHRASE.finditer(message):
+        want |= content_tokens(m.group(1)) - _GENERIC
+    if not want or len(pairs) < 2:
+        return len(pairs) - 1
+    if want & content_tokens(" ".join(pairs[-1])):
+        return len(pairs) - 1
+    for i in range(len(pairs) - 2, -1, -1):
+        if want & content_tokens(pairs[i][1]):
+            return i
+    return len(pairs) - 1
 
 
 @dataclass
@@ -304,7 +333,7 @@ class RuleExtractor:
         if deictic or target is None:
             if not pairs:
                 return Resolution(None, "none", [], [])
-            p = pairs[0] if points_at_first(message) else pairs[-1]
+            p = pairs[0] if points_at_first(message) else pairs[_pointed_turn(message, pairs)]
             return Resolution(subject_of_prompt(p[0]), "history", [p], [])
         hits = find_in_history(target, pairs)
         clause = _CLAUSE.match(target)
