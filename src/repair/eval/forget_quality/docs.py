@@ -86,8 +86,14 @@ def model_section(model: str, runs: dict[str, dict[str, Any]]) -> list[str]:
     L = [f"## {model}", ""]
     if single:
         any_s = next(iter(single.values()))
+        limit = any_s["config"].get("limit")
+        scope = (
+            f"the first {any_s['targets']} of the targets the model knows (a partial run, `--limit {limit}`)"
+            if limit
+            else f"{any_s['targets']} targets the model knows"
+        )
         L += [
-            f"Held-out test split ({any_s['targets']} targets the model knows; split sha256 "
+            f"Held-out test split ({scope}; split sha256 "
             f"`{any_s['split_sha256'][:16]}…`), single-target mode, greedy {any_s.get('max_new_tokens', 48)}-token "
             f"replies, {any_s['dtype']}, {any_s.get('machine', 'this machine')}:",
             "",
@@ -96,7 +102,8 @@ def model_section(model: str, runs: dict[str, dict[str, Any]]) -> list[str]:
             "",
             "```bash",
             f"repair eval forget-quality --model {model} --method "
-            f"{','.join(v['config']['method'] for _, v in sorted(single.items(), key=lambda kv: _order(kv[0])))}",
+            f"{','.join(v['config']['method'] for _, v in sorted(single.items(), key=lambda kv: _order(kv[0])))}"
+            + (f" --limit {limit}" if limit else ""),
             "```",
             "",
             *reading(single),
