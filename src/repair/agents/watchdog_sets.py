@@ -15,17 +15,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from repair.eval.forget_quality.schema import Turn  # one chat-turn model for both sets
+
 Split = Literal["dev", "test"]
 RequestClass = Literal["that_noun", "self_named", "formal", "correction", "named", "history_scope"]
 ChatClass = Literal["chat_plain", "hard_negative"]
 REQUEST_CLASSES: tuple[str, ...] = RequestClass.__args__  # type: ignore[attr-defined]
 CHAT_CLASSES: tuple[str, ...] = ChatClass.__args__  # type: ignore[attr-defined]
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    role: Literal["user", "assistant"]
-    content: str = Field(min_length=1)
 
 
 class Gold(BaseModel):
@@ -40,7 +36,7 @@ class Dialogue(BaseModel):
     id: str = Field(pattern=r"^[dt]-\d{4}$")
     lang: str = Field(pattern=r"^[a-z]{2}$")
     cls: RequestClass | ChatClass = Field(alias="class")
-    history: list[Message] = Field(max_length=8)
+    history: list[Turn] = Field(max_length=8)
     message: str = Field(min_length=1)
     intent: Literal["unlearn", "chat"]
     gold: Gold | None
