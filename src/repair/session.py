@@ -62,6 +62,8 @@ GUARD: list[tuple[str, list[str]]] = [
 VERIFY_TOKENS = 32
 
 Outcome = Literal["done", "partial", "failed", "unknown_target", "no_target"]
+Engine = Literal["stamp", "stamp2"]
+ENGINES: tuple[str, ...] = Engine.__args__  # type: ignore[attr-defined]  # the one list of engine names
 
 
 class Reply(BaseModel):
@@ -166,7 +168,7 @@ class Session:
         user: str = "session",
         stamp_overrides: dict[str, Any] | None = None,
         guard_budget: Literal["base", "each"] = "base",
-        engine: Literal["stamp", "stamp2"] = "stamp",
+        engine: Engine = "stamp",
     ) -> None:
         if k < 1:
             raise ValueError("k must be at least 1")
@@ -176,8 +178,8 @@ class Session:
         # for all its edits (a third may be lost in all); "each": every edit may lose a third of what is
         # left, so a long session could wear them down edit by edit.
         self.guard_budget = guard_budget
-        if engine not in ("stamp", "stamp2"):
-            raise ValueError(f"engine must be 'stamp' or 'stamp2', not {engine!r}")
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
         # "stamp2": a named subject is mapped onto the model's refusal (see subject_request); requests that
         # name none ("forget what you just said") still go through STAMP.
         self.engine = engine
@@ -551,12 +553,13 @@ class Session:
         timings["edit"] = time.perf_counter() - t
         plan = {"source": "stamp2", "method": "stamp2", "layers": edit.layers, "subject": subject,
                 "forget": pairs}
+        record = ver.as_dict()
         fail = subject_failure(ver, target)
         if fail:
-            return Reply(kind="unlearn", outcome="failed", target=target, verification=ver.as_dict(), plan=plan,
+            return Reply(kind="unlearn", outcome="failed", target=target, verification=record, plan=plan,
                          timings=timings, text=fail)
         t = time.perf_counter()
-        self.patient.ledger.commit(edit, verification=ver.as_dict(), target=target, plan_source="stamp2",
+        self.patient.ledger.commit(edit, verification=record, target=target, plan_source="stamp2",
                                    request_source=verdict.source)
         self.patient.cache[self._guard_key()] = kept
         timings["commit"] = time.perf_counter() - t
@@ -564,7 +567,7 @@ class Session:
         where = f"(edit {short_id(edit.id)}, {_layer_text(edit.layers)}, {time.perf_counter() - t0:.1f} s)"
         outcome: Outcome = "done" if ver.refused else "partial"
         return Reply(text=f"{subject_summary(ver, target)} {where}", kind="unlearn", outcome=outcome,
-                     edit_id=edit.id, target=target, verification=ver.as_dict(), plan=plan, timings=timings)
+                     edit_id=edit.id, target=target, verification=record, plan=plan, timings=timings)
 
     def _guard_key(self) -> tuple:
         return ("guard", tuple(e.id for e in self.patient.ledger.active))

@@ -28,8 +28,10 @@ EngineOpt = Annotated[str, typer.Option(
 
 
 def _check_engine(engine: str) -> None:
-    if engine not in ("stamp", "stamp2"):
-        console.print(f"[red]error:[/red] unknown engine {engine!r} (stamp or stamp2)")
+    from repair.session import ENGINES  # the one list of engine names
+
+    if engine not in ENGINES:
+        console.print(f"[red]error:[/red] unknown engine {engine!r} ({' or '.join(ENGINES)})")
         raise typer.Exit(2)
 
 

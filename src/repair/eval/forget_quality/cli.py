@@ -49,8 +49,10 @@ def _settings(items: list[str]) -> dict[str, object]:
 def _device(name: str):
     import torch
 
+    from repair.eval.finetune import device_auto
+
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return device_auto()
     try:
         dev = torch.device(name)
     except RuntimeError:
