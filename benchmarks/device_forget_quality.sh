@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The forget-quality benchmark for a bundled model on a lent GPU machine that cannot install packages:
 # its GGUF arrives split in .xfer/q.* and missing wheels in .whl/ (see the device tool's README).
-#   bash benchmarks/device_forget_quality.sh qwen2.5-coder-0.5b-instruct "stamp2 icu stamp" 540
+#   bash benchmarks/device_forget_quality.sh qwen2.5-coder-0.5b-instruct "stamp2 none stamp2@20 stamp" 540
+# A method written NAME@N runs --sequential N. The refusal vector and the known list are made here only when
+# the checkout lacks them; unedited replies already measured can be carried in .rh/fq/MODEL/base-*.json.
 # Writes the log, the known list, the fitted refusal vector and a tarball of the runs under $OUT.
 set -u -o pipefail
 M=${1:-qwen2.5-coder-0.5b-instruct}
@@ -23,15 +25,18 @@ if [ -e "$C/minilm-files.tgz" ]; then  # the labeller's encoder
 fi
 mkdir -p .rh/bin && printf '#!/bin/sh\nexec python3 -c "from repair.cli import app; app()" "$@"\n' > .rh/bin/repair
 chmod +x .rh/bin/repair && export PATH=$PWD/.rh/bin:$PATH
-python3 benchmarks/fit_refusal_vector.py --model "$M" && cp "src/repair/data/refusal_vectors/$M.json" "$OUT/vector-$M.json"
+V=src/repair/data/refusal_vectors/$M.json K=src/repair/data/forget_quality/known/$M.json
+[ -e "$V" ] || { python3 benchmarks/fit_refusal_vector.py --model "$M" && cp "$V" "$OUT/vector-$M.json"; }
 echo "== ready after $((SECONDS - t0)) s"
-repair eval forget-quality -m "$M" --filter && cp "src/repair/data/forget_quality/known/$M.json" "$OUT/known-$M.json"
+[ -e "$K" ] || { repair eval forget-quality -m "$M" --filter && cp "$K" "$OUT/known-$M.json"; }
 echo "== filter done after $((SECONDS - t0)) s"
-for method in $METHODS; do
+for spec in $METHODS; do
   left=$((DEADLINE - (SECONDS - t0)))
   [ "$left" -gt 30 ] || break
-  timeout "$left" repair eval forget-quality -m "$M" --method "$method" --out .rh/fq
-  echo "== $method ended ($?) after $((SECONDS - t0)) s"
+  method=${spec%@*} seq=()
+  [ "$spec" = "$method" ] || seq=(--sequential "${spec#*@}")
+  timeout "$left" repair eval forget-quality -m "$M" --method "$method" "${seq[@]}" --out .rh/fq
+  echo "== $spec ended ($?) after $((SECONDS - t0)) s"
 done
 tar czf "$OUT/fq.tgz" .rh/fq .rh/forget-quality 2>/dev/null
 echo "== all done after $((SECONDS - t0)) s"
