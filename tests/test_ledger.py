@@ -14,11 +14,20 @@ from repair.edit.ledger import Ledger, LedgerBusyError, LedgerError
 from repair.models.arch import UnsupportedArchitectureError, arch_for
 
 
+@pytest.fixture(autouse=True)
+def _home(tmp_path_factory, monkeypatch):
+    """The operator key and caches go to a folder of the test's own."""
+    monkeypatch.setenv("REPAIR_HOME", str(tmp_path_factory.mktemp("home")))
+
+
 def _edit(eid: str, layer: int = 1, seed: int = 0, rank: int = 2) -> Edit:
     g = torch.Generator().manual_seed(seed)
     b, a = torch.randn(32, rank, generator=g) * 0.1, torch.randn(rank, 64, generator=g)
-    return Edit(eid, [MapDelta(layer, "down", b=b, a=a, keys=torch.randn(rank, 64, generator=g))],
-                meta={"forget": [["q", "a"]]})
+    return Edit(
+        eid,
+        [MapDelta(layer, "down", b=b, a=a, keys=torch.randn(rank, 64, generator=g))],
+        meta={"forget": [["q", "a"]]},
+    )
 
 
 def _state(model):
@@ -80,7 +89,12 @@ def test_dtype_names_resolve_and_unknown_ones_fail():
     from repair.models.loader import resolve_dtype
 
     assert resolve_dtype(None) is torch.float32
-    assert resolve_dtype("bf16") is resolve_dtype("bfloat16") is resolve_dtype("torch.bfloat16") is torch.bfloat16
+    assert (
+        resolve_dtype("bf16")
+        is resolve_dtype("bfloat16")
+        is resolve_dtype("torch.bfloat16")
+        is torch.bfloat16
+    )
     assert resolve_dtype(torch.float16) is torch.float16
     from repair.models.loader import fast_bfloat16
 
@@ -105,38 +119,50 @@ def test_edits_reapply_in_order_on_reload(tiny_llama, tmp_path):
     assert again.get("e1").deltas[0].keys is not None
 
 
-def test_corrupt_manifest_is_an_error(tiny_llama, tmp_path):
+def test_corrupt_database_is_an_error(tiny_llama, tmp_path):
     arch = arch_for(tiny_llama)
     Ledger(tiny_llama, arch, "fp", tmp_path).commit(_edit("e1"))
-    (tmp_path / "e1.json").write_text("{not json")
-    with pytest.raises(LedgerError, match="corrupt"):
+    for p in tmp_path.glob("ledger.db*"):
+        p.unlink()
+    (tmp_path / "ledger.db").write_bytes(b"not a database" * 100)
+    with pytest.raises(LedgerError, match="not a ledger database"):
         Ledger(tiny_llama, arch, "fp", tmp_path).load()
 
 
-def test_foreign_manifest_is_refused(tiny_llama, tmp_path):
+def test_foreign_ledger_is_refused(tiny_llama, tmp_path):
     arch = arch_for(tiny_llama)
     Ledger(tiny_llama, arch, "fp-A", tmp_path).commit(_edit("e1"))
     with pytest.raises(LedgerError, match="another base model"):
         Ledger(tiny_llama, arch, "fp-B", tmp_path).load()
-    (tmp_path / "other.json").write_text(json.dumps({"hello": 1}))
+    # a v1 folder with a file that is not a manifest is not migrated
+    old = tmp_path / "v1"
+    old.mkdir()
+    (old / "other.json").write_text(json.dumps({"hello": 1}))
     with pytest.raises(LedgerError, match="not a repair ledger"):
-        Ledger(tiny_llama, arch, "fp-A", tmp_path).load()
+        Ledger(tiny_llama, arch, "fp-A", old).load()
+    # in a ledger of format 2, a stray JSON file is left alone
+    (tmp_path / "notes.json").write_text("{}")
+    assert [e.id for e in Ledger(tiny_llama, arch, "fp-A", tmp_path).load()] == ["e1"]
+    assert (tmp_path / "notes.json").exists()
 
 
 def test_tampered_delta_file_is_detected(tiny_llama, tmp_path):
     arch = arch_for(tiny_llama)
     Ledger(tiny_llama, arch, "fp", tmp_path).commit(_edit("e1"))
-    f = tmp_path / "e1.safetensors"
+    [f] = (tmp_path / "deltas").glob("*.safetensors")
     data = bytearray(f.read_bytes())
     data[-1] ^= 0xFF
     f.write_bytes(bytes(data))
-    with pytest.raises(LedgerError, match="sha256"):
+    with pytest.raises(LedgerError, match="sha256.*repair edits doctor"):
         Ledger(tiny_llama, arch, "fp", tmp_path).load()
 
 
 def test_concurrent_edit_is_refused(tiny_llama, tmp_path):
+    import fcntl
+    import os
+
     arch = arch_for(tiny_llama)
-    ledger = Ledger(tiny_llama, arch, "fp", tmp_path)
+    ledger = Ledger(tiny_llama, arch, "fp", tmp_path, wait=0.3)
     entered, release = threading.Event(), threading.Event()
 
     def hold():
@@ -150,13 +176,17 @@ def test_concurrent_edit_is_refused(tiny_llama, tmp_path):
     try:
         with pytest.raises(LedgerBusyError):
             ledger.commit(_edit("e1"))
-        # another process (another Ledger on the same folder) is refused too
-        other = Ledger(tiny_llama, arch, "fp", tmp_path)
-        with pytest.raises(LedgerBusyError):
-            other.commit(_edit("e2"))
     finally:
         release.set()
         t.join()
+    # another process holding the write lock past the wait is reported as busy, not as a failure
+    fd = os.open(tmp_path / ".lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(LedgerBusyError, match="locked by another process"):
+            Ledger(tiny_llama, arch, "fp", tmp_path, wait=0.3).commit(_edit("e2"))
+    finally:
+        os.close(fd)
     assert ledger.list() == []
 
 
@@ -169,7 +199,7 @@ def test_non_finite_edit_is_not_committed(tiny_llama, tmp_path):
     with pytest.raises(LedgerError, match="non-finite"):
         ledger.commit(bad)
     assert _same(s0, _state(tiny_llama))
-    assert not list(tmp_path.glob("*.json"))
+    assert ledger.list(include_undone=True) == [] and not list((tmp_path / "deltas").glob("*"))
 
 
 def test_lora_export_reproduces_logits(tiny_llama, tmp_path):

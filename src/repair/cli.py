@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from repair.eval.cli import eval_app, report_command
@@ -30,6 +34,41 @@ app.command("chat")(chat_command)
 app.command("serve")(serve_command)
 eval_app.command("pipeline")(pipeline_command)
 console = Console()
+DEBUG = {"on": bool(os.environ.get("REPAIR_DEBUG"))}
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks instead of one-line errors")] = False,
+         ) -> None:
+    """Interactive machine unlearning: closed-form, reversible edits of chat models."""
+    DEBUG["on"] = DEBUG["on"] or debug
+
+
+HINTS = {
+    "LedgerBusyError": "wait for the other edit to finish, then run the command again",
+    "LedgerError": "`repair edits doctor` checks the ledger; --debug shows the traceback",
+    "ModelNotFoundError": "`repair --help` lists the bundled models; a folder must hold *.safetensors",
+    "IntegrityError": "delete the cached copy under $REPAIR_HOME/models and load again",
+}
+
+
+def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Every user-facing error as one line with what to do; ``--debug`` (or REPAIR_DEBUG=1) re-raises."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except (RuntimeError, ValueError, KeyError, OSError) as e:
+            if DEBUG["on"]:
+                raise
+            msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+            hint = next((h for name, h in HINTS.items() if name in {c.__name__ for c in type(e).__mro__}), "")
+            _fail(msg.splitlines()[0] if msg else type(e).__name__, hint or "--debug shows the traceback")
+
+    return run
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help=f"bundled name ({', '.join(BUNDLED)}), folder or hub id")]
 LedgerOpt = Annotated[Path | None, typer.Option("--ledger", help="ledger folder (default: $REPAIR_HOME/ledgers/MODEL)")]
@@ -57,12 +96,37 @@ def _load(model: str, ledger: Path | None, dtype: str | None = None):
     return patient
 
 
-def _fail(msg: str) -> None:
-    console.print(f"[red]error:[/red] {msg}")
+def _fail(msg: str, hint: str = "") -> None:
+    console.print(f"[red]error:[/red] {escape(msg)}" + (f" [dim]({escape(hint)})[/dim]" if hint else ""), soft_wrap=True)
     raise typer.Exit(2)
 
 
+def _check_fits(patient: Any, texts: list[str], new_tokens: int) -> None:
+    """Refuse a prompt longer than the model's context (a 100 KB prompt would otherwise eat gigabytes)."""
+    ctx = getattr(patient.model.config, "max_position_embeddings", None) or getattr(patient.tokenizer, "model_max_length", 0)
+    for t in texts:
+        n = len(patient.tokenizer(patient.chat_text([{"role": "user", "content": t}]), add_special_tokens=False)["input_ids"])
+        if ctx and n + new_tokens > ctx:
+            _fail(f"a prompt of {n} tokens does not fit this model's context of {ctx} tokens "
+                  f"({new_tokens} are kept for the reply)", "shorten it")
+
+
+def _parse_layers(layers: str, n_layers: int) -> str | list[int]:
+    if layers == "auto":
+        return "auto"
+    try:
+        out = [int(x) for x in layers.split(",")]
+    except ValueError:
+        _fail(f"--layers {layers!r} is not 'auto', a layer like '7' or a list like '4,5,6'")
+        return []
+    bad = [x for x in out if not 0 <= x < n_layers]
+    if bad:
+        _fail(f"layer(s) {bad} do not exist: this model has layers 0..{n_layers - 1}")
+    return out
+
+
 @app.command()
+@clean_errors
 def forget(
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="the prompt whose answer must be forgotten")],
     model: ModelOpt = DEFAULT_MODEL,
@@ -85,15 +149,18 @@ def forget(
 
     if not prompt.strip():
         _fail("empty prompt: give the question whose answer should be forgotten")
+    if len(prompt) > 1_000_000:  # far past any context: refused before the model is even loaded
+        _fail(f"the prompt is {len(prompt)} characters long, far more than any model's context", "shorten it")
     patient = _load(model, ledger, dtype)
+    _check_fits(patient, [prompt, *(paraphrase or []), *(retain_probe or [])], 40)
+    lay = _parse_layers(layers, patient.n_layers)
     # a probe that is the forget prompt itself cannot also be kept
     probes = [q for q in retain_probe or DEFAULT_RETAIN_PROBES if q.strip().lower() != prompt.strip().lower()]
     t = time.perf_counter()
     before = patient.generate([prompt, *probes], max_new_tokens=40)
     t_before = time.perf_counter() - t
     answer = response or before[0]
-    console.print(f"[bold]before[/bold] ({t_before:.1f} s)\n  [cyan]{prompt}[/cyan] → {before[0]}")
-    lay: str | int | list[int] = "auto" if layers == "auto" else [int(x) for x in layers.split(",")]
+    console.print(f"[bold]before[/bold] ({t_before:.1f} s)\n  [cyan]{escape(prompt)}[/cyan] → {escape(before[0])}")
     try:
         # The retain probes are the edit's guard: an edit that forgets only by changing any of their answers
         # is not kept (the engine then tries its mid layer band). Nothing is committed until the edit is
@@ -110,13 +177,13 @@ def forget(
     with patient.ledger.trial(edit):
         after = patient.generate([prompt, *probes], max_new_tokens=40)
     t_after = time.perf_counter() - t
-    console.print(f"[bold]after[/bold] ({t_after:.1f} s)\n  [cyan]{prompt}[/cyan] → {after[0]}")
+    console.print(f"[bold]after[/bold] ({t_after:.1f} s)\n  [cyan]{escape(prompt)}[/cyan] → {escape(after[0])}")
     table = Table(title="retain probes", show_lines=False)
     for col in ("prompt", "before", "after", "answer kept"):
         table.add_column(col)
     for p, b, a in zip(probes, before[1:], after[1:], strict=True):
         key, kept = answer_kept(p, b, a)  # the name or number the reply gave; "–" when it gave none
-        table.add_row(p, b[:60], a[:60], "–" if key is None else ("✓ " if kept else "✗ ") + key)
+        table.add_row(escape(p), escape(b[:60]), escape(a[:60]), "–" if key is None else escape(("✓ " if kept else "✗ ") + key))
     console.print(table)
     v = edit.meta.get("verification") or {}
     guard = v.get("guard") or {}
@@ -143,45 +210,154 @@ def forget(
         raise typer.Exit(1)
 
 
+def _ledger_dir(model: str, ledger: Path | None) -> Path:
+    """The ledger folder, without loading the model."""
+    if ledger is not None:
+        return ledger
+    from repair.models.loader import repair_home
+
+    name = Path(model).expanduser().name if Path(model).expanduser().is_dir() else model
+    return repair_home() / "ledgers" / name.replace("/", "__")
+
+
+def _store(model: str, ledger: Path | None):
+    from repair.edit.ledger.ops import open_store
+
+    store, tidy = open_store(_ledger_dir(model, ledger), create=False)
+    if tidy.removed or tidy.purged:
+        console.print(f"[dim]tidied: removed {len(tidy.removed)} leftover file(s), purged {len(tidy.purged)} "
+                      "edit(s) past the retention period[/dim]")
+    return store
+
+
 @edits_app.command("list")
+@clean_errors
 def edits_list(model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None,
-               all_: Annotated[bool, typer.Option("--all", help="include undone edits")] = False) -> None:
-    """List the edits in the ledger."""
-    patient = _load(model, ledger)
+               all_: Annotated[bool, typer.Option("--all", help="include undone and quarantined edits")] = False,
+               scope: Annotated[str | None, typer.Option(help="the global edits and this scope's (default: all)")] = None,
+               ) -> None:
+    """List the edits in the ledger (no model is loaded; forgotten text is never shown)."""
     table = Table()
-    for col in ("id", "status", "layers", "maps", "alpha", "forget prompt", "verified"):
+    for col in ("id", "seq", "scope", "status", "layers", "maps", "alpha", "verified", "forgotten text"):
         table.add_column(col)
-    for m in patient.ledger.list(include_undone=all_):
-        meta = m.get("meta", {})
-        fp = (meta.get("forget") or [[""]])[0][0]
-        table.add_row(m["id"], m["status"], ",".join(map(str, m["layers"])), ",".join(m["maps"]),
-                      str(meta.get("alpha")), fp[:50], str((meta.get("verification") or {}).get("forgotten")))
+    for r in _store(model, ledger).records():
+        if not all_ and r.status != "active" or scope is not None and r.scope not in ("global", scope):
+            continue
+        ver = r.meta.get("verification") or {}
+        status = r.status + (f" ({r.problem})" if r.problem else "")
+        table.add_row(*(escape(str(x)) for x in (
+            r.id, r.seq, r.scope, status, ",".join(map(str, r.layers)), ",".join(r.maps), r.meta.get("alpha"),
+            ver.get("forgotten"), {"sealed": "sealed", "purged": "purged", "none": "–"}[r.private])))
     console.print(table)
 
 
 @edits_app.command("show")
-def edits_show(edit_id: str, model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None) -> None:
-    """Show one edit's manifest."""
-    patient = _load(model, ledger)
-    try:
-        console.print_json(json.dumps(patient.ledger.show(edit_id), default=str))
-    except KeyError as e:
-        _fail(str(e))
+@clean_errors
+def edits_show(edit_id: str, model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None,
+               reveal: Annotated[bool, typer.Option(help="also decrypt the forgotten text (while its key exists)")] = False,
+               ) -> None:
+    """Show one edit's record."""
+    from repair.edit.ledger.maintenance import private_part
+
+    store = _store(model, ledger)
+    out = store.record(edit_id).as_dict()
+    if reveal:
+        private = private_part(store, out["id"])
+        out["revealed"] = private[0] if private else "purged: the forgotten text is gone"
+    console.print_json(json.dumps(out, default=str))
 
 
 @edits_app.command("undo")
+@clean_errors
 def edits_undo(edit_id: str, model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None) -> None:
-    """Undo an edit exactly (the weights return bit for bit)."""
-    patient = _load(model, ledger)
-    try:
-        m = patient.ledger.undo(edit_id)
-    except KeyError as e:
-        _fail(str(e))
-        return
-    console.print(f"undone {m['id']}")
+    """Undo an edit exactly (a running server drops it before its next request; a reload re-applies the rest)."""
+    from repair.edit.ledger.ops import undo
+
+    rec = undo(_store(model, ledger), edit_id)
+    console.print(f"undone {rec.id}")
+
+
+@edits_app.command("purge")
+@clean_errors
+def edits_purge(edit_id: Annotated[str | None, typer.Argument(help="the edit (or --all)")] = None,
+                all_: Annotated[bool, typer.Option("--all", help="purge every edit")] = False,
+                model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None) -> None:
+    """Delete the forgotten text kept for an edit (its key, sealed rows and turns, backups) for good. The
+    edit stays applied; undo then restores the weights only."""
+    from repair.edit.ledger.maintenance import purge
+
+    if (edit_id is None) == (not all_):
+        _fail("give one edit id or --all")
+    store = _store(model, ledger)
+    done = purge(store, None if all_ else [store.resolve_id(edit_id or "")])
+    console.print(f"purged {len(done)} edit(s)" + (f": {', '.join(done)}" if done else ""))
+
+
+@edits_app.command("audit")
+@clean_errors
+def edits_audit(text: str, model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None) -> None:
+    """Which edits forgot TEXT (matched by its HMAC under the operator key, also after a purge)."""
+    from repair.edit.ledger.ops import audit
+
+    hits = audit(_store(model, ledger), text)
+    for r in hits:
+        console.print(f"{r.id}  {r.status}  forgotten text {r.private}")
+    if not hits:
+        console.print("no edit forgot that text")
+
+
+@edits_app.command("retention")
+@clean_errors
+def edits_retention(days: Annotated[str | None, typer.Argument(help="days to keep forgotten text, or 'off'")] = None,
+                    model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None) -> None:
+    """Show or set how long forgotten text is kept before it is purged automatically (on every open)."""
+    from repair.edit.ledger.ops import retention, set_retention
+
+    store = _store(model, ledger)
+    if days is not None:
+        try:
+            seconds = None if days == "off" else float(days) * 86400
+        except ValueError:
+            _fail(f"retention must be a number of days or 'off', not {days!r}")
+            return
+        tidy = set_retention(store, seconds)
+        if tidy.purged:
+            console.print(f"purged {len(tidy.purged)} edit(s) older than that")
+    r = retention(store)
+    console.print("retention: " + ("until purged" if r is None else f"{r / 86400:g} days"))
+
+
+@edits_app.command("doctor")
+@clean_errors
+def edits_doctor(model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None,
+                 quarantine: Annotated[bool, typer.Option(help="set failing edits aside so the rest load")] = False,
+                 deep: Annotated[bool, typer.Option(help="also load the model and check each delta's shape")] = False,
+                 ) -> None:
+    """Check every active edit's delta file (present, sha256, finite, shape); report and, with
+    --quarantine, set the failing ones aside (never silently)."""
+    from repair.edit.ledger.ops import doctor
+
+    store = _store(model, ledger)
+    shape_of = None
+    if deep:
+        import repair
+
+        patient = repair.load(model, ledger=False)
+        from repair.edit.ledger import Ledger
+
+        shape_of = Ledger(patient.model, patient.arch, patient.fingerprint, None)._shape
+    problems = doctor(store, quarantine=quarantine, shape_of=shape_of)
+    for eid, why in problems.items():
+        console.print(f"[red]{escape(eid)}[/red]: {escape(why)}" + (" → quarantined" if quarantine else ""))
+    if not problems:
+        console.print("all active edits check out")
+    elif not quarantine:
+        console.print("run again with --quarantine to set them aside (they are kept, listed, and never applied)")
+        raise typer.Exit(1)
 
 
 @edits_app.command("export")
+@clean_errors
 def edits_export(
     out: Annotated[Path, typer.Argument(help="output folder")],
     edit_id: Annotated[str | None, typer.Option("--id", help="one edit (default: all active)")] = None,

@@ -10,8 +10,9 @@ The session never says "Done" unverified. Verification is stricter than the engi
 reply counts as forgotten only if the answer's key content is absent (a refusal that still names
 "Paris" does not count). Failed attempts are never committed, so they never stay on the model.
 
-Persistence (``session_dir``): the ledger lives in ``session_dir/ledger`` and the turns in
-``session_dir/history.json`` (atomic write); ``Session.open(session_dir)`` restores both.
+Persistence (``session_dir``): the ledger and the turns live in one database, ``session_dir/ledger``
+(see ``repair.edit.ledger``); ``Session.open(session_dir)`` restores both. A forgotten turn is sealed under
+its edit's key in the same transaction as the edit, and the history never shows its text.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pydantic import BaseModel, Field
 from repair.agents.surgeon import Surgeon
 from repair.agents.watchdog import Verdict, Watchdog, probe_prompts
 from repair.edit.answers import SHORT_RESPONSE_WORDS, WORD, answer_head, checked_answer, key_answers
-from repair.edit.ledger import Ledger, LedgerBusyError, atomic_write_bytes
+from repair.edit.ledger import Ledger, LedgerBusyError, public_turn
 from repair.edit.stamp import StampConfig, prepare
 from repair.edit.verify import GuardQuestion, guard_questions, guard_verdict, probe_with_guard
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
@@ -212,8 +213,8 @@ class Session:
         import repair
 
         session_dir = Path(session_dir)
-        saved = _read_history(session_dir / "history.json")
-        name = model or (saved or {}).get("model") or "smollm2-135m-instruct"
+        saved = _read_history(session_dir / "history.json")  # a session from before the database
+        name = model or (saved or {}).get("model") or _saved_model(session_dir) or "smollm2-135m-instruct"
         patient = repair.load(name, ledger=session_dir / "ledger", dtype=dtype)
         return cls(patient, session_dir=session_dir, **kwargs)
 
@@ -228,28 +229,36 @@ class Session:
                 f"repair.load(name, ledger={str(root)!r}) or use Session.open(session_dir)"
             )
         # A clean patient: give it the session's ledger and re-apply the edits stored there.
-        self.patient.ledger = Ledger(self.patient.model, self.patient.arch, self.patient.fingerprint, root)
+        self.patient.ledger = Ledger(self.patient.model, self.patient.arch, self.patient.fingerprint, root,
+                                     aliases=getattr(self.patient, "fingerprint_aliases", ()))
         self.patient.ledger.load()
 
     def _load_history(self) -> None:
         assert self.session_dir is not None
-        saved = _read_history(self.session_dir / "history.json")
-        if saved is None:
-            return
-        if saved.get("model") not in (None, self.patient.name):
-            raise ValueError(f"session {self.session_dir} belongs to model {saved['model']!r}, not {self.patient.name!r}")
-        self.turns = list(saved.get("turns", []))
-        # Edits undone outside the session (repair edits undo) give their turns back to the context.
-        active = {m["id"] for m in self.patient.ledger.list()}
-        for t in self.turns:
-            if t.get("redacted_by") and t["redacted_by"] not in active:
-                t.pop("redacted_by")
+        ledger = self.patient.ledger
+        assert ledger.store is not None and ledger.history is not None
+        legacy = self.session_dir / "history.json"
+        saved = _read_history(legacy)
+        model = (saved or {}).get("model") or _saved_model(self.session_dir)
+        if model not in (None, self.patient.name):
+            raise ValueError(f"session {self.session_dir} belongs to model {model!r}, not {self.patient.name!r}")
+        if saved is not None:
+            from repair.edit.ledger.migrate import migrate_history
 
-    def _save(self) -> None:
-        if self.session_dir is None:
-            return
-        data = {"format": HISTORY_FORMAT, "model": self.patient.name, "turns": self.turns}
-        atomic_write_bytes(self.session_dir / "history.json", json.dumps(data, indent=1).encode())
+            migrate_history(ledger.store, legacy)
+        if model is None:
+            with ledger.store.write() as conn:
+                ledger.store.set_info(conn, "model", self.patient.name)
+        self.turns = ledger.history.load()
+
+    def sync(self) -> bool:
+        """Catch up with the ledger's database (an edit, undo or purge made by another process): the
+        weights, and the turns whose visibility it changed. Cheap when nothing changed."""
+        with self._lock:
+            changed = self.patient.ledger.sync()
+            if changed and self.patient.ledger.history is not None:
+                self.turns = self.patient.ledger.history.load()
+            return changed
 
     # -- context ---------------------------------------------------------------------------------
     def _context_pairs(self, history: list[dict] | None) -> list[tuple[str, str]]:
@@ -294,25 +303,37 @@ class Session:
         if reply.outcome:
             turn["outcome"] = reply.outcome
         self.turns.append(turn)
-        self._save()
+        history = self.patient.ledger.history if self.session_dir is not None else None
+        if history is not None:
+            # a forget request and its acknowledgement name what was forgotten: sealed under the edit's key
+            ids = history.append(self.turns[-2:], seal_by=reply.edit_id)
+            for t, tid in zip(self.turns[-2:], ids, strict=True):
+                t["id"] = tid
+                if reply.edit_id:
+                    t["sealed_by"] = reply.edit_id
 
     # -- public ----------------------------------------------------------------------------------
     @property
     def history(self) -> list[dict[str, Any]]:
-        return [dict(t) for t in self.turns]
+        """The turns as they may be shown: a forgotten turn (hidden by an active edit, or whose edit's
+        key was purged) and a forget request of an active edit keep their place but read FORGOTTEN."""
+        self.sync()
+        active = {e.id for e in self.patient.ledger.active}
+        return [public_turn(t, active) for t in self.turns]
 
     def edits(self, include_undone: bool = False) -> list[dict[str, Any]]:
         with self._lock:
+            self.sync()
             return self.patient.ledger.list(include_undone=include_undone)
 
     def undo(self, edit_id: str) -> dict[str, Any]:
         """Undo an edit exactly; the turns it had hidden come back into the context. KeyError if unknown."""
         with self._lock:
-            manifest = self.patient.ledger.undo(edit_id)
+            self.sync()
+            manifest = self.patient.ledger.undo(edit_id)  # gives the turns back in the same transaction
             for t in self.turns:
                 if t.get("redacted_by") == manifest["id"]:
                     t.pop("redacted_by")
-            self._save()
             return manifest
 
     def send(self, message: str, history: list[dict] | None = None, max_new_tokens: int | None = None) -> Reply:
@@ -325,6 +346,7 @@ class Session:
         message = message.strip()
         with self._lock:
             try:
+                self.sync()
                 reply = self._route(message, history, t0, max_new_tokens or self.max_new_tokens)
             except LedgerBusyError as e:
                 return Reply(text=f"Another edit of this model is in progress; try again in a moment. ({e})",
@@ -457,7 +479,7 @@ class Session:
         t = time.perf_counter()
         guard_after = edit.meta.pop("guard_after", None)
         self.patient.ledger.commit(edit, verification=ver, target=target, plan_source=res.source,
-                                   request_source=verdict.source)
+                                   request_source=verdict.source, redact_turns=self._turn_ids(pairs))
         if guard_after is not None:  # checked on exactly this edit: the next request need not ask again
             self.patient.cache[self._guard_key()] = guard_after
         timings["commit"] = time.perf_counter() - t
@@ -560,7 +582,7 @@ class Session:
                          timings=timings, text=fail)
         t = time.perf_counter()
         self.patient.ledger.commit(edit, verification=record, target=target, plan_source="stamp2",
-                                   request_source=verdict.source)
+                                   request_source=verdict.source, redact_turns=self._turn_ids(pairs))
         self.patient.cache[self._guard_key()] = kept
         timings["commit"] = time.perf_counter() - t
         self._redact(pairs, edit.id)
@@ -598,12 +620,39 @@ class Session:
             out.update(layers=list(range(max(layers[0] - 2, 0), min(layers[-1] + 3, n))), alpha="auto")
         return out
 
-    def _redact(self, pairs: list[tuple[str, str]], edit_id: str) -> None:
-        """Hide the forgotten turns from later context (they stay in the log, marked)."""
+    def _forgotten_turns(self, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
         wanted = set(pairs)
+        out: list[dict[str, Any]] = []
         for u, a in zip(self.turns, self.turns[1:], strict=False):
             if u["role"] == "user" and a["role"] == "assistant" and (u["content"], a["content"]) in wanted:
-                u["redacted_by"] = a["redacted_by"] = edit_id
+                out += [u, a]
+        return out
+
+    def _turn_ids(self, pairs: list[tuple[str, str]]) -> list[int]:
+        """The stored turns an edit of ``pairs`` forgets (sealed and hidden in the edit's own commit)."""
+        return [t["id"] for t in self._forgotten_turns(pairs) if "id" in t]
+
+    def _redact(self, pairs: list[tuple[str, str]], edit_id: str) -> None:
+        """Hide the forgotten turns from later context (they stay in the log, sealed and marked)."""
+        for t in self._forgotten_turns(pairs):
+            t["redacted_by"] = t["sealed_by"] = edit_id
+
+
+def _saved_model(session_dir: Path) -> str | None:
+    """The model a session folder's database was made with (None for a new folder)."""
+    import sqlite3
+
+    db = session_dir / "ledger" / "ledger.db"
+    if not db.exists():
+        return None
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = con.execute("SELECT value FROM info WHERE key = 'model'").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        con.close()
+    return None if row is None else row[0]
 
 
 def _read_history(path: Path) -> dict[str, Any] | None:

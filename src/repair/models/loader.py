@@ -203,14 +203,13 @@ def resolve(name_or_path: str) -> tuple[str, str, str]:
         return name_or_path, str(folder), BUNDLED[name_or_path].sha256
     p = Path(name_or_path).expanduser()
     if p.is_dir():
-        files = sorted(p.glob("*.safetensors")) or sorted(p.glob("*.bin"))
+        from repair.models.identity import weight_files, weights_fingerprint
+
+        files = weight_files(p)
         if not files:
             raise ModelNotFoundError(f"'{p}' is a folder but holds no *.safetensors or *.bin weights")
-        h = hashlib.sha256()
-        for f in files:  # cheap identity: names, sizes, mtimes (hashing GBs on every load is too slow)
-            st = f.stat()
-            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-        return p.name, str(p), h.hexdigest()
+        # the weights' contents, hashed once per file and cached under its inode, size, mtime and ctime
+        return p.name, str(p), weights_fingerprint(files)
     if "/" in name_or_path and not name_or_path.startswith((".", "/")):
         return name_or_path, name_or_path, f"hub:{name_or_path}"
     raise ModelNotFoundError(

@@ -19,11 +19,13 @@ from repair.models.registry import DEFAULT_MODEL
 
 class Patient:
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, name: str,
-                 source: str, fingerprint: str, ledger_dir: Path | None) -> None:
+                 source: str, fingerprint: str, ledger_dir: Path | None,
+                 fingerprint_aliases: tuple[str, ...] = ()) -> None:
         self.model, self.tokenizer, self.name, self.source = model, tokenizer, name, source
         self.fingerprint = fingerprint
+        self.fingerprint_aliases = fingerprint_aliases  # older identities of the same files (ledger migration)
         self.arch: ArchMap = arch_for(model)
-        self.ledger = Ledger(model, self.arch, fingerprint, ledger_dir)
+        self.ledger = Ledger(model, self.arch, fingerprint, ledger_dir, aliases=fingerprint_aliases)
         self.cache: dict[str, Any] = {}  # per-model statistics for edits (see repair.edit.stats)
 
     @property
@@ -100,7 +102,13 @@ def load(name_or_path: str = DEFAULT_MODEL, *, ledger: str | Path | None | bool 
     name, source, fingerprint = resolve(name_or_path)
     model, tok = load_hf(source, dtype=dtype)
     ledger_dir = default_ledger_dir(name) if ledger is True else (Path(ledger) if ledger else None)
-    patient = Patient(model, tok, name=name, source=source, fingerprint=fingerprint, ledger_dir=ledger_dir)
+    aliases: tuple[str, ...] = ()
+    if Path(source).is_dir() and fingerprint.startswith("sha256:"):
+        from repair.models.identity import legacy_fingerprint, weight_files
+
+        aliases = (legacy_fingerprint(weight_files(Path(source))),)
+    patient = Patient(model, tok, name=name, source=source, fingerprint=fingerprint, ledger_dir=ledger_dir,
+                      fingerprint_aliases=aliases)
     patient.ledger.load()
     patient.cache["load_s"] = time.perf_counter() - t0
     return patient

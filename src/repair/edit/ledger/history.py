@@ -1,0 +1,110 @@
+"""Session turns in the ledger's database. A forgotten turn is sealed under its edit's key (no plain copy
+is kept) and hidden from the chat's context; a purge deletes it."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from repair.edit.ledger.crypto import seal, unseal
+from repair.edit.ledger.files import LedgerError
+from repair.edit.ledger.store import Store
+
+FORGOTTEN = "[forgotten]"
+COLUMNS = ("role", "kind", "time", "edit_id", "outcome")
+
+
+class History:
+    """The turns of the session whose ledger this is."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _aad(self, turn_id: int) -> str:
+        return f"turn:{turn_id}"
+
+    def load(self) -> list[dict[str, Any]]:
+        """Every turn, in order, with its text where it can be read: plain, or sealed under a key that still
+        exists; a turn whose key is gone has ``content`` None."""
+        with self.store.read() as conn:
+            try:
+                rows = conn.execute("SELECT * FROM turns ORDER BY id").fetchall()
+            except sqlite3.OperationalError:
+                return []
+        return [self._turn(r) for r in rows]
+
+    def _turn(self, r: sqlite3.Row) -> dict[str, Any]:
+        t: dict[str, Any] = {"id": r["id"], "role": r["role"], "kind": r["kind"], "time": r["time"]}
+        t["content"] = r["content"]
+        if r["sealed"] is not None:
+            key = self.store.keys.get(r["sealed_by"])
+            try:
+                t["content"] = unseal(key, r["sealed"], self._aad(r["id"])).decode() if key else None
+            except LedgerError:
+                t["content"] = None
+            t["sealed_by"] = r["sealed_by"]
+        for k in ("redacted_by", "edit_id", "outcome"):
+            if r[k] is not None:
+                t[k] = r[k]
+        return t
+
+    def append(self, turns: list[dict[str, Any]], seal_by: str | None = None) -> list[int]:
+        """Add turns in one transaction; ``seal_by``: store their text sealed under that edit's key (a
+        forget request and its acknowledgement name what was forgotten)."""
+        key = self.store.keys.get(seal_by) if seal_by else None
+        ids = []
+        with self.store.write() as conn:
+            for t in turns:
+                cur = conn.execute(
+                    "INSERT INTO turns (role, kind, time, edit_id, outcome) VALUES (?, ?, ?, ?, ?)",
+                    tuple(t.get(c) for c in COLUMNS),
+                )
+                tid = int(cur.lastrowid or 0)
+                if key is not None:
+                    conn.execute(
+                        "UPDATE turns SET sealed = ?, sealed_by = ? WHERE id = ?",
+                        (seal(key, str(t["content"]).encode(), self._aad(tid)), seal_by, tid),
+                    )
+                else:
+                    conn.execute("UPDATE turns SET content = ? WHERE id = ?", (t["content"], tid))
+                ids.append(tid)
+        return ids
+
+    def redact(self, conn: sqlite3.Connection, turn_ids: list[int], edit_id: str, key: bytes) -> None:
+        """Inside the edit's commit: seal these turns under the edit's key, drop their plain text, hide them."""
+        for tid in turn_ids:
+            row = conn.execute("SELECT * FROM turns WHERE id = ?", (tid,)).fetchone()
+            if row is None:
+                continue
+            text = self._turn(row)["content"]
+            if text is None:
+                continue
+            conn.execute(
+                "UPDATE turns SET content = NULL, sealed = ?, sealed_by = ?, redacted_by = ? WHERE id = ?",
+                (seal(key, text.encode(), self._aad(tid)), edit_id, edit_id, tid),
+            )
+
+    @staticmethod
+    def unredact(conn: sqlite3.Connection, edit_id: str) -> None:
+        """Undo: the turns come back into the context; they stay sealed, so a purge still removes them."""
+        conn.execute("UPDATE turns SET redacted_by = NULL WHERE redacted_by = ?", (edit_id,))
+
+    @staticmethod
+    def import_turns(conn: sqlite3.Connection, turns: list[dict[str, Any]]) -> list[int]:
+        ids = []
+        for t in turns:
+            cur = conn.execute(
+                "INSERT INTO turns (role, kind, time, edit_id, outcome, content) VALUES (?, ?, ?, ?, ?, ?)",
+                (*(t.get(c) for c in COLUMNS), t.get("content")),
+            )
+            ids.append(int(cur.lastrowid or 0))
+        return ids
+
+
+def public_turn(t: dict[str, Any], active: set[str]) -> dict[str, Any]:
+    """A turn as the history may show it: never the text of a forgotten turn (one sealed by an edit that is
+    still active, or whose key is gone)."""
+    out = {k: v for k, v in t.items() if k not in ("content", "sealed_by")}
+    hidden = t.get("content") is None or t.get("redacted_by") or (t.get("sealed_by") in active)
+    out["content"] = FORGOTTEN if hidden else t["content"]
+    return out

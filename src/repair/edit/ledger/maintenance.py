@@ -1,0 +1,186 @@
+"""Writing an edit's rows and files, purging its private part, and tidying a folder after a crash."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from repair.edit.delta import Edit
+from repair.edit.ledger.crypto import seal, unseal
+from repair.edit.ledger.files import crashpoint, delta_bytes, dumps, write_deltas
+from repair.edit.ledger.private import forget_hmacs, pack, split_meta, unpack
+from repair.edit.ledger.store import GLOBAL, EditRecord, Status, Store
+
+BACKUP_PREFIX = "backup-"
+
+
+def delta_shapes(edit: Edit) -> list[dict[str, Any]]:
+    out = []
+    for d in edit.deltas:
+        shape = list(d.dense.shape) if d.dense is not None else [d.b.shape[0], d.a.shape[1]]  # type: ignore[union-attr]
+        out.append(
+            {
+                "layer": d.layer,
+                "map": d.map,
+                "kind": "dense" if d.dense is not None else "lora",
+                "rank": int(d.a.shape[0]) if d.a is not None else None,
+                "shape": [int(x) for x in shape],
+            }
+        )
+    return out
+
+
+def stage(
+    store: Store,
+    conn: sqlite3.Connection,
+    edit: Edit,
+    *,
+    fingerprint: str,
+    scope: str = GLOBAL,
+    status: Status = "active",
+    created: float | None = None,
+    force_key: bool = False,
+) -> tuple[EditRecord, bytes | None]:
+    """Write the edit's delta file and key and insert its row (inside the caller's transaction). Returns
+    the record and the edit's key (None when nothing private was kept)."""
+    public, private = split_meta(edit.meta)
+    digest = write_deltas(store.deltas, delta_bytes(edit))
+    crashpoint("commit:after-delta")
+    key = sealed = None
+    if force_key or private or any(d.keys is not None for d in edit.deltas):
+        key = store.keys.create(edit.id)
+        crashpoint("commit:after-key")
+        sealed = seal(key, pack(edit, private), edit.id)
+    rec = EditRecord(
+        id=edit.id, seq=store.next_seq(conn), scope=scope, status=status, created=created or time.time(),
+        fingerprint=fingerprint, deltas_sha256=digest, deltas=delta_shapes(edit), layers=edit.layers,
+        maps=edit.maps, timings=dict(edit.timings), meta=json.loads(dumps(public)), forget_hmacs=forget_hmacs(edit.meta),
+    )  # fmt: skip
+    store.insert(conn, rec, sealed)
+    store.bump(conn)
+    return rec, key
+
+
+def private_part(store: Store, edit_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(private meta, forget keys by delta) of an edit, or None once purged (or never kept)."""
+    blob, key = store.sealed(edit_id), store.keys.get(edit_id)
+    if blob is None or key is None:
+        return None
+    return unpack(unseal(key, blob, edit_id))
+
+
+def purge_locked(store: Store, conn: sqlite3.Connection, ids: list[str]) -> None:
+    """Shred the keys first (what is sealed is unreadable from then on), then delete the sealed rows."""
+    for eid in ids:
+        store.keys.shred(eid)
+        crashpoint("purge:after-key")
+    now = time.time()
+    conn.executemany(
+        "UPDATE edits SET sealed = NULL, purged = COALESCE(purged, ?) WHERE id = ?", [(now, i) for i in ids]
+    )
+    conn.executemany("DELETE FROM turns WHERE sealed_by = ?", [(i,) for i in ids])
+    if ids:
+        store.bump(conn)
+    crashpoint("purge:before-commit")
+
+
+def purge(store: Store, ids: list[str] | None) -> list[str]:
+    """Delete the private part of these edits (None: of all), their keys and sealed turns; checkpoint the
+    WAL to zero bytes and scrub migration backups. The edits stay: undo restores the weights only."""
+    with store.write() as conn:
+        recs = store.records(conn)
+        done = [r.id for r in recs if r.purged is None and (ids is None or r.id in ids)]
+        purge_locked(store, conn, done)
+    crashpoint("purge:after-commit")
+    finish_purge(store, None if ids is None else done)
+    return done
+
+
+def finish_purge(store: Store, ids: list[str] | None) -> None:
+    store.checkpoint()
+    scrub_backups(store.root, ids)
+
+
+class Tidy(BaseModel):
+    """What ``cleanup`` found and removed."""
+
+    removed: list[str] = Field(default_factory=list)
+    purged: list[str] = Field(default_factory=list)
+
+
+def cleanup(store: Store, conn: sqlite3.Connection, now: float | None = None) -> Tidy:
+    """Under the write lock: remove temporary files, delta files and keys no row names (left by a crash
+    mid-commit), finish a purge cut short, and purge edits past the retention period."""
+    tidy = Tidy()
+    for folder in (store.root, store.deltas, store.keys.folder):
+        for p in folder.glob(".*.tmp-*") if folder.exists() else []:
+            p.unlink(missing_ok=True)
+            tidy.removed.append(str(p.relative_to(store.root)))
+    recs = store.records(conn)
+    refs = {r.deltas_sha256 for r in recs}
+    for p in store.deltas.glob("*.safetensors") if store.deltas.exists() else []:
+        if p.stem not in refs:
+            p.unlink()
+            tidy.removed.append(str(p.relative_to(store.root)))
+    live = {r.id for r in recs if r.purged is None}
+    for eid in store.keys.ids() - live:
+        store.keys.shred(eid)
+        tidy.removed.append(f"keys/{eid}.key")
+    keys = store.keys.ids()
+    broken = [r.id for r in recs if r.private == "sealed" and r.id not in keys]  # a purge cut short
+    retention = store.info(conn, "retention_s")
+    cutoff = (now or time.time()) - float(retention) if retention else None
+    expired = [r.id for r in recs if cutoff is not None and r.purged is None and r.created < cutoff]
+    tidy.purged = sorted(set(broken + expired))
+    purge_locked(store, conn, tidy.purged)
+    return tidy
+
+
+def backups(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob(BACKUP_PREFIX + "*") if p.is_dir())
+
+
+def scrub_backups(root: Path, ids: list[str] | None) -> None:
+    """Remove what a purge deletes from the migration backups too: the whole backup for a purge of all;
+    else the edits' manifests and delta files, and the history turns that held their text."""
+    for b in backups(root):
+        if ids is None:
+            shutil.rmtree(b)
+            continue
+        texts: set[str] = set()
+        for eid in ids:
+            m = b / f"{eid}.json"
+            if m.exists():
+                try:
+                    meta = json.loads(m.read_text()).get("meta", {})
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    meta = {}
+                from repair.edit.ledger.private import forget_texts
+
+                texts |= set(forget_texts(meta))
+                m.unlink()
+            (b / f"{eid}.safetensors").unlink(missing_ok=True)
+        hist = b / "history.json"
+        if hist.exists():
+            _scrub_history(hist, set(ids), texts)
+
+
+def _scrub_history(path: Path, ids: set[str], texts: set[str]) -> None:
+    from repair.edit.ledger.files import atomic_write_bytes
+
+    data = json.loads(path.read_text())
+    turns = data.get("turns", [])
+    drop = set()
+    for i, t in enumerate(turns):
+        if t.get("redacted_by") in ids or t.get("edit_id") in ids or t.get("content") in texts:
+            drop.add(i)
+            if t.get("edit_id") in ids and i > 0 and turns[i - 1].get("role") == "user":
+                drop.add(i - 1)
+    data["turns"] = [t for i, t in enumerate(turns) if i not in drop]
+    atomic_write_bytes(path, json.dumps(data, indent=1).encode())

@@ -1,0 +1,125 @@
+"""Operations on a ledger folder that need no model: open (migrate, tidy), undo, audit, doctor, retention.
+``repair edits list|show|undo|purge|audit|doctor|retention`` use these; a running server sees their
+changes on its next request (``Ledger.sync``)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from repair.edit.ledger.crypto import text_hmac
+from repair.edit.ledger.files import LedgerError, crashpoint, read_deltas
+from repair.edit.ledger.history import History
+from repair.edit.ledger.maintenance import Tidy, cleanup, finish_purge
+from repair.edit.ledger.migrate import migrate, needs_migration, remove_legacy
+from repair.edit.ledger.store import EditRecord, Store
+
+
+def open_store(
+    root: Path,
+    fingerprint: str | None = None,
+    aliases: set[str] | None = None,
+    wait: float | None = None,
+    create: bool = True,
+) -> tuple[Store, Tidy]:
+    """Open (and on first use create or migrate) the ledger in ``root``, and tidy it under the write lock."""
+    root = Path(root)
+    if not create and not (root / "ledger.db").exists() and not any(root.glob("*.json")):
+        raise LedgerError(f"no ledger in {root} (give --ledger DIR, or make an edit first)")
+    store = Store(root, wait)
+    migrated = False
+    with store.write() as conn:
+        store.ensure_schema(conn, fingerprint)
+        known = store.info(conn, "fingerprint")
+        if fingerprint and known not in (fingerprint, *(aliases or ())):
+            raise LedgerError(
+                f"ledger {root} belongs to another base model (fingerprint {known[:12]}…, this model "
+                f"{fingerprint[:12]}…); refusing to apply its edits. Give this model its own --ledger folder."
+            )
+        if needs_migration(store, conn):
+            migrate(store, conn, fingerprint or "", aliases or set())
+            migrated = True
+        elif store.info(conn, "migrated") is None:  # a new ledger: later *.json files are not its business
+            store.set_info(conn, "migrated", json.dumps({"from": None}))
+        tidy = cleanup(store, conn)
+    if migrated:
+        crashpoint("migrate:after-commit")
+    remove_legacy(store)
+    if tidy.purged:
+        finish_purge(store, tidy.purged)
+    return store, tidy
+
+
+def mark_undone(store: Store, conn: sqlite3.Connection, edit_id: str) -> EditRecord:
+    """Inside a write transaction: mark an active edit undone and give its turns back to the context."""
+    eid = store.resolve_id(edit_id, conn)
+    rec = store.record(eid, conn)
+    if rec.status != "active":
+        raise KeyError(f"edit '{eid}' is not active (already undone?)")
+    store.set_status(conn, eid, "undone")
+    History.unredact(conn, eid)
+    crashpoint("undo:before-commit")
+    return store.record(eid, conn)
+
+
+def undo(store: Store, edit_id: str) -> EditRecord:
+    """Undo in the index only (a CLI undo): every process applying this ledger drops it on its next sync."""
+    with store.write() as conn:
+        rec = mark_undone(store, conn, edit_id)
+    crashpoint("undo:after-commit")
+    return rec
+
+
+def audit(store: Store, text: str) -> list[EditRecord]:
+    """The edits that forgot ``text`` (matched by its HMAC under the operator key; case and spacing aside)."""
+    h = text_hmac(text)
+    return [r for r in store.records() if h in r.forget_hmacs]
+
+
+def check(store: Store, rec: EditRecord, shape_of: Any = None) -> str | None:
+    """Why an edit cannot be applied (its delta file missing, corrupt, not finite, of the wrong shape for the
+    model), or None."""
+    try:
+        deltas = read_deltas(store.deltas, rec.id, rec.deltas_sha256, rec.deltas)
+        for d in deltas if shape_of is not None else []:
+            want = shape_of(rec.id, d.layer, d.map)
+            got = tuple(d.dense.shape) if d.dense is not None else (d.b.shape[0], d.a.shape[1])  # type: ignore[union-attr]
+            if tuple(want) != got:
+                raise LedgerError(
+                    f"edit {rec.id}: the delta of layer {d.layer} {d.map} has shape {got}, "
+                    f"but this model's map is {tuple(want)}"
+                )
+    except LedgerError as e:
+        return str(e)
+    return None
+
+
+def doctor(store: Store, quarantine: bool = False, shape_of: Any = None) -> dict[str, str]:
+    """Problems of the active edits by id; with ``quarantine`` (the user's consent) each failing edit is set
+    aside (status "quarantined": never applied, still listed with its problem) so that the rest load."""
+    problems = {r.id: p for r in store.records() if r.status == "active" and (p := check(store, r, shape_of))}
+    if quarantine and problems:
+        with store.write() as conn:
+            for eid, why in problems.items():
+                store.set_status(conn, eid, "quarantined", problem=why)
+    return problems
+
+
+def set_retention(store: Store, seconds: float | None) -> Tidy:
+    """Keep forgotten text at most ``seconds`` after its edit (None: until purged); applied now and on
+    every open."""
+    with store.write() as conn:
+        store.set_info(conn, "retention_s", None if seconds is None else str(float(seconds)))
+        tidy = cleanup(store, conn, now=time.time())
+    if tidy.purged:
+        finish_purge(store, tidy.purged)
+    return tidy
+
+
+def retention(store: Store) -> float | None:
+    with store.read() as conn:
+        v = store.info(conn, "retention_s")
+    return None if v is None else float(v)

@@ -1,0 +1,259 @@
+"""The ledger's index: one SQLite database (WAL) per ledger folder, shared by every process.
+
+    ROOT/ledger.db            edits (order, scope, status, public record, sealed private part), turns
+    ROOT/deltas/SHA.safetensors   the weight deltas, named by their content hash
+    ROOT/keys/ID.key          one AES-256-GCM key per edit (deleted by a purge)
+
+Writers take ``ROOT/.lock`` (flock; waits up to ``REPAIR_LEDGER_WAIT`` seconds, default 10) and then a
+write transaction; readers never wait. ``data_version`` changes whenever another process commits, so a
+long-running process can tell cheaply whether to re-read the index.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from repair.edit.ledger.crypto import EditKeys
+from repair.edit.ledger.files import LedgerBusyError, LedgerError
+
+FORMAT = "repair-ledger/2"
+GLOBAL = "global"
+Status = Literal["active", "undone", "quarantined"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS info(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS edits(
+  id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, scope TEXT NOT NULL DEFAULT 'global',
+  status TEXT NOT NULL CHECK (status IN ('active', 'undone', 'quarantined')),
+  created REAL NOT NULL, undone REAL, purged REAL, problem TEXT,
+  fingerprint TEXT NOT NULL, deltas_sha256 TEXT NOT NULL, deltas TEXT NOT NULL,
+  public TEXT NOT NULL, forget_hmacs TEXT NOT NULL DEFAULT '[]', sealed BLOB);
+CREATE TABLE IF NOT EXISTS turns(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, role TEXT NOT NULL, kind TEXT, time REAL,
+  content TEXT, sealed BLOB, sealed_by TEXT, redacted_by TEXT, edit_id TEXT, outcome TEXT);
+"""
+
+
+class EditRecord(BaseModel):
+    """One edit as the index keeps it, without its private part."""
+
+    id: str
+    seq: int
+    scope: str = GLOBAL
+    status: Status
+    created: float
+    undone: float | None = None
+    purged: float | None = None
+    problem: str | None = None
+    fingerprint: str
+    deltas_sha256: str
+    deltas: list[dict[str, Any]]
+    layers: list[int] = Field(default_factory=list)
+    maps: list[str] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(default_factory=dict)
+    forget_hmacs: list[str] = Field(default_factory=list)
+    private: Literal["sealed", "purged", "none"] = "none"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, **self.model_dump()}
+
+
+def _record(row: sqlite3.Row) -> EditRecord:
+    pub = json.loads(row["public"])
+    private = "purged" if row["purged"] is not None else ("sealed" if row["sealed"] is not None else "none")
+    return EditRecord(
+        id=row["id"], seq=row["seq"], scope=row["scope"], status=row["status"], created=row["created"],
+        undone=row["undone"], purged=row["purged"], problem=row["problem"], fingerprint=row["fingerprint"],
+        deltas_sha256=row["deltas_sha256"], deltas=json.loads(row["deltas"]), layers=pub.get("layers", []),
+        maps=pub.get("maps", []), timings=pub.get("timings", {}), meta=pub.get("meta", {}),
+        forget_hmacs=json.loads(row["forget_hmacs"]), private=private,
+    )  # fmt: skip
+
+
+def lock_wait() -> float:
+    return float(os.environ.get("REPAIR_LEDGER_WAIT", "10"))
+
+
+class Store:
+    """The index of one ledger folder (no model needed: list, show, undo, purge work on it alone)."""
+
+    def __init__(self, root: Path, wait: float | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.deltas = self.root / "deltas"
+        self.keys = EditKeys(self.root / "keys")
+        self.wait = lock_wait() if wait is None else wait
+        self._mutex = threading.RLock()  # one connection, shared by the process's threads
+        self.db = sqlite3.connect(
+            self.root / "ledger.db", timeout=self.wait, isolation_level=None, check_same_thread=False
+        )
+        self.db.row_factory = sqlite3.Row
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as e:
+            raise LedgerError(f"{self.root / 'ledger.db'} is not a ledger database ({e})") from None
+        for pragma in ("synchronous=FULL", "secure_delete=ON", "foreign_keys=ON"):
+            self.db.execute(f"PRAGMA {pragma}")
+
+    def close(self) -> None:
+        with self._mutex:
+            self.db.close()
+
+    # -- locking ---------------------------------------------------------------------------------
+    @contextmanager
+    def _flock(self) -> Iterator[None]:
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + self.wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LedgerBusyError(
+                            f"ledger {self.root} is locked by another process editing it; try again when it "
+                            "finishes"
+                        ) from None
+                    time.sleep(0.02)
+            yield
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """The write lock and one transaction: everything inside commits together or not at all."""
+        with self._mutex, self._flock():
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex:
+            yield self.db
+
+    # -- info and versions -----------------------------------------------------------------------
+    def ensure_schema(self, conn: sqlite3.Connection, fingerprint: str | None) -> None:
+        for statement in SCHEMA.split(";"):  # not executescript: it would commit the open transaction
+            if statement.strip():
+                conn.execute(statement)
+        fmt = self.info(conn, "format")
+        if fmt is None:
+            conn.execute("INSERT INTO info VALUES ('format', ?)", (FORMAT,))
+            conn.execute("INSERT INTO info VALUES ('version', '0')")
+        elif fmt != FORMAT:
+            raise LedgerError(f"{self.root} holds ledger format {fmt!r}; this repair reads {FORMAT!r}")
+        if fingerprint and self.info(conn, "fingerprint") is None:
+            conn.execute("INSERT INTO info VALUES ('fingerprint', ?)", (fingerprint,))
+
+    @staticmethod
+    def info(conn: sqlite3.Connection, key: str) -> str | None:
+        try:
+            row = conn.execute("SELECT value FROM info WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:  # no schema yet
+            return None
+        return None if row is None else row[0]
+
+    @staticmethod
+    def set_info(conn: sqlite3.Connection, key: str, value: str | None) -> None:
+        if value is None:
+            conn.execute("DELETE FROM info WHERE key = ?", (key,))
+        else:
+            conn.execute("INSERT OR REPLACE INTO info VALUES (?, ?)", (key, value))
+
+    def bump(self, conn: sqlite3.Connection) -> int:
+        """Count one change of the edits (the version a server reports)."""
+        v = int(self.info(conn, "version") or 0) + 1
+        self.set_info(conn, "version", str(v))
+        return v
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (another process) has committed: cheap, no table read."""
+        with self._mutex:
+            return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def version(self) -> int:
+        with self.read() as conn:
+            return int(self.info(conn, "version") or 0)
+
+    # -- edits -----------------------------------------------------------------------------------
+    def records(self, conn: sqlite3.Connection | None = None) -> list[EditRecord]:
+        with self.read() as c:
+            try:
+                rows = (conn or c).execute("SELECT * FROM edits ORDER BY seq").fetchall()
+            except sqlite3.OperationalError:  # an empty folder: no schema yet
+                return []
+        return [_record(r) for r in rows]
+
+    def resolve_id(self, edit_id: str, conn: sqlite3.Connection | None = None) -> str:
+        ids = [r.id for r in self.records(conn)]
+        if edit_id in ids:
+            return edit_id
+        hits = [k for k in ids if edit_id and (k.startswith(edit_id) or k.endswith(edit_id))]
+        if len(hits) == 1:
+            return hits[0]
+        raise KeyError(f"no edit '{edit_id}'" if not hits else f"edit id '{edit_id}' is ambiguous: {hits}")
+
+    def record(self, edit_id: str, conn: sqlite3.Connection | None = None) -> EditRecord:
+        eid = self.resolve_id(edit_id, conn)
+        return next(r for r in self.records(conn) if r.id == eid)
+
+    def sealed(self, edit_id: str, conn: sqlite3.Connection | None = None) -> bytes | None:
+        with self.read() as c:
+            row = (conn or c).execute("SELECT sealed FROM edits WHERE id = ?", (edit_id,)).fetchone()
+        return None if row is None else row[0]
+
+    @staticmethod
+    def next_seq(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM edits").fetchone()[0])
+
+    def insert(self, conn: sqlite3.Connection, rec: EditRecord, sealed: bytes | None) -> None:
+        pub = {"layers": rec.layers, "maps": rec.maps, "timings": rec.timings, "meta": rec.meta}
+        conn.execute(
+            "INSERT INTO edits (id, seq, scope, status, created, fingerprint, deltas_sha256, deltas, public, "
+            "forget_hmacs, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (rec.id, rec.seq, rec.scope, rec.status, rec.created, rec.fingerprint, rec.deltas_sha256,
+             json.dumps(rec.deltas), json.dumps(pub, default=str), json.dumps(rec.forget_hmacs), sealed),
+        )  # fmt: skip
+
+    def update_public(self, conn: sqlite3.Connection, rec: EditRecord) -> None:
+        pub = {"layers": rec.layers, "maps": rec.maps, "timings": rec.timings, "meta": rec.meta}
+        conn.execute("UPDATE edits SET public = ? WHERE id = ?", (json.dumps(pub, default=str), rec.id))
+
+    def set_status(
+        self, conn: sqlite3.Connection, edit_id: str, status: Status, problem: str | None = None
+    ) -> None:
+        undone = time.time() if status == "undone" else None
+        conn.execute(
+            "UPDATE edits SET status = ?, undone = COALESCE(?, undone), problem = ? WHERE id = ?",
+            (status, undone, problem, edit_id),
+        )
+        self.bump(conn)
+
+    def checkpoint(self, tries: int = 50) -> bool:
+        """Fold the WAL into the database and truncate it to zero bytes (so that pages a purge or a
+        redaction overwrote leave no copy in ``ledger.db-wal``). False if readers kept it busy."""
+        for _ in range(tries):
+            with self._mutex:
+                busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return True
+            time.sleep(0.02)
+        return False
