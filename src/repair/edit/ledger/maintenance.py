@@ -77,6 +77,8 @@ def private_part(store: Store, edit_id: str) -> tuple[dict[str, Any], dict[str, 
 
 def purge_locked(store: Store, conn: sqlite3.Connection, ids: list[str]) -> None:
     """Shred the keys first (what is sealed is unreadable from then on), then delete the sealed rows."""
+    if not ids:
+        return
     for eid in ids:
         store.keys.shred(eid)
         crashpoint("purge:after-key")
@@ -85,8 +87,7 @@ def purge_locked(store: Store, conn: sqlite3.Connection, ids: list[str]) -> None
         "UPDATE edits SET sealed = NULL, purged = COALESCE(purged, ?) WHERE id = ?", [(now, i) for i in ids]
     )
     conn.executemany("DELETE FROM turns WHERE sealed_by = ?", [(i,) for i in ids])
-    if ids:
-        store.bump(conn)
+    store.bump(conn)
     crashpoint("purge:before-commit")
 
 

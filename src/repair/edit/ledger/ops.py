@@ -13,7 +13,7 @@ from typing import Any
 from repair.edit.ledger.crypto import text_hmac
 from repair.edit.ledger.files import LedgerError, crashpoint, read_deltas
 from repair.edit.ledger.history import History
-from repair.edit.ledger.maintenance import Tidy, cleanup, finish_purge
+from repair.edit.ledger.maintenance import Tidy, backups, cleanup, finish_purge, scrub_backups
 from repair.edit.ledger.migrate import migrate, needs_migration, remove_legacy
 from repair.edit.ledger.store import EditRecord, Store
 
@@ -50,6 +50,8 @@ def open_store(
     remove_legacy(store)
     if tidy.purged:
         finish_purge(store, tidy.purged)
+    if backups(store.root):  # a purge cut short before it reached the backups
+        scrub_backups(store.root, [r.id for r in store.records() if r.purged is not None])
     return store, tidy
 
 

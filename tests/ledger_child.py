@@ -1,0 +1,88 @@
+"""A separate process on a ledger folder, for the crash and two-process tests (run as a script).
+
+    python tests/ledger_child.py ROOT commit ID SEED [LAYER]   commit one edit (REPAIR_CRASH_AT may kill it)
+    python tests/ledger_child.py ROOT undo ID | purge ID|all | open
+    python tests/ledger_child.py ROOT serve        a server-like loop: reads commands on stdin, one per line
+                                                    ("sync", "commit ID SEED", "undo ID"), answers one JSON line
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+torch.set_num_threads(1)
+
+
+def tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=101, hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+                      num_key_value_heads=2, max_position_embeddings=64)
+    return LlamaForCausalLM(cfg).eval()
+
+
+def make_edit(eid: str, seed: int, layer: int = 1):
+    from repair.edit.delta import Edit, MapDelta
+
+    g = torch.Generator().manual_seed(seed)
+    b, a = torch.randn(32, 2, generator=g) * 0.1, torch.randn(2, 64, generator=g)
+    keys = torch.randn(2, 64, generator=g)
+    meta = {"forget": [[f"secret question {eid}?", f"The secret answer {eid}."]], "target": f"secret {eid}", "alpha": 2.0}
+    return Edit(eid, [MapDelta(layer, "down", b=b, a=a, keys=keys)], meta=meta)
+
+
+def checksum(model) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().float().numpy().tobytes())
+    return h.hexdigest()
+
+
+def answer(ledger) -> dict:
+    return {"active": [e.id for e in ledger.active], "sum": checksum(ledger.model), "version": ledger.version}
+
+
+def main() -> None:
+    from repair.edit.ledger import Ledger
+    from repair.models.arch import arch_for
+
+    root, op, *args = sys.argv[1:]
+    model = tiny_llama()
+    ledger = Ledger(model, arch_for(model), "fp", Path(root))
+    ledger.load()
+    if op == "commit":
+        ledger.commit(make_edit(args[0], int(args[1]), int(args[2]) if len(args) > 2 else 1))
+    elif op == "undo":
+        ledger.undo(args[0])
+    elif op == "purge":
+        ledger.purge(None if args[0] == "all" else [args[0]])
+    elif op == "serve":
+        print(json.dumps({"ready": True, **answer(ledger)}), flush=True)
+        for line in sys.stdin:
+            cmd, *rest = line.split()
+            try:
+                if cmd == "sync":
+                    ledger.sync()
+                elif cmd == "commit":
+                    ledger.sync()
+                    ledger.commit(make_edit(rest[0], int(rest[1])))
+                elif cmd == "undo":
+                    ledger.sync()
+                    ledger.undo(rest[0])
+                print(json.dumps(answer(ledger)), flush=True)
+            except Exception as e:  # noqa: BLE001 - reported to the test
+                print(json.dumps({"error": f"{type(e).__name__}: {e}"}), flush=True)
+        return
+    print(json.dumps(answer(ledger)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
