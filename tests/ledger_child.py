@@ -1,9 +1,9 @@
 """A separate process on a ledger folder, for the crash and two-process tests (run as a script).
 
-    python tests/ledger_child.py ROOT commit ID SEED [LAYER]   commit one edit (REPAIR_CRASH_AT may kill it)
-    python tests/ledger_child.py ROOT undo ID | purge ID|all | open
-    python tests/ledger_child.py ROOT serve        a server-like loop: reads commands on stdin, one per line
-                                                    ("sync", "commit ID SEED", "undo ID"), answers one JSON line
+python tests/ledger_child.py ROOT commit ID SEED [LAYER]   commit one edit (REPAIR_CRASH_AT may kill it)
+python tests/ledger_child.py ROOT undo ID | purge ID|all | open
+python tests/ledger_child.py ROOT serve        a server-like loop: reads commands on stdin, one per line
+                                                ("sync", "commit ID SEED", "undo ID"), answers one JSON line
 """
 
 from __future__ import annotations
@@ -21,8 +21,15 @@ def tiny_llama():
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=101, hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
-                      num_key_value_heads=2, max_position_embeddings=64)
+    cfg = LlamaConfig(
+        vocab_size=101,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
     return LlamaForCausalLM(cfg).eval()
 
 
@@ -32,7 +39,11 @@ def make_edit(eid: str, seed: int, layer: int = 1):
     g = torch.Generator().manual_seed(seed)
     b, a = torch.randn(32, 2, generator=g) * 0.1, torch.randn(2, 64, generator=g)
     keys = torch.randn(2, 64, generator=g)
-    meta = {"forget": [[f"secret question {eid}?", f"The secret answer {eid}."]], "target": f"secret {eid}", "alpha": 2.0}
+    meta = {
+        "forget": [[f"secret question {eid}?", f"The secret answer {eid}."]],
+        "target": f"secret {eid}",
+        "alpha": 2.0,
+    }
     return Edit(eid, [MapDelta(layer, "down", b=b, a=a, keys=keys)], meta=meta)
 
 
@@ -62,6 +73,14 @@ def main() -> None:
         ledger.commit(make_edit(args[0], int(args[1]), int(args[2]) if len(args) > 2 else 1))
     elif op == "undo":
         ledger.undo(args[0])
+    elif op == "forget-turns":  # a session's turns and the edit that forgets them, in one transaction
+        ids = ledger.history.append(
+            [
+                {"role": "user", "content": "secret question e9?", "kind": "chat"},
+                {"role": "assistant", "content": "The secret answer e9.", "kind": "chat"},
+            ]
+        )
+        ledger.commit(make_edit("e9", 9), redact_turns=ids)
     elif op == "purge":
         ledger.purge(None if args[0] == "all" else [args[0]])
     elif op == "serve":

@@ -38,8 +38,9 @@ def _env(**extra: str) -> dict[str, str]:
 
 def child(root: Path, *args: str, crash: str | None = None) -> subprocess.CompletedProcess:
     env = _env(**({"REPAIR_CRASH_AT": crash} if crash else {}))
-    return subprocess.run([sys.executable, CHILD, str(root), *args], env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT)
+    return subprocess.run(
+        [sys.executable, CHILD, str(root), *args], env=env, capture_output=True, text=True, timeout=TIMEOUT
+    )
 
 
 def expected(ids: list[str]) -> str:
@@ -94,7 +95,9 @@ def test_kill_during_commit(tmp_path, point, state):
     assert [m["seq"] for m in ledger.list()] == sorted({m["seq"] for m in ledger.list()})
 
 
-@pytest.mark.parametrize(("point", "state"), [("undo:before-commit", "before"), ("undo:after-commit", "after")])
+@pytest.mark.parametrize(
+    ("point", "state"), [("undo:before-commit", "before"), ("undo:after-commit", "after")]
+)
 def test_kill_during_undo(tmp_path, point, state):
     led = reopen(tmp_path)
     led.commit(make_edit("e1", 1))
@@ -121,6 +124,22 @@ def test_kill_during_purge_finishes_the_purge_on_open(tmp_path, point):
     assert checksum(ledger.model) == expected(["e2"])
 
 
+@pytest.mark.parametrize(
+    ("point", "state"), [("commit:before-commit", "before"), ("commit:after-commit", "after")]
+)
+def test_kill_between_ledger_and_history_leaves_both_or_neither(tmp_path, point, state):
+    r = child(tmp_path, "forget-turns", crash=point)
+    assert r.returncode == 137, r.stderr
+    ledger = reopen(tmp_path)
+    turns = ledger.history.load()
+    if state == "before":  # no edit, and the turns (stored before the request) are still plain and visible
+        assert ledger.list() == [] and len(turns) == 2 and all(not t.get("redacted_by") for t in turns)
+    else:
+        assert [m["id"] for m in ledger.list()] == ["e9"]
+        assert turns and all(t.get("redacted_by") == "e9" for t in turns)
+    assert_tidy(tmp_path)
+
+
 def write_v1(root: Path, ids: list[str], fingerprint: str = "fp") -> None:
     """A ledger as format 1 wrote it: one JSON manifest and one delta file (with keys) per edit."""
     import hashlib
@@ -130,7 +149,11 @@ def write_v1(root: Path, ids: list[str], fingerprint: str = "fp") -> None:
         e = make_edit(eid, SEEDS[eid])
         d = e.deltas[0]
         path = root / f"{eid}.safetensors"
-        save_file({f"{d.key}.B": d.b, f"{d.key}.A": d.a, f"{d.key}.keys": d.keys}, str(path), metadata={"edit_id": eid})
+        save_file(
+            {f"{d.key}.B": d.b, f"{d.key}.A": d.a, f"{d.key}.keys": d.keys},
+            str(path),
+            metadata={"edit_id": eid},
+        )
         manifest = {
             "format": "repair-ledger/1", "id": eid, "created": 1.0 + seq, "seq": seq, "status": "active",
             "fingerprint": fingerprint, "deltas_file": path.name,
@@ -149,9 +172,15 @@ def test_kill_during_migration(tmp_path, point):
     assert r.returncode == (137 if point else 0), r.stderr
     ledger = reopen(tmp_path)
     assert _state_is(ledger, ["e1", "e2"], ["e1", "e2"])
-    assert not list(tmp_path.glob("*.json")) and not list(tmp_path.glob("*.safetensors"))  # moved to the backup
+    assert not list(tmp_path.glob("*.json")) and not list(
+        tmp_path.glob("*.safetensors")
+    )  # moved to the backup
     assert sorted(p.name for p in (tmp_path / "backup-v1").iterdir()) == [
-        "e1.json", "e1.safetensors", "e2.json", "e2.safetensors"]
+        "e1.json",
+        "e1.safetensors",
+        "e2.json",
+        "e2.safetensors",
+    ]
     assert ledger.get("e1").deltas[0].keys is not None  # the forget keys came along, sealed
     assert "secret" not in json.dumps(ledger.list())
     assert_tidy(tmp_path)
@@ -162,8 +191,14 @@ class Server:
     with a timeout."""
 
     def __init__(self, root: Path) -> None:
-        self.p = subprocess.Popen([sys.executable, CHILD, str(root), "serve"], env=_env(), stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(
+            [sys.executable, CHILD, str(root), "serve"],
+            env=_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=lambda: [self.lines.put(x) for x in self.p.stdout], daemon=True).start()  # type: ignore[union-attr]
 
@@ -199,8 +234,13 @@ def test_server_and_cli_share_one_truth(tmp_path):
         cli.commit(make_edit("e1", 1))
         assert server.ask("sync") == {"active": ["e1"], "sum": expected(["e1"]), "version": cli.version}
         # a real `repair edits undo` in another process (no model loaded)
-        r = subprocess.run([sys.executable, "-m", "repair.cli", "edits", "undo", "e1", "--ledger", str(root)],
-                           env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+        r = subprocess.run(
+            [sys.executable, "-m", "repair.cli", "edits", "undo", "e1", "--ledger", str(root)],
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
         assert r.returncode == 0 and "undone e1" in r.stdout, r.stdout + r.stderr
         assert server.ask("sync")["active"] == [] and server.ask("sync")["sum"] == expected([])
         # both commit at once: both land, with distinct sequence numbers, and both processes agree

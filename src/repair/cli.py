@@ -41,7 +41,7 @@ DEBUG = {"on": bool(os.environ.get("REPAIR_DEBUG"))}
 def main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks instead of one-line errors")] = False,
          ) -> None:
     """Interactive machine unlearning: closed-form, reversible edits of chat models."""
-    DEBUG["on"] = DEBUG["on"] or debug
+    DEBUG["on"] = bool(os.environ.get("REPAIR_DEBUG")) or debug
 
 
 HINTS = {

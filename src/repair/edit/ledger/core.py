@@ -210,8 +210,8 @@ class Ledger:
                         self.history.redact(conn, list(redact_turns), edit.id, key)
                     crashpoint("commit:before-commit")
             except BaseException:
-                if applied and edit.id not in {e.id for e in self._edits}:
-                    self._rebuild({(d.layer, d.map) for d in edit.deltas})
+                if applied and edit.id not in {e.id for e in self._edits}:  # back to the weights before it
+                    self._rebuild({(d.layer, d.map) for d in edit.deltas} & set(self._base))
                 raise
             crashpoint("commit:after-commit")
             self._records[rec.id] = rec
