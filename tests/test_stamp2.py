@@ -10,7 +10,8 @@ from conftest import tiny_llama_for
 
 from repair.edit.stamp2 import Stamp2Config, forget_subject, load_hparams
 from repair.edit.stamp2.config import VectorConfig, default_layers
-from repair.edit.stamp2.edit import NoMentionError, _keyed, _rows
+from repair.edit.stamp2.edit import NoMentionError, _keyed
+from repair.edit.stamp2.rows import read_rows
 from repair.edit.stamp2.subject import bare, mentions, subject_positions
 from repair.edit.stamp2.vector import VECTOR_SUBJECTS, _training_batch, add_at, fit_vector
 
@@ -92,12 +93,12 @@ def test_edit_moves_subject_states_to_target_and_spares_keep_rows(patient, monke
     stats.keep = stats.keep[:2]  # few keep rows: little stands in the forget keys' way
     seqs, poss = _keyed(patient.tokenizer, ["Who is Marie Curie?", "Tell me about Curie."], "Marie Curie")
     top = "model.layers.2"
-    before = _rows(patient, seqs, poss, outputs=[top])[top]
+    before = read_rows(patient, seqs, poss, outputs=[top])[top]
     w0 = {n: p.detach().clone() for n, p in patient.model.named_parameters()}
     edit = forget_subject(patient, "Marie Curie", cfg, stats, ["Who is Marie Curie?", "Tell me about Curie."])
     assert all(torch.equal(w0[n], p) for n, p in patient.model.named_parameters())  # not applied yet
     patient.ledger.commit(edit)
-    after = _rows(patient, seqs, poss, outputs=[top])[top]
+    after = read_rows(patient, seqs, poss, outputs=[top])[top]
     target = before + u
     assert (after - target).norm() < 0.5 * (before - target).norm()  # a zero update would leave 1.0
     patient.ledger.undo(edit.id)
@@ -117,3 +118,51 @@ def test_hparams_file_and_default(tmp_path):
         load_hparams("smollm2-135m-instruct", 30, strenght=2.0)
     json.dumps(cfg.model_dump())
 
+
+
+def test_keep_entities_are_not_named_in_the_benchmark():
+    import re
+
+    from repair.edit.stamp2.keep import keep_entities
+    from repair.eval.forget_quality.data import load_targets
+
+    text = " ".join(t.model_dump_json() for s in ("dev", "test") for t in load_targets(s)).lower()
+    names = keep_entities()
+    assert len(names) >= 200
+    assert [n for n in names if re.search(rf"\b{re.escape(bare(n).lower())}\b", text)] == []
+
+
+def test_second_edit_keeps_the_first_edits_keys_and_entity_rows(patient, monkeypatch):
+    """With keep_prior the second edit leaves the first subject's edited states where they are; with
+    keep_entities it moves the kept entities' states less than without."""
+    from repair.edit.stamp2 import keep as keep_mod
+    from repair.edit.stats import EditStats
+
+    u = torch.randn(32) * 5
+    monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
+    monkeypatch.setattr(keep_mod, "keep_entities", lambda: ["Aristotle", "Plato", "Sony", "Pele"])
+    top = "model.layers.2"
+    first = ["Who is Marie Curie?", "Tell me about Curie."]
+    s1, p1 = _keyed(patient.tokenizer, first, "Marie Curie")
+    se, pe = _keyed(patient.tokenizer, ["Who is Plato?", "Tell me about Sony."], "Plato")
+
+    def moved(**flags) -> tuple[float, float]:
+        cfg = Stamp2Config(layers=[1, 2], strength=1.0, lam=1e-4, **flags)
+        stats = EditStats(patient, persist=False)
+        stats.keep = stats.keep[:2]
+        e1 = forget_subject(patient, "Marie Curie", cfg, stats, first)
+        patient.ledger.commit(e1)
+        h1 = read_rows(patient, s1, p1, outputs=[top])[top]
+        he = read_rows(patient, se, pe, outputs=[top])[top]
+        e2 = forget_subject(patient, "Isaac Newton", cfg, stats, ["Who is Isaac Newton?"], [e1])
+        patient.ledger.commit(e2)
+        d1 = (read_rows(patient, s1, p1, outputs=[top])[top] - h1).norm() / u.norm()
+        de = (read_rows(patient, se, pe, outputs=[top])[top] - he).norm() / u.norm()
+        patient.ledger.undo(e2.id), patient.ledger.undo(e1.id)
+        return float(d1), float(de)
+
+    plain_first, plain_entity = moved()
+    kept_first, _ = moved(keep_prior=True)
+    _, kept_entity = moved(keep_entities=True)
+    assert kept_first < 0.5 * plain_first
+    assert kept_entity < plain_entity

@@ -98,7 +98,7 @@ class SubjectEngine:
         from repair.edit.stamp2 import forget_subject
 
         cfg, stats = self.prepare(patient)
-        return forget_subject(patient, subject, cfg, stats, prompts)
+        return forget_subject(patient, subject, cfg, stats, prompts, patient.ledger.active)
 
 
 def check(

@@ -76,6 +76,22 @@ class EditStats:
         torch.save(obj, tmp)
         tmp.replace(p)
 
+    def memo(self, name: str, compute):
+        """A per-model statistic by file name: from memory, else from disk, else ``compute()`` (then saved)."""
+        key = ("memo", name)
+        if key not in self._factors:
+            value = self._load(name)
+            if value is None:
+                value = compute()
+                self._save(name, value)
+            self._factors[key] = (value, None)
+        return self._factors[key][0]
+
+    @property
+    def keep_tag(self) -> str:
+        """Digest of the keep samples: files derived from them carry it."""
+        return self._keep_tag
+
     def own_replies(self, prompts: list[str], max_new_tokens: int = 48) -> list[tuple[str, str]]:
         """The model's greedy replies to ``prompts``, generated once per model and cached on disk."""
         name = f"replies-{_digest([prompts, max_new_tokens])}.json"

@@ -131,6 +131,8 @@ class Stamp2MethodConfig(BaseModel):
     layers: list[int] | None = None
     strength: float | None = None
     lam: float | None = None
+    keep_entities: bool | None = None
+    keep_prior: bool | None = None
 
     def overrides(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -160,7 +162,8 @@ class Stamp2Unlearner:
         if self._cfg is None:
             self.prepare(patient)
         t = time.perf_counter()
-        edit = forget_subject(patient, request.subject, self._cfg, self._stats, [p for p, _ in request.pairs])
+        prompts = [p for p, _ in request.pairs]
+        edit = forget_subject(patient, request.subject, self._cfg, self._stats, prompts, patient.ledger.active)
         patient.ledger.commit(edit, requested_by="forget-quality", subject=request.subject)
         seconds = time.perf_counter() - t
         return Applied(

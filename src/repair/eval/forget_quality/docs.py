@@ -120,21 +120,32 @@ def model_section(model: str, runs: dict[str, dict[str, Any]]) -> list[str]:
             ]
     for _, s in sorted(runs.items()):
         if s["config"]["sequential"]:
-            c = s["config"]
-            L += [
-                f"Sequential stress run ({c['split']} split, not held out): {c['method']}, {c['sequential']} "
-                f"targets, scored every {c['every']} edits:",
-                "",
-                "| edits | leak % | refusal % | confabulation % | neighbours kept % | ppl |",
-                "|---|---|---|---|---|---|",
-                *[
-                    f"| {p['edits']} | {100 * p['leak']:.1f} | {100 * p['refusal']:.1f} | "
-                    f"{100 * p['confabulation']:.1f} | {100 * (p['neighbours_kept'] or 0):.1f} | {p.get('ppl', '–')} |"
-                    for p in s["curve"]
-                ],
-                "",
-            ]
+            L += sequential_section(s)
     return L
+
+
+def _curve_row(p: dict[str, Any]) -> str:
+    pct = [
+        100 * (p.get(k) or 0) for k in ("leak", "refusal", "confabulation", "degenerate", "neighbours_kept")
+    ]
+    ppl = f"{p['ppl']:.1f}" if p.get("ppl") is not None else "–"
+    return f"| {p['edits']} | " + " | ".join(f"{x:.1f}" for x in pct) + f" | {ppl} |"
+
+
+def sequential_section(s: dict[str, Any]) -> list[str]:
+    """One sequential run: the curve of what all targets forgotten so far look like after N edits."""
+    c = s["config"]
+    held = "held out" if c["split"] == "test" else "not held out"
+    return [
+        f"Sequential run ({c['split']} split, {held}): {c['method']} forgets {c['sequential']} targets one "
+        f"after another, with every earlier edit still applied; all targets so far are scored every "
+        f"{c['every']} edits:",
+        "",
+        "| edits | leak % | refusal % | confabulation % | degenerate % | neighbours kept % | ppl |",
+        "|---|---|---|---|---|---|---|",
+        *[_curve_row(p) for p in s["curve"]],
+        "",
+    ]
 
 
 def write_results_md(results: Path, out: Path) -> Path:

@@ -1,0 +1,97 @@
+"""What a STAMP-2 edit keeps in place besides generic text: other entities' subject keys, and the keys of
+the edits made before it.
+
+A STAMP-2 edit writes the same output direction (the refusal vector u) for every subject. Its spill onto
+another entity's key is small, but the spills of successive edits add up in that one direction, so after
+ten edits every entity is refused. Two sets of rows in the same least squares remove the cause:
+
+* C_E = X_E^T X_E over the last-token keys of a few hundred named entities (``data/keep_entities.txt``,
+  none of them in the benchmark) in the edit's own question templates, each row weighted as one target
+  row: an edit may move only what distinguishes its subject from other entities;
+* the keys of the edits already applied, which must keep their (edited) outputs.
+
+Delta = R^T X_F (X_F^T X_F + X_P^T X_P + C_K + C_E + lam I)^-1: the factor of C_K + C_E + lam I is
+computed once per model, the prior rows enter per request through Woodbury (solvers.keep_solve).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from importlib import resources
+
+import torch
+
+from repair.edit.delta import Edit
+from repair.edit.solvers import NonFiniteEditError, relative_lambda
+from repair.edit.stamp2.rows import read_rows
+from repair.edit.stamp2.subject import chat_ids, subject_positions
+from repair.edit.stamp2.vector import TEMPLATES, edit_prompts
+
+
+def keep_entities() -> list[str]:
+    text = resources.files("repair.data").joinpath("keep_entities.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _tag(entities: Sequence[str]) -> str:
+    return hashlib.sha256(repr((list(entities), TEMPLATES)).encode()).hexdigest()[:12]
+
+
+@torch.no_grad()
+def entity_keys(
+    patient, layers: Sequence[int], entities: Sequence[str], batch: int = 32
+) -> dict[int, torch.Tensor]:
+    """Down-map inputs at the last token of each entity's mentions, in every edit template (unedited
+    model), per layer."""
+    tok = patient.tokenizer
+    seqs, poss = [], []
+    for entity in entities:
+        for prompt in edit_prompts(entity):
+            pos = subject_positions(tok, prompt, entity)
+            if pos:
+                seqs.append(chat_ids(tok, prompt)[0]), poss.append(pos)
+    downs = [patient.arch.module_name(layer, "down") for layer in sorted(layers)]
+    parts: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
+    for i in range(0, len(seqs), batch):
+        rows = read_rows(patient, seqs[i : i + batch], poss[i : i + batch], inputs=downs)
+        for layer, name in zip(sorted(layers), downs, strict=True):
+            parts[layer].append(rows[name])
+    return {layer: torch.cat(p) for layer, p in parts.items()}
+
+
+def entity_factors(stats, layers: Sequence[int], lam: float) -> dict[int, torch.Tensor]:
+    """Cholesky factors of C_K + C_E + lam_abs I per down map (lam relative to C_K, as STAMP's), cached
+    with the model's other statistics; the entity keys of all layers are read in one pass."""
+    entities = keep_entities()
+    files = {
+        layer: f"chol-entities-{stats.keep_tag}-{_tag(entities)}-{layer}-down-{lam:g}.pt" for layer in layers
+    }
+    keys: dict[int, torch.Tensor] = {}
+
+    def factor(layer: int) -> torch.Tensor:
+        if not keys:
+            keys.update(entity_keys(stats.p, layers, entities))
+        c = stats.keep_c([layer], "down")[layer]
+        x = keys[layer].double()
+        chol, info = torch.linalg.cholesky_ex(
+            c + x.T @ x + relative_lambda(lam, c) * torch.eye(len(c), dtype=c.dtype)
+        )
+        if int(info) != 0:
+            raise NonFiniteEditError(
+                f"keep statistics of layer {layer} are not positive definite; increase lam"
+            )
+        return chol
+
+    return {layer: stats.memo(files[layer], lambda layer=layer: factor(layer)) for layer in layers}
+
+
+def prior_keys(prior: Sequence[Edit], layer: int) -> torch.Tensor | None:
+    """The keys of earlier edits' updates of this down map (rows that must keep their outputs)."""
+    rows = [
+        d.keys.double()
+        for e in prior
+        for d in e.deltas
+        if d.layer == layer and d.map == "down" and d.keys is not None and len(d.keys)
+    ]
+    return torch.cat(rows) if rows else None
