@@ -278,8 +278,10 @@ def test_chat_cli_runs_on_piped_stdin(tmp_path):
     assert "> What is the capital of France?" in out and "Paris" in out
     assert "Empty message" in out and "no edit 'nope'" in out and "usage: /undo ID" in out
     assert "no repair yet" in out and "unknown command /bogus" in out and "never read" not in out
-    saved = json.loads((tmp_path / "s" / "history.json").read_text())
-    assert [t["role"] for t in saved["turns"]] == ["user", "assistant"]
+    from repair.edit.ledger import History, Store
+
+    saved = History(Store(tmp_path / "s" / "ledger")).load()  # the turns live in the ledger's database
+    assert [t["role"] for t in saved] == ["user", "assistant"]
 
 
 def test_pipeline_scenarios_are_seeded_and_well_formed():
