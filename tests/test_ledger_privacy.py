@@ -159,3 +159,16 @@ def test_retention_purges_old_forgotten_text(tmp_path, home):
     ledger.commit(make_edit("e2", 2))  # with retention 0, the next open purges it
     Ledger(model, arch_for(model), "fp", tmp_path)
     assert [m["private"] for m in ledger.list()] == ["purged", "purged"]
+
+
+def test_a_long_running_process_honours_the_retention_period(tmp_path, home):
+    from repair.edit.ledger import core
+
+    model = tiny_llama()
+    ledger = Ledger(model, arch_for(model), "fp", tmp_path)
+    ledger.commit(make_edit("e1", 1))
+    with ledger.store.write() as conn:  # as `repair edits retention 0` from another process would set it
+        ledger.store.set_info(conn, "retention_s", "0")
+    ledger._expired_at -= core.EXPIRE_EVERY_S + 1
+    ledger.sync()
+    assert [m["private"] for m in ledger.list()] == ["purged"] and leaks(tmp_path) == []

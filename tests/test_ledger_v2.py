@@ -166,3 +166,24 @@ def test_scopes_are_kept_apart(tmp_path):
     led.undo("e1")
     alice.sync()
     assert [e.id for e in alice.active] == ["e2"] and checksum(led.model) == base
+
+
+def test_prompts_longer_than_the_context_are_refused(tmp_path):
+    import typer
+    from conftest import tiny_llama_for
+    from transformers import AutoTokenizer
+
+    from repair.cli import _check_fits
+    from repair.models.loader import cache_bundled
+    from repair.models.patient import Patient
+    from repair.session import Session
+
+    tok = AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
+    patient = Patient(
+        tiny_llama_for(tok, positions=128), tok, name="tiny", source="", fingerprint="fp", ledger_dir=None
+    )
+    reply = Session(patient, max_new_tokens=16).send("tell me " * 100)
+    assert (reply.kind, reply.error) == ("error", "too_long") and "at most 128" in reply.text
+    with pytest.raises(typer.Exit):
+        _check_fits(patient, ["tell me " * 100], 40)
+    _check_fits(patient, ["What is the capital of France?"], 40)  # a short one passes

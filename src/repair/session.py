@@ -78,7 +78,7 @@ class Reply(BaseModel):
     verification: dict[str, Any] | None = None
     plan: dict[str, Any] | None = None  # how the repair was planned (source, settings, python snippet)
     timings: dict[str, float] = Field(default_factory=dict)
-    error: str | None = None  # machine-readable reason for kind "error": "empty", "busy", "internal"
+    error: str | None = None  # machine-readable reason for kind "error": "empty", "too_long", "busy", "internal"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -251,6 +251,22 @@ class Session:
                 ledger.store.set_info(conn, "model", self.patient.name)
         self.turns = ledger.history.load()
 
+    def _too_long(self, message: str) -> str | None:
+        """Why a message cannot be read (longer than the model's context), or None. A 100 KB prompt would
+        otherwise take gigabytes of memory before it failed."""
+        config = getattr(self.patient.model, "config", None)
+        ctx = getattr(config, "max_position_embeddings", None)
+        tok = getattr(self.patient, "tokenizer", None)
+        if not ctx or tok is None:
+            return None
+        if len(message) > 1_000_000:  # not worth tokenizing: far past any context
+            return f"The message is too long: {len(message)} characters. Please shorten it."
+        n = len(tok(message, add_special_tokens=False)["input_ids"])
+        if n + self.max_new_tokens <= ctx:
+            return None
+        return (f"The message is too long: {n} tokens, and this model reads at most {ctx} (with {self.max_new_tokens} "
+                "kept for the reply). Please shorten it.")
+
     def sync(self) -> bool:
         """Catch up with the ledger's database (an edit, undo or purge made by another process): the
         weights, and the turns whose visibility it changed. Cheap when nothing changed."""
@@ -344,6 +360,9 @@ class Session:
             return Reply(text="Empty message: type a question, or ask me to forget something.", kind="error",
                          error="empty")
         message = message.strip()
+        too_long = self._too_long(message)
+        if too_long:
+            return Reply(text=too_long, kind="error", error="too_long")
         with self._lock:
             try:
                 self.sync()

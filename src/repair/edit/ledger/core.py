@@ -25,6 +25,8 @@ from repair.edit.ledger.private import forget_hmacs, split_meta
 from repair.edit.ledger.store import GLOBAL, EditRecord
 from repair.models.arch import ArchMap
 
+EXPIRE_EVERY_S = 600.0  # how often sync() applies the retention period
+
 
 class Ledger:
     """Edits for one patient, persisted in ``root`` (or in memory only when ``root`` is None).
@@ -53,6 +55,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._trials = 0
         self._dv: int | None = None
+        self._expired_at = time.monotonic()  # open has just applied the retention period
         self.store = self.history = self.tidy = None
         if self.root is not None:
             self.store, self.tidy = ops.open_store(self.root, fingerprint, self.aliases, wait)
@@ -122,6 +125,9 @@ class Ledger:
         if self.store is None:
             return False
         with self._lock:
+            if time.monotonic() - self._expired_at > EXPIRE_EVERY_S:
+                self._expired_at = time.monotonic()
+                ops.expire(self.store)  # a long-running server honours the retention period too
             dv = self.store.data_version()
             if dv == self._dv:
                 return False

@@ -125,3 +125,17 @@ def retention(store: Store) -> float | None:
     with store.read() as conn:
         v = store.info(conn, "retention_s")
     return None if v is None else float(v)
+
+
+def expire(store: Store) -> list[str]:
+    """Purge the edits past the retention period (if one is set); cheap when none is."""
+    limit = retention(store)
+    if limit is None or not any(
+        r.purged is None and r.created < time.time() - limit for r in store.records()
+    ):
+        return []
+    with store.write() as conn:
+        tidy = cleanup(store, conn)
+    if tidy.purged:
+        finish_purge(store, tidy.purged)
+    return tidy.purged
