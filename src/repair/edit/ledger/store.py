@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS turns(
 """
 
 
+# every column but the sealed blob (read only when it is opened): listing stays cheap however much is sealed
+RECORD_COLUMNS = (
+    "id, seq, scope, status, created, undone, purged, problem, fingerprint, deltas_sha256, deltas, public, "
+    "forget_hmacs, sealed IS NOT NULL AS has_sealed"
+)
+
+
 class EditRecord(BaseModel):
     """One edit as the index keeps it, without its private part."""
 
@@ -72,7 +79,7 @@ class EditRecord(BaseModel):
 
 def _record(row: sqlite3.Row) -> EditRecord:
     pub = json.loads(row["public"])
-    private = "purged" if row["purged"] is not None else ("sealed" if row["sealed"] is not None else "none")
+    private = "purged" if row["purged"] is not None else ("sealed" if row["has_sealed"] else "none")
     return EditRecord(
         id=row["id"], seq=row["seq"], scope=row["scope"], status=row["status"], created=row["created"],
         undone=row["undone"], purged=row["purged"], problem=row["problem"], fingerprint=row["fingerprint"],
@@ -197,7 +204,7 @@ class Store:
     def records(self, conn: sqlite3.Connection | None = None) -> list[EditRecord]:
         with self.read() as c:
             try:
-                rows = (conn or c).execute("SELECT * FROM edits ORDER BY seq").fetchall()
+                rows = (conn or c).execute(f"SELECT {RECORD_COLUMNS} FROM edits ORDER BY seq").fetchall()
             except sqlite3.OperationalError:  # an empty folder: no schema yet
                 return []
         return [_record(r) for r in rows]
