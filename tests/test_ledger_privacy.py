@@ -172,3 +172,15 @@ def test_a_long_running_process_honours_the_retention_period(tmp_path, home):
     ledger._expired_at -= core.EXPIRE_EVERY_S + 1
     ledger.sync()
     assert [m["private"] for m in ledger.list()] == ["purged"] and leaks(tmp_path) == []
+
+
+def test_a_purge_by_another_process_reaches_a_running_one(tmp_path, home):
+    model = tiny_llama()
+    running = Ledger(model, arch_for(model), "fp", tmp_path)
+    running.commit(make_edit("e1", 1))
+    assert running.get("e1").deltas[0].keys is not None and "forget" in running.get("e1").meta
+    other = tiny_llama()
+    Ledger(other, arch_for(other), "fp", tmp_path).purge(["e1"])
+    assert running.sync()
+    e1 = running.get("e1")  # still applied, no longer holding the forgotten text or its keys
+    assert e1.deltas[0].keys is None and "forget" not in e1.meta and "target" not in e1.meta

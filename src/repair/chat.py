@@ -30,8 +30,8 @@ def _edits_table(session: Session) -> Table:
         meta = m.get("meta", {})
         layers = m.get("layers") or []
         span = f"{layers[0]}-{layers[-1]}" if layers else ""
-        table.add_row(short_id(m["id"]), str(meta.get("target") or (meta.get("forget") or [[""]])[0][0])[:50],
-                      span, str(meta.get("alpha")), str((meta.get("verification") or {}).get("forgotten")))
+        table.add_row(short_id(m["id"]), escape(str(meta.get("target") or (meta.get("forget") or [[""]])[0][0])[:50]),
+                      span, escape(str(meta.get("alpha"))), str((meta.get("verification") or {}).get("forgotten")))
     return table
 
 
@@ -41,7 +41,7 @@ def _history_table(session: Session) -> Table:
         table.add_column(col, overflow="fold")
     for i, t in enumerate(session.history, 1):
         note = f" [forgotten by {short_id(t['redacted_by'])}]" if t.get("redacted_by") else ""
-        table.add_row(str(i), t["role"], t.get("kind", ""), t["content"][:200] + note)
+        table.add_row(str(i), t["role"], t.get("kind", ""), escape(t["content"][:200]) + note)
     return table
 
 

@@ -21,7 +21,7 @@ from repair.edit.delta import Edit
 from repair.edit.ledger import maintenance, ops
 from repair.edit.ledger.files import LedgerBusyError, LedgerError, crashpoint, read_deltas
 from repair.edit.ledger.history import History
-from repair.edit.ledger.private import forget_hmacs, split_meta
+from repair.edit.ledger.private import split_meta
 from repair.edit.ledger.store import GLOBAL, EditRecord
 from repair.models.arch import ArchMap
 
@@ -139,6 +139,11 @@ class Ledger:
 
     def _reconcile(self, records: list[EditRecord]) -> None:
         self._records = {r.id: r for r in records}
+        for e in self._edits:  # purged by another process: drop what this process still holds of it
+            if self._records.get(e.id) is not None and self._records[e.id].private == "purged":
+                e.meta = dict(self._records[e.id].meta)
+                for d in e.deltas:
+                    d.keys = None
         want = [r for r in records if r.status == "active" and r.scope in self.scopes]
         if [r.id for r in want] == [e.id for e in self._edits]:
             return
@@ -243,7 +248,7 @@ class Ledger:
         self._records[edit.id] = EditRecord(
             id=edit.id, seq=seq, scope=scope, status="active", created=time.time(), fingerprint=self.fingerprint,
             deltas_sha256="", deltas=maintenance.delta_shapes(edit), layers=edit.layers, maps=edit.maps,
-            timings=dict(edit.timings), meta=public, forget_hmacs=forget_hmacs(edit.meta), private="sealed",
+            timings=dict(edit.timings), meta=public, forget_hmacs=[], private="sealed",  # no audit in memory
         )  # fmt: skip
         self._private[edit.id] = private
         if applied:

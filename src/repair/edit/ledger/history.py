@@ -65,7 +65,7 @@ class History:
                         "UPDATE turns SET sealed = ?, sealed_by = ? WHERE id = ?",
                         (seal(key, str(t["content"]).encode(), self._aad(tid)), seal_by, tid),
                     )
-                else:
+                elif not seal_by:  # with seal_by but no key (already purged) the text is not kept at all
                     conn.execute("UPDATE turns SET content = ? WHERE id = ?", (t["content"], tid))
                 ids.append(tid)
         return ids

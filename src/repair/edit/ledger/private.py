@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load, save
 
 from repair.edit.delta import Edit
-from repair.edit.ledger.crypto import text_hmac
+from repair.edit.ledger.crypto import operator_key, text_hmac
 
 # meta keys kept in plain: settings and figures, never text the user asked to forget
 PUBLIC_META = {
@@ -48,7 +48,9 @@ def forget_texts(meta: dict[str, Any]) -> list[str]:
 
 
 def forget_hmacs(meta: dict[str, Any]) -> list[str]:
-    return sorted({text_hmac(t) for t in forget_texts(meta)})
+    texts = forget_texts(meta)
+    key = operator_key() if texts else None
+    return sorted({text_hmac(t, key) for t in texts})
 
 
 def pack(edit: Edit, private: dict[str, Any]) -> bytes:
