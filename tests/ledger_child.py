@@ -81,6 +81,10 @@ def main() -> None:
             ]
         )
         ledger.commit(make_edit("e9", 9), redact_turns=ids)
+    elif op == "migrate-history":
+        from repair.edit.ledger.migrate import migrate_history
+
+        migrate_history(ledger.store, Path(root).parent / "history.json")
     elif op == "purge":
         ledger.purge(None if args[0] == "all" else [args[0]])
     elif op == "serve":

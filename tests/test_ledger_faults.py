@@ -186,6 +186,31 @@ def test_kill_during_migration(tmp_path, point):
     assert_tidy(tmp_path)
 
 
+@pytest.mark.parametrize("point", ["migrate:history-before-commit", "migrate:history-after-commit", None])
+def test_kill_during_history_migration(tmp_path, point):
+    root = tmp_path / "ledger"
+    write_v1(root, ["e1"])
+    turns = [
+        {"role": "user", "content": "secret question e1?", "kind": "chat", "redacted_by": "e1"},
+        {"role": "assistant", "content": "The secret answer e1.", "kind": "chat", "redacted_by": "e1"},
+        {"role": "user", "content": "Hello", "kind": "chat"},
+    ]
+    (tmp_path / "history.json").write_text(
+        json.dumps({"format": "repair-session/1", "model": "t", "turns": turns})
+    )
+    r = child(root, "migrate-history", crash=point)
+    assert r.returncode == (137 if point else 0), r.stderr
+    if point:  # the next open finishes it: once, never twice
+        assert child(root, "migrate-history").returncode == 0
+    ledger = reopen(root)
+    got = ledger.history.load()
+    assert [t["content"] for t in got] == [t["content"] for t in turns]
+    assert [t.get("redacted_by") for t in got] == ["e1", "e1", None]
+    assert not (tmp_path / "history.json").exists() and (root / "backup-v1" / "history.json").exists()
+    assert b"secret answer" not in (root / "ledger.db").read_bytes()
+    assert_tidy(root)
+
+
 class Server:
     """The long-running process: one command per line on stdin, one JSON answer per line, each awaited
     with a timeout."""

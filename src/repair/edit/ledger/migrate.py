@@ -154,6 +154,7 @@ def migrate_history(store: Store, path: Path) -> int:
             conn, "history_migrated", json.dumps({"model": data.get("model"), "turns": len(turns)})
         )
         crashpoint("migrate:history-before-commit")
+    crashpoint("migrate:history-after-commit")
     path.unlink()
     fsync_dir(path.parent)
     store.checkpoint()
