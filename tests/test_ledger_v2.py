@@ -187,3 +187,17 @@ def test_prompts_longer_than_the_context_are_refused(tmp_path):
     with pytest.raises(typer.Exit):
         _check_fits(patient, ["tell me " * 100], 40)
     _check_fits(patient, ["What is the capital of France?"], 40)  # a short one passes
+
+
+def test_a_tampered_sealed_part_does_not_block_the_weights(tmp_path, caplog):
+    _ledger(tmp_path).commit(make_edit("e1", 1))
+    con = sqlite3.connect(tmp_path / "ledger.db")
+    with con:
+        blob = bytearray(con.execute("SELECT sealed FROM edits").fetchone()[0])
+        blob[-1] ^= 0xFF
+        con.execute("UPDATE edits SET sealed = ?", (bytes(blob),))
+    con.close()
+    again = _ledger(tmp_path)
+    assert [e.id for e in again.active] == ["e1"] and again.get("e1").deltas[0].keys is None
+    assert "does not open with its key" in caplog.text
+    assert checksum(again.model) == checksum(_only(["e1"]))

@@ -8,6 +8,7 @@ state (another process's edit or undo) and costs one ``PRAGMA data_version`` whe
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ from repair.edit.ledger.private import split_meta
 from repair.edit.ledger.store import GLOBAL, EditRecord
 from repair.models.arch import ArchMap
 
+log = logging.getLogger(__name__)
 EXPIRE_EVERY_S = 600.0  # how often sync() applies the retention period
 
 
@@ -177,7 +179,13 @@ class Ledger:
                 f"{e}. Nothing was applied; `repair edits doctor --ledger {self.root} --quarantine` "
                 "sets that edit aside so that the others load"
             ) from None
-        private = maintenance.private_part(self.store, rec.id)
+        try:
+            private = maintenance.private_part(self.store, rec.id)
+        except LedgerError as e:  # the weights are sound: apply them, without the unreadable private part
+            log.warning(
+                "%s; edit %s is applied without it (`repair edits purge %s` drops it)", e, rec.id, rec.id
+            )
+            private = None
         meta = dict(rec.meta)
         if private is not None:
             meta.update(private[0])
