@@ -239,7 +239,7 @@ def edits_list(model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None,
     """List the edits in the ledger (no model is loaded; forgotten text is never shown)."""
     table = Table()
     for col in ("id", "seq", "scope", "status", "layers", "maps", "alpha", "verified", "forgotten text"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "id", overflow="fold")
     for r in _store(model, ledger).records():
         if not all_ and r.status != "active" or scope is not None and r.scope not in ("global", scope):
             continue
