@@ -201,3 +201,19 @@ def test_a_tampered_sealed_part_does_not_block_the_weights(tmp_path, caplog):
     assert [e.id for e in again.active] == ["e1"] and again.get("e1").deltas[0].keys is None
     assert "does not open with its key" in caplog.text
     assert checksum(again.model) == checksum(_only(["e1"]))
+
+
+def test_a_database_held_by_another_program_is_busy_not_a_crash(tmp_path):
+    from repair.edit.ledger import LedgerBusyError
+
+    led = _ledger(tmp_path, wait=0.3)
+    other = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # say, the sqlite3 shell in the middle of a write
+    try:
+        with pytest.raises(LedgerBusyError, match="busy"):
+            led.commit(make_edit("e1", 1))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    led.commit(make_edit("e1", 1))
+    assert [m["id"] for m in led.list()] == ["e1"]

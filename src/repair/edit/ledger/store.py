@@ -143,7 +143,10 @@ class Store:
     def write(self) -> Iterator[sqlite3.Connection]:
         """The write lock and one transaction: everything inside commits together or not at all."""
         with self._mutex, self._flock():
-            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:  # another program (not repair) holds the database
+                raise LedgerBusyError(f"ledger {self.root} is busy: {e}; try again in a moment") from None
             try:
                 yield self.db
             except BaseException:
