@@ -1,0 +1,170 @@
+"""What one server holds: the shared patient, its worker, and a session per scope.
+
+A request names its scope (from its API key, or the key and the ``user`` field); `Hub.session_for`
+gives that scope's `Session` (created on first use, over a `ServedPatient`, its conversation its own).
+The global scope's session is the one `repair serve --session DIR` opened: its turns persist in DIR's
+database. Other scopes' turns live in memory (the least recently used scope's conversation is dropped
+past ``max_scopes``; its edits stay in the ledger).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any
+
+from pydantic import BaseModel
+
+from repair.edit.ledger.history import FORGOTTEN
+from repair.serve.scopes import Adapters, ServedPatient
+from repair.serve.security import GLOBAL
+from repair.serve.worker import Cancelled, Job, Worker
+from repair.session import Reply, Session
+
+
+class Limits(BaseModel):
+    """Caps on one request's work, derived from the model's context (see `Limits.for_model`)."""
+
+    context: int  # tokens the model reads
+    max_tokens: int  # the largest max_tokens a request may ask for
+    default_tokens: int  # a reply's tokens when the request names none
+    max_body: int  # bytes of a request body
+    max_messages: int = 256
+    timeout_s: float = 120.0  # a chat reply
+    edit_timeout_s: float = 900.0  # a request that may edit (the first edit computes statistics)
+    max_queue: int = 16  # requests waiting for the model
+    max_scopes: int = 256  # conversations held in memory
+
+    @classmethod
+    def for_model(cls, patient: Any, default_tokens: int = 96, **overrides: Any) -> Limits:
+        config = getattr(patient.model, "config", None)
+        ctx = int(getattr(config, "max_position_embeddings", 0) or 2048)
+        cap = max(1, min(ctx // 2, 1024))
+        # ~4 characters a token, JSON escaping and the conversation's other fields: 8 bytes a token is ample
+        body = max(16_384, ctx * 8)
+        return cls(
+            context=ctx, max_tokens=cap, default_tokens=min(default_tokens, cap), max_body=body, **overrides
+        )
+
+
+class _Watching:
+    """A watchdog or surgeon that reports its step to the running job (progress events)."""
+
+    def __init__(self, inner: Any, worker: Worker, step: str) -> None:
+        self._inner, self._worker, self._step = inner, worker, step
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def inspect(self, *args: Any, **kwargs: Any) -> Any:
+        verdict = self._inner.inspect(*args, **kwargs)
+        job = self._worker.current
+        if verdict.intent == "unlearn" and job is not None and not job.may_edit:
+            job.refused = True
+            raise PermissionError("this key may not edit the model")
+        if verdict.intent == "unlearn":
+            self._worker.emit(
+                "progress",
+                {
+                    "step": "detect",
+                    "text": f"forget request: {verdict.target or 'that'}",
+                    "target": verdict.target,
+                },
+            )
+        return verdict
+
+    def plan(self, *args: Any, **kwargs: Any) -> Any:
+        self._worker.emit("progress", {"step": "plan", "text": "planning the edit"})
+        return self._inner.plan(*args, **kwargs)
+
+
+class Hub:
+    """The patient, the worker that owns it, and the scopes' sessions."""
+
+    def __init__(self, session: Session, limits: Limits | None = None) -> None:
+        self.patient = session.patient
+        self.limits = limits or Limits.for_model(self.patient, session.max_new_tokens)
+        self.worker = Worker(self.patient.model, self.limits.max_queue)
+        self.adapters = Adapters(self.patient)
+        self.started = time.time()
+        self._template = session
+        self._wrap(session, GLOBAL)
+        self.sessions: OrderedDict[str, Session] = OrderedDict({GLOBAL: session})
+
+    def _wrap(self, session: Session, scope: str) -> None:
+        session.patient = ServedPatient(self.patient, scope, self.worker.emit)
+        session.watchdog = _Watching(session.watchdog, self.worker, "detect")  # type: ignore[assignment]
+        session.surgeon = _Watching(session.surgeon, self.worker, "plan")  # type: ignore[assignment]
+
+    def session_for(self, scope: str) -> Session:
+        """The scope's session (worker thread only: creating one touches the model's caches)."""
+        if scope in self.sessions:
+            self.sessions.move_to_end(scope)
+            return self.sessions[scope]
+        t = self._template
+        s = Session(
+            self.patient,
+            watchdog=t.watchdog._inner,
+            surgeon=t.surgeon._inner,
+            k=t.k,  # type: ignore[attr-defined]
+            max_new_tokens=t.max_new_tokens,
+            probe_tokens=t.probe_tokens,
+            escalate=t.escalate,
+            user=scope,
+            guard_budget=t.guard_budget,
+            engine=t.engine,
+        )  # type: ignore[arg-type]
+        s.stamp_overrides = t.stamp_overrides
+        self._wrap(s, scope)
+        self.sessions[scope] = s
+        while len(self.sessions) > self.limits.max_scopes:
+            old = next(k for k in self.sessions if k != GLOBAL)
+            del self.sessions[old]
+        return s
+
+    # -- work on the worker thread -----------------------------------------------------------
+    def turn(self, job: Job, message: str, history: list[dict[str, str]] | None, max_tokens: int) -> Reply:
+        """Answer one user message in the job's scope, with the scope's own edits as adapters."""
+        session = self.session_for(job.scope)
+        served: ServedPatient = session.patient  # type: ignore[assignment]
+        if history is not None:
+            history = trusted_history(session, history)
+        with self.adapters.applied(served.ledger.own):
+            reply = session.send(message, history=history, max_new_tokens=max_tokens)
+        if job.refused:
+            return Reply(
+                kind="error", error="forbidden", text="This API key may chat but not ask the model to forget."
+            )
+        if reply.kind == "error" and job.stopped():
+            raise Cancelled("timed out" if job.timed_out else "the client went away")
+        return reply
+
+    def undo(self, job: Job, edit_id: str) -> dict[str, Any]:
+        return self.session_for(job.scope).undo(edit_id)
+
+    def history(self, job: Job) -> list[dict[str, Any]]:
+        """The scope's turns as they may be shown; forgotten turns are left out, not just masked."""
+        return [t for t in self.session_for(job.scope).history if t.get("content") != FORGOTTEN]
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+def trusted_history(session: Session, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The client's conversation less every (user, assistant) exchange that this scope's session did
+    not itself produce: a made-up assistant turn never becomes context, nor the source of an edit."""
+    said = {
+        (u["content"], a["content"])
+        for u, a in zip(session.turns, session.turns[1:], strict=False)
+        if u["role"] == "user" and a["role"] == "assistant" and a.get("kind") == "chat"
+    }
+    out: list[dict[str, str]] = []
+    pending: dict[str, str] | None = None
+    for m in messages:
+        if m["role"] == "user":
+            pending = m
+        elif m["role"] == "assistant" and pending is not None:
+            if (pending["content"].strip(), m["content"]) in said:
+                out += [pending, m]
+            pending = None
+    return out

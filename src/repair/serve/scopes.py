@@ -1,0 +1,163 @@
+"""Scopes: one base model held once, each scope's edits applied per request as unmerged low-rank adapters.
+
+A scope is the unit whose forget changes its answers only: an API key's, or one end user's under a key
+that allows ``user``. The global scope's edits are merged into the weights (the ledger does that); a
+scope's own edits are committed to the ledger with that scope, never merged, and added to the MLP
+outputs by forward hooks (``x @ Aᵀ @ Bᵀ``, a LoRA pair) only while a request of that scope runs on the
+worker thread. Hooks rather than a PeftModel wrapper: the engine and the ledger address the MLP maps by
+their module paths, which a wrapper would move.
+
+Each scope has its own `Session` over a `ServedPatient`: a view of the shared patient whose ledger
+commits in that scope and whose ``active`` edits (which key the engine's caches and guard sets) are the
+global ones plus the scope's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from repair.serve.security import GLOBAL
+
+Emit = Callable[[str, Any], None]
+
+
+class ScopedLedger:
+    """The shared ledger as one scope sees it; everything else is delegated."""
+
+    def __init__(self, ledger: Any, scope: str, emit: Emit) -> None:
+        self._ledger, self.scope, self._emit = ledger, scope, emit
+        self._held: dict[str, Any] = {}  # the scope's Edit objects (an in-memory ledger cannot reload them)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
+
+    def commit(self, edit: Any, *, scope: str | None = None, **meta: Any) -> Any:
+        self._emit("progress", {"step": "commit", "text": f"committing edit in scope {self.scope}"})
+        out = self._ledger.commit(edit, scope=self.scope, **meta)
+        self._held[edit.id] = edit
+        return out
+
+    @contextmanager
+    def trial(self, edit: Any) -> Iterator[None]:
+        layers = sorted({d.layer for d in edit.deltas})
+        self._emit(
+            "progress",
+            {"step": "edit", "text": f"editing layers {layers[0]}-{layers[-1]}" if layers else "editing"},
+        )
+        with self._ledger.trial(edit):
+            yield
+
+    def list(self, include_undone: bool = False, scope: str | None = None) -> list[dict[str, Any]]:
+        return self._ledger.list(
+            include_undone=include_undone, scope=None if self.scope == GLOBAL else self.scope
+        )
+
+    @property
+    def own(self) -> list[Any]:
+        """The scope's active edits that are not merged into the weights (none for the global scope)."""
+        if self.scope == GLOBAL:
+            return []
+        merged = {e.id for e in self._ledger.active}
+        ids = [r["id"] for r in self._ledger.list(scope=self.scope) if r["id"] not in merged]
+        if any(i not in self._held for i in ids) and self._ledger.store is not None:
+            for e in self._ledger.edits_for(self.scope):  # made by an earlier run, or another process
+                self._held.setdefault(e.id, e)
+        return [self._held[i] for i in ids if i in self._held]
+
+    @property
+    def active(self) -> list[Any]:
+        return list(self._ledger.active) + self.own
+
+    @property
+    def state(self) -> tuple[str, ...] | None:
+        base = self._ledger.state
+        return None if base is None else base + tuple(e.id for e in self.own)
+
+
+class ServedPatient:
+    """The shared patient as one scope's session sees it: its ledger is scoped, its chat replies stream."""
+
+    def __init__(self, patient: Any, scope: str, emit: Emit) -> None:
+        self._patient = patient
+        self.scope = scope
+        self._emit = emit
+        self.ledger = ScopedLedger(patient.ledger, scope, emit)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._patient, name)
+
+    def chat(
+        self, prompt: str, *, history: list[dict[str, str]] | None = None, max_new_tokens: int = 64
+    ) -> str:
+        """A chat reply whose text so far is emitted after every token (greedy: the same tokens as
+        ``Patient.chat``)."""
+        sent = [0]
+
+        def step(_: int, reply: str) -> bool:
+            text = reply.lstrip()
+            if len(text) > sent[0]:
+                self._emit("token", text[sent[0] :])
+                sent[0] = len(text)
+            return False
+
+        return self._patient.generate(
+            [prompt], histories=[history or []], max_new_tokens=max_new_tokens, until=step
+        )[0]
+
+    def generate(self, prompts: list[str], **kwargs: Any) -> list[str]:
+        if self._ledger_in_trial():
+            self._emit("progress", {"step": "verify", "text": f"checking {len(prompts)} question(s)"})
+        return self._patient.generate(prompts, **kwargs)
+
+    def _ledger_in_trial(self) -> bool:
+        return self._patient.ledger.state is None
+
+
+class Adapters:
+    """Per-request LoRA pairs of a scope's unmerged edits, as forward hooks on the MLP maps."""
+
+    def __init__(self, patient: Any) -> None:
+        self.patient = patient
+        self._factors: dict[str, list[tuple[int, str, torch.Tensor, torch.Tensor]]] = {}
+
+    def _pairs(self, edit: Any) -> list[tuple[int, str, torch.Tensor, torch.Tensor]]:
+        if edit.id not in self._factors:
+            device = next(self.patient.model.parameters()).device
+            out = []
+            for d in edit.deltas:
+                b, a = d.factors()
+                out.append(
+                    (d.layer, d.map, a.T.float().contiguous().to(device), b.T.float().contiguous().to(device))
+                )
+            self._factors[edit.id] = out
+        return self._factors[edit.id]
+
+    @contextmanager
+    def applied(self, edits: list[Any]) -> Iterator[int]:
+        """Add these edits' deltas to the MLP outputs while the block runs (nothing when empty)."""
+        by_map: dict[tuple[int, str], list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        for e in edits:
+            for layer, name, at, bt in self._pairs(e):
+                by_map.setdefault((layer, name), []).append((at, bt))
+        handles = []
+        arch, model = self.patient.arch, self.patient.model
+        for (layer, name), pairs in by_map.items():
+            handles.append(arch.linear(model, layer, name).register_forward_hook(_lora_hook(pairs)))
+        try:
+            yield len(edits)
+        finally:
+            for h in handles:
+                h.remove()
+
+
+def _lora_hook(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> Callable[..., torch.Tensor]:
+    def hook(module: torch.nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> torch.Tensor:
+        x = args[0].float()
+        add = sum((x @ at) @ bt for at, bt in pairs)
+        return (out.float() + add).to(out.dtype) if out.dtype != torch.float32 else out + add
+
+    return hook
