@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
@@ -279,7 +277,9 @@ def test_forget_cli_commits_a_verified_edit_and_edits_undo_it(tmp_path):
     assert "Paris" in before and "Paris" not in after, text
     assert "committed" in text and "not committed" not in text
     edit_id = text.split("edit ")[-1].split(" committed")[0]
-    manifest = json.loads((tmp_path / "ledger" / f"{edit_id}.json").read_text())
+    from repair.edit.ledger import Store
+
+    manifest = Store(tmp_path / "ledger").record(edit_id).as_dict()  # the ledger's database, read without a model
     assert manifest["status"] == "active" and manifest["meta"]["verification"]["forgotten"], manifest["status"]
     guard = manifest["meta"]["verification"]["guard"]  # every retain probe's answer (Berlin included) kept
     assert guard["kept"] == guard["total"] == 4 and f"retain probes kept {guard['total']}/" in text, guard
@@ -289,7 +289,7 @@ def test_forget_cli_commits_a_verified_edit_and_edits_undo_it(tmp_path):
     weak = run.invoke(app, ["forget", "--prompt", "What is the capital of France?", "--alpha", "0.01",
                             "--ledger", led])
     assert weak.exit_code == 1 and "not committed" in weak.output, weak.output
-    assert [m.name for m in (tmp_path / "ledger").glob("*.json")] == [f"{edit_id}.json"]
+    assert [r.id for r in Store(tmp_path / "ledger").records()] == [edit_id]
 
 
 def test_demo_refuses_keeps_the_answers_and_undoes():
