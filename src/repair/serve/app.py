@@ -18,6 +18,8 @@ that runs past its time, is cancelled.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
@@ -73,7 +75,14 @@ def create_app(
     if keys is None:
         keys, local = Keys.local()
     hub = Hub(session, limits)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        hub.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="repair",
         description="Chat with a model that forgets on request (RePAIR).",
         docs_url=None,
@@ -206,10 +215,6 @@ def create_app(
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         return resources.files("repair.serve").joinpath("static/index.html").read_text(encoding="utf-8")
-
-    @app.on_event("shutdown")
-    def _close() -> None:
-        hub.close()
 
     return app
 
