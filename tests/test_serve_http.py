@@ -34,13 +34,17 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-@pytest.fixture(scope="module")
-def tok():
+def load_tok():
     from transformers import AutoTokenizer
 
     from repair.models.loader import cache_bundled
 
     return AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return load_tok()
 
 
 def make_app(tok, **limits):
@@ -60,7 +64,7 @@ def make_app(tok, **limits):
     )
     lim = Limits.for_model(patient, 16, **limits)
     return create_app(
-        Session(patient, max_new_tokens=16), keys, hosts={"testserver", "localhost"}, limits=lim
+        Session(patient, max_new_tokens=16), keys, hosts={"testserver", "localhost", "127.0.0.1"}, limits=lim
     )
 
 
