@@ -217,3 +217,27 @@ def test_a_database_held_by_another_program_is_busy_not_a_crash(tmp_path):
         other.close()
     led.commit(make_edit("e1", 1))
     assert [m["id"] for m in led.list()] == ["e1"]
+
+
+def test_doctor_deep_checks_shapes_against_the_model(tmp_path):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    _ledger(tmp_path / "ledger").commit(make_edit("e1", 1))
+    other = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=101,
+            hidden_size=32,
+            intermediate_size=48,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+        )
+    )
+    other.save_pretrained(tmp_path / "model")
+    r = cli("edits", "doctor", "--ledger", str(tmp_path / "ledger"))
+    assert r.exit_code == 0 and "check out" in r.output  # the file itself is sound
+    r = cli(
+        "edits", "doctor", "--ledger", str(tmp_path / "ledger"), "--deep", "--model", str(tmp_path / "model")
+    )
+    assert r.exit_code == 1 and "shape (32, 64)" in r.output and "(32, 48)" in r.output, r.output

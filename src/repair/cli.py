@@ -331,7 +331,7 @@ def edits_retention(days: Annotated[str | None, typer.Argument(help="days to kee
 @clean_errors
 def edits_doctor(model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None,
                  quarantine: Annotated[bool, typer.Option(help="set failing edits aside so the rest load")] = False,
-                 deep: Annotated[bool, typer.Option(help="also load the model and check each delta's shape")] = False,
+                 deep: Annotated[bool, typer.Option(help="also check each delta's shape against the model")] = False,
                  ) -> None:
     """Check every active edit's delta file (present, sha256, finite, shape); report and, with
     --quarantine, set the failing ones aside (never silently)."""
@@ -339,13 +339,18 @@ def edits_doctor(model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None,
 
     store = _store(model, ledger)
     shape_of = None
-    if deep:
-        import repair
+    if deep:  # the model's shapes from its config alone: no weights are loaded
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM
 
-        patient = repair.load(model, ledger=False)
         from repair.edit.ledger import Ledger
+        from repair.models.arch import arch_for
+        from repair.models.loader import resolve
 
-        shape_of = Ledger(patient.model, patient.arch, patient.fingerprint, None)._shape
+        _, source, fingerprint = resolve(model)
+        with torch.device("meta"):
+            skeleton = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(source))
+        shape_of = Ledger(skeleton, arch_for(skeleton), fingerprint, None)._shape
     problems = doctor(store, quarantine=quarantine, shape_of=shape_of)
     for eid, why in problems.items():
         console.print(f"[red]{escape(eid)}[/red]: {escape(why)}" + (" → quarantined" if quarantine else ""))
