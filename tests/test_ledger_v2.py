@@ -100,6 +100,13 @@ def test_markup_in_user_text_does_not_break_the_list(tmp_path):
     r = cli("edits", "list", "--ledger", str(tmp_path))
     assert r.exit_code == 0, r.output
     assert "[/]" in r.output and "secret" not in r.output  # shown literally; the forgotten text never
+    e2 = make_edit("e2", 2)
+    e2.meta["target"] = "[/]secret [bold]e2"  # markup in a forget request, as one over HTTP may carry
+    led.commit(e2)
+    r = cli("edits", "list", "--ledger", str(tmp_path), "--reveal")
+    assert r.exit_code == 0 and "[/]secret" in r.output and "[bold]e2" in r.output, (
+        r.output
+    )  # literally, when asked
 
 
 def test_edits_list_and_undo_need_no_model(tmp_path):

@@ -235,19 +235,27 @@ def _store(model: str, ledger: Path | None):
 def edits_list(model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None,
                all_: Annotated[bool, typer.Option("--all", help="include undone and quarantined edits")] = False,
                scope: Annotated[str | None, typer.Option(help="the global edits and this scope's (default: all)")] = None,
+               reveal: Annotated[bool, typer.Option(help="show what each edit forgot (decrypted, while its key exists)")] = False,
                ) -> None:
-    """List the edits in the ledger (no model is loaded; forgotten text is never shown)."""
+    """List the edits in the ledger (no model is loaded; the forgotten text only with --reveal)."""
+    from repair.edit.ledger.maintenance import private_part
+
+    store = _store(model, ledger)
     table = Table()
     for col in ("id", "seq", "scope", "status", "layers", "maps", "alpha", "verified", "forgotten text"):
         table.add_column(col, no_wrap=col == "id", overflow="fold")
-    for r in _store(model, ledger).records():
+    for r in store.records():
         if not all_ and r.status != "active" or scope is not None and r.scope not in ("global", scope):
             continue
         ver = r.meta.get("verification") or {}
         status = r.status + (f" ({r.problem})" if r.problem else "")
+        text = {"sealed": "sealed", "purged": "purged", "none": "–"}[r.private]
+        if reveal and r.private == "sealed" and (private := private_part(store, r.id)) is not None:
+            meta = private[0]
+            text = str(meta.get("target") or meta.get("subject") or (meta.get("forget") or [[""]])[0][0])[:60]
         table.add_row(*(escape(str(x)) for x in (
             r.id, r.seq, r.scope, status, ",".join(map(str, r.layers)), ",".join(r.maps), r.meta.get("alpha"),
-            ver.get("forgotten"), {"sealed": "sealed", "purged": "purged", "none": "–"}[r.private])))
+            ver.get("forgotten"), text)))
     console.print(table)
 
 
