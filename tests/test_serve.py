@@ -1,4 +1,5 @@
-"""The HTTP server over a real session (SmolLM2 patient), through FastAPI's TestClient."""
+"""The HTTP server over a real session (SmolLM2 patient), through FastAPI's TestClient: OpenAI shape,
+scoped forget requests (one key's edit changes only its own answers), streamed edit progress, undo."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import threading
 
 import pytest
+import torch
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
@@ -15,36 +17,66 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from repair.serve.app import create_app  # noqa: E402
+from repair.serve.security import Keys, KeySpec  # noqa: E402
 from repair.session import Session, short_id  # noqa: E402
 
 pytestmark = pytest.mark.e2e
+ADMIN, ALICE, BOB = "sk-admin-e2e-000000000", "sk-alice-e2e-000000000", "sk-bob-e2e-00000000000"
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("served")
     session = Session.open(folder, max_new_tokens=24, user="http")
-    return session, TestClient(create_app(session)), folder
+    keys = Keys(
+        [
+            KeySpec(name="admin", key=ADMIN, admin=True),
+            KeySpec(name="alice", key=ALICE),
+            KeySpec(name="bob", key=BOB),
+        ]
+    )
+    with TestClient(create_app(session, keys, hosts={"testserver"})) as client:
+        yield session, client, folder
 
 
-def test_models_page_and_empty_ledger(served):
+def chat(client, key, messages, **extra):
+    return client.post("/v1/chat/completions", headers=auth(key), json={"messages": messages} | extra)
+
+
+def test_models_page_docs_and_empty_ledger(served):
     session, client, _ = served
-    r = client.get("/v1/models")
+    r = client.get("/v1/models", headers=auth(BOB))
     assert r.status_code == 200 and r.json()["data"][0]["id"] == session.patient.name
     page = client.get("/")
     assert page.status_code == 200 and "/v1/chat/completions" in page.text
-    assert client.get("/v1/edits").json() == {"object": "list", "data": []}
-    r = client.post("/v1/edits/no-such-edit/undo")
+    docs = client.get("/docs")
+    assert (
+        docs.status_code == 200
+        and "/docs-assets/swagger-ui-bundle.js" in docs.text
+        and "cdn" not in docs.text
+    )
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/v1/edits", headers=auth(ADMIN)).json() == {"object": "list", "data": []}
+    r = client.post("/v1/edits/no-such-edit/undo", headers=auth(ADMIN), json={})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
 def test_chat_completion_has_openai_shape(served):
     _, client, _ = served
-    r = client.post("/v1/chat/completions", json={
-        "model": "smollm2-135m-instruct", "temperature": 0.7,
-        "messages": [{"role": "system", "content": "Be brief."},
-                     {"role": "user", "content": "What is the capital of France?"}],
-    })
+    r = chat(
+        client,
+        BOB,
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What is the capital of France?"},
+        ],
+        model="smollm2-135m-instruct",
+        temperature=0.7,
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["object"] == "chat.completion" and body["id"].startswith("chatcmpl-")
@@ -56,43 +88,30 @@ def test_chat_completion_has_openai_shape(served):
 
 def test_bad_requests(served):
     _, client, _ = served
-    assert client.post("/v1/chat/completions", json={"messages": []}).status_code == 400
-    r = client.post("/v1/chat/completions", json={"messages": [{"role": "assistant", "content": "hi"}]})
+    assert chat(client, BOB, []).status_code == 400
+    r = chat(client, BOB, [{"role": "assistant", "content": "hi"}])
     assert r.status_code == 400 and r.json()["error"]["code"] == "no_user_message"
-    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "  "}]})
+    r = chat(client, BOB, [{"role": "user", "content": "  "}])
     assert r.status_code == 400 and r.json()["error"]["code"] == "empty"
-    assert client.post("/v1/chat/completions", json={"nothing": 1}).status_code == 422
+    assert client.post("/v1/chat/completions", headers=auth(BOB), json={"nothing": 1}).status_code == 422
 
 
-def test_streaming_clients_get_one_chunk_and_done(served):
-    _, client, _ = served
-    r = client.post("/v1/chat/completions", json={
-        "stream": True, "messages": [{"role": "user", "content": [{"type": "text", "text": "Say hello."}]}]})
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-    events = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
-    assert events[-1] == "[DONE]"
-    first = json.loads(events[0])
-    assert first["object"] == "chat.completion.chunk" and first["choices"][0]["delta"]["content"]
-
-
-def test_concurrent_requests_are_serialised(served):
+def test_concurrent_requests_of_one_scope_are_serialised(served):
     session, client, _ = served
-    before = len(session.history)
     codes: list[int] = []
 
     def ask(q: str) -> None:
-        codes.append(client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": q}]},
-                                 ).status_code)
+        codes.append(chat(client, ADMIN, [{"role": "user", "content": q}], max_tokens=12).status_code)
 
+    before = len(session.turns)
     threads = [threading.Thread(target=ask, args=(q,)) for q in ("What is 2 plus 2?", "Name a colour.")]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(120)
     assert codes == [200, 200]
-    turns = session.history[before:]
     # Each user turn is followed by its own answer: no interleaving.
-    assert [t["role"] for t in turns] == ["user", "assistant", "user", "assistant"]
+    assert [t["role"] for t in session.turns[before:]] == ["user", "assistant", "user", "assistant"]
 
 
 def test_ledger_locked_by_another_process_gives_409(served):
@@ -100,33 +119,59 @@ def test_ledger_locked_by_another_process_gives_409(served):
     fd = os.open(folder / "ledger" / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what `repair edits undo` in a shell would hold
-        r = client.post("/v1/edits/anything/undo")
-        assert r.status_code == 409 and r.json()["error"]["code"] == "busy"
-        r = client.post("/v1/chat/completions", json={"messages": [
-            {"role": "user", "content": "What is the capital of France?"},
-            {"role": "assistant", "content": "The capital of France is Paris."},
-            {"role": "user", "content": "Forget what you just told me."}]})
+        r = chat(client, ADMIN, [{"role": "user", "content": "Forget everything you know about Toyota."}])
         assert r.status_code == 409, r.text
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def test_forget_list_and_undo_over_http(served):
+def _stream(client, key, messages) -> list[dict]:
+    with client.stream(
+        "POST", "/v1/chat/completions", headers=auth(key), json={"messages": messages, "stream": True}
+    ) as r:
+        assert r.status_code == 200
+        return [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+
+
+def _bob_logits(client):
+    hub = client.app.state.hub
+    text = hub.patient.chat_text([{"role": "user", "content": "What is the capital of China?"}])
+    ids = hub.patient.tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with hub.worker.lock, hub.adapters.applied(hub.session_for("bob").patient.ledger.own), torch.no_grad():
+        return hub.patient.model(input_ids=ids).logits
+
+
+def test_a_scoped_forget_streams_progress_and_changes_only_that_scope(served):
     session, client, _ = served
-    convo = [{"role": "user", "content": "What is the capital of China?"}]
-    r = client.post("/v1/chat/completions", json={"messages": convo})
-    convo.append(r.json()["choices"][0]["message"])
-    convo.append({"role": "user", "content": "Forget what you just told me."})
-    r = client.post("/v1/chat/completions", json={"messages": convo})
-    assert r.status_code == 200, r.text
-    info = r.json()["repair"]
-    assert info["kind"] == "unlearn" and info["outcome"] in ("done", "partial"), r.json()["choices"][0]
-    edit_id = info["edit_id"]
-    assert short_id(edit_id) in r.json()["choices"][0]["message"]["content"]
-    listed = client.get("/v1/edits").json()["data"]
-    assert [e["id"] for e in listed] == [edit_id] and listed[0]["target"]
-    r = client.post(f"/v1/edits/{short_id(edit_id)}/undo")
-    assert r.status_code == 200 and r.json() == {"id": edit_id, "status": "undone"}
-    assert client.get("/v1/edits").json()["data"] == []
-    assert len(client.get("/v1/edits", params={"all": "true"}).json()["data"]) == 1
-    assert session.patient.ledger.active == []
+    q = [{"role": "user", "content": "What is the capital of China?"}]
+    alone = [{"role": "system", "content": "Be brief."}] + q  # a conversation of its own: no earlier turns
+    bob_before = chat(client, BOB, alone).json()["choices"][0]["message"]["content"]
+    logits_before = _bob_logits(client)
+    r = chat(client, ALICE, q)
+    convo = q + [
+        r.json()["choices"][0]["message"],
+        {"role": "user", "content": "Forget what you just told me."},
+    ]
+    events = _stream(client, ALICE, convo)
+    steps = [e["repair"]["progress"]["step"] for e in events if "progress" in e.get("repair", {})]
+    assert steps[0] == "detect" and "edit" in steps and "verify" in steps, steps
+    content = "".join(e["choices"][0]["delta"].get("content") or "" for e in events)
+    final = events[-1]["repair"]
+    assert final["kind"] == "unlearn" and final["outcome"] in ("done", "partial"), content
+    edit_id = final["edit_id"]
+    assert short_id(edit_id) in content
+    assert session.patient.ledger.state == ()  # nothing merged: the shared weights are the base
+    listed = client.get("/v1/edits", headers=auth(ALICE)).json()["data"]
+    assert [(e["id"], e["scope"]) for e in listed] == [(edit_id, "alice")]
+    assert client.get("/v1/edits", headers=auth(BOB)).json()["data"] == []
+    assert "Beijing" not in chat(client, ALICE, q).json()["choices"][0]["message"]["content"]
+    assert chat(client, BOB, alone).json()["choices"][0]["message"]["content"] == bob_before
+    assert torch.equal(_bob_logits(client), logits_before)  # bit for bit
+    shown = json.dumps(client.get("/v1/history", headers=auth(ALICE)).json())
+    assert "Beijing" not in shown  # the forgotten answer is not served back
+    assert client.post(f"/v1/edits/{edit_id}/undo", headers=auth(BOB), json={}).status_code == 404
+    assert client.post(f"/v1/edits/{short_id(edit_id)}/undo", headers=auth(ALICE), json={}).status_code == 404
+    r = client.post(f"/v1/edits/{edit_id}/undo", headers=auth(ALICE), json={})
+    assert r.status_code == 200 and r.json()["status"] == "undone"
+    assert client.get("/v1/edits", headers=auth(ALICE)).json()["data"] == []
+    assert len(client.get("/v1/edits", headers=auth(ALICE), params={"all": "true"}).json()["data"]) == 1
