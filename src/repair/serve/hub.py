@@ -164,7 +164,7 @@ def trusted_history(session: Session, messages: list[dict[str, str]]) -> list[di
         if m["role"] == "user":
             pending = m
         elif m["role"] == "assistant" and pending is not None:
-            if (pending["content"].strip(), m["content"]) in said:
+            if (pending["content"].strip(), m["content"].strip()) in said:
                 out += [pending, m]
             pending = None
     return out
