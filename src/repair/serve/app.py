@@ -6,6 +6,8 @@
     GET    /v1/edits[?all=true]         the caller's scope's edits and the global ones
     GET    /v1/edits/{id}               one of them (exact id)
     POST   /v1/edits/{id}/undo          undo (exact id, JSON body); also DELETE /v1/edits/{id}
+    POST   /v1/forget                   forget the model's own answer to a prompt, in the caller's scope
+    GET    /v1/edits/{id}/lora          one edit as a PEFT LoRA adapter (a zip)
     GET    /v1/history                  the scope's turns, forgotten ones left out
     GET    /v1/whoami                   the key's name, scope and permissions (the web page shows them)
     GET    /                            the web chat;  /docs  the API's pages (assets served locally)
@@ -24,7 +26,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from repair.serve.docs import mount_docs
@@ -58,6 +60,15 @@ class ChatRequest(BaseModel):
     stream: bool = False
     max_tokens: int | None = None
     max_completion_tokens: int | None = None
+    user: str | None = Field(default=None, max_length=64)
+
+
+class ForgetRequest(BaseModel):
+    """An explicit forget request: the model's own answer to ``prompt`` is what is forgotten."""
+
+    model_config = ConfigDict(extra="forbid")
+    prompt: str = Field(min_length=1, max_length=4000)
+    target: str | None = Field(default=None, max_length=200)
     user: str | None = Field(default=None, max_length=64)
 
 
@@ -205,6 +216,32 @@ def create_app(
     @app.delete("/v1/edits/{edit_id}", response_model=None)
     async def undo_delete(edit_id: str, request: Request) -> dict[str, Any]:
         return await undo_edit(edit_id, request)
+
+    @app.post("/v1/forget", response_model=None)
+    async def forget(req: ForgetRequest, request: Request) -> dict[str, Any]:
+        who = caller(request, req.user)
+        if not who.edit:
+            raise ApiError(403, "forbidden", "this API key may not ask the model to forget")
+        job = await submit(
+            lambda j: hub.forget(j, req.prompt, req.target), who.scope, hub.limits.edit_timeout_s
+        )
+        reply = await wait(job, request)
+        if reply.kind == "error":
+            raise reply_error(reply)
+        return {"object": "repair.forget", "scope": who.scope} | reply.model_dump()
+
+    @app.get("/v1/edits/{edit_id}/lora", response_model=None)
+    async def lora(edit_id: str, request: Request) -> Response:
+        rec = _visible(hub, caller(request), edit_id)
+        if rec["status"] != "active":
+            raise ApiError(409, "not_active", f"edit {edit_id} is {rec['status']}")
+        job = await submit(lambda j: hub.lora(j, rec["id"]), rec.get("scope", GLOBAL), hub.limits.timeout_s)
+        data = await wait(job, request)
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{edit_id}-lora.zip"'},
+        )
 
     @app.get("/v1/history")
     async def history(request: Request) -> dict[str, Any]:

@@ -139,6 +139,38 @@ class Hub:
             raise Cancelled("timed out" if job.timed_out else "the client went away")
         return reply
 
+    def forget(self, job: Job, prompt: str, target: str | None) -> Reply:
+        """Forget what the model itself answers to ``prompt`` in the job's scope (the answer is generated
+        here, never taken from the client); no turn is recorded."""
+        session = self.session_for(job.scope)
+        served: ServedPatient = session.patient  # type: ignore[assignment]
+        with self.adapters.applied(served.ledger.own):
+            answer = self.patient.generate([prompt], max_new_tokens=session.probe_tokens)[0]
+            reply = session.forget(target or prompt, pairs=[(prompt, answer)])
+        if reply.kind == "error" and job.stopped():
+            raise Cancelled("timed out" if job.timed_out else "the client went away")
+        return reply
+
+    def lora(self, job: Job, edit_id: str) -> bytes:
+        """One active edit as a PEFT LoRA adapter folder, zipped."""
+        import io
+        import tempfile
+        import zipfile
+        from pathlib import Path
+
+        from repair.edit.export import export_lora
+
+        served: ServedPatient = self.session_for(job.scope).patient  # type: ignore[assignment]
+        edits = [e for e in served.ledger.active if e.id == edit_id]
+        if not edits:
+            raise KeyError(edit_id)
+        buf = io.BytesIO()
+        with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w") as z:
+            out = export_lora(edits, self.patient.arch, self.patient.name, Path(tmp) / edit_id)
+            for f in sorted(out.iterdir()):
+                z.write(f, f"{edit_id}/{f.name}")
+        return buf.getvalue()
+
     def undo(self, job: Job, edit_id: str) -> dict[str, Any]:
         return self.session_for(job.scope).undo(edit_id)
 
