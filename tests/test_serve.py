@@ -175,3 +175,19 @@ def test_a_scoped_forget_streams_progress_and_changes_only_that_scope(served):
     assert r.status_code == 200 and r.json()["status"] == "undone"
     assert client.get("/v1/edits", headers=auth(ALICE)).json()["data"] == []
     assert len(client.get("/v1/edits", headers=auth(ALICE), params={"all": "true"}).json()["data"]) == 1
+
+
+def test_explicit_forget_takes_the_models_own_answer_in_the_callers_scope(served):
+    session, client, _ = served
+    body = {"prompt": "What is the capital of Japan?", "target": "the capital of Japan"}
+    r = client.post("/v1/forget", headers=auth(BOB), json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["scope"] == "bob" and out["kind"] == "unlearn" and out["outcome"] in ("done", "partial"), out
+    assert out["plan"]["forget"][0][1].startswith(
+        "The capital of Japan"
+    )  # the model's words, not the client's
+    assert session.patient.ledger.state == ()
+    assert [e["scope"] for e in client.get("/v1/edits", headers=auth(BOB)).json()["data"]] == ["bob"]
+    assert client.post("/v1/forget", headers=auth(BOB), json=body | {"response": "x"}).status_code == 422
+    assert client.delete(f"/v1/edits/{out['edit_id']}", headers=auth(BOB)).status_code == 200

@@ -259,3 +259,37 @@ def test_keys_file(tmp_path):
     (tmp_path / "bad.toml").write_text('[[key]]\nname = "x"\nkey = "short"\n')
     with pytest.raises(ValueError):
         Keys.load(tmp_path / "bad.toml")
+
+
+def test_a_scopes_edit_exports_as_a_peft_adapter_that_gives_the_same_logits(client, tok):
+    import io
+    import zipfile
+
+    from peft import PeftModel
+
+    hub = client.app.state.hub
+    ids = torch.tensor([[2, 7, 11, 4]])
+    torch.manual_seed(2)
+    delta = MapDelta(layer=0, map="down", b=torch.randn(32, 2), a=torch.randn(2, 64) * 0.5)
+    edit = hub.session_for("bob").patient.ledger.commit(Edit("20260101-000000-b0b0b0", [delta]))
+    assert client.get(f"/v1/edits/{edit.id}/lora", headers=auth(ALICE)).status_code == 404  # not alice's
+    r = client.get(f"/v1/edits/{edit.id}/lora", headers=auth(BOB))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z, tempfile_dir() as tmp:
+        z.extractall(tmp)
+        folder = f"{tmp}/{edit.id}"
+        config = json.load(open(f"{folder}/adapter_config.json"))
+        assert config["peft_type"] == "LORA" and config["base_model_name_or_path"] == "tiny"  # no local path
+        assert config["r"] <= 64 and config["target_modules"]
+        base = tiny_llama_for(tok, positions=256)  # seeded: the served model's weights
+        peft_model = PeftModel.from_pretrained(base, folder).eval()
+        with torch.no_grad():
+            via_peft = peft_model(input_ids=ids).logits
+    torch.testing.assert_close(_logits(hub, "bob", ids), via_peft, rtol=1e-4, atol=1e-5)
+    assert client.delete(f"/v1/edits/{edit.id}", headers=auth(BOB)).status_code == 200
+
+
+def tempfile_dir():
+    import tempfile
+
+    return tempfile.TemporaryDirectory()
