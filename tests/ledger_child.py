@@ -47,6 +47,35 @@ def make_edit(eid: str, seed: int, layer: int = 1):
     return Edit(eid, [MapDelta(layer, "down", b=b, a=a, keys=keys)], meta=meta)
 
 
+SEEDS = {"e1": 1, "e2": 2, "e3": 3, "s1": 11, "p1": 12}
+
+
+def write_v1(root: Path, ids: list[str], fingerprint: str = "fp") -> None:
+    """A ledger as format 1 wrote it: one JSON manifest and one delta file (with keys) per edit."""
+    import hashlib
+
+    from safetensors.torch import save_file
+
+    root.mkdir(parents=True, exist_ok=True)
+    for seq, eid in enumerate(ids, 1):
+        e = make_edit(eid, SEEDS[eid])
+        d = e.deltas[0]
+        path = root / f"{eid}.safetensors"
+        save_file(
+            {f"{d.key}.B": d.b, f"{d.key}.A": d.a, f"{d.key}.keys": d.keys},
+            str(path),
+            metadata={"edit_id": eid},
+        )
+        manifest = {
+            "format": "repair-ledger/1", "id": eid, "created": 1.0 + seq, "seq": seq, "status": "active",
+            "fingerprint": fingerprint, "deltas_file": path.name,
+            "deltas_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "deltas": [{"layer": d.layer, "map": d.map, "kind": "lora", "rank": 2}], "layers": [d.layer],
+            "maps": [d.map], "timings": {}, "meta": e.meta,
+        }  # fmt: skip
+        (root / f"{eid}.json").write_text(json.dumps(manifest))
+
+
 def checksum(model) -> str:
     import hashlib
 

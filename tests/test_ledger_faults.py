@@ -15,14 +15,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from ledger_child import checksum, make_edit, tiny_llama
-from safetensors.torch import save_file
+from ledger_child import SEEDS, checksum, make_edit, tiny_llama, write_v1
 
 from repair.edit.ledger import Ledger
 from repair.models.arch import arch_for
 
 CHILD = str(Path(__file__).with_name("ledger_child.py"))
-SEEDS = {"e1": 1, "e2": 2, "e3": 3, "s1": 11, "p1": 12}
 TIMEOUT = 180
 
 
@@ -138,30 +136,6 @@ def test_kill_between_ledger_and_history_leaves_both_or_neither(tmp_path, point,
         assert [m["id"] for m in ledger.list()] == ["e9"]
         assert turns and all(t.get("redacted_by") == "e9" for t in turns)
     assert_tidy(tmp_path)
-
-
-def write_v1(root: Path, ids: list[str], fingerprint: str = "fp") -> None:
-    """A ledger as format 1 wrote it: one JSON manifest and one delta file (with keys) per edit."""
-    import hashlib
-
-    root.mkdir(parents=True, exist_ok=True)
-    for seq, eid in enumerate(ids, 1):
-        e = make_edit(eid, SEEDS[eid])
-        d = e.deltas[0]
-        path = root / f"{eid}.safetensors"
-        save_file(
-            {f"{d.key}.B": d.b, f"{d.key}.A": d.a, f"{d.key}.keys": d.keys},
-            str(path),
-            metadata={"edit_id": eid},
-        )
-        manifest = {
-            "format": "repair-ledger/1", "id": eid, "created": 1.0 + seq, "seq": seq, "status": "active",
-            "fingerprint": fingerprint, "deltas_file": path.name,
-            "deltas_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "deltas": [{"layer": d.layer, "map": d.map, "kind": "lora", "rank": 2}], "layers": [d.layer],
-            "maps": [d.map], "timings": {}, "meta": e.meta,
-        }  # fmt: skip
-        (root / f"{eid}.json").write_text(json.dumps(manifest))
 
 
 @pytest.mark.parametrize("point", ["migrate:after-backup", "migrate:mid", "migrate:before-commit",

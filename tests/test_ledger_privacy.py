@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from ledger_child import make_edit, tiny_llama
-from test_ledger_faults import write_v1
+from ledger_child import make_edit, tiny_llama, write_v1
 
 from repair.edit.ledger import Ledger
 from repair.edit.ledger.migrate import migrate_history
