@@ -293,3 +293,16 @@ def tempfile_dir():
     import tempfile
 
     return tempfile.TemporaryDirectory()
+
+
+def test_a_request_past_its_time_limit_is_stopped(tok):
+    app = make_app(tok, timeout_s=0.3)
+    model = app.state.hub.patient.model
+    hook = model.register_forward_pre_hook(lambda m, a: time.sleep(0.05))  # a slow model
+    try:
+        with TestClient(app) as c:
+            r = ask(c, READER, "Keep talking", max_tokens=100)  # a chat-only key: the chat time limit
+            assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
+            assert c.get("/health").json()["busy"] is False
+    finally:
+        hook.remove()
