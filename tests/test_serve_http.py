@@ -306,3 +306,16 @@ def test_a_request_past_its_time_limit_is_stopped(tok):
             assert c.get("/health").json()["busy"] is False
     finally:
         hook.remove()
+
+
+def test_a_forget_request_can_ask_for_confirmation_first(client):
+    before = client.get("/v1/history", headers=auth(ADMIN)).json()["data"]
+    r = ask(client, ADMIN, "Forget everything you know about Toyota.", confirm_edits=True)
+    assert r.status_code == 200, r.text
+    info = r.json()["repair"]
+    assert (
+        info["kind"] == "confirm" and "Toyota" in info["confirm"]["target"] and info["confirm"]["questions"]
+    )
+    assert r.json()["choices"][0]["message"]["content"].startswith("Forget Toyota? I will stop answering:")
+    assert client.get("/v1/edits", headers=auth(ADMIN)).json()["data"] == []
+    assert client.get("/v1/history", headers=auth(ADMIN)).json()["data"] == before  # nothing recorded

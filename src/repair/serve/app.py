@@ -61,6 +61,7 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = None
     max_completion_tokens: int | None = None
     user: str | None = Field(default=None, max_length=64)
+    confirm_edits: bool = False  # a forget request is answered with what it would do (kind "confirm")
 
 
 class ForgetRequest(BaseModel):
@@ -171,7 +172,7 @@ def create_app(
         timeout = hub.limits.edit_timeout_s if who.edit else hub.limits.timeout_s
 
         def fn(job: Job) -> Reply:
-            job.may_edit = who.edit
+            job.may_edit, job.confirm = who.edit, req.confirm_edits
             return hub.turn(job, message, history, max_tokens)
 
         job = await submit(fn, who.scope, timeout)
@@ -185,7 +186,7 @@ def create_app(
         reply = await wait(job, request)
         if reply.kind == "error":
             raise reply_error(reply)
-        return completion(hub.patient.name, reply, usage(reply))
+        return completion(hub.patient.name, reply, usage(reply), job)
 
     @app.get("/v1/edits")
     def edits(request: Request, all: bool = False) -> dict[str, Any]:  # noqa: A002 - the query parameter's name

@@ -62,6 +62,9 @@ class _Watching:
         if verdict.intent == "unlearn" and job is not None and not job.may_edit:
             job.refused = True
             raise PermissionError("this key may not edit the model")
+        if verdict.intent == "unlearn" and job is not None and job.confirm:
+            job.pending = _confirmation(verdict)
+            raise _AskFirst("the client asked to confirm edits first")
         if verdict.intent == "unlearn":
             self._worker.emit(
                 "progress",
@@ -76,6 +79,26 @@ class _Watching:
     def plan(self, *args: Any, **kwargs: Any) -> Any:
         self._worker.emit("progress", {"step": "plan", "text": "planning the edit"})
         return self._inner.plan(*args, **kwargs)
+
+
+class _AskFirst(Exception):
+    """A forget request whose client wants to confirm it first: nothing is edited now."""
+
+
+def _confirmation(verdict: Any) -> dict[str, Any]:
+    """What a forget request would do, for the client to confirm: its target and the questions the
+    model would stop answering."""
+    from repair.agents.watchdog.rules import probe_prompts
+    from repair.session import display_target
+
+    questions = [p for p, _ in verdict.pairs] or list(verdict.probes) or probe_prompts(verdict.target or "")
+    target = display_target(verdict.target) if verdict.target else "what I just told you"
+    shown = "; ".join(questions[:3])
+    return {
+        "target": target,
+        "questions": questions[:3],
+        "text": f"Forget {target}? I will stop answering: {shown}" if shown else f"Forget {target}?",
+    }
 
 
 class Hub:
@@ -131,6 +154,8 @@ class Hub:
             history = trusted_history(session, history)
         with self.adapters.applied(served.ledger.own):
             reply = session.send(message, history=history, max_new_tokens=max_tokens)
+        if job.pending is not None:
+            return Reply(kind="unlearn", target=job.pending["target"], text=job.pending["text"])
         if job.refused:
             return Reply(
                 kind="error", error="forbidden", text="This API key may chat but not ask the model to forget."

@@ -30,12 +30,20 @@ def job_error(e: BaseException, job: Job) -> ApiError:
     return ApiError(500, "internal", f"{type(e).__name__}: {e}")
 
 
-def completion(model: str, reply: Reply, usage: dict[str, int]) -> dict[str, Any]:
+def repair_field(reply: Reply, job: Job) -> dict[str, Any]:
+    """The ``repair`` field: the reply's record; a forget request held for confirmation is kind "confirm"."""
+    out = reply.model_dump(exclude={"text"})
+    if job.pending is not None:
+        out.update(kind="confirm", confirm=job.pending)
+    return out
+
+
+def completion(model: str, reply: Reply, usage: dict[str, int], job: Job) -> dict[str, Any]:
     return {
         "id": "chatcmpl-" + secrets.token_hex(12), "object": "chat.completion", "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}],
-        "usage": usage, "repair": reply.model_dump(exclude={"text"}),
+        "usage": usage, "repair": repair_field(reply, job),
     }  # fmt: skip
 
 
@@ -89,7 +97,7 @@ async def sse(job: Job, model: str, usage: Callable[[Reply], dict[str, int]]) ->
             return
         if not streamed:  # an edit's acknowledgement (or a reply that streamed nothing) comes whole
             yield chunk({"content": reply.text})
-        yield chunk({}, "stop", repair=reply.model_dump(exclude={"text"}), usage=usage(reply))
+        yield chunk({}, "stop", repair=repair_field(reply, job), usage=usage(reply))
         yield "data: [DONE]\n\n"
     finally:
         if not job.done.done():

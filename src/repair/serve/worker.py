@@ -45,6 +45,8 @@ class Job:
         self.timed_out = False
         self.may_edit = True  # False: a forget request is refused (a key without the edit permission)
         self.refused = False
+        self.confirm = False  # True: a forget request is answered with what it would do, not done
+        self.pending: dict[str, Any] | None = None  # that answer
 
     def stopped(self) -> bool:
         if time.monotonic() > self.deadline:
