@@ -191,3 +191,19 @@ def test_explicit_forget_takes_the_models_own_answer_in_the_callers_scope(served
     assert [e["scope"] for e in client.get("/v1/edits", headers=auth(BOB)).json()["data"]] == ["bob"]
     assert client.post("/v1/forget", headers=auth(BOB), json=body | {"response": "x"}).status_code == 422
     assert client.delete(f"/v1/edits/{out['edit_id']}", headers=auth(BOB)).status_code == 200
+
+
+def test_an_approved_review_request_becomes_a_global_edit(served):
+    session, client, folder = served
+    r = client.post("/v1/review", headers=auth(ALICE), json={"prompt": "What is the capital of Italy?"})
+    item = r.json()["id"]
+    assert "capital of Italy" in (folder / "review.json").read_text()
+    r = client.post(f"/v1/review/{item}", headers=auth(ADMIN), json={"approve": True})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["status"] == "approved" and out["edit_id"] and out["prompt"] is None, out
+    assert "capital of Italy" not in (folder / "review.json").read_text()  # the words go once decided
+    assert out["edit_id"] in session.patient.ledger.state  # global: merged into the shared weights
+    assert [e["scope"] for e in client.get("/v1/edits", headers=auth(BOB)).json()["data"]] == ["global"]
+    assert client.delete(f"/v1/edits/{out['edit_id']}", headers=auth(ALICE)).status_code == 403
+    assert client.delete(f"/v1/edits/{out['edit_id']}", headers=auth(ADMIN)).status_code == 200

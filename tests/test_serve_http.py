@@ -319,3 +319,16 @@ def test_a_forget_request_can_ask_for_confirmation_first(client):
     assert r.json()["choices"][0]["message"]["content"].startswith("Forget Toyota? I will stop answering:")
     assert client.get("/v1/edits", headers=auth(ADMIN)).json()["data"] == []
     assert client.get("/v1/history", headers=auth(ADMIN)).json()["data"] == before  # nothing recorded
+
+
+def test_a_global_edit_request_waits_for_an_admin(client):
+    body = {"prompt": "Where does Maya Taylor live?", "target": "Maya Taylor", "reason": "that is me"}
+    r = client.post("/v1/review", headers=auth(BOB), json=body)
+    assert r.status_code == 202 and r.json()["status"] == "pending" and r.json()["scope"] == "bob"
+    item = r.json()["id"]
+    assert [i["id"] for i in client.get("/v1/review", headers=auth(BOB)).json()["data"]] == [item]
+    assert client.get("/v1/review", headers=auth(ALICE)).json()["data"] == []
+    assert client.post(f"/v1/review/{item}", headers=auth(BOB), json={"approve": True}).status_code == 403
+    r = client.post(f"/v1/review/{item}", headers=auth(ADMIN), json={"approve": False})
+    assert r.status_code == 200 and r.json()["status"] == "rejected" and r.json()["prompt"] is None
+    assert client.post(f"/v1/review/{item}", headers=auth(ADMIN), json={"approve": True}).status_code == 409

@@ -8,6 +8,8 @@
     POST   /v1/edits/{id}/undo          undo (exact id, JSON body); also DELETE /v1/edits/{id}
     POST   /v1/forget                   forget the model's own answer to a prompt, in the caller's scope
     GET    /v1/edits/{id}/lora          one edit as a PEFT LoRA adapter (a zip)
+    POST   /v1/review                   ask for a global edit (data about oneself, a private person)
+    GET    /v1/review, POST /v1/review/{id}  the requests; an admin approves (the edit runs) or rejects
     GET    /v1/history                  the scope's turns, forgotten ones left out
     GET    /v1/whoami                   the key's name, scope and permissions (the web page shows them)
     GET    /                            the web chat;  /docs  the API's pages (assets served locally)
@@ -32,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from repair.serve.docs import mount_docs
 from repair.serve.guard import ApiError, Guard
 from repair.serve.hub import Hub, Limits
+from repair.serve.review import Decision, ReviewItem, ReviewRequest
 from repair.serve.security import GLOBAL, Caller, Keys
 from repair.serve.stream import completion, job_error, reply_error, sse
 from repair.serve.worker import Job, QueueFull
@@ -243,6 +246,41 @@ def create_app(
             media_type="application/zip",
             headers={"Content-Disposition": f'attachment; filename="{edit_id}-lora.zip"'},
         )
+
+    @app.post("/v1/review", status_code=202)
+    def review_ask(req: ReviewRequest, request: Request) -> ReviewItem:
+        who = caller(request, req.user)
+        try:
+            return hub.review.add(req, who.name, who.scope)
+        except OverflowError as e:
+            raise ApiError(429, "queue_full", str(e)) from None
+
+    @app.get("/v1/review")
+    def review_list(request: Request) -> dict[str, Any]:
+        who = caller(request)
+        return {"object": "list", "data": [i.model_dump() for i in hub.review.visible(who.scope, who.admin)]}
+
+    @app.post("/v1/review/{item_id}", response_model=None)
+    async def review_decide(item_id: str, body: Decision, request: Request) -> dict[str, Any]:
+        who = caller(request)
+        if not who.admin:
+            raise ApiError(403, "forbidden", "only an admin key decides on global edits")
+        try:
+            item = hub.review.pending(item_id)
+        except KeyError:
+            raise ApiError(404, "not_found", f"no review request '{item_id}'") from None
+        except ValueError as e:
+            raise ApiError(409, "decided", str(e)) from None
+        if not body.approve:
+            return hub.review.decide(item_id, False, who.name).model_dump()
+        prompt, target = item.prompt or "", item.target
+        job = await submit(lambda j: hub.forget(j, prompt, target), GLOBAL, hub.limits.edit_timeout_s)
+        reply = await wait(job, request)
+        if reply.kind == "error" or not reply.edit_id:  # nothing changed: the request stays pending
+            return {"id": item_id, "status": "pending", "reply": reply.model_dump()}
+        return hub.review.decide(item_id, True, who.name, reply.edit_id, reply.outcome).model_dump() | {
+            "reply": reply.model_dump()
+        }
 
     @app.get("/v1/history")
     async def history(request: Request) -> dict[str, Any]:

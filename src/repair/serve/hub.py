@@ -16,10 +16,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from repair.edit.ledger.history import FORGOTTEN
+from repair.serve.review import ReviewQueue
 from repair.serve.scopes import Adapters, ServedPatient
 from repair.serve.security import GLOBAL
 from repair.serve.worker import Cancelled, Job, Worker
 from repair.session import Reply, Session
+
+MAX_TURNS = 400  # turns a scope's in-memory conversation keeps (its context is the last k exchanges)
 
 
 class Limits(BaseModel):
@@ -111,6 +114,8 @@ class Hub:
         self.adapters = Adapters(self.patient)
         self.started = time.time()
         self._template = session
+        folder = session.session_dir
+        self.review = ReviewQueue(folder / "review.json" if folder is not None else None)
         self._wrap(session, GLOBAL)
         self.sessions: OrderedDict[str, Session] = OrderedDict({GLOBAL: session})
 
@@ -154,6 +159,8 @@ class Hub:
             history = trusted_history(session, history)
         with self.adapters.applied(served.ledger.own):
             reply = session.send(message, history=history, max_new_tokens=max_tokens)
+        if job.scope != GLOBAL and len(session.turns) > MAX_TURNS:  # the context needs the last k only
+            del session.turns[: len(session.turns) - MAX_TURNS]
         if job.pending is not None:
             return Reply(kind="unlearn", target=job.pending["target"], text=job.pending["text"])
         if job.refused:
