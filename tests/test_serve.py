@@ -168,7 +168,8 @@ def test_a_scoped_forget_streams_progress_and_changes_only_that_scope(served):
     assert chat(client, BOB, alone).json()["choices"][0]["message"]["content"] == bob_before
     assert torch.equal(_bob_logits(client), logits_before)  # bit for bit
     shown = json.dumps(client.get("/v1/history", headers=auth(ALICE)).json())
-    assert "Beijing" not in shown  # the forgotten answer is not served back
+    assert "Beijing" not in shown  # the forgotten answer is not served back, nor the request that names it:
+    assert all(t["kind"] == "chat" for t in json.loads(shown)["data"])
     assert client.post(f"/v1/edits/{edit_id}/undo", headers=auth(BOB), json={}).status_code == 404
     assert client.post(f"/v1/edits/{short_id(edit_id)}/undo", headers=auth(ALICE), json={}).status_code == 404
     r = client.post(f"/v1/edits/{edit_id}/undo", headers=auth(ALICE), json={})

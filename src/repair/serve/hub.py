@@ -208,7 +208,17 @@ class Hub:
 
     def history(self, job: Job) -> list[dict[str, Any]]:
         """The scope's turns as they may be shown; forgotten turns are left out, not just masked."""
-        return [t for t in self.session_for(job.scope).history if t.get("content") != FORGOTTEN]
+        session = self.session_for(job.scope)
+        active = {e.id for e in session.patient.ledger.active}
+        turns = session.history
+        out = []
+        for i, t in enumerate(turns):
+            # a forget request and its acknowledgement name what was forgotten: hidden while the edit is on
+            ack = t if t["role"] == "assistant" else (turns[i + 1] if i + 1 < len(turns) else {})
+            if t.get("content") == FORGOTTEN or ack.get("edit_id") in active:
+                continue
+            out.append(t)
+        return out
 
     def close(self) -> None:
         self.worker.close()
