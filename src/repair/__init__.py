@@ -1,8 +1,31 @@
 """repair: interactive machine unlearning with closed-form, reversible MLP edits (RePAIR / STAMP)."""
 
-from repair.edit.stamp import StampConfig, prepare, stamp
-from repair.models.patient import Patient, load
-from repair.session import Reply, Session
+from __future__ import annotations
 
+import importlib
+from typing import Any
+
+# Loaded on first use, so that `repair --help` and `repair edits list` do not import torch.
+_LAZY = {
+    "StampConfig": "repair.edit.stamp",
+    "prepare": "repair.edit.stamp",
+    "stamp": "repair.edit.stamp",
+    "Patient": "repair.models.patient",
+    "load": "repair.models.patient",
+    "Reply": "repair.session",
+    "Session": "repair.session",
+}
 __all__ = ["Patient", "Reply", "Session", "StampConfig", "load", "prepare", "stamp"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'repair' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
