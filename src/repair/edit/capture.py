@@ -15,6 +15,7 @@ from transformers import DynamicCache, PreTrainedTokenizerBase
 
 from repair.edit.trace import StopForward, TraceDict
 from repair.models.arch import ArchMap
+from repair.models.decoding import cache_kw
 
 Positions = Literal["all", "prompt", "content", "response", "last", "last+response"]
 Selector = Callable[["Encoded"], list[int]]  # custom positions per sample
@@ -158,7 +159,7 @@ def capture(
         )
         extra: dict = {"use_cache": False}
         if kv is not None:
-            extra = {"past_key_values": _expand(kv, len(batch), model.config), "use_cache": True}
+            extra = {**cache_kw(model, _expand(kv, len(batch), model.config)), "use_cache": True}
             mask = torch.cat([torch.ones(len(batch), skip, dtype=mask.dtype), mask], dim=1)
         with TraceDict(model, hooked, stop=True) as td:
             try:
@@ -201,7 +202,7 @@ def _prefix_kv(
     cache = DynamicCache(config=model.config)
     with TraceDict(model, [last], stop=True, retain_input=False, retain_output=False):
         try:
-            model(input_ids=torch.tensor([prefix], device=device), past_key_values=cache, use_cache=True)
+            model(input_ids=torch.tensor([prefix], device=device), use_cache=True, **cache_kw(model, cache))
         except StopForward:
             pass
     entries[key] = [(layer.keys, layer.values) for layer in cache.layers if layer.is_initialized]

@@ -15,6 +15,19 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 
+def cache_kw(model: torch.nn.Module, cache: object) -> dict[str, object]:
+    """The key/value cache as the model's forward names it: ``cache`` in transformers 5.x (where
+    ``past_key_values`` is deprecated and warns on every call), ``past_key_values`` before."""
+    fwd = type(model).forward
+    while hasattr(fwd, "__wrapped__"):
+        fwd = fwd.__wrapped__
+    return {
+        "cache"
+        if "cache" in fwd.__code__.co_varnames[: fwd.__code__.co_argcount]
+        else "past_key_values": cache
+    }
+
+
 def eos_ids(model: PreTrainedModel, tok: PreTrainedTokenizerBase) -> set[int]:
     eos = model.generation_config.eos_token_id
     if eos is None:
@@ -23,9 +36,16 @@ def eos_ids(model: PreTrainedModel, tok: PreTrainedTokenizerBase) -> set[int]:
 
 
 @torch.no_grad()
-def greedy(model: PreTrainedModel, tok: PreTrainedTokenizerBase, ids: torch.Tensor, mask: torch.Tensor, *,
-           max_new_tokens: int, stop_when: Callable[[int, str], bool] | None = None,
-           until: Callable[[int, str], bool] | None = None) -> list[list[int]]:
+def greedy(
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    max_new_tokens: int,
+    stop_when: Callable[[int, str], bool] | None = None,
+    until: Callable[[int, str], bool] | None = None,
+) -> list[list[int]]:
     """New token ids per row of a left-padded batch. Row i ends at an end-of-sequence token, after
     ``max_new_tokens``, or once ``until(i, reply so far)``; every row ends once ``stop_when(i, reply)``
     holds for one of them."""
@@ -35,8 +55,9 @@ def greedy(model: PreTrainedModel, tok: PreTrainedTokenizerBase, ids: torch.Tens
     active = list(range(n))  # original row of each batch row
     pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                   use_cache=True).logits[:, -1]
+    logits = model(
+        input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, **cache_kw(model, cache)
+    ).logits[:, -1]
     last = pos[:, -1:]
     for _ in range(max_new_tokens):
         nxt = logits.argmax(-1)
@@ -61,6 +82,11 @@ def greedy(model: PreTrainedModel, tok: PreTrainedTokenizerBase, ids: torch.Tens
             active = [active[b] for b in keep]
         mask = torch.cat([mask, mask.new_ones(len(active), 1)], dim=1)
         last = last + 1
-        logits = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last, past_key_values=cache,
-                       use_cache=True).logits[:, -1]
+        logits = model(
+            input_ids=nxt[:, None],
+            attention_mask=mask,
+            position_ids=last,
+            use_cache=True,
+            **cache_kw(model, cache),
+        ).logits[:, -1]
     return out

@@ -73,7 +73,9 @@ def openai_generate_fn(
     return generate
 
 
-def hf_generate_fn(model: Any, tokenizer: Any, max_new_tokens: int = 64, *, reuse_system: bool = True) -> GenerateFn:
+def hf_generate_fn(
+    model: Any, tokenizer: Any, max_new_tokens: int = 64, *, reuse_system: bool = True
+) -> GenerateFn:
     """A `generate_fn` over a local Hugging Face chat model (e.g. the bundled Qwen2.5-Coder), greedy.
 
     ``reuse_system``: the system prompt's KV cache is computed once and copied into each call (the
@@ -97,7 +99,9 @@ def hf_generate_fn(model: Any, tokenizer: Any, max_new_tokens: int = 64, *, reus
         if key not in prefixes:
             cache = DynamicCache()
             with torch.inference_mode():
-                model(input_ids=ids[:, :n], past_key_values=cache, use_cache=True)
+                from repair.models.decoding import cache_kw
+
+                model(input_ids=ids[:, :n], use_cache=True, **cache_kw(model, cache))
             prefixes[key] = cache
         return copy.deepcopy(prefixes[key])
 
