@@ -265,11 +265,18 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
 def load_hf(
     source: str, dtype: torch.dtype = torch.float32
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a cached float copy loads in ~2 s: a bar per load is noise
     try:
         tok = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
     except OSError as e:
         raise ModelNotFoundError(f"could not load '{source}': {e}") from e
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     model.eval()
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
