@@ -26,8 +26,9 @@ class Stamp2Config(BaseModel):
     strength: float = Field(1.0, gt=0)  # s: the subject state moves by s·u
     lam: float = Field(0.01, gt=0)  # ridge, relative to the mean diagonal of C_K
     vector: VectorConfig = Field(default_factory=VectorConfig)
-    keep_entities: bool = False  # other entities' subject keys are kept rows (C_E, see keep.py)
-    keep_prior: bool = False  # the keys of edits already applied are kept rows
+    # what else each edit keeps in place (see keep.py); both are on by default, off only for ablations
+    keep_entities: bool = True  # other entities' subject keys (C_E)
+    keep_prior: bool = True  # the keys of the edits already applied
 
     @property
     def vector_layer(self) -> int:
