@@ -229,3 +229,14 @@ def test_method_settings_name_the_run_folder_and_are_validated():
     assert make_unlearner("stamp2", **cfg.settings).config.strength == 1.5
     with pytest.raises(ValueError, match="no field"):
         make_unlearner("stamp2", strenght=1.5)
+
+
+def test_resume_refuses_records_made_with_other_settings(tmp_path):
+    from repair.eval.forget_quality.bench import check_settings
+
+    records = tmp_path / "records.jsonl"
+    check_settings(tmp_path, records, {"strength": 1.0})  # a new run records its settings
+    records.write_text('{"target": "x"}\n')
+    check_settings(tmp_path, records, {"strength": 1.0})  # same settings: resume
+    with pytest.raises(ValueError, match="--no-resume"):
+        check_settings(tmp_path, records, {"strength": 1.5})

@@ -156,6 +156,10 @@ class Stamp2Unlearner:
         self._stats.keep_c(self._cfg.layers, "down")
         refusal_vector(patient, self._cfg.vector_layer, self._cfg.vector, self._stats)
 
+    def effective(self) -> Any:
+        """The Stamp2Config in use: the model's hparams file with this run's overrides."""
+        return self._cfg
+
     def unlearn(self, patient: Any, request: ForgetRequest) -> Applied:
         from repair.edit.stamp2 import forget_subject
 
@@ -163,7 +167,9 @@ class Stamp2Unlearner:
             self.prepare(patient)
         t = time.perf_counter()
         prompts = [p for p, _ in request.pairs]
-        edit = forget_subject(patient, request.subject, self._cfg, self._stats, prompts, patient.ledger.active)
+        edit = forget_subject(
+            patient, request.subject, self._cfg, self._stats, prompts, patient.ledger.active
+        )
         patient.ledger.commit(edit, requested_by="forget-quality", subject=request.subject)
         seconds = time.perf_counter() - t
         return Applied(

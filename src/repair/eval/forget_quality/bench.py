@@ -167,6 +167,26 @@ def base_replies(patient: Any, targets: list[Target], path: Path) -> dict[str, s
     return cached
 
 
+def _settings(unlearner: Any) -> dict[str, Any]:
+    """The method's effective settings after ``prepare`` (its model file included, when it has one)."""
+    eff = getattr(unlearner, "effective", None)
+    value = eff() if callable(eff) else getattr(unlearner, "config", None)
+    return json.loads(value.model_dump_json()) if hasattr(value, "model_dump_json") else {}
+
+
+def check_settings(out: Path, records: Path, settings: dict[str, Any]) -> None:
+    """Resuming is only sound with the settings the records were made with (a changed default, say)."""
+    path = out / "settings.json"
+    if records.exists() and records.stat().st_size and path.exists():
+        before = json.loads(path.read_text())
+        if before != settings:
+            raise ValueError(
+                f"{records} was made with other settings ({before}, now {settings}): re-run with --no-resume"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def run_method(patient: Any, cfg: BenchConfig, unlearner: Any, progress: Any = None) -> dict[str, Any]:
     """One method on one split; writes records.jsonl and summary.json under ``cfg.run_dir()``."""
     t0 = time.perf_counter()
@@ -178,6 +198,7 @@ def run_method(patient: Any, cfg: BenchConfig, unlearner: Any, progress: Any = N
     base = base_replies(patient, targets, out.parent.parent / f"base-{patient.dtype}.json")
     items: list[Scored] = [scored(t, entries[t.id], base) for t in targets]
     unlearner.prepare(patient)
+    check_settings(out, records, _settings(unlearner))
     utility = Utility(patient) if cfg.utility else None
     write = appender(records)
     curve = None
