@@ -248,3 +248,9 @@ def test_doctor_deep_checks_shapes_against_the_model(tmp_path):
         "edits", "doctor", "--ledger", str(tmp_path / "ledger"), "--deep", "--model", str(tmp_path / "model")
     )
     assert r.exit_code == 1 and "shape (32, 64)" in r.output and "(32, 48)" in r.output, r.output
+
+
+def test_edits_commands_take_a_chat_session_folder(tmp_path):
+    _ledger(tmp_path / "ledger").commit(make_edit("e1", 1))  # as `repair chat --session DIR` lays it out
+    r = cli("edits", "list", "--session", str(tmp_path), "--model", "no-such-model-anywhere")
+    assert r.exit_code == 0 and "e1" in r.output, r.output

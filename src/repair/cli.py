@@ -71,7 +71,9 @@ def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help=f"bundled name ({', '.join(BUNDLED)}), folder or hub id")]
-LedgerOpt = Annotated[Path | None, typer.Option("--ledger", help="ledger folder (default: $REPAIR_HOME/ledgers/MODEL)")]
+LedgerOpt = Annotated[Path | None, typer.Option(
+    "--ledger", "--session",
+    help="ledger folder, or the folder of `repair chat --session DIR` (default: $REPAIR_HOME/ledgers/MODEL)")]
 
 DEFAULT_RETAIN_PROBES = [
     "What is the capital of Japan?",
@@ -89,7 +91,8 @@ def _load(model: str, ledger: Path | None, dtype: str | None = None):
     with console.status(f"loading {model} …"):
         t = time.perf_counter()
         try:
-            patient = repair.load(model, ledger=ledger if ledger is not None else True, dtype=dtype)
+            where = _ledger_dir(model, ledger) if ledger is not None else True
+            patient = repair.load(model, ledger=where, dtype=dtype)
         except ValueError as e:  # an empty name, an unknown dtype
             _fail(str(e))
     console.print(f"[dim]loaded {patient!r} in {time.perf_counter() - t:.1f} s[/dim]")
@@ -212,8 +215,9 @@ def forget(
 
 def _ledger_dir(model: str, ledger: Path | None) -> Path:
     """The ledger folder, without loading the model."""
-    if ledger is not None:
-        return ledger
+    if ledger is not None:  # a chat session's folder holds its ledger in ledger/
+        inner = ledger / "ledger"
+        return inner if not (ledger / "ledger.db").exists() and (inner / "ledger.db").exists() else ledger
     from repair.models.loader import repair_home
 
     name = Path(model).expanduser().name if Path(model).expanduser().is_dir() else model
