@@ -17,12 +17,12 @@ def _keep_thread_count():
     torch.set_num_threads(n)
 
 
-@pytest.fixture
-def tiny_llama():
+def tiny_llama_model(**overrides):
+    """The tests' tiny random Llama (seeded), also for child processes (tests/ledger_child.py)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(
+    sizes = dict(
         vocab_size=101,
         hidden_size=32,
         intermediate_size=64,
@@ -31,7 +31,12 @@ def tiny_llama():
         num_key_value_heads=2,
         max_position_embeddings=64,
     )
-    return LlamaForCausalLM(cfg).eval()
+    return LlamaForCausalLM(LlamaConfig(**{**sizes, **overrides})).eval()
+
+
+@pytest.fixture
+def tiny_llama():
+    return tiny_llama_model()
 
 
 def tiny_llama_for(tok, *, layers: int = 2, positions: int = 128, **extra):

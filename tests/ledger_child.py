@@ -13,24 +13,13 @@ import sys
 from pathlib import Path
 
 import torch
+from conftest import tiny_llama_model
 
 torch.set_num_threads(1)
 
 
 def tiny_llama():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=101,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-    )
-    return LlamaForCausalLM(cfg).eval()
+    return tiny_llama_model()
 
 
 def make_edit(eid: str, seed: int, layer: int = 1):

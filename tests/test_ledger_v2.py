@@ -9,6 +9,7 @@ import sqlite3
 
 import pytest
 import torch
+from conftest import tiny_llama_model
 from ledger_child import checksum, make_edit, tiny_llama
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
@@ -227,20 +228,8 @@ def test_a_database_held_by_another_program_is_busy_not_a_crash(tmp_path):
 
 
 def test_doctor_deep_checks_shapes_against_the_model(tmp_path):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     _ledger(tmp_path / "ledger").commit(make_edit("e1", 1))
-    other = LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=101,
-            hidden_size=32,
-            intermediate_size=48,
-            num_hidden_layers=3,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=64,
-        )
-    )
+    other = tiny_llama_model(intermediate_size=48)
     other.save_pretrained(tmp_path / "model")
     r = cli("edits", "doctor", "--ledger", str(tmp_path / "ledger"))
     assert r.exit_code == 0 and "check out" in r.output  # the file itself is sound
