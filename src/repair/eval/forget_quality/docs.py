@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .report import HEADLINE_HEADER, RWKU_REFERENCE, by_type_table, headline_row
+from .report import HEADLINE_HEADER, RWKU_REFERENCE, by_type_table, headline_row, label, set_flags
 
 METHOD_ORDER = (
     "none",
@@ -63,7 +63,7 @@ def reading(runs: dict[str, dict[str, Any]]) -> list[str]:
             continue
         forgot = o["refusal"]
         parts = [
-            f"**{s['config']['method']}**: {100 * g['plain']['leak']:.0f} % of plain and "
+            f"**{label(s['config'])}**: {100 * g['plain']['leak']:.0f} % of plain and "
             f"{100 * g['adversarial']['leak']:.0f} % of adversarial probes still give the answer"
         ]
         if o["confabulation"] > forgot:
@@ -79,6 +79,19 @@ def reading(runs: dict[str, dict[str, Any]]) -> list[str]:
             parts.append(f"{100 * o['neighbours_kept']:.0f} % of neighbours keep a right, fluent answer")
         lines.append("- " + "; ".join(parts) + ".")
     return lines
+
+
+def _commands(model: str, configs: list[dict[str, Any]], limit: int | None) -> list[str]:
+    """The command lines that reproduce these runs: one for the methods at their defaults, one per run
+    with settings of its own."""
+    tail = f" --limit {limit}" if limit else ""
+    plain = [c["method"] for c in configs if not c.get("settings")]
+    lines = [f"repair eval forget-quality --model {model} --method {','.join(plain)}{tail}"] if plain else []
+    return lines + [
+        f"repair eval forget-quality --model {model} --method {c['method']}{set_flags(c)}{tail}"
+        for c in configs
+        if c.get("settings")
+    ]
 
 
 def model_section(model: str, runs: dict[str, dict[str, Any]]) -> list[str]:
@@ -101,9 +114,7 @@ def model_section(model: str, runs: dict[str, dict[str, Any]]) -> list[str]:
             *[headline_row(single[k]) for k in sorted(single, key=_order)],
             "",
             "```bash",
-            f"repair eval forget-quality --model {model} --method "
-            f"{','.join(v['config']['method'] for _, v in sorted(single.items(), key=lambda kv: _order(kv[0])))}"
-            + (f" --limit {limit}" if limit else ""),
+            *_commands(model, [single[k]["config"] for k in sorted(single, key=_order)], limit),
             "```",
             "",
             *reading(single),
@@ -111,7 +122,7 @@ def model_section(model: str, runs: dict[str, dict[str, Any]]) -> list[str]:
         ]
         for k in sorted(single, key=_order):
             L += [
-                f"<details><summary>{single[k]['config']['method']}: per probe type</summary>",
+                f"<details><summary>{label(single[k]['config'])}: per probe type</summary>",
                 "",
                 by_type_table(single[k]),
                 "",
@@ -137,7 +148,7 @@ def sequential_section(s: dict[str, Any]) -> list[str]:
     c = s["config"]
     held = "held out" if c["split"] == "test" else "not held out"
     return [
-        f"Sequential run ({c['split']} split, {held}): {c['method']} forgets {c['sequential']} targets one "
+        f"Sequential run ({c['split']} split, {held}): {label(c)} forgets {c['sequential']} targets one "
         f"after another, with every earlier edit still applied; all targets so far are scored every "
         f"{c['every']} edits:",
         "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,18 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
+def label(c: dict[str, Any]) -> str:
+    """A run's method with the settings it overrode ("stamp2 (keep_prior=false)")."""
+    sets = c.get("settings") or {}
+    return c["method"] + (
+        " (" + ", ".join(f"{k}={json.dumps(v)}" for k, v in sets.items()) + ")" if sets else ""
+    )
+
+
+def set_flags(c: dict[str, Any]) -> str:
+    return "".join(f" --set {k}={json.dumps(v)}" for k, v in (c.get("settings") or {}).items())
+
+
 def headline_row(s: dict[str, Any]) -> str:
     o, g = s["overall"], s["groups"]
     ppl = "–"
@@ -28,7 +41,7 @@ def headline_row(s: dict[str, Any]) -> str:
     kl = "–" if s.get("kl") is None else f"{s['kl']:.4f}"
     req = "–" if s.get("median_request_s") is None else f"{s['median_request_s']:.1f}"
     return (
-        f"| {s['config']['method']} | {s['targets']} | {_pct(g['plain']['leak'])} | {_pct(g['adversarial']['leak'])} "
+        f"| {label(s['config'])} | {s['targets']} | {_pct(g['plain']['leak'])} | {_pct(g['adversarial']['leak'])} "
         f"| {_pct(o['refusal'])} | {_pct(o['confabulation'])} | {_pct(o['degenerate'])} "
         f"| {_pct(o['neighbours_kept'])} | {kl} | {ppl} | {req} |"
     )
