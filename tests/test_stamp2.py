@@ -161,8 +161,8 @@ def test_second_edit_keeps_the_first_edits_keys_and_entity_rows(patient, monkeyp
         patient.ledger.undo(e2.id), patient.ledger.undo(e1.id)
         return float(d1), float(de)
 
-    plain_first, plain_entity = moved()
-    kept_first, _ = moved(keep_prior=True)
-    _, kept_entity = moved(keep_entities=True)
+    plain_first, plain_entity = moved(keep_prior=False, keep_entities=False)
+    kept_first, _ = moved(keep_prior=True, keep_entities=False)
+    _, kept_entity = moved(keep_prior=False, keep_entities=True)
     assert kept_first < 0.5 * plain_first
     assert kept_entity < plain_entity

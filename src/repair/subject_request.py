@@ -83,6 +83,7 @@ class SubjectEngine:
 
     def prepare(self, patient: Any) -> tuple[Any, Any]:
         from repair.edit.stamp2 import load_hparams, refusal_vector
+        from repair.edit.stamp2.keep import entity_factors
         from repair.edit.stats import stats_for
 
         if patient.name not in self._ready:
@@ -90,6 +91,8 @@ class SubjectEngine:
             stats = stats_for(patient)
             stats.keep_c(cfg.layers, "down")
             refusal_vector(patient, cfg.vector_layer, cfg.vector, stats)
+            if cfg.keep_entities:  # built once per model: the first request should not pay for it
+                entity_factors(stats, cfg.layers, cfg.lam)
             self._ready[patient.name] = (cfg, stats)
         return self._ready[patient.name]
 
