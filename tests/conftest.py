@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -67,3 +68,29 @@ def smollm():
     if os.environ.get("REPAIR_SKIP_E2E"):
         pytest.skip("REPAIR_SKIP_E2E set")
     return repair.load("smollm2-135m-instruct", ledger=False)
+
+
+@contextlib.contextmanager
+def uvicorn_thread(app, timeout: float = 60):
+    """``app`` served by uvicorn on a free loopback port in a thread; yields the port."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout)

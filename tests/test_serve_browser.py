@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pytest
 webdriver = pytest.importorskip("selenium.webdriver")
 uvicorn = pytest.importorskip("uvicorn")
 
+from conftest import uvicorn_thread  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys as K  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -37,19 +36,8 @@ def page_url(tmp_path_factory):
         pytest.skip("chromium-driver is not installed (apt-get install chromium chromium-driver)")
     session = Session.open(tmp_path_factory.mktemp("browser"), max_new_tokens=24, user="http")
     app = create_app(session, Keys([KeySpec(name="ops", key=KEY, admin=True)]), hosts={"127.0.0.1"})
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/#key={KEY}"
-    server.should_exit = True
-    thread.join(30)
+    with uvicorn_thread(app) as port:
+        yield f"http://127.0.0.1:{port}/#key={KEY}"
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ streamed tokens, auth errors, and cancellation of work whose client went away.""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import httpx
@@ -13,6 +11,7 @@ import pytest
 openai = pytest.importorskip("openai")
 uvicorn = pytest.importorskip("uvicorn")
 
+from conftest import uvicorn_thread  # noqa: E402
 from test_serve_http import ALICE, BOB, auth, load_tok, make_app  # noqa: E402
 
 TIMEOUT = 30.0
@@ -29,19 +28,8 @@ def server():
         time.sleep(0.01)
 
     hook = model.register_forward_pre_hook(slow)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + TIMEOUT
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", calls, app
-    srv.should_exit = True
-    thread.join(TIMEOUT)
+    with uvicorn_thread(app, TIMEOUT) as port:
+        yield f"http://127.0.0.1:{port}", calls, app
     hook.remove()
 
 
