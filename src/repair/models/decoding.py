@@ -9,6 +9,7 @@ Here finished rows leave the batch and the key/value cache; the tokens are those
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -18,14 +19,15 @@ from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 def cache_kw(model: torch.nn.Module, cache: object) -> dict[str, object]:
     """The key/value cache as the model's forward names it: ``cache`` in transformers 5.x (where
     ``past_key_values`` is deprecated and warns on every call), ``past_key_values`` before."""
-    fwd = type(model).forward
+    return {_cache_name(type(model)): cache}
+
+
+@functools.cache
+def _cache_name(cls: type) -> str:  # once per model class: callers pass the cache at every decoding step
+    fwd = cls.forward
     while hasattr(fwd, "__wrapped__"):
         fwd = fwd.__wrapped__
-    return {
-        "cache"
-        if "cache" in fwd.__code__.co_varnames[: fwd.__code__.co_argcount]
-        else "past_key_values": cache
-    }
+    return "cache" if "cache" in fwd.__code__.co_varnames[: fwd.__code__.co_argcount] else "past_key_values"
 
 
 def eos_ids(model: PreTrainedModel, tok: PreTrainedTokenizerBase) -> set[int]:
