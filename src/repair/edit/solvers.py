@@ -33,6 +33,14 @@ def relative_lambda(lam: float, c: torch.Tensor) -> float:
     return lam * max(scale, 1e-12)
 
 
+def ridge_cholesky(c: torch.Tensor, lam_abs: float, error: str) -> torch.Tensor:
+    """Cholesky factor of C + lam_abs I; ``error`` when C + lam_abs I is not positive definite."""
+    chol, info = torch.linalg.cholesky_ex(c + lam_abs * torch.eye(c.shape[0], dtype=c.dtype))
+    if int(info) != 0:
+        raise NonFiniteEditError(error)
+    return chol
+
+
 @dataclass
 class KeepStats:
     """Second moments of the keep rows for one map: C_K = X_K^T X_K (+ C0), cached per layer."""
@@ -66,10 +74,7 @@ def delta_solve(
     xf, rr = _f64(x_f), _f64(r)
     c = keep.c + xf.T @ xf
     lam_abs = relative_lambda(lam, c) if relative else lam
-    c = c + lam_abs * torch.eye(c.shape[0], dtype=c.dtype)
-    chol, info = torch.linalg.cholesky_ex(c)
-    if int(info) != 0:
-        raise NonFiniteEditError("keep statistics are not positive definite; increase lam")
+    chol = ridge_cholesky(c, lam_abs, "keep statistics are not positive definite; increase lam")
     a = torch.cholesky_solve(xf.T, chol).T  # (f, n) = X_F (C + lam I)^-1
     b = rr.T
     check_finite(a, b)

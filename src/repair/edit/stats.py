@@ -22,7 +22,7 @@ import torch
 from repair.data import load_pairs, load_prompts
 from repair.edit.capture import capture, encode
 from repair.edit.ledger import atomic_write_bytes
-from repair.edit.solvers import NonFiniteEditError, relative_lambda
+from repair.edit.solvers import relative_lambda, ridge_cholesky
 from repair.eval.metrics import is_refusal
 from repair.models.loader import repair_home
 
@@ -176,12 +176,12 @@ class EditStats:
             if cached is None:
                 c = self.keep_c([layer], name)[layer]
                 lam_abs = relative_lambda(lam, c)
-                chol, info = torch.linalg.cholesky_ex(c + lam_abs * torch.eye(c.shape[0], dtype=c.dtype))
-                if int(info) != 0:
-                    raise NonFiniteEditError(
-                        f"keep statistics of layer {layer} {name} are not positive "
-                        f"definite; increase lam (now {lam:g})"
-                    )
+                chol = ridge_cholesky(
+                    c,
+                    lam_abs,
+                    f"keep statistics of layer {layer} {name} are not positive definite; "
+                    f"increase lam (now {lam:g})",
+                )
                 cached = {"chol": chol, "lam_abs": torch.tensor(lam_abs, dtype=torch.float64)}
                 self._save(file, cached)
             self._factors[key] = (cached["chol"], float(cached["lam_abs"]))

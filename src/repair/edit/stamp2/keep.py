@@ -23,7 +23,7 @@ from importlib import resources
 import torch
 
 from repair.edit.delta import Edit
-from repair.edit.solvers import NonFiniteEditError, relative_lambda
+from repair.edit.solvers import relative_lambda, ridge_cholesky
 from repair.edit.stamp2.rows import read_rows
 from repair.edit.stamp2.subject import chat_ids, subject_positions
 from repair.edit.stamp2.vector import TEMPLATES, edit_prompts
@@ -74,14 +74,11 @@ def entity_factors(stats, layers: Sequence[int], lam: float) -> dict[int, torch.
             keys.update(entity_keys(stats.p, layers, entities))
         c = stats.keep_c([layer], "down")[layer]
         x = keys[layer].double()
-        chol, info = torch.linalg.cholesky_ex(
-            c + x.T @ x + relative_lambda(lam, c) * torch.eye(len(c), dtype=c.dtype)
+        return ridge_cholesky(
+            c + x.T @ x,
+            relative_lambda(lam, c),
+            f"keep statistics of layer {layer} are not positive definite; increase lam",
         )
-        if int(info) != 0:
-            raise NonFiniteEditError(
-                f"keep statistics of layer {layer} are not positive definite; increase lam"
-            )
-        return chol
 
     return {layer: stats.memo(files[layer], lambda layer=layer: factor(layer)) for layer in layers}
 
