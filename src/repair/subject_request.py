@@ -82,18 +82,10 @@ class SubjectEngine:
         self._ready: dict[str, tuple[Any, Any]] = {}
 
     def prepare(self, patient: Any) -> tuple[Any, Any]:
-        from repair.edit.stamp2 import load_hparams, refusal_vector
-        from repair.edit.stamp2.keep import entity_factors
-        from repair.edit.stats import stats_for
+        from repair.edit.stamp2 import prepare
 
         if patient.name not in self._ready:
-            cfg = load_hparams(patient.name, patient.n_layers, **self.overrides)
-            stats = stats_for(patient)
-            stats.keep_c(cfg.layers, "down")
-            refusal_vector(patient, cfg.vector_layer, cfg.vector, stats)
-            if cfg.keep_entities:  # built once per model: the first request should not pay for it
-                entity_factors(stats, cfg.layers, cfg.lam)
-            self._ready[patient.name] = (cfg, stats)
+            self._ready[patient.name] = prepare(patient, **self.overrides)
         return self._ready[patient.name]
 
     def edit(self, patient: Any, subject: str, prompts: list[str]) -> Edit:

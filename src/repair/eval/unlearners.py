@@ -148,16 +148,9 @@ class Stamp2Unlearner:
         self._stats: Any = None
 
     def prepare(self, patient: Any) -> None:
-        from repair.edit.stamp2 import load_hparams, refusal_vector
-        from repair.edit.stamp2.keep import entity_factors
-        from repair.edit.stats import stats_for
+        from repair.edit.stamp2 import prepare
 
-        self._cfg = load_hparams(patient.name, patient.n_layers, **self.config.overrides())
-        self._stats = stats_for(patient)
-        self._stats.keep_c(self._cfg.layers, "down")
-        refusal_vector(patient, self._cfg.vector_layer, self._cfg.vector, self._stats)
-        if self._cfg.keep_entities:
-            entity_factors(self._stats, self._cfg.layers, self._cfg.lam)
+        self._cfg, self._stats = prepare(patient, **self.config.overrides())
 
     def effective(self) -> Any:
         """The Stamp2Config in use: the model's hparams file with this run's overrides."""

@@ -14,7 +14,7 @@ rather than one question; questions that do not name it (reverse questions) are 
 """
 
 from repair.edit.stamp2.config import Stamp2Config, load_hparams
-from repair.edit.stamp2.edit import forget_subject
+from repair.edit.stamp2.edit import forget_subject, prepare
 from repair.edit.stamp2.vector import refusal_vector
 
-__all__ = ["Stamp2Config", "forget_subject", "load_hparams", "refusal_vector"]
+__all__ = ["Stamp2Config", "forget_subject", "load_hparams", "prepare", "refusal_vector"]

@@ -9,7 +9,7 @@ import torch
 
 from repair.edit.delta import Edit, MapDelta, new_edit_id
 from repair.edit.solvers import check_finite, keep_solve
-from repair.edit.stamp2.config import Stamp2Config
+from repair.edit.stamp2.config import Stamp2Config, load_hparams
 from repair.edit.stamp2.keep import entity_factors, prior_keys
 from repair.edit.stamp2.rows import read_rows
 from repair.edit.stamp2.subject import chat_ids, subject_positions
@@ -30,6 +30,20 @@ def _keyed(tok, prompts: Sequence[str], subject: str) -> tuple[list[list[int]], 
     if not seqs:
         raise NoMentionError(f"no prompt names {subject!r}; nothing to key the edit on")
     return seqs, poss
+
+
+def prepare(patient, **overrides: object) -> tuple[Stamp2Config, object]:
+    """The model's settings (its hparams file with ``overrides``) and statistics, with everything an edit
+    needs computed or loaded now, so that the first request does not pay for it."""
+    from repair.edit.stats import stats_for
+
+    cfg = load_hparams(patient.name, patient.n_layers, **overrides)
+    stats = stats_for(patient)
+    stats.keep_c(cfg.layers, "down")
+    refusal_vector(patient, cfg.vector_layer, cfg.vector, stats)
+    if cfg.keep_entities:
+        entity_factors(stats, cfg.layers, cfg.lam)
+    return cfg, stats
 
 
 def forget_subject(
