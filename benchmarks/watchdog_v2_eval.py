@@ -1,6 +1,6 @@
 """Score the watchdog's fast path on the hand-written v2 sets (repair/data/watchdog_v2).
 
-    python benchmarks/watchdog_v2_eval.py [--split dev|test] [--json out.json] [--show-misses]
+    python benchmarks/watchdog_v2_eval.py [--split dev|dev2|test] [--json out.json] [--show-misses]
 
 Runs `Watchdog(k=4)` with its default classifier (MiniLM + lexical head) and the rule extractor, no LLM,
 on one CPU thread, and prints overall, per language and per class: recall of the unlearn decision,
@@ -76,7 +76,7 @@ def table(title: str, rows: dict[str, dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--split", choices=["dev", "test"], default="test")
+    ap.add_argument("--split", choices=["dev", "dev2", "test"], default="test")
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--json", default=None, help="write the metrics (and per-dialogue records) here")
     ap.add_argument("--show-misses", action="store_true", help="list wrong decisions and wrong targets")
