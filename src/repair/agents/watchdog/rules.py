@@ -71,13 +71,15 @@ _TRIM = [
     ),
     re.compile(r"\s*(?:[,;:]|\s-\s|\s—\s).*$"),
     re.compile(
-        r"\s+(?:please|pls|plz|entirely|completely|totally|for good|forever|permanently|right now|right away"
-        r"|now|immediately|asap|altogether|too|as well|needs? to be|has to be|must be|because|since|so that"
+        r"\s+(?:please|pls|plz|entirely|completely|totally|for good|forever|permanently|right now|right away|anymore|any more|any longer"
+        r"|now|immediately|asap|altogether|too|as well|needs? to be|has to be|must be|should be|because|since|so that"
         r"|(?:has|have|needs?|must|should)\s+(?:to\s+)?go|(?:has|have) got to go"
         r"|(?:that\s+)?i\s+(?:gave|shared|mentioned|told|provided|typed|sent)"
         r"|(?:that\s+)?you\s+(?:have|hold|know|learned|learnt|stored|were told|got))\b.*$",
         re.I,
     ),
+    # "all data about me wiped from your memory": the participle is the request, not the subject
+    re.compile(r"\s+(?:wiped|removed|deleted|erased|forgotten|purged|gone|scrubbed)\b.*$"),
     # a time reference left at the end: "forget what you said just now" -> "what you said"
     re.compile(r"\s+(?:just|a (?:moment|minute|second|little while) ago|earlier)\s*$", re.I),
 ]
@@ -253,15 +255,20 @@ def _pointed_turn(message: str, pairs: list[tuple[str, str]]) -> int:
     answer, then the newest such answer."""
     want: set[str] = set()
     for m in _DEM_PHRASE.finditer(message):
-        want |= content_tokens(m.group(1)) - _GENERIC
+        want |= _stems(m.group(1)) - {w[:5] for w in _GENERIC}
     if not want or len(pairs) < 2:
         return len(pairs) - 1
-    if want & content_tokens(" ".join(pairs[-1])):
+    if want & _stems(" ".join(pairs[-1])):
         return len(pairs) - 1
     for i in range(len(pairs) - 2, -1, -1):
-        if want & content_tokens(pairs[i][1]):
+        if want & _stems(" ".join(pairs[i])):  # "that octopus fact": the turn that asked about octopuses
             return i
     return len(pairs) - 1
+
+
+def _stems(text: str) -> set[str]:
+    """Content words cut to 5 letters, so "octopus" meets "octopuses" and "salary" meets "salaries"."""
+    return {t[:5] for t in content_tokens(text)}
 
 
 @dataclass

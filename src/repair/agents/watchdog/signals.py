@@ -19,7 +19,7 @@ import re
 
 # A name: 1-4 capitalised words (unicode letters, hyphens, apostrophes), after an optional title.
 _TITLE = r"(?:(?:Mrs|Mr|Ms|Mx|Dr|Prof|M|Mme|Sr|Sra|Sig|Sig\.ra)\.?\s+|(?:Professor|Doctor|Herr|Frau|Madame|Monsieur|Señora?|Signora?)\s+)?"
-_NAME = r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+(?:[A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))*)"
+_NAME = r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+(?:[A-ZÀ-ÝĀ-Ž][\w'’\-]+|&\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))*)"
 # Words a capitalised run may start with that are not names (sentence-initial function words).
 _NOT_NAME = {
     "i", "please", "thanks", "the", "my", "and", "but", "so", "it", "this", "that", "hi", "hey",
@@ -36,16 +36,21 @@ _SELF_NAME = [
     ),
     # "my name is X", "je m'appelle X", "ich heiße X", "me llamo X", "mi chiamo X", "chamo-me X"
     re.compile(
-        rf"(?i:\b(?:my name is|my name's|je m'appelle|je m’appelle|ich hei(?:ß|ss)e|me llamo|mi chiamo|"
+        rf"(?i:\b(?:my (?:full )?name is|my name's|je m'appelle|je m’appelle|ich hei(?:ß|ss)e|me llamo|mi chiamo|"
         rf"chamo-me|mijn naam is|ik heet))\s+{_TITLE}{_NAME}"
     ),
+    # "That's me, Hugo Penhaligon", "I, Conrad Ellery, hereby request", "Ich, Matthias Kern, beantrage"
+    re.compile(rf"(?i:\b(?:that's|that is|that’s|it's|it is) me),?\s+{_TITLE}{_NAME}"),
+    re.compile(rf"(?:^|[.:;!?]\s+)(?:I|Ich|Yo|Je|Io|Eu|Ik),\s+{_TITLE}{_NAME},"),
+    # "I own a small florist called Petal & Thorn", "we run a café named X"
+    re.compile(rf"(?i:\b(?:i|we) (?:own|run|manage|have)\b[^.;!?]*?\b(?:called|named))\s+{_TITLE}{_NAME}"),
     # "know me as (Professor) X"
     re.compile(rf"(?i:\bknow me as)\s+{_TITLE}{_NAME}"),
     # "relating to me, X" / "about me, X" (the requester names themselves in apposition)
     re.compile(rf"(?i:\b(?:to|about|on) me),\s+{_TITLE}{_NAME}"),
     # "request from X", "solicitor for Mrs. X" (acting for a data subject)
     re.compile(
-        rf"(?i:\brequest from|\b(?:solicitor|lawyer|attorney|acting) (?:for|on behalf of))\s+{_TITLE}{_NAME}"
+        rf"(?i:\brequest from|\bmy client,?|\b(?:solicitor|lawyer|attorney|acting) (?:for|on behalf of))\s+{_TITLE}{_NAME}"
     ),
     # "je soussigné(e) X"
     re.compile(rf"(?i:\bje soussign[ée]e?)\s+{_TITLE}{_NAME}"),
@@ -101,7 +106,8 @@ _FORMAL_ASK = re.compile(
     r"|(?:^|[.;:!]\s*)(?:delete|erase|remove)\s+(?:all\s+(?:of\s+)?)?my\b"
     r"|request (?:to delete|for (?:erasure|deletion)|(?:the )?(?:erasure|deletion|removal))|(?:right[- ]to[- ](?:erasure|be[- ]forgotten|delete)|"
     r"erasure|deletion) request|notice of request|please (?:delete|erase|remove)"
-    r"|je (?:vous )?demande|vous demande|hiermit verlange ich|ich verlange|ich beantrage|solicito|"
+    r"|(?:my client|on behalf of)\b[^.]*?\brequests?|requests (?:the )?(?:erasure|deletion)"
+    r"|je (?:vous )?demande|vous demande|hiermit verlange ich|ich verlange|ich beantrage|beantrage|verlange|solicito|ejerzo|"
     r"chiedo|esercito|exer[çc]o|solicito|verzoek|ik verzoek)\b",
     re.I,
 )
@@ -168,12 +174,12 @@ _POINT_BACK = re.compile(
 # have no such signal and stay chat.
 # ---------------------------------------------------------------------------------------------------
 _F_VERB = (
-    r"oublie|oubliez|efface|effacez|supprime|supprimez|retirez|enl[èe]ve|enlevez"  # fr
+    r"oublie|oublies|oubliez|efface|effaces|effacez|supprime|supprimes|supprimez|retirez|enl[èe]ve|enlevez"  # fr
     r"|vergiss|vergessen sie|l[öo]sch|l[öo]sche|l[öo]schen sie|entferne|entfernen sie"  # de
     r"|olvida|olvide|olvides|olvidad|b[oó]rra\w*|b[oó]rre\w*|elimina|elimine|suprime|suprima|quita"  # es
     r"|dimentica|dimentichi|cancella|cancelli|elimini|rimuovi|rimuova"  # it
-    r"|esquece|esque[çc]a|apaga|apague|remova|exclua"  # pt
-    r"|vergeet|verwijder|wis"  # nl
+    r"|esquece|esque[çc]a|esque[çc]as|apaga|apague|apagues|remova|exclua"  # pt
+    r"|vergeet|vergeten|verwijder|wis"  # nl
 )
 _F_VERB_RE = re.compile(rf"(?<![’'])\b(?:{_F_VERB})\b", re.I)
 _F_MEMORY = re.compile(
@@ -189,9 +195,11 @@ _F_ALL_ABOUT = re.compile(
     re.I,
 )
 _F_ABOUT = r"(?:sur|concerne|über|sobre|su|over|a|à)"
-_F_SELF = re.compile(r"\b(?:sur moi|über mich|sobre m[íi]m?|su di me|over mij)\b", re.I)
+_F_SELF = re.compile(
+    r"\b(?:sur moi|qui me concerne|über mich|sobre m[íi]m?|de m[íi]|su di me|over mij)\b", re.I
+)
 _F_DEM_NOUN = re.compile(
-    r"\b(?:ce(?!\s+qu)|cet|cette|ces|diese[rsnm]?|ese|esa|esos|esas|este|esta|questo|questa|quel|quella|quello|esse|essa"
+    r"\b(?:ce(?!\s+qu)|cet|cette|ces|diese[rsnm]?|ese|esa|esos|esas|este|esta|questo|questa|quel(?!\s+che)|quella|quello(?!\s+che)|esse|essa"
     r"|deze|dit|dat)\s+(?:\w+\s+){0,2}?\w{3,}",
     re.I,
 )
