@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import math
-import time
 from pathlib import Path
 
 import pytest
@@ -220,10 +219,9 @@ def test_kl_identical_models_is_zero(tiny):
     for positions in ("all", "last"):
         assert M.mean_kl(model, twin, tok, prompts, positions=positions) == pytest.approx(0.0, abs=1e-7)
     assert M.mean_kl(model, model, tok, prompts, chat=True) == pytest.approx(0.0, abs=1e-7)
-    assert M.mean_kl_states(model, tok, prompts, None, None) == pytest.approx(0.0, abs=1e-7)
 
 
-def test_kl_hand_computed_and_state_dict_swap(tiny):
+def test_kl_hand_computed(tiny):
     import torch
 
     model, tok = tiny
@@ -246,37 +244,6 @@ def test_kl_hand_computed_and_state_dict_swap(tiny):
     got = M.mean_kl(model, changed, tok, prompts, positions="last")
     assert got > 0
     assert got == pytest.approx(sum(want) / len(want), rel=1e-4)
-
-    # the same through before/after (partial) state dicts on one model
-    after = {key: changed.state_dict()[key].clone()}
-    got_states = M.mean_kl_states(model, tok, prompts, None, after, positions="last")
-    assert got_states == pytest.approx(got, rel=1e-5)
-    got_all = M.mean_kl_states(model, tok, prompts, {key: original}, after)
-    assert got_all == pytest.approx(M.mean_kl(model, changed, tok, prompts), rel=1e-5)
-    assert torch.equal(model.state_dict()[key], original)  # weights restored
-    with pytest.raises(KeyError):
-        M.mean_kl_states(model, tok, prompts, None, {"nope.weight": original})
-
-
-# ---------------------------------------------------------------------------------------------
-# timing
-# ---------------------------------------------------------------------------------------------
-
-
-def test_timer_and_rte_table():
-    t = M.Timer()
-    with t:
-        time.sleep(0.01)
-    with t:  # accumulates
-        time.sleep(0.01)
-    assert 0.02 <= t.seconds < 1.0
-    assert t.minutes == pytest.approx(t.seconds / 60)
-    out, secs = M.timed(sum, [1, 2, 3])
-    assert out == 6 and secs >= 0
-    table = M.rte_table({"GA": 600.0, "STAMP": 300.0, "STAMP-LR": 150.0})
-    assert table["GA"]["minutes"] == 10.0
-    assert table["STAMP"]["ratio"] == 0.5 and table["STAMP-LR"]["speedup"] == 4.0
-    assert M.rte_table({"a": 2.0, "b": 4.0}, reference="a")["b"]["ratio"] == 2.0
 
 
 # ---------------------------------------------------------------------------------------------
