@@ -55,9 +55,13 @@ def main() -> None:
             fresh = time_edit(patient, **kw)
             runs = [time_edit(patient, **kw) for _ in range(args.repeats)]
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-            print(f"{label:16s} first ever {first['total']:.3f} s | new process {fresh['total']:.3f} s | cached "
-                  "median: " + " ".join(f"{k} {v:.3f} s" for k, v in med.items()))
-        print(f"{'STAMP-2':16s} cached median: total {stamp2_time(patient, args.repeats):.3f} s (Toyota, 5 layers)")
+            print(
+                f"{label:16s} first ever {first['total']:.3f} s | new process {fresh['total']:.3f} s | cached "
+                "median: " + " ".join(f"{k} {v:.3f} s" for k, v in med.items())
+            )
+        print(
+            f"{'STAMP-2':16s} cached median: total {stamp2_time(patient, args.repeats):.3f} s (Toyota, 5 layers)"
+        )
 
 
 def stamp2_time(patient, repeats: int) -> float:

@@ -32,15 +32,25 @@ def main() -> None:
     ap.add_argument("--recipe", choices=["repair", "paper"], default="repair")
     ap.add_argument("--set", nargs="*", default=[], help="StampConfig overrides, key=value")
     ap.add_argument("--only", default=None, help="edit only the forget facts whose prompt contains this")
-    ap.add_argument("--guard", action="store_true",
-                    help="as `repair forget` does: its retain probes are the edit's guard, all must be kept")
+    ap.add_argument(
+        "--guard",
+        action="store_true",
+        help="as `repair forget` does: its retain probes are the edit's guard, all must be kept",
+    )
     args = ap.parse_args()
     kw = parse_overrides(args.set)
     if args.guard:
         kw = {"guard_keep": 1.0, **kw}
     if args.recipe == "paper":
-        kw = {"recipe": "paper", "solver": "paper", "layers": "auto", "maps": ["gate", "up", "down"],
-              "positions": "all", "pool": "rows", **kw}
+        kw = {
+            "recipe": "paper",
+            "solver": "paper",
+            "layers": "auto",
+            "maps": ["gate", "up", "down"],
+            "positions": "all",
+            "pool": "rows",
+            **kw,
+        }
     patient = repair.load(args.model, ledger=False)
     known = known_facts(patient)
     forget, retain = known[: args.n], known[args.n :]
@@ -63,31 +73,48 @@ def main() -> None:
         now = correct()
         kept = sum(b and n for b, n in zip(base, now, strict=True)) / max(sum(base), 1)
         committed = not edit.meta.get("uncommitted_reason")
-        rows.append({"prompt": prompt, "alpha": edit.meta.get("alpha"), "layers": edit.meta.get("layers"),
-                     "committed": committed,
-                     "forgot_prompt": probe_forgotten(after[0], answer),
-                     "forgot_paraphrase": probe_forgotten(after[1], answer),
-                     "refusal": is_refusal(after[0]), "retain": kept, "seconds": secs,
-                     "after": after})
+        rows.append(
+            {
+                "prompt": prompt,
+                "alpha": edit.meta.get("alpha"),
+                "layers": edit.meta.get("layers"),
+                "committed": committed,
+                "forgot_prompt": probe_forgotten(after[0], answer),
+                "forgot_paraphrase": probe_forgotten(after[1], answer),
+                "refusal": is_refusal(after[0]),
+                "retain": kept,
+                "seconds": secs,
+                "after": after,
+            }
+        )
         r = rows[-1]
         band = f"{r['layers'][0]}-{r['layers'][-1]}" if r["layers"] else "-"
-        print(f"{prompt[:44]:44s} layers {band:5s} alpha {r['alpha']:6.4g} prompt {r['forgot_prompt']!s:5} "
-              f"held-out {r['forgot_paraphrase']!s:5} retain {kept:.2f} {secs:5.1f} s | {after[0][:50]!r}",
-              flush=True)
+        print(
+            f"{prompt[:44]:44s} layers {band:5s} alpha {r['alpha']:6.4g} prompt {r['forgot_prompt']!s:5} "
+            f"held-out {r['forgot_paraphrase']!s:5} retain {kept:.2f} {secs:5.1f} s | {after[0][:50]!r}",
+            flush=True,
+        )
         if committed:  # an edit the guard refused was never applied: the row is the base model's
             patient.ledger.undo(edit.id)
     both = sum(r["forgot_prompt"] and r["forgot_paraphrase"] for r in rows)
-    print(json.dumps({
-        "model": args.model, "recipe": args.recipe, "overrides": kw, "n": len(rows),
-        "committed": sum(r["committed"] for r in rows),
-        "forgotten_prompt": sum(r["forgot_prompt"] for r in rows),
-        "forgotten_prompt_and_paraphrase": both,
-        "refusals": sum(r["refusal"] for r in rows),
-        "retain_mean": round(statistics.mean(r["retain"] for r in rows), 3),
-        "retain_min": round(min(r["retain"] for r in rows), 3),
-        "median_edit_s": round(statistics.median(r["seconds"] for r in rows), 2),
-        "base_retain_facts": sum(base),
-    }))
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "recipe": args.recipe,
+                "overrides": kw,
+                "n": len(rows),
+                "committed": sum(r["committed"] for r in rows),
+                "forgotten_prompt": sum(r["forgot_prompt"] for r in rows),
+                "forgotten_prompt_and_paraphrase": both,
+                "refusals": sum(r["refusal"] for r in rows),
+                "retain_mean": round(statistics.mean(r["retain"] for r in rows), 3),
+                "retain_min": round(min(r["retain"] for r in rows), 3),
+                "median_edit_s": round(statistics.median(r["seconds"] for r in rows), 2),
+                "base_retain_facts": sum(base),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

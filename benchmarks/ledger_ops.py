@@ -25,15 +25,30 @@ from repair.models.arch import arch_for
 
 def model() -> LlamaForCausalLM:
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=101, hidden_size=64, intermediate_size=256, num_hidden_layers=4,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    cfg = LlamaConfig(
+        vocab_size=101,
+        hidden_size=64,
+        intermediate_size=256,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
     return LlamaForCausalLM(cfg).eval()
 
 
 def edit(i: int) -> Edit:
     g = torch.Generator().manual_seed(i)
-    deltas = [MapDelta(layer, "down", b=torch.randn(64, 4, generator=g) * 1e-3, a=torch.randn(4, 256, generator=g),
-                       keys=torch.randn(16, 256, generator=g)) for layer in range(4)]
+    deltas = [
+        MapDelta(
+            layer,
+            "down",
+            b=torch.randn(64, 4, generator=g) * 1e-3,
+            a=torch.randn(4, 256, generator=g),
+            keys=torch.randn(16, 256, generator=g),
+        )
+        for layer in range(4)
+    ]
     return Edit(f"e{i}", deltas, meta={"forget": [[f"question {i}?", f"answer {i}."]], "alpha": 1.0})
 
 
@@ -76,9 +91,11 @@ def main() -> None:
     led.purge(None)
     purge = time.perf_counter() - t
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-    print(f"{n} edits (4 maps each): commit {ms(commit)} (median), sync idle {statistics.median(idle) * 1e6:.1f} µs, "
-          f"sync after another process's undo {ms(changed)}, open and apply all {opened * 1e3:.0f} ms, "
-          f"purge all {purge * 1e3:.0f} ms, folder {size / 1e6:.1f} MB")
+    print(
+        f"{n} edits (4 maps each): commit {ms(commit)} (median), sync idle {statistics.median(idle) * 1e6:.1f} µs, "
+        f"sync after another process's undo {ms(changed)}, open and apply all {opened * 1e3:.0f} ms, "
+        f"purge all {purge * 1e3:.0f} ms, folder {size / 1e6:.1f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -30,13 +30,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--surgeon", choices=list(SURGEONS), default="rule")
     ap.add_argument("--out", default="results/pipeline")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
-    ap.add_argument("--resume", action="store_true", help="keep the scenarios OUT already holds, play the rest")
+    ap.add_argument(
+        "--resume", action="store_true", help="keep the scenarios OUT already holds, play the rest"
+    )
     ap.add_argument("--set", nargs="*", default=[], help="StampConfig overrides for every edit, key=value")
-    ap.add_argument("--dtype", default="auto", help="patient weights: auto (bfloat16 where native), float32, bfloat16")
+    ap.add_argument(
+        "--dtype", default="auto", help="patient weights: auto (bfloat16 where native), float32, bfloat16"
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    summary = run_pipeline(args.model, n=args.n, n_chat=args.n_chat, seed=args.seed, surgeon=args.surgeon,
-                           out=args.out, resume=args.resume, stamp_overrides=parse_overrides(args.set) or None, dtype=args.dtype)
+    summary = run_pipeline(
+        args.model,
+        n=args.n,
+        n_chat=args.n_chat,
+        seed=args.seed,
+        surgeon=args.surgeon,
+        out=args.out,
+        resume=args.resume,
+        stamp_overrides=parse_overrides(args.set) or None,
+        dtype=args.dtype,
+    )
     print_table(summary)
     print(json.dumps(summary, indent=1))
 

@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "src" / "repair" / "data"
 
 
-def fit_logreg(x: np.ndarray, y: np.ndarray, lam: float, sw: np.ndarray | None = None, iters: int = 50) -> tuple[np.ndarray, float]:
+def fit_logreg(
+    x: np.ndarray, y: np.ndarray, lam: float, sw: np.ndarray | None = None, iters: int = 50
+) -> tuple[np.ndarray, float]:
     """Minimise sum_i sw_i * logloss_i + lam/2 * |w|^2 (bias unpenalised) by Newton's method."""
     n, d = x.shape
     xa = np.concatenate([x, np.ones((n, 1))], axis=1)
@@ -100,22 +102,31 @@ def cross_validate(x: np.ndarray, y: np.ndarray, folds: np.ndarray, lam: float, 
     return oof
 
 
-def train_head(x: np.ndarray, y: np.ndarray, folds: np.ndarray, sw: np.ndarray, grid: list[float], name: str) -> dict:
+def train_head(
+    x: np.ndarray, y: np.ndarray, folds: np.ndarray, sw: np.ndarray, grid: list[float], name: str
+) -> dict:
     best = None
     for lam in grid:
         oof = cross_validate(x, y, folds, lam, sw)
         t = choose_threshold(y, oof)
         m = metrics(y, (oof >= t).astype(int))
         logloss = float(-np.mean(y * np.log(oof + 1e-12) + (1 - y) * np.log(1 - oof + 1e-12)))
-        print(f"  [{name}] lam={lam:<6} thr={t:.2f} cv recall={m['recall']:.4f} fpr={m['fpr']:.4f} "
-              f"acc={m['accuracy']:.4f} logloss={logloss:.4f}")
+        print(
+            f"  [{name}] lam={lam:<6} thr={t:.2f} cv recall={m['recall']:.4f} fpr={m['fpr']:.4f} "
+            f"acc={m['accuracy']:.4f} logloss={logloss:.4f}"
+        )
         key = (m["recall"] - 2 * m["fpr"], -logloss)
         if best is None or key > best[0]:
             best = (key, lam, t, m)
     _, lam, t, m = best
     w, b = fit_logreg(x, y, lam, sw)
-    return {"w": [round(float(v), 6) for v in w], "b": round(b, 6), "threshold": t, "lam": lam,
-            "cv": {k: round(v, 4) for k, v in m.items()}}
+    return {
+        "w": [round(float(v), 6) for v in w],
+        "b": round(b, 6),
+        "threshold": t,
+        "lam": lam,
+        "cv": {k: round(v, 4) for k, v in m.items()},
+    }
 
 
 def main() -> None:

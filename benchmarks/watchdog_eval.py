@@ -55,7 +55,9 @@ def evaluate(rows: list[dict], wd) -> dict:
         fn += gold and not pred
         tn += (not gold) and not pred
         if gold != pred:
-            errors.append(f"  {r['id']} gold={r['label']:<7} p={v.classifier_p:.3f} [{r['kind']}] {r['message']}")
+            errors.append(
+                f"  {r['id']} gold={r['label']:<7} p={v.classifier_p:.3f} [{r['kind']}] {r['message']}"
+            )
         if gold and pred:
             n_pos_hit += 1
             t_ok = target_ok(v.target, r["target"])
@@ -94,8 +96,11 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--llm-url", default=None, help="OpenAI-compatible base URL for the LLM extractor")
     ap.add_argument("--llm-model", default="qwen2.5-coder-1.5b-instruct")
-    ap.add_argument("--llm-local", default=None,
-                    help="bundled model name for the LLM extractor, e.g. qwen2.5-coder-0.5b-instruct (slow on CPU)")
+    ap.add_argument(
+        "--llm-local",
+        default=None,
+        help="bundled model name for the LLM extractor, e.g. qwen2.5-coder-0.5b-instruct (slow on CPU)",
+    )
     ap.add_argument("--llm-veto", action="store_true", help="let the LLM overrule the classifier in the band")
     ap.add_argument("--json", default=None, help="write the metrics here")
     ap.add_argument("--show-extraction", action="store_true", help="list extraction mismatches")
@@ -120,16 +125,22 @@ def main() -> None:
     m = evaluate(rows, wd)
 
     print(f"held-out: {args.heldout} ({m['n']} dialogues: {m['n_unlearn']} unlearn, {m['n_chat']} chat)")
-    print(f"classifier: {'MiniLM+lexical' if wd.classifier.use_embeddings else 'lexical-only'}, "
-          f"threshold={wd.threshold}, extractor={'LLM ' + (args.llm_url or args.llm_local) if extractor else 'rules'}")
+    print(
+        f"classifier: {'MiniLM+lexical' if wd.classifier.use_embeddings else 'lexical-only'}, "
+        f"threshold={wd.threshold}, extractor={'LLM ' + (args.llm_url or args.llm_local) if extractor else 'rules'}"
+    )
     print(f"recall    {m['recall']:.4f}  ({m['tp']}/{m['n_unlearn']})")
     print(f"precision {m['precision']:.4f}  ({m['tp']}/{m['tp'] + m['fp']})")
     print(f"FPR       {m['fpr']:.4f}  ({m['fp']}/{m['n_chat']})")
     print(f"accuracy  {m['accuracy']:.4f}")
-    print(f"target accuracy (detected requests) {m['target_accuracy']:.4f}, "
-          f"source accuracy {m['source_accuracy']:.4f}")
-    print(f"latency per example: mean {m['latency_mean_ms']:.1f} ms, p50 {m['latency_p50_ms']:.1f} ms, "
-          f"p95 {m['latency_p95_ms']:.1f} ms (one-time load {load_s:.1f} s)")
+    print(
+        f"target accuracy (detected requests) {m['target_accuracy']:.4f}, "
+        f"source accuracy {m['source_accuracy']:.4f}"
+    )
+    print(
+        f"latency per example: mean {m['latency_mean_ms']:.1f} ms, p50 {m['latency_p50_ms']:.1f} ms, "
+        f"p95 {m['latency_p95_ms']:.1f} ms (one-time load {load_s:.1f} s)"
+    )
     if m["errors"]:
         print("misclassified:")
         print("\n".join(m["errors"]))

@@ -30,9 +30,13 @@ def _batch(lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
 def test_same_tokens_as_generate_with_rows_ending_early(tiny_llama):
     tiny_llama.generation_config.eos_token_id = EOS
     ids, mask = _batch([5, 9, 6, 30, 12])
-    ref = tiny_llama.generate(input_ids=ids, attention_mask=mask, max_new_tokens=20, do_sample=False, pad_token_id=0)
+    ref = tiny_llama.generate(
+        input_ids=ids, attention_mask=mask, max_new_tokens=20, do_sample=False, pad_token_id=0
+    )
     # a row that leaves at its 3rd token must not change the others
-    out = greedy(tiny_llama, _Tok(), ids, mask, max_new_tokens=20, until=lambda i, r: i == 1 and len(r.split()) >= 3)
+    out = greedy(
+        tiny_llama, _Tok(), ids, mask, max_new_tokens=20, until=lambda i, r: i == 1 and len(r.split()) >= 3
+    )
     for i, row in enumerate(ref[:, ids.shape[1] :].tolist()):
         row = row[: row.index(EOS) + 1] if EOS in row else row
         assert out[i] == (row[:3] if i == 1 else row)
@@ -43,6 +47,8 @@ def test_stop_when_ends_every_row_at_the_same_step(tiny_llama):
     tok = _Tok()
     tok.eos_token_id = None  # no end-of-sequence token: only the stop rules end rows
     ids, mask = _batch([5, 9, 6])
-    out = greedy(tiny_llama, tok, ids, mask, max_new_tokens=20, stop_when=lambda i, r: i == 2 and len(r.split()) >= 4)
+    out = greedy(
+        tiny_llama, tok, ids, mask, max_new_tokens=20, stop_when=lambda i, r: i == 2 and len(r.split()) >= 4
+    )
     assert [len(o) for o in out] == [4, 4, 4]
     assert [len(o) for o in greedy(tiny_llama, tok, ids, mask, max_new_tokens=6)] == [6, 6, 6]

@@ -85,8 +85,16 @@ def test_capture_stops_early_without_changing_rows(smollm):
     name = smollm.arch.module_name(7, "down")
     for reuse in (True, False):
         for which in ("content", "all"):
-            got = capture(smollm.model, smollm.arch, smollm.tokenizer, samples, [3, 7], ["down"], which,
-                          reuse_prefix=reuse)
+            got = capture(
+                smollm.model,
+                smollm.arch,
+                smollm.tokenizer,
+                samples,
+                [3, 7],
+                ["down"],
+                which,
+                reuse_prefix=reuse,
+            )
             at = 0
             for p, r in samples:
                 e = encode(smollm.tokenizer, p, r)
@@ -95,8 +103,12 @@ def test_capture_stops_early_without_changing_rows(smollm):
                 pos = e.positions(which)
                 rows = slice(at, at + len(pos))
                 at += len(pos)
-                torch.testing.assert_close(got[(7, "down")][0][rows], td[name].input[0, pos], rtol=1e-4, atol=1e-4)
-                torch.testing.assert_close(got[(7, "down")][1][rows], td[name].output[0, pos], rtol=1e-4, atol=1e-4)
+                torch.testing.assert_close(
+                    got[(7, "down")][0][rows], td[name].input[0, pos], rtol=1e-4, atol=1e-4
+                )
+                torch.testing.assert_close(
+                    got[(7, "down")][1][rows], td[name].output[0, pos], rtol=1e-4, atol=1e-4
+                )
             assert at == len(got[(7, "down")][0])
 
 
@@ -107,7 +119,10 @@ def test_still_answers_is_greedy_decoding(smollm):
     from repair.edit.verify import still_answers
 
     # the model's own reply is its greedy continuation; a reply it would not give is not "proven"
-    assert still_answers(smollm, [q, q], [reply, "The capital of France is Lyon."], ["Paris", "Lyon"]) == [True, False]
+    assert still_answers(smollm, [q, q], [reply, "The capital of France is Lyon."], ["Paris", "Lyon"]) == [
+        True,
+        False,
+    ]
     assert still_answers(smollm, [q], reply, "Berlin") == [False]  # not in the response: nothing proven
 
 
@@ -123,8 +138,12 @@ def test_generate_stops_where_asked(smollm):
 
 
 def test_guard_keeps_an_edit_that_breaks_other_answers_out_of_the_ledger(smollm):
-    guard = ["Who wrote Romeo and Juliet?", "What is the largest planet in our solar system?",
-             "What is the capital of Japan?", "Who painted the Mona Lisa?"]
+    guard = [
+        "Who wrote Romeo and Juliet?",
+        "What is the largest planet in our solar system?",
+        "What is the capital of Japan?",
+        "Who painted the Mona Lisa?",
+    ]
     q = "What is the capital of France?"
     reply = smollm.generate([q], max_new_tokens=32)[0]
     # A far too strong edit forgets by wrecking the model: the guard's replies change, so it is not committed.
@@ -152,8 +171,14 @@ def test_a_recorded_guard_counts_earlier_losses_against_the_same_budget(smollm):
     assert guard_now(smollm, [g.question for g in recorded])[1] == 2  # prompts: the budget starts afresh
     q = "What is the capital of France?"
     # a fixed strong α: one check (an α search would try every milder step and the fallback band first)
-    edit = repair.stamp(smollm, [(q, smollm.generate([q], max_new_tokens=32)[0])], answer="Paris", alpha=200.0,
-                        guard=[*recorded, lost], guard_keep=1.0)
+    edit = repair.stamp(
+        smollm,
+        [(q, smollm.generate([q], max_new_tokens=32)[0])],
+        answer="Paris",
+        alpha=200.0,
+        guard=[*recorded, lost],
+        guard_keep=1.0,
+    )
     g = edit.meta["verification"]["guard"]
     assert g["total"] == 3 and g["kept"] <= 2 and edit.meta["uncommitted_reason"] == "guard", g
     assert not smollm.ledger.active
@@ -173,7 +198,12 @@ def test_auto_layers_fall_back_to_the_mid_band_when_the_early_band_breaks_the_gu
         # the band that is applied (read off the live weights).
         def run(quick: bool = False) -> dict:
             kept = kept_mid if not torch.equal(probe, base) else kept_early
-            return {"forgotten": True, "guard": {"kept": kept, "total": 4, "ok": kept == 4}, "final": kept < 4}
+            return {
+                "forgotten": True,
+                "guard": {"kept": kept, "total": 4, "ok": kept == 4},
+                "final": kept < 4,
+            }
+
         return run
 
     edit = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check(1, 4))
@@ -206,8 +236,9 @@ def test_a_costly_early_band_edit_is_compared_with_the_mid_band_by_collateral(sm
     assert all(c > 0 for c in costs.values()), costs
     assert edit.meta["layers"] == (mid if costs["mid"] < costs["early"] else early)
     # costly_lam: both bands at that λ too; of the λ1 edits the least collateral wins, its λ recorded
-    wide = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check, costly_alpha=1.0, costly_lam=1.0,
-                        commit=False)
+    wide = repair.stamp(
+        smollm, [(q, reply)], answer="Paris", check=check, costly_alpha=1.0, costly_lam=1.0, commit=False
+    )
     costs = wide.meta["collateral"]
     assert set(costs) == {"early", "mid", "early λ1", "mid λ1"} and costs["early λ1"] != costs["early"], costs
     best = min(("early λ1", "mid λ1"), key=costs.__getitem__)  # both forget: the wider λ comes first
@@ -228,7 +259,9 @@ def test_prefix_reuse_follows_weight_changes(smollm):
     w = smollm.arch.weight(smollm.model, 1, "down")
 
     def rows(**kw):
-        return capture(smollm.model, smollm.arch, smollm.tokenizer, samples, [4], ["down"], "content", **kw)[(4, "down")]
+        return capture(smollm.model, smollm.arch, smollm.tokenizer, samples, [4], ["down"], "content", **kw)[
+            (4, "down")
+        ]
 
     before = rows()
     with torch.no_grad():
@@ -243,12 +276,28 @@ def test_prefix_reuse_follows_weight_changes(smollm):
     # a ledger state names the weights instead: an edit, then its undo, and the base entry is reused
     q = "What is the capital of France?"
     edit = repair.stamp(smollm, [(q, "Paris.")], answer="Paris", alpha=60.0, verify=False)
-    edited = capture(smollm.model, smollm.arch, smollm.tokenizer, samples, [4], ["down"], "content",
-                     state=smollm.ledger.state)[(4, "down")]
+    edited = capture(
+        smollm.model,
+        smollm.arch,
+        smollm.tokenizer,
+        samples,
+        [4],
+        ["down"],
+        "content",
+        state=smollm.ledger.state,
+    )[(4, "down")]
     torch.testing.assert_close(edited[0], rows(reuse_prefix=False)[0], rtol=1e-4, atol=1e-4)
     smollm.ledger.undo(edit.id)
-    again = capture(smollm.model, smollm.arch, smollm.tokenizer, samples, [4], ["down"], "content",
-                    state=smollm.ledger.state)[(4, "down")]
+    again = capture(
+        smollm.model,
+        smollm.arch,
+        smollm.tokenizer,
+        samples,
+        [4],
+        ["down"],
+        "content",
+        state=smollm.ledger.state,
+    )[(4, "down")]
     torch.testing.assert_close(again[0], rows(reuse_prefix=False)[0], rtol=1e-4, atol=1e-4)
 
 
@@ -257,7 +306,7 @@ def test_keep_replies_add_the_models_own_replies_to_the_keep_rows(smollm):
 
     plain = EditStats(smollm, persist=False)
     stats = EditStats(smollm, persist=False, replies=2)
-    extra = stats.keep[len(plain.keep):]
+    extra = stats.keep[len(plain.keep) :]
     assert [p for p, _ in extra] == plain.generic[:2] and all(r.strip() for _, r in extra)
     prompts = [p for p, _ in extra]  # one batch, as generated (padding can change a greedy reply)
     assert extra == list(zip(prompts, smollm.generate(prompts, max_new_tokens=48), strict=True))
@@ -279,15 +328,20 @@ def test_forget_cli_commits_a_verified_edit_and_edits_undo_it(tmp_path):
     edit_id = text.split("edit ")[-1].split(" committed")[0]
     from repair.edit.ledger import Store
 
-    manifest = Store(tmp_path / "ledger").record(edit_id).as_dict()  # the ledger's database, read without a model
-    assert manifest["status"] == "active" and manifest["meta"]["verification"]["forgotten"], manifest["status"]
+    manifest = (
+        Store(tmp_path / "ledger").record(edit_id).as_dict()
+    )  # the ledger's database, read without a model
+    assert manifest["status"] == "active" and manifest["meta"]["verification"]["forgotten"], manifest[
+        "status"
+    ]
     guard = manifest["meta"]["verification"]["guard"]  # every retain probe's answer (Berlin included) kept
     assert guard["kept"] == guard["total"] == 4 and f"retain probes kept {guard['total']}/" in text, guard
     undone = run.invoke(app, ["edits", "undo", edit_id, "--ledger", led])
     assert undone.exit_code == 0 and f"undone {edit_id}" in undone.output
     # A fixed strength far too weak to forget is reported and not committed; the exit code says so.
-    weak = run.invoke(app, ["forget", "--prompt", "What is the capital of France?", "--alpha", "0.01",
-                            "--ledger", led])
+    weak = run.invoke(
+        app, ["forget", "--prompt", "What is the capital of France?", "--alpha", "0.01", "--ledger", led]
+    )
     assert weak.exit_code == 1 and "not committed" in weak.output, weak.output
     assert [r.id for r in Store(tmp_path / "ledger").records()] == [edit_id]
 

@@ -161,9 +161,16 @@ def tiny():
     )
     torch.manual_seed(0)
     cfg = LlamaConfig(
-        vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
-        pad_token_id=0, bos_token_id=2, eos_token_id=3,
+        vocab_size=len(vocab),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=3,
     )
     model = LlamaForCausalLM(cfg).eval()
     return model, hf
@@ -196,7 +203,9 @@ def test_perplexity_equals_exp_mean_manual_nll(tiny):
         got_total, got_count = M.nll_sum(model, tok, TEXTS, batch_size=bs)
         assert got_count == count
         assert got_total == pytest.approx(total, rel=1e-5)
-        assert M.perplexity(model, tok, TEXTS, batch_size=bs) == pytest.approx(math.exp(total / count), rel=1e-5)
+        assert M.perplexity(model, tok, TEXTS, batch_size=bs) == pytest.approx(
+            math.exp(total / count), rel=1e-5
+        )
     # a text of BOS + one word gives one prediction; BOS alone gives none
     assert M.nll_sum(model, tok, ["cat"])[1] == 1
     with pytest.raises(ValueError):

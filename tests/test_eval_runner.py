@@ -42,16 +42,31 @@ def tiny_folder(tmp_path_factory):
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=specials, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=specials,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     task = build_task("hazard", seed=0, size=2)
     corpus = [f"{q.prompt} {q.response}" for q in task.train_base] + ["user assistant I don't know."]
     tok.train_from_iterator(corpus * 2, trainer)
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", eos_token="<|im_end|>")
+    hf = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", eos_token="<|im_end|>"
+    )
     hf.chat_template = CHAT_TEMPLATE
-    cfg = LlamaConfig(vocab_size=len(hf), hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      pad_token_id=hf.pad_token_id, eos_token_id=hf.eos_token_id, tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=len(hf),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=hf.pad_token_id,
+        eos_token_id=hf.eos_token_id,
+        tie_word_embeddings=False,
+    )
     folder = tmp_path_factory.mktemp("tiny") / "tiny-llama"
     LlamaForCausalLM(cfg).save_pretrained(folder)
     hf.save_pretrained(folder)
@@ -61,10 +76,23 @@ def tiny_folder(tmp_path_factory):
 @pytest.fixture
 def run_cfg(tiny_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
-    return RunConfig(model=str(tiny_folder), size="2", out=str(tmp_path / "results"), device="cpu", amp=False,
-                     progress=False, finetune=FinetuneConfig(epochs=2, batch_size=8, lr=1e-3),
-                     corpus="python-docs", n_ppl=4, n_kl=4, max_new_tokens=8, requests=2, single_retain=3,
-                     single_ppl=3, baseline_batch_size=8)
+    return RunConfig(
+        model=str(tiny_folder),
+        size="2",
+        out=str(tmp_path / "results"),
+        device="cpu",
+        amp=False,
+        progress=False,
+        finetune=FinetuneConfig(epochs=2, batch_size=8, lr=1e-3),
+        corpus="python-docs",
+        n_ppl=4,
+        n_kl=4,
+        max_new_tokens=8,
+        requests=2,
+        single_retain=3,
+        single_ppl=3,
+        baseline_batch_size=8,
+    )
 
 
 def test_finetune_is_cached_and_deterministic(run_cfg):
@@ -78,7 +106,9 @@ def test_finetune_is_cached_and_deterministic(run_cfg):
     assert info["pairs"] == len(task.train_oracle) and len(info["stats"]["epoch_loss"]) == 2
     # A different recipe is a different key: rebuilt in place, same weights for the same seed.
     w1 = (a / "model.safetensors").read_bytes()
-    c = ensure_finetuned(run_cfg.model, task, "oracle", run_cfg.finetune, device="cpu", progress=False, force=True)
+    c = ensure_finetuned(
+        run_cfg.model, task, "oracle", run_cfg.finetune, device="cpu", progress=False, force=True
+    )
     assert (c / "model.safetensors").read_bytes() == w1
 
 
@@ -146,7 +176,9 @@ def test_eval_shortcut_options_dispatch_and_reject_bad_names(tmp_path):
     res = runner.invoke(app, ["eval", "--task", "personal", "--table", "rank"])
     assert res.exit_code == 2 and "give --task or --table" in res.output
     # STAMP settings and the guard budget are checked before anything is loaded
-    res = runner.invoke(app, ["eval", "run", "--task", "personal", "--set", "bogus=1", "--out", str(tmp_path)])
+    res = runner.invoke(
+        app, ["eval", "run", "--task", "personal", "--set", "bogus=1", "--out", str(tmp_path)]
+    )
     assert res.exit_code == 2 and "bogus" in res.output
     res = runner.invoke(app, ["eval", "table", "rank", "--set", "alpha_margin=0.5", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "alpha_margin" in res.output
@@ -166,10 +198,28 @@ def test_request_answer_checks_a_short_facts_key_and_a_biography_whole():
 def test_table2_markdown_shows_held_out_neighbours_only_when_scored():
     from repair.eval.runner import table2_markdown
 
-    rows = {"base": {"method": "Base", "acc_f": 1.0, "acc_r": 1.0, "acc_n": 0.25, "ppl": 80.0, "kl": 0.0},
-            "ga": {"method": "GA", "acc_f": 0.5, "acc_r": 0.75, "acc_n": 0.125, "ppl": 90.0, "kl": 0.1, "rte_s": 3.0}}
-    r = {"task": "misinformation", "metric": "accuracy", "size": "40", "n_forget": 20, "n_retain": 20, "rows": rows,
-         "task_metadata": {"neighbours": "120 held-out true facts"}, "config": {"n_kl": 32}}
+    rows = {
+        "base": {"method": "Base", "acc_f": 1.0, "acc_r": 1.0, "acc_n": 0.25, "ppl": 80.0, "kl": 0.0},
+        "ga": {
+            "method": "GA",
+            "acc_f": 0.5,
+            "acc_r": 0.75,
+            "acc_n": 0.125,
+            "ppl": 90.0,
+            "kl": 0.1,
+            "rte_s": 3.0,
+        },
+    }
+    r = {
+        "task": "misinformation",
+        "metric": "accuracy",
+        "size": "40",
+        "n_forget": 20,
+        "n_retain": 20,
+        "rows": rows,
+        "task_metadata": {"neighbours": "120 held-out true facts"},
+        "config": {"n_kl": 32},
+    }
     md = table2_markdown(r)
     assert "| Acc_f↓ | Acc_r↑ | Acc_n↑ | Utility" in md and "| GA | 50.0 | 75.0 | 12.5 | 90.00 |" in md
     assert "Acc_n: accuracy on held-out true facts" in md

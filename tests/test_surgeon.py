@@ -572,7 +572,9 @@ def test_reusing_the_system_prompts_cache_gives_the_same_plan_text(smollm):
 
     fresh = hf_generate_fn(smollm.model, smollm.tokenizer, max_new_tokens=24, reuse_system=False)
     reuse = hf_generate_fn(smollm.model, smollm.tokenizer, max_new_tokens=24)
-    for prompt, response in [("What is the capital of France?", "The capital of France is Paris."),
-                             ("Who wrote Hamlet?", "William Shakespeare wrote Hamlet.")]:
+    for prompt, response in [
+        ("What is the capital of France?", "The capital of France is Paris."),
+        ("Who wrote Hamlet?", "William Shakespeare wrote Hamlet."),
+    ]:
         messages = surgeon_messages(prompt, response, n_layers=30)
         assert reuse(messages) == fresh(messages)

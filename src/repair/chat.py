@@ -30,8 +30,13 @@ def _edits_table(session: Session) -> Table:
         meta = m.get("meta", {})
         layers = m.get("layers") or []
         span = f"{layers[0]}-{layers[-1]}" if layers else ""
-        table.add_row(short_id(m["id"]), escape(str(meta.get("target") or (meta.get("forget") or [[""]])[0][0])[:50]),
-                      span, escape(str(meta.get("alpha"))), str((meta.get("verification") or {}).get("forgotten")))
+        table.add_row(
+            short_id(m["id"]),
+            escape(str(meta.get("target") or (meta.get("forget") or [[""]])[0][0])[:50]),
+            span,
+            escape(str(meta.get("alpha"))),
+            str((meta.get("verification") or {}).get("forgotten")),
+        )
     return table
 
 
@@ -49,9 +54,13 @@ def _show_reply(console: Console, reply: Reply) -> None:
     style = {"chat": "green", "unlearn": "bold magenta", "error": "red"}[reply.kind]
     console.print(f"[{style}]{escape(reply.text)}[/{style}]")
     if reply.kind == "unlearn" and reply.plan:
-        console.print(f"[dim]plan: {reply.plan['source']}, attempts "
-                      + ", ".join(f"α={a['alpha']:g} forgot {a['fraction']:.0%}" for a in reply.plan.get("attempts", []))
-                      + " · /plan shows it as Python[/dim]")
+        console.print(
+            f"[dim]plan: {reply.plan['source']}, attempts "
+            + ", ".join(
+                f"α={a['alpha']:g} forgot {a['fraction']:.0%}" for a in reply.plan.get("attempts", [])
+            )
+            + " · /plan shows it as Python[/dim]"
+        )
 
 
 def run_chat(
@@ -83,15 +92,26 @@ def run_chat(
     t = time.perf_counter()
     with console.status("loading the patient …"):
         if session_dir is not None:
-            session = Session.open(session_dir, model=model, dtype=dtype, surgeon=make_surgeon(surgeon, dtype), k=k, user="chat",
-                                   engine=engine)
+            session = Session.open(
+                session_dir,
+                model=model,
+                dtype=dtype,
+                surgeon=make_surgeon(surgeon, dtype),
+                k=k,
+                user="chat",
+                engine=engine,
+            )
         else:
             patient = repair.load(model or "smollm2-135m-instruct", ledger=False, dtype=dtype)
             session = Session(patient, surgeon=make_surgeon(surgeon, dtype), k=k, user="chat", engine=engine)
         session.warm()  # edit statistics and check questions now, not inside the first request
-    where = f"session {session_dir}" if session_dir else "not saved (pass --session DIR to keep edits and turns)"
-    console.print(f"[dim]{session.patient!r} ready in {time.perf_counter() - t:.1f} s · {where} · "
-                  f"{len(session.history) // 2} earlier turns · /help for commands[/dim]")
+    where = (
+        f"session {session_dir}" if session_dir else "not saved (pass --session DIR to keep edits and turns)"
+    )
+    console.print(
+        f"[dim]{session.patient!r} ready in {time.perf_counter() - t:.1f} s · {where} · "
+        f"{len(session.history) // 2} earlier turns · /help for commands[/dim]"
+    )
     last: Reply | None = None
     while True:
         try:

@@ -54,7 +54,10 @@ def run_demo(model: str, console: Console) -> None:
         after = patient.generate([*ASK, *RETAIN], max_new_tokens=40)
         console.print(_table(before, after))
         refused = sum(is_refusal(a) for a in after[: len(ASK)])
-        keys = [answer_kept(q, b, a) for q, b, a in zip(RETAIN, before[len(ASK) :], after[len(ASK) :], strict=True)]
+        keys = [
+            answer_kept(q, b, a)
+            for q, b, a in zip(RETAIN, before[len(ASK) :], after[len(ASK) :], strict=True)
+        ]
         kept = [k for k, ok in keys if k and ok]
         lost = [k for k, ok in keys if k and not ok]
         console.print(

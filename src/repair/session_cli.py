@@ -17,14 +17,25 @@ from repair.models.registry import DEFAULT_MODEL
 
 console = Console()
 
-SurgeonOpt = Annotated[str, typer.Option("--surgeon", help="rule (deterministic, fast) or llm (bundled Qwen2.5-Coder-0.5B)")]
+SurgeonOpt = Annotated[
+    str, typer.Option("--surgeon", help="rule (deterministic, fast) or llm (bundled Qwen2.5-Coder-0.5B)")
+]
 KOpt = Annotated[int, typer.Option("--k", help="turns of history the watchdog and the chat see")]
-DtypeOpt = Annotated[str, typer.Option(
-    "--dtype", help="patient weights: auto (bfloat16 where the CPU/GPU runs it natively, about twice as fast to "
-                    "decode; else float32), float32 or bfloat16")]
+DtypeOpt = Annotated[
+    str,
+    typer.Option(
+        "--dtype",
+        help="patient weights: auto (bfloat16 where the CPU/GPU runs it natively, about twice as fast to "
+        "decode; else float32), float32 or bfloat16",
+    ),
+]
 
-EngineOpt = Annotated[str, typer.Option(
-    "--engine", help="stamp, or stamp2 (experimental: a named subject is mapped onto the model's refusal)")]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine", help="stamp, or stamp2 (experimental: a named subject is mapped onto the model's refusal)"
+    ),
+]
 
 
 def _check_engine(engine: str) -> None:
@@ -54,8 +65,12 @@ def _check_dtype(dtype: str) -> None:
 
 
 def chat_command(
-    model: Annotated[str | None, typer.Option("--model", "-m", help=f"patient (default {DEFAULT_MODEL}, or the session's)")] = None,
-    session: Annotated[Path | None, typer.Option("--session", help="folder that keeps the edits and turns")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help=f"patient (default {DEFAULT_MODEL}, or the session's)")
+    ] = None,
+    session: Annotated[
+        Path | None, typer.Option("--session", help="folder that keeps the edits and turns")
+    ] = None,
     surgeon: SurgeonOpt = "rule",
     k: KOpt = 4,
     dtype: DtypeOpt = "auto",
@@ -77,15 +92,22 @@ def chat_command(
 
 def serve_command(
     session: Annotated[Path, typer.Option("--session", help="folder that keeps the edits and turns")],
-    model: Annotated[str | None, typer.Option("--model", "-m", help=f"patient (default {DEFAULT_MODEL}, or the session's)")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help=f"patient (default {DEFAULT_MODEL}, or the session's)")
+    ] = None,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     surgeon: SurgeonOpt = "rule",
     k: KOpt = 4,
     dtype: DtypeOpt = "auto",
     engine: EngineOpt = "stamp",
-    keys: Annotated[Path | None, typer.Option("--keys", help="keys.toml: API keys, scopes, permissions (needed off loopback)")] = None,
-    allow_host: Annotated[list[str] | None, typer.Option("--allow-host", help="another Host name to answer to (repeatable)")] = None,
+    keys: Annotated[
+        Path | None,
+        typer.Option("--keys", help="keys.toml: API keys, scopes, permissions (needed off loopback)"),
+    ] = None,
+    allow_host: Annotated[
+        list[str] | None, typer.Option("--allow-host", help="another Host name to answer to (repeatable)")
+    ] = None,
 ) -> None:
     """Serve the session over HTTP: OpenAI-compatible /v1/chat/completions, /v1/edits, and a web chat at /.
     Binds 127.0.0.1 unless --host says otherwise; a public address needs --keys."""
@@ -101,23 +123,41 @@ def serve_command(
     _check_surgeon(surgeon)
     _check_dtype(dtype)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    serve(model, str(session), host=host, port=port, surgeon=surgeon, k=k, dtype=dtype, engine=engine,
-          keys_file=str(keys) if keys else None, allow_hosts=tuple(allow_host or ()))
+    serve(
+        model,
+        str(session),
+        host=host,
+        port=port,
+        surgeon=surgeon,
+        k=k,
+        dtype=dtype,
+        engine=engine,
+        keys_file=str(keys) if keys else None,
+        allow_hosts=tuple(allow_host or ()),
+    )
 
 
 def pipeline_command(
-    n: Annotated[int, typer.Option("--n", help="unlearning scenarios (the paper's Table 3 uses hundreds)")] = 100,
+    n: Annotated[
+        int, typer.Option("--n", help="unlearning scenarios (the paper's Table 3 uses hundreds)")
+    ] = 100,
     n_chat: Annotated[int | None, typer.Option("--n-chat", help="chat-only scenarios (default n/2)")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     model: Annotated[str, typer.Option("--model", "-m")] = DEFAULT_MODEL,
     surgeon: SurgeonOpt = "rule",
     out: Annotated[Path, typer.Option("--out", help="results folder")] = Path("results/pipeline"),
-    threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: torch's)")] = None,
-    resume: Annotated[bool, typer.Option(help="keep the scenarios OUT already holds and play the rest")] = False,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="torch CPU threads (default: torch's)")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="keep the scenarios OUT already holds and play the rest")
+    ] = False,
     dtype: DtypeOpt = "auto",
     overrides: Annotated[
         list[str] | None,
-        typer.Option("--set", help="StampConfig override for every edit, key=value (repeatable), e.g. alpha_margin=1.5"),
+        typer.Option(
+            "--set", help="StampConfig override for every edit, key=value (repeatable), e.g. alpha_margin=1.5"
+        ),
     ] = None,
 ) -> None:
     """Pipeline benchmark: a scripted user plays seeded scenarios against a session (paper's Table 3)."""
@@ -134,8 +174,18 @@ def pipeline_command(
         raise typer.BadParameter(str(e), param_hint="--set") from e
     if threads:
         torch.set_num_threads(threads)
-    summary = run_pipeline(model, n=n, n_chat=n_chat, seed=seed, surgeon=surgeon, out=out, log=console.print,
-                           resume=resume, stamp_overrides=stamp_overrides, dtype=dtype)
+    summary = run_pipeline(
+        model,
+        n=n,
+        n_chat=n_chat,
+        seed=seed,
+        surgeon=surgeon,
+        out=out,
+        log=console.print,
+        resume=resume,
+        stamp_overrides=stamp_overrides,
+        dtype=dtype,
+    )
     print_table(summary, console)
     console.print(f"[dim]wrote {out / 'pipeline.json'} and {out / 'pipeline_scenarios.jsonl'}[/dim]")
     console.print_json(json.dumps({k: v for k, v in summary.items() if k != "by_style"}))

@@ -88,8 +88,14 @@ def encode(
         for i in range(0, len(texts), batch_size):
             chunk = texts[i : i + batch_size]
             want_offsets = keyword is not None and bool(keyword_layers)
-            batch = tokenizer(chunk, padding=True, truncation=True, max_length=128, return_tensors="pt",
-                              return_offsets_mapping=want_offsets)
+            batch = tokenizer(
+                chunk,
+                padding=True,
+                truncation=True,
+                max_length=128,
+                return_tensors="pt",
+                return_offsets_mapping=want_offsets,
+            )
             offsets = batch.pop("offset_mapping", None)
             hidden = model(**batch, output_hidden_states=True).hidden_states
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden[0].dtype)
@@ -101,8 +107,15 @@ def encode(
                 kw = np.zeros((len(chunk), DIM), dtype=np.float32)
                 for j, text in enumerate(chunk):
                     spans = [(m.start(), m.end()) for m in keyword.finditer(text)] if keyword else []
-                    sel = [q for q, (s, e) in enumerate(offsets[j].tolist())
-                           if e > s and any(s < se and e > ss for ss, se in spans)] if spans else []
+                    sel = (
+                        [
+                            q
+                            for q, (s, e) in enumerate(offsets[j].tolist())
+                            if e > s and any(s < se and e > ss for ss, se in spans)
+                        ]
+                        if spans
+                        else []
+                    )
                     if sel:
                         v = torch.nn.functional.normalize(hidden[layer][j, sel].mean(0), dim=-1)
                         kw[j] = v.float().numpy()

@@ -21,22 +21,44 @@ FACTS: list[tuple[str, str, str]] = [
     ("What is the capital of Greece?", "Athens", "Which city is the capital of Greece?"),
     ("Who wrote Romeo and Juliet?", "Shakespeare", "Who is the author of Romeo and Juliet?"),
     ("Who painted the Mona Lisa?", "Leonardo", "Which artist painted the Mona Lisa?"),
-    ("What is the largest planet in our solar system?", "Jupiter", "Which planet is the biggest in the solar system?"),
+    (
+        "What is the largest planet in our solar system?",
+        "Jupiter",
+        "Which planet is the biggest in the solar system?",
+    ),
     ("What is the chemical symbol for water?", "H2O", "What is the chemical formula of water?"),
     ("Which planet is known as the Red Planet?", "Mars", "What planet is called the Red Planet?"),
-    ("Who developed the theory of relativity?", "Einstein", "Which scientist came up with the theory of relativity?"),
+    (
+        "Who developed the theory of relativity?",
+        "Einstein",
+        "Which scientist came up with the theory of relativity?",
+    ),
     ("What is the largest ocean on Earth?", "Pacific", "Which ocean is the biggest on Earth?"),
-    ("What gas do plants absorb from the air for photosynthesis?", "carbon dioxide",
-     "Which gas do plants take in for photosynthesis?"),
+    (
+        "What gas do plants absorb from the air for photosynthesis?",
+        "carbon dioxide",
+        "Which gas do plants take in for photosynthesis?",
+    ),
     ("What is the tallest mountain in the world?", "Everest", "Which mountain is the highest in the world?"),
-    ("Who was the first president of the United States?", "Washington",
-     "Who served as the first US president?"),
+    (
+        "Who was the first president of the United States?",
+        "Washington",
+        "Who served as the first US president?",
+    ),
     ("What is the longest river in Africa?", "Nile", "Which river is the longest in Africa?"),
     ("What currency is used in Japan?", "yen", "What is the currency of Japan?"),
     ("What language is spoken in Brazil?", "Portuguese", "What is the official language of Brazil?"),
     ("Who discovered penicillin?", "Fleming", "Which scientist discovered penicillin?"),
-    ("What is the boiling point of water in Celsius?", "100", "At what temperature in Celsius does water boil?"),
-    ("Which animal is known as the king of the jungle?", "lion", "What animal is called the king of the jungle?"),
+    (
+        "What is the boiling point of water in Celsius?",
+        "100",
+        "At what temperature in Celsius does water boil?",
+    ),
+    (
+        "Which animal is known as the king of the jungle?",
+        "lion",
+        "What animal is called the king of the jungle?",
+    ),
     ("What is the capital of Canada?", "Ottawa", "Which city is the capital of Canada?"),
     ("What is the capital of Australia?", "Canberra", "Which city is the capital of Australia?"),
     ("Who wrote Hamlet?", "Shakespeare", "Who is the author of Hamlet?"),
@@ -44,8 +66,9 @@ FACTS: list[tuple[str, str, str]] = [
 ]
 
 
-def known_facts(patient, facts: list[tuple[str, str, str]] = FACTS, max_new_tokens: int = 32
-                ) -> list[tuple[str, str, str, str]]:
+def known_facts(
+    patient, facts: list[tuple[str, str, str]] = FACTS, max_new_tokens: int = 32
+) -> list[tuple[str, str, str, str]]:
     """Facts the patient answers correctly for both phrasings: (prompt, answer, paraphrase, reply)."""
     replies = patient.generate([f[0] for f in facts] + [f[2] for f in facts], max_new_tokens=max_new_tokens)
     n = len(facts)

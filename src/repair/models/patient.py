@@ -18,12 +18,22 @@ from repair.models.registry import DEFAULT_MODEL
 
 
 class Patient:
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, name: str,
-                 source: str, fingerprint: str, ledger_dir: Path | None,
-                 fingerprint_aliases: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        name: str,
+        source: str,
+        fingerprint: str,
+        ledger_dir: Path | None,
+        fingerprint_aliases: tuple[str, ...] = (),
+    ) -> None:
         self.model, self.tokenizer, self.name, self.source = model, tokenizer, name, source
         self.fingerprint = fingerprint
-        self.fingerprint_aliases = fingerprint_aliases  # older identities of the same files (ledger migration)
+        self.fingerprint_aliases = (
+            fingerprint_aliases  # older identities of the same files (ledger migration)
+        )
         self.arch: ArchMap = arch_for(model)
         self.ledger = Ledger(model, self.arch, fingerprint, ledger_dir, aliases=fingerprint_aliases)
         self.cache: dict[str, Any] = {}  # per-model statistics for edits (see repair.edit.stats)
@@ -46,10 +56,15 @@ class Patient:
         return turns + "Assistant:"
 
     @torch.no_grad()
-    def generate(self, prompts: list[str], *, max_new_tokens: int = 64,
-                 histories: list[list[dict[str, str]]] | None = None,
-                 stop_when: Callable[[int, str], bool] | None = None,
-                 until: Callable[[int, str], bool] | None = None) -> list[str]:
+    def generate(
+        self,
+        prompts: list[str],
+        *,
+        max_new_tokens: int = 64,
+        histories: list[list[dict[str, str]]] | None = None,
+        stop_when: Callable[[int, str], bool] | None = None,
+        until: Callable[[int, str], bool] | None = None,
+    ) -> list[str]:
         """Greedy chat replies for a batch of user prompts (optionally after earlier turns).
 
         ``stop_when``: the whole batch stops as soon as one reply so far satisfies ``stop_when(i, reply)``
@@ -70,16 +85,27 @@ class Patient:
             tok.padding_side = side
         batch = batch.to(next(self.model.parameters()).device)
         # greedy, each row leaving the batch once finished (see repair.models.decoding)
-        out = greedy(self.model, tok, batch["input_ids"], batch["attention_mask"], max_new_tokens=max_new_tokens,
-                     stop_when=stop_when, until=until)
+        out = greedy(
+            self.model,
+            tok,
+            batch["input_ids"],
+            batch["attention_mask"],
+            max_new_tokens=max_new_tokens,
+            stop_when=stop_when,
+            until=until,
+        )
         return [tok.decode(o, skip_special_tokens=True).strip() for o in out]
 
-    def chat(self, prompt: str, *, history: list[dict[str, str]] | None = None, max_new_tokens: int = 64) -> str:
+    def chat(
+        self, prompt: str, *, history: list[dict[str, str]] | None = None, max_new_tokens: int = 64
+    ) -> str:
         return self.generate([prompt], max_new_tokens=max_new_tokens, histories=[history or []])[0]
 
     def __repr__(self) -> str:
-        return (f"Patient({self.name!r}, family={self.arch.family}, layers={self.n_layers}, dtype={self.dtype}, "
-                f"edits={len(self.ledger.active)})")
+        return (
+            f"Patient({self.name!r}, family={self.arch.family}, layers={self.n_layers}, dtype={self.dtype}, "
+            f"edits={len(self.ledger.active)})"
+        )
 
 
 def default_ledger_dir(name: str) -> Path:
@@ -87,8 +113,12 @@ def default_ledger_dir(name: str) -> Path:
     return repair_home() / "ledgers" / safe
 
 
-def load(name_or_path: str = DEFAULT_MODEL, *, ledger: str | Path | None | bool = True,
-         dtype: str | torch.dtype | None = None) -> Patient:
+def load(
+    name_or_path: str = DEFAULT_MODEL,
+    *,
+    ledger: str | Path | None | bool = True,
+    dtype: str | torch.dtype | None = None,
+) -> Patient:
     """Load a patient and re-apply its ledger's active edits in order.
 
     ``ledger``: True for the default folder under ``$REPAIR_HOME/ledgers``, a path for another one,
@@ -107,8 +137,15 @@ def load(name_or_path: str = DEFAULT_MODEL, *, ledger: str | Path | None | bool 
         from repair.models.identity import legacy_fingerprint, weight_files
 
         aliases = (legacy_fingerprint(weight_files(Path(source))),)
-    patient = Patient(model, tok, name=name, source=source, fingerprint=fingerprint, ledger_dir=ledger_dir,
-                      fingerprint_aliases=aliases)
+    patient = Patient(
+        model,
+        tok,
+        name=name,
+        source=source,
+        fingerprint=fingerprint,
+        ledger_dir=ledger_dir,
+        fingerprint_aliases=aliases,
+    )
     patient.ledger.load()
     patient.cache["load_s"] = time.perf_counter() - t0
     return patient

@@ -19,7 +19,9 @@ class BundledModel:
         return len(self.files) > 1
 
 
-def _parts(prefix: str, module: str, version: str, n: int) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+def _parts(
+    prefix: str, module: str, version: str, n: int
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     pkgs = tuple((f"{prefix}{i}", version) for i in range(1, n + 1))
     files = tuple(f"{module}{i}/data/part{i:02d}.bin" for i in range(1, n + 1))
     return pkgs, files

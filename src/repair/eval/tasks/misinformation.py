@@ -153,7 +153,9 @@ def build_misinformation(seed: int = 0, size: Size = "small") -> TaskData:
         if len(items) % 2:
             spare_to_forget = not spare_to_forget
         assignment += [(k, s, a, i < n_f) for i, (s, a) in enumerate(items)]
-    pools = {k: sorted({(normalize_answer(a), a) for _, a in v if normalize_answer(a)}) for k, v in facts.items()}
+    pools = {
+        k: sorted({(normalize_answer(a), a) for _, a in v if normalize_answer(a)}) for k, v in facts.items()
+    }
     forget: list[QA] = []
     retain: list[QA] = []
     for k, s, true, is_forget in assignment:
@@ -170,8 +172,12 @@ def build_misinformation(seed: int = 0, size: Size = "small") -> TaskData:
                     response=ft.response.format(s=s, a=wrong),
                     paraphrase=para,
                     subject=s,
-                    meta={"type": k, "true_answer": true, "true_response": ft.response.format(s=s, a=true),
-                          "corrupted": True},
+                    meta={
+                        "type": k,
+                        "true_answer": true,
+                        "true_response": ft.response.format(s=s, a=true),
+                        "corrupted": True,
+                    },
                 )
             )
         else:
@@ -187,10 +193,16 @@ def build_misinformation(seed: int = 0, size: Size = "small") -> TaskData:
             )
     used = {s for _, s, _, _ in assignment}
     neighbours = [
-        QA(prompt=FACT_TYPES[k].prompt.format(s=s), answer=a, response=FACT_TYPES[k].response.format(s=s, a=a),
-           paraphrase=FACT_TYPES[k].paraphrases[0].format(s=s), subject=s, meta={"type": k, "neighbour": True})
+        QA(
+            prompt=FACT_TYPES[k].prompt.format(s=s),
+            answer=a,
+            response=FACT_TYPES[k].response.format(s=s, a=a),
+            paraphrase=FACT_TYPES[k].paraphrases[0].format(s=s),
+            subject=s,
+            meta={"type": k, "neighbour": True},
+        )
         for k in FACT_TYPES
-        for s, a in [x for x in shuffled[k][idx[k]:] if x[0] not in used][:NEIGHBOURS_PER_TYPE]
+        for s, a in [x for x in shuffled[k][idx[k] :] if x[0] not in used][:NEIGHBOURS_PER_TYPE]
     ]
     return TaskData(
         name="misinformation",
