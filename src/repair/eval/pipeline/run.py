@@ -139,6 +139,11 @@ def _play_all(
     return rows, chat_rows
 
 
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t = time.perf_counter()
+    return fn(), time.perf_counter() - t
+
+
 def run_pipeline(
     model: str = "smollm2-135m-instruct",
     n: int = 100,
@@ -167,9 +172,7 @@ def run_pipeline(
     scenarios = build_scenarios(known, n, n_chat, seed)
     session = Session(patient, surgeon=make_surgeon(surgeon, dtype), k=k, max_new_tokens=max_new_tokens,
                       stamp_overrides=stamp_overrides)  # fmt: skip
-    t = time.perf_counter()
-    session.warm()  # as chat and serve do at start-up; its cost is reported, not part of a turnaround
-    warm_s = time.perf_counter() - t
+    _, warm_s = _timed(session.warm)  # as chat and serve do at start-up; reported, not part of a turnaround
     out_dir = Path(out) if out else None
     run = {"model": patient.name, "n": n, "n_chat": n_chat, "seed": seed, "surgeon": surgeon, "k": k,
            "max_new_tokens": max_new_tokens}  # fmt: skip

@@ -1,0 +1,28 @@
+# Names vulture (run by .ci/run on src and benchmarks) reports as unused that are not dead code.
+# Each is used by a framework or by the data it describes. Never executed; vulture only parses it.
+# ruff: noqa
+
+# pydantic / dataclass fields: read when the object is serialised or shown, not by name in src
+raw_outputs  # PlanResult: the surgeon's raw LLM replies, kept for the plan's audit trail
+confidence  # watchdog Verdict
+category  # forget-quality schema
+description  # model registry entry, shown by `repair models`
+decided  # serve review item
+decided_by  # serve review item
+_.decided
+_.decided_by
+
+# attributes that libraries read
+_.row_factory  # sqlite3.Connection
+_.hf_quantizer  # transformers: cleared so save_pretrained writes a plain checkpoint
+exc  # __exit__(*exc): the context-manager protocol
+
+# Known dead code in areas other issues are rewriting (issue 24 lists it): remove it there,
+# then drop the line here. Do not add to this list.
+key_answer  # edit/answers.py, used by tests only
+_.from_rows  # edit/solvers.py KeepStats.from_rows, tests only
+delta_solve  # edit/solvers.py, tests only
+refresh  # edit/ledger/core.py, an alias of Ledger.sync nothing calls
+CrashPoint  # edit/ledger/files.py, never raised
+_._step  # serve/hub.py _Watching._step, set and never read
+CHAT_CLASSES  # agents/watchdog_sets.py, tests only
