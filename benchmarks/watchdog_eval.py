@@ -104,6 +104,7 @@ def main() -> None:
     ap.add_argument("--llm-veto", action="store_true", help="let the LLM overrule the classifier in the band")
     ap.add_argument("--json", default=None, help="write the metrics here")
     ap.add_argument("--show-extraction", action="store_true", help="list extraction mismatches")
+    ap.add_argument("--label", default="now", help="which watchdog this is, for `repair report`")
     args = ap.parse_args()
 
     import torch
@@ -148,7 +149,17 @@ def main() -> None:
         print("extraction mismatches:")
         print("\n".join(m["extraction_misses"]))
     if args.json:
-        Path(args.json).write_text(json.dumps(m, indent=2) + "\n")
+        write_json(args, m)
+
+
+def write_json(args: argparse.Namespace, m: dict) -> None:
+    """The metrics with the set, the watchdog's label and the command (read by `repair report`)."""
+    held = Path(args.heldout).resolve()
+    rel = held.relative_to(ROOT) if held.is_relative_to(ROOT) else held
+    cmd = "python benchmarks/watchdog_eval.py" + ("" if held == HELDOUT else f" --heldout {rel}")
+    out = {"set": held.stem, "label": args.label, "command": cmd, **m}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":

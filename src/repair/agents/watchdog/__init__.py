@@ -16,7 +16,7 @@ A cascade, so that ordinary chat costs ~20 ms on one CPU thread:
 
 The package: `classifier` (MiniLM + lexical head), `schema` (`Verdict`, `Extraction`), `llm` (the LLM
 extractor's prompt, parser and backends), `signals` (the issue-21 rule signals beside the classifier),
-`rules` (`RuleExtractor`) and `cascade` (`Watchdog`). Every name is re-exported here.
+`rules` (`RuleExtractor`), `lang` (offline language identification, optional) and `cascade` (`Watchdog`). Every name is re-exported here.
 """
 
 from __future__ import annotations
@@ -32,7 +32,16 @@ from .classifier import (
     classifier_features,
     lexical_features,
 )
-from .llm import EXTRACTOR_SYSTEM, extractor_messages, hf_generate_fn, openai_generate_fn, parse_extraction
+from .lang import detect_language
+from .llm import (
+    DEFAULT_LLM,
+    EXTRACTOR_SYSTEM,
+    extractor_messages,
+    hf_generate_fn,
+    lazy_generate_fn,
+    openai_generate_fn,
+    parse_extraction,
+)
 from .rules import (
     WH_CLAUSE,
     Resolution,
@@ -47,9 +56,9 @@ from .rules import (
 from .schema import Extraction, GenerateFn, ProbeFn, Verdict
 
 __all__ = [
-    "DEFAULT_KEYWORD_LAYERS", "DEFAULT_LAYERS", "EXTRACTOR_SYSTEM", "HEAD_FILE", "KEYWORDS", "LEXICAL", "WH_CLAUSE",
+    "DEFAULT_KEYWORD_LAYERS", "DEFAULT_LAYERS", "DEFAULT_LLM", "EXTRACTOR_SYSTEM", "HEAD_FILE", "KEYWORDS", "LEXICAL", "WH_CLAUSE",
     "Extraction", "GenerateFn", "IntentClassifier", "ProbeFn", "Resolution", "RuleExtractor", "Verdict", "Watchdog",
-    "classifier_features", "content_tokens", "extractor_messages", "find_in_history", "hf_generate_fn",
-    "lexical_features", "looks_like_person", "openai_generate_fn", "parse_extraction", "probe_prompts",
+    "classifier_features", "content_tokens", "detect_language", "extractor_messages", "find_in_history", "hf_generate_fn",
+    "lazy_generate_fn", "lexical_features", "looks_like_person", "openai_generate_fn", "parse_extraction", "probe_prompts",
     "subject_of_prompt", "turn_pairs",
 ]  # fmt: skip

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Literal
 
 from .classifier import IntentClassifier
+from .lang import detect_language
 from .llm import extractor_messages, parse_extraction
 from .rules import Resolution, RuleExtractor, _grounded, find_in_history, turn_pairs
 from .schema import Extraction, GenerateFn, ProbeFn, Verdict
-from .signals import plain_question, rule_request
+from .signals import foreign_verb, plain_question, rule_request
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -27,6 +28,11 @@ class Watchdog:
     Qwen2.5-Coder-0.5B answers "chat" for nearly every request (on the 42 held-out dialogues in the
     band it recognised 6 of 34 requests), so letting it veto would cost recall. The LLM's target is used only when it is
     grounded (it names something in the message or the history) and the rules found nothing better.
+
+    Other languages: MiniLM reads English only, so its P(unlearn) means nothing for a French turn.
+    When `lingua-language-detector` is installed (`lang.detect_language`), a non-English turn with a
+    forget/delete verb goes to the LLM too (whatever P says); the fr/de/es/it/pt/nl rules decide
+    the rest. Without an extractor, or without the detector, the fast path alone decides.
     """
 
     def __init__(
@@ -93,15 +99,28 @@ class Watchdog:
                 ), "llm"
         return self.rules.resolve(message, pairs, probe_fn=self.probe_fn, n_probes=self.n_probes), "rules"
 
+    def _wants_llm(self, p: float, lang: str | None, message: str) -> bool:
+        """The unsure band, or a non-English turn with a forget/delete verb (MiniLM cannot read it)."""
+        if self.extractor is None:
+            return False
+        lo = self.band[0]
+        if lang not in (None, "en"):
+            return foreign_verb(message)
+        return p >= lo  # in the band it decides; above it, it may name the target
+
     def inspect(self, history: list[dict], message: str) -> Verdict:
         t0 = time.perf_counter()
         pairs = turn_pairs(history, self.k)
         p = self.classifier.prob(message)
+        lang = detect_language(message)
         lo, hi = self.band
         ext: Extraction | None = None
         llm_error: str | None = None
-        if self.extractor is not None and p >= lo:
+        llm_s = 0.0
+        if self._wants_llm(p, lang, message):
+            t = time.perf_counter()
             ext, llm_error = self._llm(pairs, message)
+            llm_s = time.perf_counter() - t
         # High-precision rules beside the classifier: formal erasure requests, corrections, other languages.
         unlearn = (p >= self.threshold and not plain_question(message)) or rule_request(message, len(pairs))
         llm_decided = False
@@ -118,6 +137,8 @@ class Watchdog:
                 latency_s=time.perf_counter() - t0,
                 extractor="llm" if ext else "none",
                 llm_error=llm_error,
+                lang=lang,
+                llm_s=llm_s,
             )
         res, used = self._resolve(message, pairs, ext)
         first = res.pairs[0] if res.pairs else (None, None)
@@ -125,5 +146,5 @@ class Watchdog:
             intent="unlearn", confidence=max(p, 0.5) if llm_decided else p, target=res.target,
             forget_prompt=first[0], forget_response=first[1], pairs=res.pairs, source=res.source,
             probes=res.probes, latency_s=time.perf_counter() - t0, classifier_p=p, extractor=used,
-            llm_error=llm_error,
+            llm_error=llm_error, lang=lang, llm_s=llm_s,
         )  # fmt: skip

@@ -113,9 +113,41 @@ def hf_generate_fn(
         )
         enc = {k: v.to(model.device) for k, v in enc.items()}
         cache = system_cache(messages, enc["input_ids"])
-        extra = {"past_key_values": cache} if cache is not None else {}
+        from repair.models.decoding import cache_kw
+
+        extra = cache_kw(model, cache) if cache is not None else {}  # no deprecation warning per call
         with torch.inference_mode():
             out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, **extra)
         return tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+
+    return generate
+
+
+DEFAULT_LLM = "qwen2.5-coder-0.5b-instruct"
+
+
+def lazy_generate_fn(
+    model: str = DEFAULT_LLM, max_new_tokens: int = 48, dtype: str | None = "auto"
+) -> GenerateFn:
+    """A `generate_fn` over a bundled model (default the Qwen2.5-Coder-0.5B) that loads it on first use.
+
+    Nothing is loaded until the watchdog first needs the LLM (a non-English or unsure turn). A model
+    that is not installed raises inside the call; the watchdog then falls back to its rules, so a
+    user without the model still gets the fast path."""
+    state: dict[str, Any] = {}
+
+    def generate(messages: list[dict]) -> str:
+        if "fn" not in state:
+            if "error" in state:
+                raise RuntimeError(state["error"])
+            try:
+                import repair
+
+                llm = repair.load(model, ledger=False, dtype=dtype)
+            except Exception as e:  # not installed, no memory: remembered, so one failed load only
+                state["error"] = f"could not load {model}: {e}"
+                raise RuntimeError(state["error"]) from e
+            state["fn"] = hf_generate_fn(llm.model, llm.tokenizer, max_new_tokens=max_new_tokens)
+        return state["fn"](messages)
 
     return generate

@@ -27,6 +27,8 @@ class Verdict(BaseModel):
     classifier_p: float = 0.0  # classifier's P(unlearn)
     extractor: Literal["llm", "rules", "none"] = "none"
     llm_error: str | None = None
+    lang: str | None = None  # the message's language (None: no language identification installed)
+    llm_s: float = 0.0  # time spent in the LLM extractor (0 when the fast path decided alone)
 
 
 class Extraction(BaseModel):

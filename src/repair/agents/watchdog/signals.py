@@ -237,6 +237,11 @@ _F_ANSWER_NOUN = re.compile(
 )
 
 
+def foreign_verb(message: str) -> bool:
+    """A fr/de/es/it/pt/nl forget or delete verb anywhere in the message (routes the turn to the LLM)."""
+    return bool(_F_VERB_RE.search(message))
+
+
 def foreign_request(message: str, n_turns: int = 1) -> bool:
     """An fr/de/es/it/pt/nl forget-delete request in imperative form with a target signal."""
     if not _F_VERB_RE.search(message):
