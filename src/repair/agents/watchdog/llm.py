@@ -10,12 +10,20 @@ from pydantic import ValidationError
 
 from .schema import Extraction, GenerateFn
 
-EXTRACTOR_SYSTEM = """You are the watchdog of a chat assistant that can edit its own weights to forget things.
-Decide whether the user's NEWEST message asks the assistant to forget, unlearn, erase or delete something from ITS OWN memory or knowledge ("unlearn"), or is anything else ("chat").
-Forgetting in other senses is "chat": the user forgot something; making a browser, phone or app forget; deleting files, rows or text; questions about what unlearning means; "don't forget to ..."; "never mind, forget it".
-For "unlearn" give "target": the person, fact or piece of personal data to forget, as a short noun phrase (for example "Maya Taylor", "my address", "the capital of France"). If the message points back at an earlier answer ("that", "what you just said"), give the subject of that turn.
-Give "turn": the number of the history turn that contains the information, or null if no turn does.
-Answer with one JSON object and nothing else: {"intent": "chat" or "unlearn", "target": string or null, "turn": integer or null}"""
+EXTRACTOR_SYSTEM = """You are the watchdog of a chat assistant that can edit its own weights to forget things. Read the user's NEWEST message, in any language, and answer with one JSON object.
+"unlearn": the message asks the assistant to forget, unlearn, erase, delete or remove something from the assistant's OWN memory or knowledge: a person, a business, a fact, personal data, or an earlier answer. Formal erasure requests (GDPR Article 17, CCPA), a user who names themselves and asks to be forgotten, and "that answer is wrong, remove it" are "unlearn".
+"chat": everything else: questions (also about people, about GDPR or about unlearning), the user forgetting something, deleting files, accounts, messages or a browser history, editing a text, list or recipe, and "never mind, forget it".
+"target": the name or thing to forget (the user's own name when they give it), or null. "turn": the number of the history turn the message points at ("that", "this answer"), or null.
+Examples:
+Newest message: Please forget everything you know about Ada Byron. -> {"intent": "unlearn", "target": "Ada Byron", "turn": null}
+Newest message: Je m'appelle Paul Martin, efface tout ce que tu sais sur moi. -> {"intent": "unlearn", "target": "Paul Martin", "turn": null}
+History: [1] user: What is Tom's email? [1] assistant: tom@example.com. Newest message: Lösch diese Adresse aus deinem Wissen. -> {"intent": "unlearn", "target": null, "turn": 1}
+Newest message: Conforme o artigo 17 do RGPD, peço o apagamento dos meus dados. Nome: Ana Lopes. -> {"intent": "unlearn", "target": "Ana Lopes", "turn": null}
+Newest message: Who was Ada Byron? -> {"intent": "chat", "target": null, "turn": null}
+Newest message: Olvídalo, da igual. -> {"intent": "chat", "target": null, "turn": null}
+Newest message: Ich vergesse immer meine Brille. -> {"intent": "chat", "target": null, "turn": null}
+Newest message: Come cancello il mio account? -> {"intent": "chat", "target": null, "turn": null}
+Answer with the JSON object only: {"intent": "chat" or "unlearn", "target": string or null, "turn": integer or null}"""
 
 
 def extractor_messages(pairs: list[tuple[str, str]], message: str) -> list[dict]:
