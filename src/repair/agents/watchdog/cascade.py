@@ -22,7 +22,8 @@ class Watchdog:
 
     k: turns (user+assistant pairs) of history to look at. threshold: P(unlearn) at or above which the
     classifier says unlearn (default: the head's cross-validated value). band: (lo, hi) probabilities
-    between which the classifier is "unsure"; the LLM extractor (if any) runs for the messages in it. In the band, an LLM "unlearn" turns the classifier's chat into unlearn (rescue); an LLM
+    between which the classifier is "unsure"; the LLM extractor (if any) runs for every message with
+    P >= lo. In the band, an LLM "unlearn" turns the classifier's chat into unlearn (rescue); an LLM
     "chat" overrules the classifier's unlearn only with `llm_veto=True`, because the bundled
     Qwen2.5-Coder-0.5B answers "chat" for nearly every request (on the 42 held-out dialogues in the
     band it recognised 6 of 34 requests), so letting it veto would cost recall. The LLM's target is used only when it is
@@ -105,7 +106,7 @@ class Watchdog:
         lo = self.band[0]
         if lang not in (None, "en"):
             return foreign_verb(message)
-        return lo <= p < self.band[1]  # the unsure band; above it the classifier and rules decide alone
+        return p >= lo  # in the band it decides; above it, it may resolve the target ("about her")
 
     def inspect(self, history: list[dict], message: str) -> Verdict:
         t0 = time.perf_counter()
