@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from importlib import resources
 
 import pytest
@@ -240,3 +241,113 @@ def test_resume_refuses_records_made_with_other_settings(tmp_path):
     check_settings(tmp_path, records, {"strength": 1.0})  # same settings: resume
     with pytest.raises(ValueError, match="--no-resume"):
         check_settings(tmp_path, records, {"strength": 1.5})
+
+
+# --------------------------------------------------------------------------------------------------
+# the stress set (sequential runs; never held out)
+
+
+def _stress_names(t: Target) -> set[str]:
+    """What a stress target names: its subject (for a fact, the capitalised names in it), the entity's
+    name (the reverse probe's keys), a fact's answer, and every neighbour's answer that is a name."""
+    import re
+
+    from repair.edit.stamp2.subject import bare
+
+    subject = re.sub(r"\s*\(.*\)$", "", t.subject)
+    caps = r"[A-Z0-9][\w'.&-]*(?:\s+(?:of|the|de|da|van|von|and|&)?\s*[A-Z][\w'.&-]*)*"
+    out = {bare(subject)} if t.kind == "entity" else set(re.findall(caps, subject))
+    own = "reverse" if t.kind == "entity" else "direct"
+    out |= {k for p in t.probes if p.type == own for k in p.keys if k[:1].isupper()}
+    return out | {k for n in t.neighbours for k in n.keys if k[:1].isupper()}
+
+
+def test_stress_set_names_nothing_of_the_other_sets_or_the_engine_lists():
+    """No subject, answer or neighbour of the stress set is named in dev, test, the writers' examples,
+    STAMP-2's kept entities or its refusal-vector subjects; nor is any kept or vector subject named in it."""
+    import re
+
+    from repair.edit.stamp2.keep import keep_entities
+    from repair.edit.stamp2.subject import bare
+    from repair.edit.stamp2.vector import VECTOR_SUBJECTS
+
+    data = resources.files("repair.data")
+    files = ["forget_quality/dev.jsonl", "forget_quality/test.jsonl", "forget_quality/_example.jsonl"]
+    engine = [*keep_entities(), *VECTOR_SUBJECTS]
+    other = " ".join([*(data.joinpath(f).read_text() for f in files), *engine]).lower()
+
+    def named(name: str, text: str) -> bool:
+        return re.search(rf"\b{re.escape(name.lower())}\b", text) is not None
+
+    stress = load_targets("stress")
+    clash = sorted({(t.id, n) for t in stress for n in _stress_names(t) if named(n, other)})
+    assert clash == []
+    text = data.joinpath("forget_quality/stress.jsonl").read_text().lower()
+    assert [n for n in engine if named(bare(n), text)] == []
+
+
+def test_stress_split_loads_and_is_its_own_set():
+    stress = load_targets("stress")
+    ids = [t.id for t in stress]
+    held = {t.id for s in SPLITS for t in load_targets(s)}
+    assert len(stress) >= 60 and len(ids) == len(set(ids)) and not held & set(ids)
+    assert "stress" not in SPLITS  # never one of the held-out halves
+    entities = sum(t.kind == "entity" for t in stress) / len(stress)
+    assert 0.6 <= entities <= 0.8
+    for t in stress:  # no key appears in its own prompt
+        for q in [*t.probes, *t.neighbours]:
+            assert not [k for k in q.keys if re.search(rf"\b{re.escape(k.lower())}\b", q.prompt.lower())]
+    known = load_known("smollm2-135m-instruct")
+    if known is not None and "stress" in known.splits:
+        data = resources.files("repair.data").joinpath("forget_quality/stress.jsonl").read_bytes()
+        assert known.sha256["stress"] == hashlib.sha256(data).hexdigest()
+
+
+def test_sequential_run_on_the_stress_split_with_a_sample(tmp_path, monkeypatch):
+    """--split stress takes its targets, in file order, from stress.jsonl; a sequential run with --sample
+    scores the sampled targets only, and its summary is written at every checkpoint."""
+    from conftest import tiny_llama_for
+    from transformers import AutoTokenizer
+
+    from repair.eval.forget_quality import bench
+    from repair.eval.forget_quality.bench import BenchConfig, run_method
+    from repair.eval.forget_quality.data import KnownList, KnownTarget
+    from repair.eval.unlearners import make_unlearner
+    from repair.models.loader import cache_bundled
+    from repair.models.patient import Patient
+
+    torch.set_num_threads(1)  # a tiny model: one thread is faster (the autouse fixture restores the count)
+    tok = AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
+    patient = Patient(
+        tiny_llama_for(tok, positions=512), tok, name="tiny", source="", fingerprint="t", ledger_dir=None
+    )
+    stress = load_targets("stress")[:4]
+    known = KnownList(model="tiny", splits={"stress": {}})
+    for t in stress:
+        known.splits["stress"][t.id] = KnownTarget(probes=[t.probes[0].id], neighbours=[t.neighbours[0].id])
+    data = resources.files("repair.data").joinpath("forget_quality/stress.jsonl").read_bytes()
+    known.sha256["stress"] = hashlib.sha256(data).hexdigest()
+    monkeypatch.setattr(bench, "load_known", lambda model: known)  # the tiny model's list (data, not code)
+    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
+    cfg = BenchConfig(
+        model="tiny",
+        method="none",
+        split="stress",
+        sequential=3,
+        every=1,
+        sample=2,
+        out=str(tmp_path),
+        utility=False,
+    )
+    s = run_method(patient, cfg, make_unlearner("none"))
+    assert cfg.run_dir().parent.name == "stress" and cfg.run_dir().name == "none-seq3-sample2"
+    records = [json.loads(r) for r in (cfg.run_dir() / "records.jsonl").read_text().splitlines()]
+    first, third = stress[0].id, stress[2].id
+    assert [(r["after_edits"], r["target"]) for r in records] == [
+        (1, first),
+        (2, first),
+        (3, first),
+        (3, third),
+    ]
+    assert [p["edits"] for p in s["curve"]] == [1, 2, 3] and s["complete"] is True
+    assert s["config"]["split"] == "stress" and s["split_sha256"] == known.sha256["stress"]

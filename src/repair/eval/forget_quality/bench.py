@@ -45,6 +45,7 @@ class BenchConfig(BaseModel):
     split: Split = "test"
     sequential: int = Field(0, ge=0)  # 0: single-target mode; N: the first N targets one after another
     every: int = Field(10, ge=1)  # sequential: score everything after every `every` edits
+    sample: int | None = Field(None, ge=1)  # sequential: score a fixed sample of this many targets only
     limit: int | None = Field(None, ge=1)  # the first N known targets only (smoke runs)
     kinds: tuple[Literal["entity", "fact"], ...] = ("entity", "fact")
     dtype: str = "float32"
@@ -55,6 +56,8 @@ class BenchConfig(BaseModel):
 
     def run_dir(self) -> Path:
         mode = f"seq{self.sequential}" if self.sequential else "single"
+        if self.sequential and self.sample:
+            mode += f"-sample{self.sample}"
         tag = "".join(f"+{k}={_tag(v)}" for k, v in sorted(self.settings.items()))
         return Path(self.out) / self.model / self.split / f"{self.method}{tag}-{mode}"
 
@@ -76,7 +79,8 @@ def make_known(
 ) -> KnownList:
     """Ask the unedited model every probe and neighbour once; a target is known when its direct question
     is answered. Written to ``repair/data/forget_quality/known/<model>.json`` by the CLI. Answers are
-    cached per target text under $REPAIR_HOME, so adding targets only asks about the new ones."""
+    cached per target text under $REPAIR_HOME, so adding targets only asks about the new ones. The entries
+    of splits not in ``splits`` are kept as the package's list has them."""
     from repair.models.loader import repair_home
 
     cache_path = (
@@ -97,7 +101,7 @@ def make_known(
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             cache_path.write_text(json.dumps(cache))
             unedited.write_text(json.dumps(said, ensure_ascii=False), encoding="utf-8")
-    known = KnownList(model=model, dtype=patient.dtype)
+    known = load_known(model) or KnownList(model=model, dtype=patient.dtype)  # other splits stay as they are
     for split, ts in targets.items():
         known.splits[split] = {
             t.id: KnownTarget.model_validate(cache[_key(t)]) for t in ts if cache[_key(t)] is not None
@@ -191,6 +195,7 @@ def run_method(patient: Any, cfg: BenchConfig, unlearner: Any, progress: Any = N
     """One method on one split; writes records.jsonl and summary.json under ``cfg.run_dir()``."""
     t0 = time.perf_counter()
     targets, entries = selected(cfg)
+    sha = file_sha256(cfg.split)  # of the file the targets were read from
     out = cfg.run_dir()
     records = out / "records.jsonl"
     if not cfg.resume or cfg.sequential:
@@ -201,28 +206,55 @@ def run_method(patient: Any, cfg: BenchConfig, unlearner: Any, progress: Any = N
     check_settings(out, records, _settings(unlearner))
     utility = Utility(patient) if cfg.utility else None
     write = appender(records)
-    curve = None
     if cfg.sequential:
+
+        def checkpoint(curve: list[dict[str, Any]]) -> None:
+            write_summary(cfg, patient, utility, curve, time.perf_counter() - t0, sha, complete=False)
+
         curve = run_sequential(
-            patient, unlearner, items, every=cfg.every, utility=utility, write=write, progress=progress
+            patient,
+            unlearner,
+            items,
+            every=cfg.every,
+            utility=utility,
+            write=write,
+            progress=progress,
+            on_point=checkpoint,
+            sample=cfg.sample,
         )
-    else:
-        done = {r.target for r in read_records(records)}
-        run_single(patient, unlearner, items, utility=utility, done=done, write=write, progress=progress)
-    results = read_records(records)
+        return write_summary(cfg, patient, utility, curve, time.perf_counter() - t0, sha, complete=True)
+    done = {r.target for r in read_records(records)}
+    run_single(patient, unlearner, items, utility=utility, done=done, write=write, progress=progress)
+    return write_summary(cfg, patient, utility, None, time.perf_counter() - t0, sha)
+
+
+def write_summary(
+    cfg: BenchConfig,
+    patient: Any,
+    utility: Utility | None,
+    curve: list[dict[str, Any]] | None,
+    wall_s: float,
+    sha: str,
+    complete: bool | None = None,
+) -> dict[str, Any]:
+    """summary.json from the run's records (in sequential mode: those of the last checkpoint so far;
+    ``complete`` False while the run is still going, so a stopped run's summary says how far it got)."""
+    out = cfg.run_dir()
+    results = read_records(out / "records.jsonl")
     if cfg.sequential:
         results = [r for r in results if r.after_edits == max(r.after_edits for r in results)]
     summary = {
         "config": cfg.model_dump(),
         "model": patient.name,
         "dtype": patient.dtype,
-        "split_sha256": file_sha256(cfg.split),
+        "split_sha256": sha,
         "machine": machine(),
         "max_new_tokens": MAX_NEW_TOKENS,
         "base_ppl": utility.base_ppl if utility else None,
         **summarize(results),
         "curve": curve,
-        "wall_s": round(time.perf_counter() - t0, 1),
+        **({"complete": complete} if complete is not None else {}),
+        "wall_s": round(wall_s, 1),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     return summary
@@ -257,6 +289,7 @@ def relabel(cfg: BenchConfig) -> dict[str, Any]:
             "max_new_tokens",
             "base_ppl",
             "curve",
+            "complete",
             "wall_s",
         )
         if k in old

@@ -2,8 +2,9 @@
 
 repair eval forget-quality --model smollm2-135m-instruct --method stamp --out results/forget-quality
 repair eval forget-quality --method stamp,icu,ga --limit 5          # a quick look
-repair eval forget-quality --method stamp --sequential 30 --split dev   # a curve (never held-out)
+repair eval forget-quality --method stamp2 --sequential 100 --split stress  # a curve (never held-out)
 repair eval forget-quality --model qwen2.5-coder-0.5b-instruct --filter # once per model: known targets
+repair eval forget-quality --model smollm2-135m-instruct --split stress --filter  # the stress set's
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ def forget_quality_command(
         ),
     ] = "stamp",
     split: Annotated[
-        str, typer.Option("--split", help="test (held out; report once) or dev (tuning)")
+        str,
+        typer.Option(
+            "--split",
+            help="test (held out; report once), dev (tuning) or stress (sequential runs; not held out)",
+        ),
     ] = "test",
     sequential: Annotated[
         int,
@@ -87,6 +92,14 @@ def forget_quality_command(
         ),
     ] = 0,
     every: Annotated[int, typer.Option("--every")] = 10,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            "--sample",
+            help="sequential: at each checkpoint score only a fixed, evenly spaced sample of this many of the "
+            "targets (the first always among them) instead of all of them",
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="only the first N known targets")] = None,
     kinds: Annotated[str, typer.Option("--kinds", help="entity,fact")] = "entity,fact",
     dtype: Annotated[
@@ -101,7 +114,8 @@ def forget_quality_command(
         bool,
         typer.Option(
             "--filter",
-            help="record which targets the unedited model knows (writes the package's known list) and stop",
+            help="record which targets the unedited model knows (writes the package's known list) and stop: "
+            "dev and test, or the stress set alone with --split stress",
         ),
     ] = False,
     relabel_: Annotated[
@@ -149,6 +163,7 @@ def forget_quality_command(
                 split=split,
                 sequential=sequential,
                 every=every,
+                sample=sample,
                 limit=limit,
                 kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()),
                 dtype=dtype,
@@ -174,10 +189,11 @@ def forget_quality_command(
     if filter_:
         from .data import load_targets
 
-        n = sum(len(load_targets(s)) for s in ("dev", "test"))
+        splits = ("stress",) if split == "stress" else ("dev", "test")
+        n = sum(len(load_targets(s)) for s in splits)
         with _progress() as bar:
             task = bar.add_task(f"asking {model} every probe", total=n)
-            known = make_known(patient, model, progress=lambda t=task: bar.advance(t))
+            known = make_known(patient, model, splits, progress=lambda t=task: bar.advance(t))
         path = write_known(known)
         console.print(f"wrote {path}: " + ", ".join(f"{s} {len(v)} known" for s, v in known.splits.items()))
         return

@@ -2,7 +2,9 @@
 
 The targets were written by hand (``repair/data/forget_quality/README.md``). ``split_of`` assigned
 each to dev or test once, by a hash of its id, before any engine work; ``dev.jsonl`` and
-``test.jsonl`` are the committed result. ``known/<model>.json`` records, per model, which probes
+``test.jsonl`` are the committed result. ``stress.jsonl`` is a third, separate set written for
+sequential runs (100 edits and more); it is never held out and never reported as such.
+``known/<model>.json`` records, per model, which probes
 and neighbours the unedited model answers (greedy, float32): a target counts only when its direct
 question is answered, and only answered probes and neighbours are scored.
 """
@@ -18,14 +20,16 @@ from pydantic import BaseModel, Field
 
 from .schema import Question, Target
 
-Split = Literal["dev", "test"]
-SPLITS: tuple[Split, ...] = ("dev", "test")
+Split = Literal["dev", "test", "stress"]
+SPLITS: tuple[Split, ...] = ("dev", "test")  # the two halves of the held-out set, assigned by ``split_of``
+STRESS: Split = "stress"  # the sequential runs' own set: disjoint from dev and test, never held out
+ALL_SPLITS: tuple[Split, ...] = (*SPLITS, STRESS)
 TEST_SHARE = 0.6  # of the written targets; the test split must keep >= 30 known targets per model
 DATA = "forget_quality"
 MAX_NEW_TOKENS = 48
 
 
-def split_of(target_id: str) -> Split:
+def split_of(target_id: str) -> Literal["dev", "test"]:
     """dev or test, fixed by the id alone (so adding targets never moves an existing one)."""
     h = int(hashlib.sha256(f"repair-forget-quality:{target_id}".encode()).hexdigest()[:8], 16)
     return "test" if h / 0xFFFFFFFF < TEST_SHARE else "dev"
@@ -36,14 +40,14 @@ def _data_dir():
 
 
 def load_targets(split: Split | str | Path) -> list[Target]:
-    """The targets of a split ("dev", "test") or of a JSONL file in the same format."""
+    """The targets of a split ("dev", "test", "stress") or of a JSONL file in the same format."""
     path = Path(split)
-    if str(split) in SPLITS:
+    if str(split) in ALL_SPLITS:
         text = _data_dir().joinpath(f"{split}.jsonl").read_text(encoding="utf-8")
     elif path.is_file():
         text = path.read_text(encoding="utf-8")
     else:
-        raise FileNotFoundError(f"no forget-quality split {split!r}: use dev, test or a JSONL file")
+        raise FileNotFoundError(f"no forget-quality split {split!r}: use dev, test, stress or a JSONL file")
     out = []
     for i, line in enumerate(text.splitlines(), 1):
         if line.strip():

@@ -144,17 +144,37 @@ def _curve_row(p: dict[str, Any]) -> str:
 
 
 def sequential_section(s: dict[str, Any]) -> list[str]:
-    """One sequential run: the curve of what all targets forgotten so far look like after N edits."""
+    """One sequential run: the curve of what the targets forgotten so far look like after N edits."""
     c = s["config"]
-    held = "held out" if c["split"] == "test" else "not held out"
+    held = {"test": "held out", "stress": "stress set, not held out"}.get(c["split"], "not held out")
+    done = s["curve"][-1]["edits"] if s["curve"] else 0
+    partial = (
+        f" This run stopped after {done} of its {c['sequential']} edits (the figures are its last checkpoint)."
+        if s.get("complete") is False
+        else ""
+    )
+    sample = c.get("sample")
+    scope = (
+        f"of a fixed, evenly spaced sample of {sample} of its targets (the first among them), those already "
+        "forgotten"
+        if sample
+        else "all targets forgotten so far"
+    )
+    flags = f" --sample {sample}" if sample else ""
+    flags += "".join(f" --set {k}={json.dumps(v)}" for k, v in sorted(c.get("settings", {}).items()))
     return [
         f"Sequential run ({c['split']} split, {held}): {label(c)} forgets {c['sequential']} targets one "
-        f"after another, with every earlier edit still applied; all targets so far are scored every "
-        f"{c['every']} edits:",
+        f"after another, with every earlier edit still applied; {scope} are scored every {c['every']} edits "
+        f"({s.get('machine', 'this machine')}, wall time {s['wall_s']:.0f} s).{partial}",
         "",
         "| edits | leak % | refusal % | confabulation % | degenerate % | neighbours kept % | ppl |",
         "|---|---|---|---|---|---|---|",
         *[_curve_row(p) for p in s["curve"]],
+        "",
+        "```bash",
+        f"repair eval forget-quality --model {c['model']} --method {c['method']} --split {c['split']} "
+        f"--sequential {c['sequential']} --every {c['every']}{flags}",
+        "```",
         "",
     ]
 

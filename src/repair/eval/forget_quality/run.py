@@ -250,11 +250,17 @@ def run_sequential(
     utility: Utility | None,
     write: Callable[[TargetResult], None],
     progress: Any = None,
+    on_point: Callable[[list[dict[str, Any]]], None] | None = None,
+    sample: int | None = None,
 ) -> list[dict[str, Any]]:
     """Forget the targets one after another; every ``every`` edits (and after the last) score all targets
-    forgotten so far. Returns the curve's points. The edits stay applied (undo them with the ledger)."""
+    forgotten so far, or with ``sample`` only those of a fixed, evenly spaced sample of that many (the first
+    target always among them). Returns the curve's points; ``on_point`` sees the curve after each one (so a
+    long run that is stopped still leaves its checkpoints). The edits stay applied (undo them with the
+    ledger)."""
     curve: list[dict[str, Any]] = []
     applied_all: list[Applied] = []
+    scored_ids = set(sample_indices(len(items), sample))
     for n, s in enumerate(items, 1):
         applied_all.append(unlearner.unlearn(patient, forget_request(patient, s.target)))
         if progress:
@@ -264,6 +270,8 @@ def run_sequential(
         system = applied_all[-1].system
         results = []
         for j, sj in enumerate(items[:n]):
+            if j not in scored_ids:
+                continue
             a = applied_all[j].model_copy(update={"system": system})
             results.append(evaluate(patient, sj, a, None, unlearner.name, after_edits=n))
         point = summarize(results)["overall"]
@@ -272,7 +280,16 @@ def run_sequential(
         curve.append({"edits": n, **point})
         for r in results:
             write(r)
+        if on_point:
+            on_point(curve)
     return curve
+
+
+def sample_indices(n: int, sample: int | None) -> list[int]:
+    """The indices scored in a sequential run: all ``n``, or ``sample`` of them evenly spaced from 0."""
+    if not sample or sample >= n:
+        return list(range(n))
+    return [round(i * n / sample) for i in range(sample)]
 
 
 # --------------------------------------------------------------------------------------------------
