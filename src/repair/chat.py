@@ -1,7 +1,11 @@
 """`repair chat`: a terminal chat with a patient that forgets on request.
 
 Reads one message per line, so it also runs with piped stdin (`printf '...\\n/quit\\n' | repair chat`).
-Commands: /edits, /undo ID, /history, /plan (the last repair as Python), /help, /quit.
+Commands: /edits, /undo ID, /history, /plan (the last repair as Python), /reset, /help, /quit.
+
+Before the weights change, the chat shows what it will forget (the subject and the questions the model
+will stop answering) and asks; ``--yes`` skips the question. An undo also takes the replies given while
+that edit was active out of the context; ``/reset`` clears the context.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
+from repair.control import Confirm, Proposal
 from repair.session import Reply, Session, make_surgeon, short_id
 
 HELP = """commands: /edits (list edits) · /undo ID (revert one) · /history (the turns) · /plan (the last repair \
-as Python) · /help · /quit
+as Python) · /reset (clear the context) · /help · /quit
 Ask anything, or ask the model to forget: "forget what you just said", "forget everything about Maya Taylor"."""
 
 
@@ -63,6 +68,61 @@ def _show_reply(console: Console, reply: Reply) -> None:
         )
 
 
+def ask_first(console: Console, read: Callable[[], str]) -> Confirm:
+    """A `Confirm` that shows what would be forgotten and reads y/n (anything but yes is no)."""
+
+    def confirm(p: Proposal) -> bool:
+        console.print(f"[bold magenta]Forget {escape(p.target)}?[/bold magenta]")
+        for q in p.questions:
+            console.print(f"  I will stop answering: {escape(q)}")
+        console.print(
+            "[dim]y = forget it, anything else = keep it (repair chat --yes skips this question)[/dim]"
+        )
+        try:
+            answer = read().strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
+        return answer in ("y", "yes")
+
+    return confirm
+
+
+def _command(console: Console, session: Session, line: str, last: Reply | None) -> None:
+    """One /command."""
+    if line == "/help":
+        console.print(HELP)
+    elif line == "/edits":
+        console.print(_edits_table(session))
+    elif line == "/history":
+        console.print(_history_table(session))
+    elif line == "/reset":
+        session.reset()
+        console.print(
+            "context cleared: the next turns see none of the earlier ones (/history still lists them)"
+        )
+    elif line == "/plan":
+        console.print(
+            Syntax(last.plan["python"], "python", word_wrap=True)
+            if last and last.plan
+            else "no repair yet in this chat"
+        )
+    elif line.startswith("/undo"):
+        parts = line.split()
+        if len(parts) != 2:
+            console.print("[red]usage: /undo ID[/red] (ids are listed by /edits)")
+            return
+        try:
+            m = session.undo(parts[1])
+            console.print(
+                f"undone {short_id(m['id'])}: the weights are back bit for bit; the replies given "
+                "while it was on are out of the context"
+            )
+        except (KeyError, ValueError) as e:
+            console.print(f"[red]{escape(str(e))}[/red]")
+    else:
+        console.print(f"[red]unknown command {escape(line.split()[0])}[/red]; /help lists them")
+
+
 def run_chat(
     model: str | None,
     session_dir: Path | None,
@@ -72,8 +132,10 @@ def run_chat(
     read: Callable[[], str] | None = None,
     dtype: str | None = None,
     engine: str = "stamp",
+    yes: bool = False,
 ) -> Session:
-    """The REPL loop; returns the session when the input ends or the user types /quit."""
+    """The REPL loop; returns the session when the input ends or the user types /quit. ``yes``: forget
+    without asking first."""
     import sys
 
     import repair
@@ -105,6 +167,7 @@ def run_chat(
             patient = repair.load(model or "smollm2-135m-instruct", ledger=False, dtype=dtype)
             session = Session(patient, surgeon=make_surgeon(surgeon, dtype), k=k, user="chat", engine=engine)
         session.warm()  # edit statistics and check questions now, not inside the first request
+    session.confirm = None if yes else ask_first(console, read)
     where = (
         f"session {session_dir}" if session_dir else "not saved (pass --session DIR to keep edits and turns)"
     )
@@ -121,29 +184,8 @@ def run_chat(
         line = line.strip()
         if line in ("/quit", "/exit", "/q"):
             break
-        if line == "/help":
-            console.print(HELP)
-        elif line == "/edits":
-            console.print(_edits_table(session))
-        elif line == "/history":
-            console.print(_history_table(session))
-        elif line == "/plan":
-            if last and last.plan:
-                console.print(Syntax(last.plan["python"], "python", word_wrap=True))
-            else:
-                console.print("no repair yet in this chat")
-        elif line.startswith("/undo"):
-            parts = line.split()
-            if len(parts) != 2:
-                console.print("[red]usage: /undo ID[/red] (ids are listed by /edits)")
-                continue
-            try:
-                m = session.undo(parts[1])
-                console.print(f"undone {short_id(m['id'])}: the weights are back bit for bit")
-            except (KeyError, ValueError) as e:
-                console.print(f"[red]{escape(str(e))}[/red]")
-        elif line.startswith("/"):
-            console.print(f"[red]unknown command {escape(line.split()[0])}[/red]; /help lists them")
+        if line.startswith("/"):
+            _command(console, session, line, last)
         else:
             with console.status("thinking …"):
                 reply = session.send(line)

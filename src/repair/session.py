@@ -17,7 +17,6 @@ its edit's key in the same transaction as the edit, and the history never shows 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -30,17 +29,19 @@ from pydantic import BaseModel, Field
 
 from repair.agents.surgeon import Surgeon
 from repair.agents.watchdog import Verdict, Watchdog, probe_prompts
+from repair.control import Confirm, context_turns, mark_stale, proposal
 from repair.edit.answers import SHORT_RESPONSE_WORDS, WORD, answer_head, checked_answer, key_answers
 from repair.edit.ledger import Ledger, LedgerBusyError, public_turn
 from repair.edit.stamp import StampConfig, prepare
 from repair.edit.verify import GuardQuestion, guard_questions, guard_verdict, probe_with_guard
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
+from repair.session_files import read_history as _read_history
+from repair.session_files import saved_model as _saved_model
 from repair.subject_request import SubjectEngine, subject_failure, subject_summary
 from repair.subject_request import check as check_subject_edit
 
 log = logging.getLogger(__name__)
 
-HISTORY_FORMAT = "repair-session/1"
 ROUGE_THRESHOLD = 0.3  # long answers (biographies): gone when recall-ROUGE-L against r_f is below this
 MAX_FORGET_PAIRS = 3  # extra pairs about the same target (other history turns, probe answers)
 
@@ -62,7 +63,7 @@ GUARD: list[tuple[str, list[str]]] = [
 ]
 VERIFY_TOKENS = 32
 
-Outcome = Literal["done", "partial", "failed", "unknown_target", "no_target"]
+Outcome = Literal["done", "partial", "failed", "unknown_target", "no_target", "declined"]
 Engine = Literal["stamp", "stamp2"]
 ENGINES: tuple[str, ...] = Engine.__args__  # type: ignore[attr-defined]  # the one list of engine names
 
@@ -153,7 +154,11 @@ class Session:
 
     ``watchdog``/``surgeon`` default to the MiniLM watchdog and the deterministic planner (fast);
     see ``llm_surgeon()`` for the Qwen surgeon. ``k``: turns of history the watchdog and the chat see.
+    ``confirm``: asked with a `repair.control.Proposal` before the weights change (None: no question).
     """
+
+    confirm: Confirm | None = None
+    _context_from = 0  # turns before this index are out of the context (/reset)
 
     def __init__(
         self,
@@ -250,6 +255,9 @@ class Session:
             with ledger.store.write() as conn:
                 ledger.store.set_info(conn, "model", self.patient.name)
         self.turns = ledger.history.load()
+        for m in ledger.list(include_undone=True):  # replies given while an undone edit was on stay out
+            if m["status"] == "undone":
+                mark_stale(self.turns, m)
 
     def _too_long(self, message: str) -> str | None:
         """Why a message cannot be read (longer than the model's context), or None. A 100 KB prompt would
@@ -287,7 +295,8 @@ class Session:
             and (u.get("kind") != "chat" or u.get("redacted_by") or a.get("redacted_by"))
         }
         if history is None:
-            source = [t for t in self.turns if t.get("kind") == "chat" and not t.get("redacted_by")]
+            turns = context_turns(self.turns, self._context_from)
+            source = [t for t in turns if t.get("kind") == "chat" and not t.get("redacted_by")]
         else:
             source = [m for m in history if m.get("role") in ("user", "assistant")]
         pairs: list[tuple[str, str]] = []
@@ -350,7 +359,13 @@ class Session:
             for t in self.turns:
                 if t.get("redacted_by") == manifest["id"]:
                     t.pop("redacted_by")
+            mark_stale(self.turns, manifest)  # the edited model's replies leave the context
             return manifest
+
+    def reset(self) -> None:
+        """Clear the context: later turns see none of the earlier ones (they stay in the history)."""
+        with self._lock:
+            self._context_from = len(self.turns)
 
     def send(self, message: str, history: list[dict] | None = None, max_new_tokens: int | None = None) -> Reply:
         """Answer one user message. ``history``: the conversation so far as OpenAI-style messages
@@ -401,6 +416,9 @@ class Session:
             text = self.patient.chat(message, history=msgs, max_new_tokens=max_new_tokens)
             timings["generate"] = time.perf_counter() - t
             return Reply(text=text, kind="chat", timings=timings)
+        if self.confirm is not None and verdict.source != "none" and not self.confirm(ask := proposal(verdict)):
+            return Reply(text=f"Nothing was changed: I still know {ask.target}.", kind="unlearn",
+                         outcome="declined", target=ask.target, timings=timings)
         return self._unlearn(verdict, t0, timings, pairs)
 
     def _unlearn(self, verdict: Verdict, t0: float, timings: dict[str, float],
@@ -655,35 +673,6 @@ class Session:
         """Hide the forgotten turns from later context (they stay in the log, sealed and marked)."""
         for t in self._forgotten_turns(pairs):
             t["redacted_by"] = t["sealed_by"] = edit_id
-
-
-def _saved_model(session_dir: Path) -> str | None:
-    """The model a session folder's database was made with (None for a new folder)."""
-    import sqlite3
-
-    db = session_dir / "ledger" / "ledger.db"
-    if not db.exists():
-        return None
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        row = con.execute("SELECT value FROM info WHERE key = 'model'").fetchone()
-    except sqlite3.DatabaseError:
-        return None
-    finally:
-        con.close()
-    return None if row is None else row[0]
-
-
-def _read_history(path: Path) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"corrupt session history {path}: {e}") from e
-    if not isinstance(data, dict) or data.get("format") != HISTORY_FORMAT:
-        raise ValueError(f"{path} is not a repair session history (format {HISTORY_FORMAT!r} expected)")
-    return data
 
 
 def llm_surgeon(model: str = "qwen2.5-coder-0.5b-instruct", max_new_tokens: int = 200,

@@ -37,6 +37,31 @@ EngineOpt = Annotated[
     ),
 ]
 
+# `repair serve` limits (repair.serve.hub.Limits holds the same ranges); the defaults suit one small model
+MaxQueueOpt = Annotated[
+    int, typer.Option("--max-queue", min=1, max=1024, help="requests waiting for the model (more get 429)")
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", min=1, max=3600, help="seconds a chat reply may take (then 504)")
+]
+EditTimeoutOpt = Annotated[
+    float, typer.Option("--edit-timeout", min=1, max=86400, help="seconds a request that may edit may take")
+]
+MaxBodyOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-body", min=1024, max=64 * 2**20, help="bytes of a request body [default: 8 a context token]"
+    ),
+]
+MaxTokensOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-tokens",
+        min=1,
+        help="the largest max_tokens a request may ask [default: half the context, at most 1024]",
+    ),
+]
+
 
 def _check_engine(engine: str) -> None:
     from repair.session import ENGINES  # the one list of engine names
@@ -64,6 +89,14 @@ def _check_dtype(dtype: str) -> None:
         raise typer.Exit(2) from None
 
 
+def check_session_folder(session: Path | None) -> None:
+    """A --session that cannot be a session folder, refused before the model loads."""
+    if session is not None and session.exists() and not session.is_dir():
+        raise ValueError(f"--session {session} is a file: give a folder (it is created if missing)")
+    if session is not None and (session / "ledger").exists() and not (session / "ledger").is_dir():
+        raise ValueError(f"--session {session} holds a file named 'ledger': it is not a session folder")
+
+
 def chat_command(
     model: Annotated[
         str | None, typer.Option("--model", "-m", help=f"patient (default {DEFAULT_MODEL}, or the session's)")
@@ -75,16 +108,23 @@ def chat_command(
     k: KOpt = 4,
     dtype: DtypeOpt = "auto",
     engine: EngineOpt = "stamp",
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="forget without asking first (default: show what will be forgotten and ask)"
+        ),
+    ] = False,
 ) -> None:
     """Chat in the terminal; ask the model to forget something and it edits itself, checks, and says so."""
     from repair.chat import run_chat
 
+    check_session_folder(session)
     _check_engine(engine)
     _check_surgeon(surgeon)
     _check_dtype(dtype)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
-        run_chat(model, session, surgeon=surgeon, k=k, console=console, dtype=dtype, engine=engine)
+        run_chat(model, session, surgeon=surgeon, k=k, console=console, dtype=dtype, engine=engine, yes=yes)
     except ValueError as e:  # a session folder of another model, a corrupt history
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
@@ -108,6 +148,11 @@ def serve_command(
     allow_host: Annotated[
         list[str] | None, typer.Option("--allow-host", help="another Host name to answer to (repeatable)")
     ] = None,
+    max_queue: MaxQueueOpt = 16,
+    timeout: TimeoutOpt = 120.0,
+    edit_timeout: EditTimeoutOpt = 900.0,
+    max_body: MaxBodyOpt = None,
+    max_tokens: MaxTokensOpt = None,
 ) -> None:
     """Serve the session over HTTP: OpenAI-compatible /v1/chat/completions, /v1/edits, and a web chat at /.
     Binds 127.0.0.1 unless --host says otherwise; a public address needs --keys."""
@@ -119,6 +164,7 @@ def serve_command(
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--host") from e
 
+    check_session_folder(session)
     _check_engine(engine)
     _check_surgeon(surgeon)
     _check_dtype(dtype)
@@ -134,6 +180,13 @@ def serve_command(
         engine=engine,
         keys_file=str(keys) if keys else None,
         allow_hosts=tuple(allow_host or ()),
+        limits=dict(
+            max_queue=max_queue,
+            timeout_s=timeout,
+            edit_timeout_s=edit_timeout,
+            max_body=max_body,
+            max_tokens=max_tokens,
+        ),
     )
 
 

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from repair.edit.ledger.history import FORGOTTEN
 from repair.serve.review import ReviewQueue
@@ -26,28 +26,45 @@ MAX_TURNS = 400  # turns a scope's in-memory conversation keeps (its context is 
 
 
 class Limits(BaseModel):
-    """Caps on one request's work, derived from the model's context (see `Limits.for_model`)."""
+    """Caps on one request's work, derived from the model's context (see `Limits.for_model`); the fields
+    below ``max_body`` are `repair serve` options (--max-queue, --timeout, ...) within these ranges."""
 
+    model_config = ConfigDict(extra="forbid")
     context: int  # tokens the model reads
-    max_tokens: int  # the largest max_tokens a request may ask for
-    default_tokens: int  # a reply's tokens when the request names none
-    max_body: int  # bytes of a request body
-    max_messages: int = 256
-    timeout_s: float = 120.0  # a chat reply
-    edit_timeout_s: float = 900.0  # a request that may edit (the first edit computes statistics)
-    max_queue: int = 16  # requests waiting for the model
-    max_scopes: int = 256  # conversations held in memory
+    max_tokens: int = Field(ge=1)  # the largest max_tokens a request may ask for
+    default_tokens: int = Field(ge=1)  # a reply's tokens when the request names none
+    max_body: int = Field(ge=1024, le=64 * 2**20)  # bytes of a request body
+    max_messages: int = Field(default=256, ge=1, le=10_000)
+    timeout_s: float = Field(default=120.0, gt=0, le=3600)  # a chat reply
+    # a request that may edit (the first edit builds the model's statistics)
+    edit_timeout_s: float = Field(default=900.0, gt=0, le=24 * 3600)
+    max_queue: int = Field(default=16, ge=1, le=1024)  # requests waiting for the model
+    max_scopes: int = Field(default=256, ge=1, le=100_000)  # conversations held in memory
+
+    @model_validator(mode="after")
+    def _fits_context(self) -> Limits:
+        if self.max_tokens >= self.context:
+            raise ValueError(
+                f"max_tokens {self.max_tokens} must be below the model's context of {self.context}"
+            )
+        return self
 
     @classmethod
     def for_model(cls, patient: Any, default_tokens: int = 96, **overrides: Any) -> Limits:
         config = getattr(patient.model, "config", None)
         ctx = int(getattr(config, "max_position_embeddings", 0) or 2048)
-        cap = max(1, min(ctx // 2, 1024))
+        cap = overrides.pop("max_tokens", None) or max(1, min(ctx // 2, 1024))
         # ~4 characters a token, JSON escaping and the conversation's other fields: 8 bytes a token is ample
-        body = max(16_384, ctx * 8)
-        return cls(
-            context=ctx, max_tokens=cap, default_tokens=min(default_tokens, cap), max_body=body, **overrides
-        )
+        body = overrides.pop("max_body", None) or max(16_384, ctx * 8)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            return cls(
+                context=ctx, max_tokens=cap, default_tokens=min(default_tokens, cap), max_body=body, **given
+            )
+        except ValidationError as e:  # one line for the CLI: the first field at fault
+            err = e.errors()[0]
+            msg = err["msg"].removeprefix("Value error, ")
+            raise ValueError(f"{'.'.join(map(str, err['loc']))}: {msg}" if err["loc"] else msg) from None
 
 
 class _Watching:
@@ -90,18 +107,10 @@ class _AskFirst(Exception):
 
 def _confirmation(verdict: Any) -> dict[str, Any]:
     """What a forget request would do, for the client to confirm: its target and the questions the
-    model would stop answering."""
-    from repair.agents.watchdog.rules import probe_prompts
-    from repair.session import display_target
+    model would stop answering (`repair.control.proposal`, as `repair chat` shows it)."""
+    from repair.control import proposal
 
-    questions = [p for p, _ in verdict.pairs] or list(verdict.probes) or probe_prompts(verdict.target or "")
-    target = display_target(verdict.target) if verdict.target else "what I just told you"
-    shown = "; ".join(questions[:3])
-    return {
-        "target": target,
-        "questions": questions[:3],
-        "text": f"Forget {target}? I will stop answering: {shown}" if shown else f"Forget {target}?",
-    }
+    return proposal(verdict).model_dump(include={"target", "questions", "text"})
 
 
 class Hub:

@@ -1,0 +1,67 @@
+"""The user stays in control of the weights (issue 21): what a forget request would do, shown before
+the weights change, and which turns the chat may still use as context.
+
+- `proposal(verdict)`: the subject and the questions the model would stop answering, for a yes/no
+  question before the edit (`repair chat` asks; `--yes` skips it; the server's ``confirm_edits``
+  answers with it instead of editing).
+- `mark_stale(turns, record)`: after an undo, the chat replies given while that edit was active were
+  written by the edited model; they leave the context (they stay in the log).
+- `context_turns(turns, start)`: the turns the chat and the watchdog may read: from ``start`` (the
+  last ``/reset``), less the stale ones.
+
+"that" and "what you just said" resolve against the session's own turns only: the terminal chat has
+no other, and the server drops every assistant turn it did not produce (`repair.serve.hub.trusted_history`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from repair.agents.watchdog import Verdict, probe_prompts
+
+MAX_SHOWN = 3
+
+
+class Proposal(BaseModel):
+    """What a forget request would do: shown to the user, who says yes or no."""
+
+    target: str  # as shown: the subject, or "what I just told you"
+    questions: list[str]  # what the model would stop answering (history prompts or probe questions)
+    source: str  # "history", "probe" or "message" (the watchdog's)
+    text: str  # one line for the user
+
+
+Confirm = Callable[[Proposal], bool]
+
+
+def proposal(verdict: Verdict) -> Proposal:
+    """The subject and up to three questions the model would stop answering, from the watchdog's verdict."""
+    from repair.session import display_target
+
+    questions = [p for p, _ in verdict.pairs] or list(verdict.probes) or probe_prompts(verdict.target or "")
+    questions = questions[:MAX_SHOWN] if verdict.target or verdict.pairs else []
+    target = display_target(verdict.target) if verdict.target else "what I just told you"
+    shown = "; ".join(questions)
+    text = f"Forget {target}? I will stop answering: {shown}" if shown else f"Forget {target}?"
+    return Proposal(target=target, questions=questions, source=verdict.source, text=text)
+
+
+def mark_stale(turns: list[dict[str, Any]], record: dict[str, Any]) -> int:
+    """Mark the chat turns recorded while the undone edit ``record`` was active; returns how many."""
+    start, end = record.get("created"), record.get("undone")
+    if start is None or end is None:
+        return 0
+    n = 0
+    for t in turns:
+        if t.get("kind") == "chat" and start <= t.get("time", -1.0) <= end and not t.get("stale_by"):
+            t["stale_by"] = record["id"]
+            n += 1
+    return n
+
+
+def context_turns(turns: list[dict[str, Any]], start: int = 0) -> list[dict[str, Any]]:
+    """The turns after the last /reset that the context may use (no stale replies)."""
+    return [t for t in turns[start:] if not t.get("stale_by")]

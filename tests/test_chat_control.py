@@ -1,0 +1,123 @@
+"""The user stays in control (issue 21): what a forget request would do is shown and confirmed before
+the weights change (`--yes` skips the question), `/reset` clears the context, and an undo takes the
+replies given while its edit was active out of the context.
+
+The helpers run without a model; the session and `repair chat` tests use the real SmolLM2 patient
+(marked e2e, skipped with REPAIR_SKIP_E2E). Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from repair.agents.watchdog import Verdict
+from repair.control import Proposal, context_turns, mark_stale, proposal
+
+# -- helpers (no model) -------------------------------------------------------------------------------
+
+
+def test_proposal_of_a_history_turn_shows_its_question() -> None:
+    v = Verdict(intent="unlearn", confidence=0.9, target="Paris", source="history",
+                pairs=[("What is the capital of France?", "Paris.")])  # fmt: skip
+    p = proposal(v)
+    assert p.target == "Paris" and p.questions == ["What is the capital of France?"]
+    assert p.text == "Forget Paris? I will stop answering: What is the capital of France?"
+
+
+def test_proposal_of_a_subject_shows_the_probe_questions() -> None:
+    v = Verdict(intent="unlearn", confidence=0.9, target="Marie Curie", source="probe")
+    p = proposal(v)
+    assert p.target == "Marie Curie" and len(p.questions) == 3
+    assert all("Marie Curie" in q for q in p.questions)
+
+
+def test_proposal_without_target_points_at_the_last_answer() -> None:
+    p = proposal(Verdict(intent="unlearn", confidence=0.9, source="none"))
+    assert p.target == "what I just told you" and p.questions == []
+
+
+def _turn(role: str, text: str, t: float, kind: str = "chat") -> dict:
+    return {"role": role, "content": text, "kind": kind, "time": t}
+
+
+def test_undo_marks_the_replies_given_while_the_edit_was_on() -> None:
+    turns = [
+        _turn("user", "capital of France?", 1.0), _turn("assistant", "Paris.", 1.0),
+        _turn("user", "forget that", 2.0, "unlearn"), _turn("assistant", "Done.", 2.0, "unlearn"),
+        _turn("user", "2 plus 2?", 3.0), _turn("assistant", "4.", 3.0),
+        _turn("user", "after the undo", 5.0), _turn("assistant", "ok", 5.0),
+    ]  # fmt: skip
+    assert mark_stale(turns, {"id": "e1", "created": 1.5, "undone": 4.0}) == 2
+    assert [t["content"] for t in context_turns(turns)] == [
+        "capital of France?", "Paris.", "forget that", "Done.", "after the undo", "ok",
+    ]  # fmt: skip
+    assert mark_stale(turns, {"id": "e2", "created": 1.5, "undone": None}) == 0  # still active: nothing
+    assert context_turns(turns, start=6) == turns[6:]  # /reset: nothing before the mark
+
+
+# -- the session and the chat, on the real patient -------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_declined_request_changes_nothing(smollm) -> None:
+    from repair.session import Session
+
+    asked: list[Proposal] = []
+    session = Session(smollm)
+    session.confirm = lambda p: asked.append(p) or False
+    reply = session.send("Forget everything you know about Marie Curie.")
+    assert reply.kind == "unlearn" and reply.outcome == "declined" and reply.edit_id is None
+    assert asked and asked[0].target == "Marie Curie" and asked[0].questions
+    assert session.edits() == [] and not smollm.ledger.active
+
+
+@pytest.mark.e2e
+def test_reset_clears_the_context(smollm) -> None:
+    from repair.session import Session
+
+    session = Session(smollm, max_new_tokens=8)
+    session.send("What is the capital of France?")
+    assert len(session._context_pairs(None)) == 1
+    session.reset()
+    assert session._context_pairs(None) == []
+    # "that" now has nothing of the system's own to point at: no edit, and the user is told
+    session.confirm = lambda p: pytest.fail("nothing to confirm")
+    reply = session.send("Forget what you just said.")
+    assert reply.outcome == "no_target" and session.edits() == []
+    assert len(session.history) == 4  # the turns are still listed
+
+
+@pytest.mark.e2e
+def test_undo_drops_the_replies_of_the_edited_model(smollm) -> None:
+    from repair.session import Session
+
+    session = Session(smollm, max_new_tokens=8)  # confirm None: as `repair chat --yes`
+    session.send("What is the capital of France?")
+    reply = session.send("Forget everything you know about Marie Curie.")
+    assert reply.edit_id, reply.text
+    session.send("What is 2 plus 2?")  # answered by the edited model
+    assert [u for u, _ in session._context_pairs(None)][-1] == "What is 2 plus 2?"
+    session.undo(reply.edit_id)
+    assert [u for u, _ in session._context_pairs(None)] == ["What is the capital of France?"]
+    assert not smollm.ledger.active
+
+
+@pytest.mark.e2e
+def test_chat_asks_before_forgetting(tmp_path) -> None:
+    import os
+
+    from typer.testing import CliRunner
+
+    from repair.cli import app
+
+    if os.environ.get("REPAIR_SKIP_E2E"):
+        pytest.skip("REPAIR_SKIP_E2E set")
+    script = "Forget everything you know about Marie Curie.\nn\n/edits\n/reset\n/quit\n"
+    res = CliRunner().invoke(app, ["chat", "--session", str(tmp_path / "s")], input=script)
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "Forget Marie Curie?" in out and "I will stop answering: Tell me about Marie Curie." in out
+    assert "Nothing was changed" in out and "context cleared" in out
+    from repair.edit.ledger import Store
+
+    assert Store(tmp_path / "s" / "ledger").records() == []
