@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from repair.cli_errors import DEBUG, clean_errors
+from repair.cli_errors import fail as _fail
 from repair.eval.cli import eval_app, report_command
 from repair.eval.forget_quality.cli import forget_quality_command
 from repair.models.registry import BUNDLED, DEFAULT_MODEL
@@ -29,12 +29,8 @@ app.add_typer(edits_app, name="edits")
 app.add_typer(eval_app, name="eval")
 app.command("report")(report_command)
 eval_app.command("forget-quality")(forget_quality_command)
-# The interactive loop lives in repair.session_cli: `repair chat`, `repair serve`, `repair eval pipeline`.
-app.command("chat")(chat_command)
-app.command("serve")(serve_command)
 eval_app.command("pipeline")(pipeline_command)
 console = Console()
-DEBUG = {"on": bool(os.environ.get("REPAIR_DEBUG"))}
 
 
 @app.callback()
@@ -44,31 +40,9 @@ def main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks in
     DEBUG["on"] = bool(os.environ.get("REPAIR_DEBUG")) or debug
 
 
-HINTS = {
-    "LedgerBusyError": "wait for the other edit to finish, then run the command again",
-    "LedgerError": "`repair edits doctor` checks the ledger; --debug shows the traceback",
-    "ModelNotFoundError": "`repair --help` lists the bundled models; a folder must hold *.safetensors",
-    "IntegrityError": "delete the cached copy under $REPAIR_HOME/models and load again",
-}
-
-
-def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Every user-facing error as one line with what to do; ``--debug`` (or REPAIR_DEBUG=1) re-raises."""
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
-        except (RuntimeError, ValueError, KeyError, OSError) as e:
-            if DEBUG["on"]:
-                raise
-            msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-            hint = next((h for name, h in HINTS.items() if name in {c.__name__ for c in type(e).__mro__}), "")
-            _fail(msg.splitlines()[0] if msg else type(e).__name__, hint or "--debug shows the traceback")
-
-    return run
+# The interactive loop lives in repair.session_cli: `repair chat`, `repair serve`, `repair eval pipeline`.
+app.command("chat")(clean_errors(chat_command))
+app.command("serve")(clean_errors(serve_command))
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help=f"bundled name ({', '.join(BUNDLED)}), folder or hub id")]
 LedgerOpt = Annotated[Path | None, typer.Option(
@@ -97,11 +71,6 @@ def _load(model: str, ledger: Path | None, dtype: str | None = None):
             _fail(str(e))
     console.print(f"[dim]loaded {patient!r} in {time.perf_counter() - t:.1f} s[/dim]")
     return patient
-
-
-def _fail(msg: str, hint: str = "") -> None:
-    console.print(f"[red]error:[/red] {escape(msg)}" + (f" [dim]({escape(hint)})[/dim]" if hint else ""), soft_wrap=True)
-    raise typer.Exit(2)
 
 
 def _check_fits(patient: Any, texts: list[str], new_tokens: int) -> None:
@@ -378,26 +347,28 @@ def edits_doctor(model: ModelOpt = DEFAULT_MODEL, ledger: LedgerOpt = None,
 def edits_export(
     out: Annotated[Path, typer.Argument(help="output folder")],
     edit_id: Annotated[str | None, typer.Option("--id", help="one edit (default: all active)")] = None,
+    scope: Annotated[str | None, typer.Option(help="that scope's own edits (merged: over the global ones)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="merged or lora")] = "lora",
     model: ModelOpt = DEFAULT_MODEL,
     ledger: LedgerOpt = None,
 ) -> None:
-    """Export active edits as a merged model folder or a PEFT LoRA adapter."""
-    from repair.edit.export import export_lora, export_merged
+    """Export active edits as a merged model folder or a PEFT LoRA adapter: the global edits, or with
+    --scope S that scope's own (a LoRA adapter to serve over the merged global edits)."""
+    from repair.edit.export import chosen_edits, export_lora, export_merged
 
+    if fmt not in ("lora", "merged"):
+        _fail(f"unknown format '{fmt}' (merged or lora)")
     patient = _load(model, ledger)
-    edits = [patient.ledger.get(edit_id)] if edit_id else patient.ledger.active
-    if not edits:
-        _fail("no active edits to export")
+    edits = chosen_edits(patient.ledger, scope, edit_id)
     if fmt == "lora":
         path = export_lora(edits, patient.arch, patient.source, out)
-    elif fmt == "merged":
-        if edit_id and len(patient.ledger.active) > 1:
-            _fail("a merged export holds all active edits; undo the others or use --format lora")
-        path = export_merged(patient.model, patient.tokenizer, out, [e.id for e in edits])
-    else:
-        _fail(f"unknown format '{fmt}' (merged or lora)")
-        return
+    else:  # the global edits are in the loaded weights; a scope's are added on top
+        scoped = [e for e in edits if e.id not in {g.id for g in patient.ledger.active}]
+        if edit_id and len(patient.ledger.active) + len(scoped) > 1:
+            _fail("a merged export holds all active edits (of its scope too); use --format lora for one")
+        for e in scoped:
+            e.apply(patient.model, patient.arch)
+        path = export_merged(patient.model, patient.tokenizer, out, [e.id for e in patient.ledger.active + scoped])
     console.print(f"wrote {fmt} export of {len(edits)} edit(s) to {path}")
 
 

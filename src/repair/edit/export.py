@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import save_file
 
 from repair.edit.delta import Edit
+from repair.edit.ledger.store import GLOBAL
 from repair.models.arch import ArchMap
 
 
@@ -78,3 +80,21 @@ def export_merged(model: torch.nn.Module, tokenizer, out_dir: str | Path, edit_i
     tokenizer.save_pretrained(out)
     (out / "repair_edits.json").write_text(json.dumps(edit_ids))
     return out
+
+
+def chosen_edits(ledger: Any, scope: str | None = None, edit_id: str | None = None) -> list[Edit]:
+    """The active edits an export holds: every global edit (those the loaded weights carry), or with
+    ``scope`` that scope's own edits only (the adapter a multi-LoRA server applies over the merged global
+    edits); ``edit_id`` narrows either to one edit. ValueError when nothing is left."""
+    if scope in (None, GLOBAL):
+        edits = list(ledger.active)
+    else:
+        own = {r["id"] for r in ledger.list(scope=scope) if r.get("scope") == scope}
+        edits = [e for e in ledger.edits_for(scope) if e.id in own]
+    if edit_id is not None:
+        eid = ledger.show(edit_id)["id"]  # a KeyError names an unknown id
+        edits = [e for e in edits if e.id == eid]
+    if not edits:
+        where = f" in scope {scope!r}" if scope not in (None, GLOBAL) else ""
+        raise ValueError(f"no active edits{where} to export" + (f" with id {edit_id!r}" if edit_id else ""))
+    return edits

@@ -358,16 +358,19 @@ def serve(
     engine: str = "stamp",
     keys_file: str | None = None,
     allow_hosts: tuple[str, ...] = (),
+    limits: dict[str, Any] | None = None,
 ) -> None:
     """Load the session (its ledger re-applied) and serve it with uvicorn until interrupted. A public
-    address needs a keys file; without one a local admin key is made and printed."""
+    address needs a keys file; without one a local admin key is made and printed. ``limits``: overrides
+    of `Limits` fields (the CLI's --max-queue, --timeout …). Bad input fails before the model loads."""
     import uvicorn
 
-    from repair.serve.security import allowed_hosts, check_bind
+    from repair.serve.security import allowed_hosts, check_bind, check_port
     from repair.session import make_surgeon
 
     check_bind(host, keys_file)
     keys = Keys.load(keys_file) if keys_file else None
+    check_port(host, port)
     session = Session.open(
         session_dir,
         model=model,
@@ -376,8 +379,11 @@ def serve(
         k=k,
         user="http",
         engine=engine,
-    ).warm()
-    app = create_app(session, keys, hosts=allowed_hosts(host, allow_hosts))
+    )
+    # the limits are checked before the once-per-model warm-up, which can take minutes
+    lim = Limits.for_model(session.patient, session.max_new_tokens, **(limits or {}))
+    session.warm()
+    app = create_app(session, keys, hosts=allowed_hosts(host, allow_hosts), limits=lim)
     if app.state.local_key:
         shown = "localhost" if host in ("127.0.0.1", "localhost") else host
         print(

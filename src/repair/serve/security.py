@@ -16,6 +16,7 @@ Without a keys file the server is loopback-only and makes one admin key for the 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import ipaddress
@@ -24,7 +25,7 @@ import secrets
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 GLOBAL = "global"
 USER_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -86,8 +87,23 @@ class Keys:
 
     @classmethod
     def load(cls, path: str | Path) -> Keys:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        return cls([KeySpec.model_validate(k) for k in data.get("key", [])])
+        """The keys of a keys.toml; ValueError with one line that names the file and what is wrong."""
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            keys = data.get("key", [])
+            if not isinstance(keys, list):
+                raise ValueError("`key` must be a list of tables: write each key as [[key]]")
+            return cls([KeySpec.model_validate(k) for k in keys])
+        except OSError as e:
+            raise ValueError(f"cannot read the keys file {path}: {e.strerror or e}") from e
+        except UnicodeDecodeError as e:
+            raise ValueError(f"the keys file {path} is not UTF-8 text") from e
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise ValueError(f"the keys file {path}: {where}: {err['msg']}") from e
+        except ValueError as e:  # tomllib.TOMLDecodeError, or an empty or inconsistent list
+            raise ValueError(f"the keys file {path}: {e}") from e
 
     @classmethod
     def local(cls) -> tuple[Keys, str]:
@@ -141,6 +157,21 @@ def check_bind(host: str, keys_file: str | Path | None) -> None:
             f"refusing to serve on {host} without --keys keys.toml: anyone who can reach it could "
             "edit the model; bind 127.0.0.1 or give API keys"
         )
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port that cannot be listened on (in use, or privileged) before the model is loaded, with
+    one clear line rather than uvicorn's error after the load."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            s.bind((host.strip("[]"), port))
+    except OSError as e:
+        why = "is already in use" if e.errno == errno.EADDRINUSE else f"cannot be used: {e.strerror or e}"
+        raise ValueError(f"port {port} on {host} {why}: pick another with --port") from e
 
 
 def host_name(header: str) -> str:

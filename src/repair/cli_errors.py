@@ -1,0 +1,51 @@
+"""One-line errors for every `repair` command: what went wrong and what to do; ``--debug`` (or
+REPAIR_DEBUG=1) shows the traceback instead."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+console = Console()
+DEBUG = {"on": bool(os.environ.get("REPAIR_DEBUG"))}
+
+HINTS = {
+    "LedgerBusyError": "wait for the other edit to finish, then run the command again",
+    "LedgerError": "`repair edits doctor` checks the ledger; --debug shows the traceback",
+    "ModelNotFoundError": "`repair --help` lists the bundled models; a folder must hold *.safetensors",
+    "IntegrityError": "delete the cached copy under $REPAIR_HOME/models and load again",
+}
+
+
+def fail(msg: str, hint: str = "") -> None:
+    """Print one error line (user text escaped: it is never read as markup) and exit with code 2."""
+    console.print(
+        f"[red]error:[/red] {escape(msg)}" + (f" [dim]({escape(hint)})[/dim]" if hint else ""), soft_wrap=True
+    )
+    raise typer.Exit(2)
+
+
+def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command; a user-facing error (bad input, a missing file, a busy or foreign ledger) becomes
+    one line and exit code 2, unless --debug asks for the traceback."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except (RuntimeError, ValueError, KeyError, OSError) as e:
+            if DEBUG["on"]:
+                raise
+            msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+            hint = next((h for name, h in HINTS.items() if name in {c.__name__ for c in type(e).__mro__}), "")
+            fail(msg.splitlines()[0] if msg else type(e).__name__, hint or "--debug shows the traceback")
+
+    return run
