@@ -240,5 +240,9 @@ def report_command(
     from repair.eval.forget_quality.docs import update_readme, write_results_md
 
     console.print(f"wrote {write_results_md(folder, docs)}")
+    from repair.eval.watchdog_report import append_to
+
+    if append_to(docs, folder):
+        console.print(f"added the watchdog's figures (from {folder / 'watchdog'}) to {docs}")
     if update_readme(Path("README.md"), folder):
         console.print("updated the results table in README.md")
