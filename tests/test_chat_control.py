@@ -55,6 +55,15 @@ def test_undo_marks_the_replies_given_while_the_edit_was_on() -> None:
     assert context_turns(turns, start=6) == turns[6:]  # /reset: nothing before the mark
 
 
+def test_chat_options() -> None:
+    from typer.testing import CliRunner
+
+    from repair.cli import app
+
+    out = CliRunner().invoke(app, ["chat", "--help"], env={"COLUMNS": "200"}).output
+    assert "--yes" in out and "--watchdog-llm" in out
+
+
 # -- the session and the chat, on the real patient -------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
+from repair.agents.watchdog import Watchdog, lazy_generate_fn
 from repair.control import Confirm, Proposal
 from repair.session import Reply, Session, make_surgeon, short_id
 
@@ -123,6 +124,11 @@ def _command(console: Console, session: Session, line: str, last: Reply | None) 
         console.print(f"[red]unknown command {escape(line.split()[0])}[/red]; /help lists them")
 
 
+def _watchdog(k: int, llm: str | None) -> Watchdog:
+    """The fast path alone, or with a bundled LLM for unsure and non-English turns (loaded on first use)."""
+    return Watchdog(k=k, extractor=lazy_generate_fn(llm) if llm else None)
+
+
 def run_chat(
     model: str | None,
     session_dir: Path | None,
@@ -133,6 +139,7 @@ def run_chat(
     dtype: str | None = None,
     engine: str = "stamp",
     yes: bool = False,
+    watchdog_llm: str | None = None,
 ) -> Session:
     """The REPL loop; returns the session when the input ends or the user types /quit. ``yes``: forget
     without asking first."""
@@ -162,10 +169,18 @@ def run_chat(
                 k=k,
                 user="chat",
                 engine=engine,
+                watchdog=_watchdog(k, watchdog_llm),
             )
         else:
             patient = repair.load(model or "smollm2-135m-instruct", ledger=False, dtype=dtype)
-            session = Session(patient, surgeon=make_surgeon(surgeon, dtype), k=k, user="chat", engine=engine)
+            session = Session(
+                patient,
+                surgeon=make_surgeon(surgeon, dtype),
+                k=k,
+                user="chat",
+                engine=engine,
+                watchdog=_watchdog(k, watchdog_llm),
+            )
         session.warm()  # edit statistics and check questions now, not inside the first request
     session.confirm = None if yes else ask_first(console, read)
     where = (

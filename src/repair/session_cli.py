@@ -108,6 +108,14 @@ def chat_command(
     k: KOpt = 4,
     dtype: DtypeOpt = "auto",
     engine: EngineOpt = "stamp",
+    watchdog_llm: Annotated[
+        str | None,
+        typer.Option(
+            "--watchdog-llm",
+            help="a bundled model (e.g. qwen2.5-coder-0.5b-instruct) the watchdog also asks about "
+            "unsure and non-English turns; loaded on first use, seconds per such turn on a CPU",
+        ),
+    ] = None,
     yes: Annotated[
         bool,
         typer.Option(
@@ -124,7 +132,17 @@ def chat_command(
     _check_dtype(dtype)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
-        run_chat(model, session, surgeon=surgeon, k=k, console=console, dtype=dtype, engine=engine, yes=yes)
+        run_chat(
+            model,
+            session,
+            surgeon=surgeon,
+            k=k,
+            console=console,
+            dtype=dtype,
+            engine=engine,
+            yes=yes,
+            watchdog_llm=watchdog_llm,
+        )
     except ValueError as e:  # a session folder of another model, a corrupt history
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
