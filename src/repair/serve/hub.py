@@ -2,9 +2,10 @@
 
 A request names its scope (from its API key, or the key and the ``user`` field); `Hub.session_for`
 gives that scope's `Session` (created on first use, over a `ServedPatient`, its conversation its own).
-The global scope's session is the one `repair serve --session DIR` opened: its turns persist in DIR's
-database. Other scopes' turns live in memory (the least recently used scope's conversation is dropped
-past ``max_scopes``; its edits stay in the ledger).
+The global scope's session is the one `repair serve --session DIR` opened. Every scope's turns persist in
+DIR's database, each row under its scope (a restart gives each scope its own conversation back; a forgotten
+turn is sealed under its edit's key, as the chat's are). Past ``max_scopes`` the least recently used
+scope's session leaves memory and is read back from the database when it returns.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from repair.control import mark_stale
 from repair.edit.ledger.history import FORGOTTEN
 from repair.serve.review import ReviewQueue
 from repair.serve.scopes import Adapters, ServedPatient
@@ -153,6 +155,12 @@ class Hub:
         )  # type: ignore[arg-type]
         s.stamp_overrides = t.stamp_overrides
         self._wrap(s, scope)
+        if t.session_dir is not None and s.patient.ledger.history is not None:
+            s.session_dir = t.session_dir  # its turns are stored, under its scope
+            s.turns = s.patient.ledger.history.load()
+            for m in s.patient.ledger.list(include_undone=True):  # replies given under an undone edit
+                if m["status"] == "undone":
+                    mark_stale(s.turns, m)
         self.sessions[scope] = s
         while len(self.sessions) > self.limits.max_scopes:
             old = next(k for k in self.sessions if k != GLOBAL)

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from repair.edit.ledger.history import History
 from repair.serve.security import GLOBAL
 
 Emit = Callable[[str, Any], None]
@@ -31,6 +32,8 @@ class ScopedLedger:
     def __init__(self, ledger: Any, scope: str, emit: Emit) -> None:
         self._ledger, self.scope, self._emit = ledger, scope, emit
         self._held: dict[str, Any] = {}  # the scope's Edit objects (an in-memory ledger cannot reload them)
+        # the scope's own turns in the shared database (None for an in-memory ledger)
+        self.history = History(ledger.store, scope) if getattr(ledger, "store", None) is not None else None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ledger, name)

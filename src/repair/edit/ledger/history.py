@@ -1,5 +1,6 @@
 """Session turns in the ledger's database. A forgotten turn is sealed under its edit's key (no plain copy
-is kept) and hidden from the chat's context; a purge deletes it."""
+is kept) and hidden from the chat's context; a purge deletes it. Each turn belongs to one scope (a served
+API key's or user's conversation; the global one is the chat's): a `History` reads and writes its own."""
 
 from __future__ import annotations
 
@@ -8,17 +9,17 @@ from typing import Any
 
 from repair.edit.ledger.crypto import seal, unseal
 from repair.edit.ledger.files import LedgerError
-from repair.edit.ledger.store import Store
+from repair.edit.ledger.store import GLOBAL, Store
 
 FORGOTTEN = "[forgotten]"
 COLUMNS = ("role", "kind", "time", "edit_id", "outcome")
 
 
 class History:
-    """The turns of the session whose ledger this is."""
+    """The turns of one scope of the session whose ledger this is."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, store: Store, scope: str = GLOBAL) -> None:
+        self.store, self.scope = store, scope
 
     def _aad(self, turn_id: int) -> str:
         return f"turn:{turn_id}"
@@ -28,7 +29,9 @@ class History:
         exists; a turn whose key is gone has ``content`` None."""
         with self.store.read() as conn:
             try:
-                rows = conn.execute("SELECT * FROM turns ORDER BY id").fetchall()
+                rows = conn.execute(
+                    "SELECT * FROM turns WHERE scope = ? ORDER BY id", (self.scope,)
+                ).fetchall()
             except sqlite3.OperationalError:
                 return []
         return [self._turn(r) for r in rows]
@@ -56,8 +59,8 @@ class History:
         with self.store.write() as conn:
             for t in turns:
                 cur = conn.execute(
-                    "INSERT INTO turns (role, kind, time, edit_id, outcome) VALUES (?, ?, ?, ?, ?)",
-                    tuple(t.get(c) for c in COLUMNS),
+                    "INSERT INTO turns (role, kind, time, edit_id, outcome, scope) VALUES (?, ?, ?, ?, ?, ?)",
+                    (*(t.get(c) for c in COLUMNS), self.scope),
                 )
                 tid = int(cur.lastrowid or 0)
                 if key is not None:

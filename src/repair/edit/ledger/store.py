@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS edits(
   public TEXT NOT NULL, forget_hmacs TEXT NOT NULL DEFAULT '[]', sealed BLOB);
 CREATE TABLE IF NOT EXISTS turns(
   id INTEGER PRIMARY KEY AUTOINCREMENT, role TEXT NOT NULL, kind TEXT, time REAL,
-  content TEXT, sealed BLOB, sealed_by TEXT, redacted_by TEXT, edit_id TEXT, outcome TEXT);
+  content TEXT, sealed BLOB, sealed_by TEXT, redacted_by TEXT, edit_id TEXT, outcome TEXT,
+  scope TEXT NOT NULL DEFAULT 'global');
 """
 
 
@@ -164,6 +165,9 @@ class Store:
         for statement in SCHEMA.split(";"):  # not executescript: it would commit the open transaction
             if statement.strip():
                 conn.execute(statement)
+        columns = {r["name"] for r in conn.execute("PRAGMA table_info(turns)")}
+        if "scope" not in columns:  # a ledger from before the server kept each scope's conversation
+            conn.execute("ALTER TABLE turns ADD COLUMN scope TEXT NOT NULL DEFAULT 'global'")
         fmt = self.info(conn, "format")
         if fmt is None:
             conn.execute("INSERT INTO info VALUES ('format', ?)", (FORMAT,))
