@@ -83,6 +83,25 @@ def test_fit_vector_lowers_the_refusal_loss(patient, monkeypatch):
     assert any(p.requires_grad for p in patient.model.parameters())  # flags restored
 
 
+def test_fit_vector_with_random_batches_lowers_the_loss(patient):
+    """The CPU recipe: a few rows per step, drawn with a fixed seed (so the fit is reproducible)."""
+    cfg = VectorConfig(steps=8, lr=2.0, templates_per_subject=2, formats=True, batch=3)
+    subjects = VECTOR_SUBJECTS[:2]
+    u = fit_vector(patient, 2, cfg, subjects, progress=False)
+    assert torch.equal(u, fit_vector(patient, 2, cfg, subjects, progress=False))
+    assert _nll(patient, u) < _nll(patient, torch.zeros_like(u)) - 0.005
+
+
+def test_format_templates_name_the_subject_once_each(tok):
+    from repair.edit.stamp2.vector import FORMATS, TEMPLATES, edit_prompts, vector_subjects
+
+    plain = edit_prompts("Ludwig van Beethoven")
+    both = edit_prompts("Ludwig van Beethoven", formats=True)
+    assert both[: len(plain)] == plain and len(both) == len(TEMPLATES) + len(FORMATS)
+    assert all(len(subject_positions(tok, p, "Ludwig van Beethoven")) == 1 for p in both)
+    assert vector_subjects(10) == list(VECTOR_SUBJECTS) and len(set(vector_subjects(30))) == 30
+
+
 def test_edit_moves_subject_states_to_target_and_spares_keep_rows(patient, monkeypatch):
     from repair.edit.stats import EditStats
 
@@ -117,7 +136,6 @@ def test_hparams_file_and_default(tmp_path):
     with pytest.raises(ValueError):
         load_hparams("smollm2-135m-instruct", 30, strenght=2.0)
     json.dumps(cfg.model_dump())
-
 
 
 def test_keep_entities_are_not_named_in_the_benchmark():

@@ -133,6 +133,8 @@ class Stamp2MethodConfig(BaseModel):
     lam: float | None = None
     keep_entities: bool | None = None
     keep_prior: bool | None = None
+    formats: bool | None = None
+    vector: dict[str, Any] | None = None  # VectorConfig fields (how the refusal vector is fitted)
 
     def overrides(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

@@ -16,7 +16,10 @@ class VectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     steps: int = Field(25, ge=1)
     lr: float = Field(1.0, gt=0)
-    templates_per_subject: int = Field(6, ge=1)
+    templates_per_subject: int = Field(6, ge=1)  # plain questions per subject
+    formats: bool = False  # also the other shapes of question (vector.FORMATS)
+    subjects: int = Field(10, ge=1)  # training subjects (vector.vector_subjects)
+    batch: int | None = Field(None, ge=1)  # rows per step (None: all)
 
 
 class Stamp2Config(BaseModel):
@@ -29,6 +32,7 @@ class Stamp2Config(BaseModel):
     # what else each edit keeps in place (see keep.py); both are on by default, off only for ablations
     keep_entities: bool = True  # other entities' subject keys (C_E)
     keep_prior: bool = True  # the keys of the edits already applied
+    formats: bool = False  # key the edit on the other shapes of question too (vector.FORMATS)
 
     @property
     def vector_layer(self) -> int:

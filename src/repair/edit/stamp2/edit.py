@@ -42,7 +42,7 @@ def prepare(patient, **overrides: object) -> tuple[Stamp2Config, object]:
     stats.keep_c(cfg.layers, "down")
     refusal_vector(patient, cfg.vector_layer, cfg.vector, stats)
     if cfg.keep_entities:
-        entity_factors(stats, cfg.layers, cfg.lam)
+        entity_factors(stats, cfg.layers, cfg.lam, cfg.formats)
     return cfg, stats
 
 
@@ -57,11 +57,11 @@ def forget_subject(
     the keys of the ``prior`` edits (applied already) and C_E other entities' keys (see keep.py)."""
     t0 = time.perf_counter()
     u = refusal_vector(patient, cfg.vector_layer, cfg.vector, stats)
-    seqs, poss = _keyed(patient.tokenizer, [*prompts, *edit_prompts(subject)], subject)
+    seqs, poss = _keyed(patient.tokenizer, [*prompts, *edit_prompts(subject, formats=cfg.formats)], subject)
     top = f"{patient.arch.layers}.{cfg.vector_layer}"
     z = read_rows(patient, seqs, poss, outputs=[top])[top] + cfg.strength * u
     if cfg.keep_entities:
-        factors = entity_factors(stats, cfg.layers, cfg.lam)
+        factors = entity_factors(stats, cfg.layers, cfg.lam, cfg.formats)
     else:
         factors = {layer: stats.kfactor(layer, "down", cfg.lam)[0] for layer in cfg.layers}
     saved = {
@@ -93,5 +93,6 @@ def forget_subject(
         "layers": cfg.layers,
         "rows": sum(map(len, poss)),
         "strength": cfg.strength,
+        "formats": cfg.formats,
     }
     return Edit(id=new_edit_id(), deltas=deltas, meta=meta, timings={"total": time.perf_counter() - t0})

@@ -26,7 +26,7 @@ from repair.edit.delta import Edit
 from repair.edit.solvers import relative_lambda, ridge_cholesky
 from repair.edit.stamp2.rows import read_rows
 from repair.edit.stamp2.subject import chat_ids, subject_positions
-from repair.edit.stamp2.vector import TEMPLATES, edit_prompts
+from repair.edit.stamp2.vector import edit_prompts, templates
 
 
 def keep_entities() -> list[str]:
@@ -34,20 +34,20 @@ def keep_entities() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def _tag(entities: Sequence[str]) -> str:
-    return hashlib.sha256(repr((list(entities), TEMPLATES)).encode()).hexdigest()[:12]
+def _tag(entities: Sequence[str], formats: bool) -> str:
+    return hashlib.sha256(repr((list(entities), templates(formats))).encode()).hexdigest()[:12]
 
 
 @torch.no_grad()
 def entity_keys(
-    patient, layers: Sequence[int], entities: Sequence[str], batch: int = 32
+    patient, layers: Sequence[int], entities: Sequence[str], formats: bool = False, batch: int = 32
 ) -> dict[int, torch.Tensor]:
     """Down-map inputs at the last token of each entity's mentions, in every edit template (unedited
     model), per layer."""
     tok = patient.tokenizer
     seqs, poss = [], []
     for entity in entities:
-        for prompt in edit_prompts(entity):
+        for prompt in edit_prompts(entity, formats=formats):
             pos = subject_positions(tok, prompt, entity)
             if pos:
                 seqs.append(chat_ids(tok, prompt)[0]), poss.append(pos)
@@ -60,18 +60,21 @@ def entity_keys(
     return {layer: torch.cat(p) for layer, p in parts.items()}
 
 
-def entity_factors(stats, layers: Sequence[int], lam: float) -> dict[int, torch.Tensor]:
+def entity_factors(
+    stats, layers: Sequence[int], lam: float, formats: bool = False
+) -> dict[int, torch.Tensor]:
     """Cholesky factors of C_K + C_E + lam_abs I per down map (lam relative to C_K, as STAMP's), cached
     with the model's other statistics; the entity keys of all layers are read in one pass."""
     entities = keep_entities()
     files = {
-        layer: f"chol-entities-{stats.keep_tag}-{_tag(entities)}-{layer}-down-{lam:g}.pt" for layer in layers
+        layer: f"chol-entities-{stats.keep_tag}-{_tag(entities, formats)}-{layer}-down-{lam:g}.pt"
+        for layer in layers
     }
     keys: dict[int, torch.Tensor] = {}
 
     def factor(layer: int) -> torch.Tensor:
         if not keys:
-            keys.update(entity_keys(stats.p, layers, entities))
+            keys.update(entity_keys(stats.p, layers, entities, formats))
         c = stats.keep_c([layer], "down")[layer]
         x = keys[layer].double()
         return ridge_cholesky(
