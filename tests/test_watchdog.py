@@ -287,7 +287,8 @@ def test_ungrounded_llm_target_is_ignored() -> None:
 @needs_minilm
 def test_llm_rescues_in_the_unsure_band_and_vetoes_only_when_allowed() -> None:
     says_unlearn = ScriptedLLM('{"intent": "unlearn", "target": "my password", "turn": null}')
-    wd = Watchdog(k=4, extractor=says_unlearn, band=(0.0, 1.0))  # every turn is "unsure"
+    wd = Watchdog(k=4, extractor=says_unlearn, band=(0.0, 1.0), llm_rescue=True)  # every turn is "unsure"
+    assert Watchdog(k=4, extractor=says_unlearn, band=(0.0, 1.0)).inspect([], "I forgot my password").intent == "chat"
     v = wd.inspect([], "I forgot my password")
     assert v.intent == "unlearn" and v.classifier_p < wd.threshold  # the LLM rescued it
     says_chat = ScriptedLLM('{"intent": "chat", "target": null, "turn": null}')

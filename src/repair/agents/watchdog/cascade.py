@@ -23,11 +23,12 @@ class Watchdog:
     k: turns (user+assistant pairs) of history to look at. threshold: P(unlearn) at or above which the
     classifier says unlearn (default: the head's cross-validated value). band: (lo, hi) probabilities
     between which the classifier is "unsure"; the LLM extractor (if any) runs for every message with
-    P >= lo. In the band, an LLM "unlearn" turns the classifier's chat into unlearn (rescue); an LLM
-    "chat" overrules the classifier's unlearn only with `llm_veto=True`, because the bundled
+    P >= lo. In the band, an LLM "chat" overrules the classifier's unlearn only with `llm_veto=True`, because the bundled
     Qwen2.5-Coder-0.5B answers "chat" for nearly every request (on the 42 held-out dialogues in the
     band it recognised 6 of 34 requests), so letting it veto would cost recall. The LLM's target is used only when it is
     grounded (it names something in the message or the history) and the rules found nothing better.
+    An LLM "unlearn" turns the classifier's chat into unlearn only with `llm_rescue=True` (off by
+    default: measured on dev2, the 0.5B model's rescues were all false positives).
 
     Other languages: MiniLM reads English only, so its P(unlearn) means nothing for a French turn.
     When `lingua-language-detector` is installed (`lang.detect_language`), a non-English turn with a
@@ -46,6 +47,7 @@ class Watchdog:
         head_path: str | Path | None = None,
         classifier: IntentClassifier | None = None,
         llm_veto: bool = False,
+        llm_rescue: bool = False,
     ) -> None:
         self.k = k
         self.classifier = classifier or IntentClassifier(head_path)
@@ -55,6 +57,7 @@ class Watchdog:
         self.probe_fn = probe_fn
         self.n_probes = n_probes
         self.llm_veto = llm_veto
+        self.llm_rescue = llm_rescue
         self.rules = RuleExtractor()
 
     def _llm(self, pairs: list[tuple[str, str]], message: str) -> tuple[Extraction | None, str | None]:
@@ -125,9 +128,14 @@ class Watchdog:
         unlearn = (p >= self.threshold and not plain_question(message)) or rule_request(message, len(pairs))
         llm_decided = False
         if ext is not None and p < hi:  # unsure band
-            if ext.intent == "unlearn" and not unlearn and not message.rstrip().endswith("?"):
-                # a question is never rescued: with its few-shot prompt the 0.5B model calls "how do I
-                # delete my account?" a request
+            if (
+                ext.intent == "unlearn"
+                and not unlearn
+                and self.llm_rescue
+                and not message.rstrip().endswith("?")
+            ):
+                # off by default: on dev2 the 0.5B model rescued no request and turned two edits of a
+                # text ("delete the word X from that bio") into requests; a question is never rescued
                 unlearn, llm_decided = True, True
             elif ext.intent == "chat" and unlearn and self.llm_veto:
                 unlearn, llm_decided = False, True
