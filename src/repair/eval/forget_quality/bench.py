@@ -63,6 +63,9 @@ class BenchConfig(BaseModel):
 
 
 def _tag(v: Any) -> str:
+    """A setting's value in a folder name: lists joined by "-", nested settings as "(k=v,k=v)"."""
+    if isinstance(v, dict):
+        return "(" + ",".join(f"{k}={_tag(x)}" for k, x in sorted(v.items())) + ")"
     return "-".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
 
 
