@@ -362,7 +362,8 @@ def serve(
 ) -> None:
     """Load the session (its ledger re-applied) and serve it with uvicorn until interrupted. A public
     address needs a keys file; without one a local admin key is made and printed. ``limits``: overrides
-    of `Limits` fields (the CLI's --max-queue, --timeout …). Bad input fails before the model loads."""
+    of `Limits` fields (the CLI's --max-queue, --timeout …). A bad keys file or a busy port fails before
+    the model loads, limits beyond the model's context before the warm-up."""
     import uvicorn
 
     from repair.serve.security import allowed_hosts, check_bind, check_port
