@@ -150,6 +150,38 @@ def _tok(folder):
     return AutoTokenizer.from_pretrained(folder)
 
 
+VLLM_DEFAULT_MAX_LORA_RANK = 16
+
+
+def check_vllm_adapter(folder, model) -> dict:
+    """What vLLM's LoRA loader asks of an adapter folder (vllm/lora/peft_helper.py and the tensor names it
+    parses), checked here without vLLM: the PEFT fields it requires, no modules_to_save, DoRA or bias, one
+    scaling lora_alpha / r (it ignores PEFT's per-module patterns), every module's rank within r (the value
+    it checks against --max-lora-rank), tensors of the model's Linear modules under their PEFT names, and
+    no absolute path in base_model_name_or_path."""
+    import re
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    from safetensors.torch import load_file
+
+    cfg = json.loads((folder / "adapter_config.json").read_text())
+    assert cfg["peft_type"] == "LORA" and {"r", "lora_alpha", "target_modules"} <= cfg.keys()
+    assert not cfg.get("modules_to_save") and not cfg.get("use_dora") and cfg.get("bias", "none") == "none"
+    assert cfg["lora_alpha"] / cfg["r"] == 1 and not cfg.get("use_rslora")
+    base = cfg["base_model_name_or_path"]
+    assert not PurePosixPath(base).is_absolute() and not PureWindowsPath(base).is_absolute(), base
+    modules = dict(model.named_modules())
+    ranks = {}
+    for name, t in load_file(folder / "adapter_model.safetensors").items():
+        m = re.fullmatch(r"base_model\.model\.(.+)\.lora_([AB])\.weight", name)
+        assert (
+            m and isinstance(modules.get(m.group(1)), torch.nn.Linear) and m.group(1) in cfg["target_modules"]
+        )
+        ranks[m.group(1)] = t.shape[0] if m.group(2) == "A" else t.shape[1]
+    assert max(ranks.values()) == cfg["r"] <= VLLM_DEFAULT_MAX_LORA_RANK
+    return ranks
+
+
 def test_export_one_scope_as_lora_and_merged(tmp_path, tiny_folder):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -158,6 +190,7 @@ def test_export_one_scope_as_lora_and_merged(tmp_path, tiny_folder):
     led.commit(make_edit("g1", 1, layer=0))  # global: merged into every scope's weights
     led.commit(make_edit("a1", 2, layer=1), scope="alice")
     led.commit(make_edit("a2", 3, layer=0), scope="alice")
+    led.commit(make_edit("a3", 5, layer=1), scope="alice")  # layer 1 then has rank 4, layer 0 rank 2
     led.commit(make_edit("b1", 4, layer=1), scope="bob")
     base = AutoModelForCausalLM.from_pretrained(tiny_folder).eval()
     want = {}
@@ -170,12 +203,14 @@ def test_export_one_scope_as_lora_and_merged(tmp_path, tiny_folder):
     common = ["--ledger", str(tmp_path / "ledger"), "--model", str(tiny_folder)]
     assert cli("edits", "export", str(tmp_path / "global"), "--format", "merged", *common).exit_code == 0
     assert json.loads((tmp_path / "global" / "repair_edits.json").read_text()) == ["g1"]
-    for scope, own in (("alice", ["a1", "a2"]), ("bob", ["b1"])):
+    for scope, own in (("alice", ["a1", "a2", "a3"]), ("bob", ["b1"])):
         r = cli("edits", "export", str(tmp_path / scope), "--scope", scope, *common)
-        assert r.exit_code == 0 and "2 edit(s)" in r.output if scope == "alice" else r.exit_code == 0, (
+        assert r.exit_code == 0 and "3 edit(s)" in r.output if scope == "alice" else r.exit_code == 0, (
             r.output
         )
         assert json.loads((tmp_path / scope / "repair_edits.json").read_text()) == own  # no other scope's
+        ranks = check_vllm_adapter(tmp_path / scope, base)
+        assert sorted(ranks.values()) == ([2, 4] if scope == "alice" else [2])
         merged_global = AutoModelForCausalLM.from_pretrained(tmp_path / "global").eval()
         served = PeftModel.from_pretrained(merged_global, tmp_path / scope).eval()  # as vLLM would serve it
         r = cli(

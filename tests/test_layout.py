@@ -19,7 +19,7 @@ MAX_FUNCTION_LINES = 60
 
 # Modules over the limit today (path: lines). Do not add to this list.
 MODULE_ALLOW: dict[str, int] = {
-    "src/repair/cli.py": 410,  # the CLI's commands; split with the session (serving issue)
+    "src/repair/cli.py": 409,  # the CLI's commands; split with the session (serving issue)
     "src/repair/edit/stamp.py": 649,  # the engine; engine v2 issue
     "src/repair/session.py": 709,  # conversation + pipeline + texts; the serving issue splits it
     "benchmarks/make_watchdog_data.py": 2002,  # mostly hand-written data tables

@@ -361,7 +361,7 @@ def edits_export(
     patient = _load(model, ledger)
     edits = chosen_edits(patient.ledger, scope, edit_id)
     if fmt == "lora":
-        path = export_lora(edits, patient.arch, patient.source, out)
+        path = export_lora(edits, patient.arch, patient.name, out)  # a name, not this machine's path
     else:  # the global edits are in the loaded weights; a scope's are added on top
         scoped = [e for e in edits if e.id not in {g.id for g in patient.ledger.active}]
         if edit_id and len(patient.ledger.active) + len(scoped) > 1:
@@ -369,7 +369,8 @@ def edits_export(
         for e in scoped:
             e.apply(patient.model, patient.arch)
         path = export_merged(patient.model, patient.tokenizer, out, [e.id for e in patient.ledger.active + scoped])
-    console.print(f"wrote {fmt} export of {len(edits)} edit(s) to {path}")
+    rank = json.loads((path / "adapter_config.json").read_text())["r"] if fmt == "lora" else None
+    console.print(f"wrote {fmt} export of {len(edits)} edit(s) to {path}" + (f" (rank {rank})" if rank else ""))
 
 
 @app.command()

@@ -27,10 +27,12 @@ def lora_factors(edits: list[Edit]) -> dict[tuple[int, str], tuple[torch.Tensor,
 
 
 def export_lora(edits: list[Edit], arch: ArchMap, base_name_or_path: str, out_dir: str | Path) -> Path:
-    """Write ``adapter_config.json`` + ``adapter_model.safetensors`` that ``peft`` loads.
+    """Write ``adapter_config.json`` + ``adapter_model.safetensors`` that ``peft`` and vLLM load.
 
     Each module gets its own rank (``rank_pattern``) and ``lora_alpha == r`` so PEFT's scaling is 1
-    and ``W + B A`` reproduces the edited weights.
+    and ``W + B A`` reproduces the edited weights. vLLM reads only ``r`` and ``lora_alpha`` (one scaling,
+    ``lora_alpha / r``, also 1) and refuses an ``r`` above its ``--max-lora-rank``: ``r`` is the largest
+    module rank, so that check covers every module.
     """
     if arch.transposed:
         raise NotImplementedError(
@@ -48,13 +50,13 @@ def export_lora(edits: list[Edit], arch: ArchMap, base_name_or_path: str, out_di
         tensors[f"base_model.model.{module}.lora_B.weight"] = b.contiguous()
         ranks[module] = int(a.shape[0])
     targets = sorted(ranks)
-    first_r = ranks[targets[0]]
+    top = max(ranks.values())
     config = {
         "peft_type": "LORA",
         "task_type": "CAUSAL_LM",
         "base_model_name_or_path": base_name_or_path,
-        "r": first_r,
-        "lora_alpha": first_r,
+        "r": top,
+        "lora_alpha": top,
         "rank_pattern": {f"^{k}$".replace(".", r"\."): v for k, v in ranks.items()},
         "alpha_pattern": {f"^{k}$".replace(".", r"\."): v for k, v in ranks.items()},
         "target_modules": targets,
