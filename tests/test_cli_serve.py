@@ -83,7 +83,10 @@ def test_serve_and_chat_refuse_bad_input_in_one_line(tmp_path):
         one_line_error(
             cli("serve", "--session", s, "--port", port), f"port {port} on 127.0.0.1 is already in use"
         )
-    one_line_error(cli("serve", "--session", s, "--model", "no-such-model"), "unknown model 'no-such-model'")
+    one_line_error(
+        cli("serve", "--session", s, "--model", "no-such-model", "--port", "0"),
+        "unknown model 'no-such-model'",
+    )
     one_line_error(cli("chat", "--session", s, "--model", "no-such-model"), "unknown model 'no-such-model'")
     r = cli("--debug", "serve", "--session", str(tmp_path / "a-file"))
     assert isinstance(r.exception, ValueError)  # --debug: the exception itself, with its traceback
@@ -97,6 +100,15 @@ def test_a_ledger_from_another_model_is_one_line(tmp_path, tiny_folder):
     led.commit(make_edit("e1", 1))
     r = cli("serve", "--session", str(tmp_path / "s"), "--model", str(tiny_folder), "--port", "0")
     one_line_error(r, "belongs to another base model")
+    one_line_error(
+        cli("chat", "--session", str(tmp_path / "s"), "--model", str(tiny_folder)), "another base model"
+    )
+    mine = _ledger(tmp_path / "s2" / "ledger", tiny_folder)  # this model's weights, another model's session
+    with mine.store.write() as conn:
+        mine.store.set_info(conn, "model", "smollm2-135m-instruct")
+    for cmd in (["serve", "--port", "0"], ["chat"]):  # port 0: never in use
+        r = cli(*cmd, "--session", str(tmp_path / "s2"), "--model", str(tiny_folder))
+        one_line_error(r, "belongs to model 'smollm2-135m-instruct', not 'tiny'")
     r = cli(
         "edits",
         "export",
@@ -112,7 +124,17 @@ def test_a_ledger_from_another_model_is_one_line(tmp_path, tiny_folder):
 def test_serve_limits_are_checked_against_the_model(tmp_path, tiny_folder):
     from repair.serve.hub import Limits
 
-    r = cli("serve", "--session", str(tmp_path / "s"), "--model", str(tiny_folder), "--max-tokens", "300")
+    r = cli(
+        "serve",
+        "--session",
+        str(tmp_path / "s"),
+        "--model",
+        str(tiny_folder),
+        "--max-tokens",
+        "300",
+        "--port",
+        "0",
+    )
     one_line_error(r, "max_tokens 300 must be below the model's context of 256")
     help_text = cli("serve", "--help").output
     for opt in ("--max-queue", "--timeout", "--edit-timeout", "--max-body", "--max-tokens"):
