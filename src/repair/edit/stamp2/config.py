@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +21,9 @@ class VectorConfig(BaseModel):
     formats: bool = False  # also the other shapes of question (vector.FORMATS)
     subjects: int = Field(10, ge=1)  # training subjects (vector.vector_subjects)
     batch: int | None = Field(None, ge=1)  # rows per step (None: all)
+    # where the fit starts: zero, or the vector of the plain-question recipe (VectorConfig()), which the
+    # other shapes of question then refine at CPU cost
+    start: Literal["zero", "questions"] = "zero"
 
 
 class Stamp2Config(BaseModel):

@@ -127,7 +127,12 @@ def _loss(model, block, ids, mask, labels, poss, u, n_labels: int) -> float:
 
 
 def fit_vector(
-    patient, layer: int, cfg: VectorConfig, subjects: Sequence[str] | None = None, progress: bool = True
+    patient,
+    layer: int,
+    cfg: VectorConfig,
+    subjects: Sequence[str] | None = None,
+    progress: bool = True,
+    stats=None,
 ) -> torch.Tensor:
     """Gradient descent on u alone: mean NLL of the refusal after each templated question (all of them
     per step, or ``cfg.batch`` drawn at random with a fixed seed, which a CPU can afford)."""
@@ -138,7 +143,10 @@ def fit_vector(
     ids, mask, labels, poss = _training_batch(tok, subjects, cfg.templates_per_subject, cfg.formats)
     device = next(model.parameters()).device
     ids, mask, labels = ids.to(device), mask.to(device), labels.to(device)
-    u = torch.zeros(model.config.hidden_size, device=device, requires_grad=True)
+    u = torch.zeros(model.config.hidden_size, device=device)
+    if cfg.start == "questions":
+        u = refusal_vector(patient, layer, VectorConfig(), stats).to(device)
+    u.requires_grad_(True)
     opt = torch.optim.Adam([u], lr=cfg.lr)
     block = patient.arch.blocks(model)[layer]
     flags = [p.requires_grad for p in model.parameters()]
@@ -169,14 +177,16 @@ def _shipped(model_name: str, layer: int, tag: str) -> torch.Tensor | None:
     except (FileNotFoundError, OSError):
         return None
     d = json.loads(raw)
-    if d.get("layer") != layer or d.get("tag") != tag:
-        return None
-    return torch.tensor(d["vector"], dtype=torch.float32)
+    for v in d.get("vectors", [d]):  # one entry per recipe (layer and tag)
+        if v.get("layer") == layer and v.get("tag") == tag:
+            return torch.tensor(v["vector"], dtype=torch.float32)
+    return None
 
 
 def vector_tag(cfg: VectorConfig) -> str:
     tag = f"s{cfg.steps}-lr{cfg.lr}-t{cfg.templates_per_subject}-n{cfg.subjects}"
-    return tag + ("-f" if cfg.formats else "") + (f"-b{cfg.batch}" if cfg.batch else "")
+    tag += ("-f" if cfg.formats else "") + (f"-b{cfg.batch}" if cfg.batch else "")
+    return tag + ("-from-" + vector_tag(VectorConfig()) if cfg.start == "questions" else "")
 
 
 def refusal_vector(patient, layer: int, cfg: VectorConfig | None = None, stats=None) -> torch.Tensor:
@@ -193,7 +203,7 @@ def refusal_vector(patient, layer: int, cfg: VectorConfig | None = None, stats=N
         log.warning(
             "fitting STAMP-2's refusal vector for %s at layer %d (once per model)", patient.name, layer
         )
-        u = fit_vector(patient, layer, cfg)
+        u = fit_vector(patient, layer, cfg, stats=stats)
         if stats is not None:
             stats._save(f"{key}.pt", u)
     patient.cache[key] = u
