@@ -124,3 +124,26 @@ def test_a_scopes_forgotten_turns_are_sealed_and_a_purge_removes_them(tok, tmp_p
         assert c.app.state.hub.session_for("alice").turns == []  # the sealed rows went with the key
         assert [t for _, t in history(c, BOB)][0] == "Bob says hello."
     assert all(b"Maya" not in p.read_bytes() for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_purge_by_another_process_reaches_every_scope(tok, tmp_path):
+    from repair.edit.ledger.ops import open_store
+
+    folder = tmp_path / "session"
+    with TestClient(serve(tok, folder)) as c:
+        hub = c.app.state.hub
+        alice = hub.session_for("alice")
+        alice._record(SECRET_Q, Reply(kind="chat", text=SECRET_A))
+        edit = make_edit("e1", 1)
+        alice.patient.ledger.commit(
+            edit, verification={"forgotten": True}, redact_turns=alice._turn_ids([(SECRET_Q, SECRET_A)])
+        )
+        alice._redact([(SECRET_Q, SECRET_A)], edit.id)
+        assert (
+            c.delete(f"/v1/edits/{edit.id}", headers={"Authorization": f"Bearer {ALICE}"}).status_code == 200
+        )
+        assert [t for _, t in history(c, ALICE)] == [SECRET_Q, SECRET_A]  # undone: the turns are back
+        store, _ = open_store(folder / "ledger")  # another process: `repair edits purge e1 --session DIR`
+        purge(store, [edit.id])
+        history(c, BOB)  # bob's session syncs first: the shared ledger's "changed" goes to bob's scope
+        assert all("Maya" not in str(t) for t in history(c, ALICE))  # alice's scope re-reads its turns too

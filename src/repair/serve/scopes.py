@@ -34,6 +34,17 @@ class ScopedLedger:
         self._held: dict[str, Any] = {}  # the scope's Edit objects (an in-memory ledger cannot reload them)
         # the scope's own turns in the shared database (None for an in-memory ledger)
         self.history = History(ledger.store, scope) if getattr(ledger, "store", None) is not None else None
+        self._seen = ledger.version if self.history is not None else 0
+
+    def sync(self) -> bool:
+        """Catch up with the database; True when it changed since this scope last looked. The shared
+        ledger answers True only to the first scope that syncs after a change, and every scope's session
+        must then re-read its turns (a purge by another process deleted some)."""
+        changed = self._ledger.sync()
+        if self.history is None:
+            return changed
+        seen, self._seen = self._seen, self._ledger.version
+        return changed or seen != self._seen
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ledger, name)
