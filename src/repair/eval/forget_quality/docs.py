@@ -136,17 +136,17 @@ def model_section(model: str, runs: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _curve_row(p: dict[str, Any]) -> str:
-    pct = [
-        100 * (p.get(k) or 0) for k in ("leak", "refusal", "confabulation", "degenerate", "neighbours_kept")
-    ]
+    keys = ("leak", "refusal", "confabulation", "degenerate", "neighbours_kept")
+    pct = [f"{100 * p[k]:.1f}" if p.get(k) is not None else "–" for k in keys]
     ppl = f"{p['ppl']:.1f}" if p.get("ppl") is not None else "–"
-    return f"| {p['edits']} | " + " | ".join(f"{x:.1f}" for x in pct) + f" | {ppl} |"
+    return f"| {p['edits']} | {p.get('n', '–')} | " + " | ".join(pct) + f" | {ppl} |"
 
 
 def sequential_section(s: dict[str, Any]) -> list[str]:
     """One sequential run: the curve of what the targets forgotten so far look like after N edits."""
     c = s["config"]
-    held = {"test": "held out", "stress": "stress set, not held out"}.get(c["split"], "not held out")
+    held = "held out" if c["split"] == "test" else "not held out"
+    where = "stress set, not held out" if c["split"] == "stress" else f"{c['split']} split, {held}"
     done = s["curve"][-1]["edits"] if s["curve"] else 0
     partial = (
         f" This run stopped after {done} of its {c['sequential']} edits (the figures are its last checkpoint)."
@@ -163,12 +163,12 @@ def sequential_section(s: dict[str, Any]) -> list[str]:
     flags = f" --sample {sample}" if sample else ""
     flags += "".join(f" --set {k}={json.dumps(v)}" for k, v in sorted(c.get("settings", {}).items()))
     return [
-        f"Sequential run ({c['split']} split, {held}): {label(c)} forgets {c['sequential']} targets one "
+        f"Sequential run ({where}): {label(c)} forgets {c['sequential']} targets one "
         f"after another, with every earlier edit still applied; {scope} are scored every {c['every']} edits "
         f"({s.get('machine', 'this machine')}, wall time {s['wall_s']:.0f} s).{partial}",
         "",
-        "| edits | leak % | refusal % | confabulation % | degenerate % | neighbours kept % | ppl |",
-        "|---|---|---|---|---|---|---|",
+        "| edits | probes | leak % | refusal % | confabulation % | degenerate % | neighbours kept % | ppl |",
+        "|---|---|---|---|---|---|---|---|",
         *[_curve_row(p) for p in s["curve"]],
         "",
         "```bash",
