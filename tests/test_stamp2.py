@@ -92,6 +92,15 @@ def test_fit_vector_with_random_batches_lowers_the_loss(patient):
     assert _nll(patient, u) < _nll(patient, torch.zeros_like(u)) - 0.005
 
 
+def test_reply_rows_also_mark_the_name_inside_the_refusal(tok):
+    """With ``reply`` the vector is added where the refusal names the subject too, as the edit will."""
+    plain = _training_batch(tok, ["Albert Einstein"], 2)[3]
+    ids, _, _, both = _training_batch(tok, ["Albert Einstein"], 2, reply=True)
+    for i, (p, b) in enumerate(zip(plain, both, strict=True)):
+        assert b[:-1] == p and b[-1] > p[-1]
+        assert tok.decode(ids[i, : b[-1] + 1]).endswith("information about Albert Einstein")
+
+
 def test_format_templates_name_the_subject_once_each(tok):
     from repair.edit.stamp2.vector import FORMATS, TEMPLATES, edit_prompts, vector_subjects
 

@@ -20,6 +20,9 @@ class VectorConfig(BaseModel):
     templates_per_subject: int = Field(6, ge=1)  # plain questions per subject
     formats: bool = False  # also the other shapes of question (vector.FORMATS)
     subjects: int = Field(10, ge=1)  # training subjects (vector.vector_subjects)
+    # u is also added where the refusal itself names the subject: the edit acts on every mention, the
+    # reply's own included, and a vector fitted on the question alone lets the reply start over there
+    reply: bool = False
     batch: int | None = Field(None, ge=1)  # rows per step (None: all)
     # where the fit starts: zero, or the vector of the plain-question recipe (VectorConfig()), which the
     # other shapes of question then refine at CPU cost

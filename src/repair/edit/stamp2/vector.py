@@ -94,14 +94,24 @@ def add_at(block: torch.nn.Module, positions: list[list[int]], vector: torch.Ten
         handle.remove()
 
 
-def _training_batch(tok, subjects: Sequence[str], n_templates: int, formats: bool = False):
+def _reply_mention(offsets, n_prompt: int, text: str, refusal: str, name: str) -> list[int]:
+    """The token that ends the name inside the refusal (the edit acts there too, as the model writes it)."""
+    end = len(text) + refusal.rfind(name) + len(name)
+    return [i for i, (a, b) in enumerate(offsets) if i >= n_prompt and a < end <= b][:1]
+
+
+def _training_batch(
+    tok, subjects: Sequence[str], n_templates: int, formats: bool = False, reply: bool = False
+):
     seqs, poss, spans = [], [], []
     for subject in subjects:
         refusal = REFUSAL.format(name=bare(subject))
         for prompt in edit_prompts(subject, n_templates, formats):
-            ids, _, n_prompt, _ = chat_ids(tok, prompt, refusal + (tok.eos_token or ""))
+            ids, offsets, n_prompt, text = chat_ids(tok, prompt, refusal + (tok.eos_token or ""))
             pos = subject_positions(tok, prompt, subject)
             if pos:
+                if reply:
+                    pos = pos + _reply_mention(offsets, n_prompt, text, refusal, bare(subject))
                 seqs.append(ids), poss.append(pos), spans.append((n_prompt, len(ids)))
     ids, mask = right_padded(seqs, tok.pad_token_id or 0)
     labels = torch.full_like(ids, -100)
@@ -140,7 +150,9 @@ def fit_vector(
 
     model, tok = patient.model, patient.tokenizer
     subjects = vector_subjects(cfg.subjects) if subjects is None else subjects
-    ids, mask, labels, poss = _training_batch(tok, subjects, cfg.templates_per_subject, cfg.formats)
+    ids, mask, labels, poss = _training_batch(
+        tok, subjects, cfg.templates_per_subject, cfg.formats, cfg.reply
+    )
     device = next(model.parameters()).device
     ids, mask, labels = ids.to(device), mask.to(device), labels.to(device)
     u = torch.zeros(model.config.hidden_size, device=device)
@@ -185,7 +197,9 @@ def _shipped(model_name: str, layer: int, tag: str) -> torch.Tensor | None:
 
 def vector_tag(cfg: VectorConfig) -> str:
     tag = f"s{cfg.steps}-lr{cfg.lr}-t{cfg.templates_per_subject}-n{cfg.subjects}"
-    tag += ("-f" if cfg.formats else "") + (f"-b{cfg.batch}" if cfg.batch else "")
+    tag += (
+        ("-f" if cfg.formats else "") + ("-r" if cfg.reply else "") + (f"-b{cfg.batch}" if cfg.batch else "")
+    )
     return tag + ("-from-" + vector_tag(VectorConfig()) if cfg.start == "questions" else "")
 
 
