@@ -33,7 +33,7 @@ FUNCTION_ALLOW: dict[tuple[str, str], int] = {
     ("src/repair/edit/stamp.py", "stamp"): 188,
     ("src/repair/edit/stamp.py", "search"): 70,
     ("src/repair/eval/baselines/common.py", "train"): 63,
-    ("src/repair/eval/forget_quality/cli.py", "forget_quality_command"): 136,
+    ("src/repair/eval/forget_quality/cli.py", "forget_quality_command"): 100,
     ("src/repair/eval/report.py", "build_report"): 124,
     ("src/repair/eval/tasks/misinformation.py", "build_misinformation"): 103,
     ("src/repair/serve/app.py", "create_app"): 212,  # the FastAPI routes are nested in it

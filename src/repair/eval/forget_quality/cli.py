@@ -140,43 +140,15 @@ def forget_quality_command(
     """The forget-quality benchmark: leak / refusal / degenerate / confabulation per probe type, neighbours,
     KL, perplexity and cost, written as JSON, markdown and PNG under OUT."""
     import torch
-    from pydantic import ValidationError
 
     import repair
-    from repair.eval.unlearners import UNLEARNERS, make_unlearner
-
-    from .bench import BenchConfig, make_known, run_method, write_known
-    from .report import plot_labels
 
     if threads:
         torch.set_num_threads(threads)
     methods = [m.strip().lower() for m in method.split(",") if m.strip()]
-    bad = [m for m in methods if m not in UNLEARNERS]
-    if bad:
-        console.print(f"[red]error:[/red] unknown method(s) {bad}; choose from {', '.join(UNLEARNERS)}")
-        raise typer.Exit(2)
-    try:
-        cfgs = [
-            BenchConfig(
-                model=model,
-                method=m,
-                split=split,
-                sequential=sequential,
-                every=every,
-                sample=sample,
-                limit=limit,
-                kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()),
-                dtype=dtype,
-                out=str(out),
-                resume=resume,
-                utility=utility,
-                settings=_settings(set_ or []),
-            )
-            for m in methods
-        ]
-    except ValidationError as e:
-        console.print(f"[red]error:[/red] {e.errors()[0]['loc']}: {e.errors()[0]['msg']}")
-        raise typer.Exit(2) from None
+    common = dict(model=model, split=split, sequential=sequential, every=every, sample=sample, limit=limit)
+    common |= dict(kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()), dtype=dtype, out=str(out))
+    cfgs = _configs(methods, resume=resume, utility=utility, settings=_settings(set_ or []), **common)
     if relabel_:
         from .bench import relabel
 
@@ -187,23 +159,59 @@ def forget_quality_command(
     patient = repair.load(model, dtype=dtype, ledger=False)  # the base weights: never the user's ledger
     patient.model.to(_device(device))
     if filter_:
-        from .data import load_targets
-
-        splits = ("stress",) if split == "stress" else ("dev", "test")
-        n = sum(len(load_targets(s)) for s in splits)
-        with _progress() as bar:
-            task = bar.add_task(f"asking {model} every probe", total=n)
-            known = make_known(patient, model, splits, progress=lambda t=task: bar.advance(t))
-        path = write_known(known)
-        console.print(f"wrote {path}: " + ", ".join(f"{s} {len(v)} known" for s, v in known.splits.items()))
+        _filter(patient, model, split)
         return
+    _run_all(patient, cfgs)
+    wall = time.perf_counter() - t0
+    (Path(out) / model / split / "last-run.json").write_text(json.dumps({"methods": methods, "wall_s": wall}))
+    console.print(f"wall time {wall:.0f} s; results under {Path(out) / model / split}")
+
+
+def _configs(methods: list[str], **fields: object) -> list:
+    """One run config per method; an unknown method or a bad field is a one-line error (exit 2)."""
+    from pydantic import ValidationError
+
+    from repair.eval.unlearners import UNLEARNERS
+
+    from .bench import BenchConfig
+
+    bad = [m for m in methods if m not in UNLEARNERS]
+    if bad:
+        console.print(f"[red]error:[/red] unknown method(s) {bad}; choose from {', '.join(UNLEARNERS)}")
+        raise typer.Exit(2)
+    try:
+        return [BenchConfig(method=m, **fields) for m in methods]
+    except ValidationError as e:
+        console.print(f"[red]error:[/red] {e.errors()[0]['loc']}: {e.errors()[0]['msg']}")
+        raise typer.Exit(2) from None
+
+
+def _filter(patient, model: str, split: str) -> None:
+    """Record which targets the unedited model knows: dev and test, or the stress set alone."""
+    from .bench import make_known, write_known
+    from .data import load_targets
+
+    splits = ("stress",) if split == "stress" else ("dev", "test")
+    n = sum(len(load_targets(s)) for s in splits)
+    with _progress() as bar:
+        task = bar.add_task(f"asking {model} every probe", total=n)
+        known = make_known(patient, model, splits, progress=lambda t=task: bar.advance(t))
+    path = write_known(known)
+    console.print(f"wrote {path}: " + ", ".join(f"{s} {len(v)} known" for s, v in known.splits.items()))
+
+
+def _run_all(patient, cfgs: list) -> None:
+    """Each method in turn, with a progress bar; one labels plot when there are several."""
+    from repair.eval.unlearners import make_unlearner
+
+    from .bench import run_method, selected
+    from .report import plot_labels
+
     summaries = []
     for cfg in cfgs:
         try:
             unlearner = make_unlearner(cfg.method, **cfg.settings)
             with _progress() as bar:
-                from .bench import selected
-
                 task = bar.add_task(f"{cfg.method} on {cfg.split}", total=len(selected(cfg)[0]))
                 s = run_method(patient, cfg, unlearner, progress=lambda t=task: bar.advance(t))
         except (FileNotFoundError, ValueError) as e:
@@ -212,10 +220,8 @@ def forget_quality_command(
         _write_outputs(cfg, s)
         summaries.append(s)
     if len(summaries) > 1:
-        plot_labels(summaries, Path(out) / model / split / "labels.png")
-    wall = time.perf_counter() - t0
-    (Path(out) / model / split / "last-run.json").write_text(json.dumps({"methods": methods, "wall_s": wall}))
-    console.print(f"wall time {wall:.0f} s; results under {Path(out) / model / split}")
+        cfg = cfgs[0]
+        plot_labels(summaries, Path(cfg.out) / cfg.model / cfg.split / "labels.png")
 
 
 def _write_outputs(cfg, s) -> None:
