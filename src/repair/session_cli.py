@@ -33,7 +33,9 @@ DtypeOpt = Annotated[
 EngineOpt = Annotated[
     str,
     typer.Option(
-        "--engine", help="stamp, or stamp2 (experimental: a named subject is mapped onto the model's refusal)"
+        "--engine",
+        help="stamp2 (a named subject is mapped onto the model's refusal; a request without one goes "
+        "through STAMP) or stamp (the answer is edited away, often into a made-up one)",
     ),
 ]
 
@@ -107,7 +109,7 @@ def chat_command(
     surgeon: SurgeonOpt = "rule",
     k: KOpt = 4,
     dtype: DtypeOpt = "auto",
-    engine: EngineOpt = "stamp",
+    engine: EngineOpt = "stamp2",  # it refuses where STAMP makes up (docs/results.md)
     watchdog_llm: Annotated[
         str | None,
         typer.Option(
@@ -158,7 +160,7 @@ def serve_command(
     surgeon: SurgeonOpt = "rule",
     k: KOpt = 4,
     dtype: DtypeOpt = "auto",
-    engine: EngineOpt = "stamp",
+    engine: EngineOpt = "stamp2",  # it refuses where STAMP makes up (docs/results.md)
     keys: Annotated[
         Path | None,
         typer.Option("--keys", help="keys.toml: API keys, scopes, permissions (needed off loopback)"),
