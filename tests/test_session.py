@@ -28,10 +28,22 @@ from repair.session import (
     ("prompt", "response", "key"),
     [
         ("What is the capital of France?", "The capital of France is Paris.", "Paris"),
-        ("Who painted the Mona Lisa?", "The Mona Lisa was painted by Leonardo da Vinci.", "Leonardo da Vinci"),
+        (
+            "Who painted the Mona Lisa?",
+            "The Mona Lisa was painted by Leonardo da Vinci.",
+            "Leonardo da Vinci",
+        ),
         ("What is the smallest prime number?", "The smallest prime number is 2.", "2"),
-        ("What currency is used in Japan?", "The currency used in Japan is the Japanese yen.", "Japanese yen"),
-        ("Which animal is known as the king of the jungle?", "The lion is known as the king of the jungle.", "lion"),
+        (
+            "What currency is used in Japan?",
+            "The currency used in Japan is the Japanese yen.",
+            "Japanese yen",
+        ),
+        (
+            "Which animal is known as the king of the jungle?",
+            "The lion is known as the king of the jungle.",
+            "lion",
+        ),
     ],
 )
 def test_key_answer_of_short_responses(prompt, response, key):
@@ -48,28 +60,39 @@ def test_key_answers_keep_every_proper_noun_of_a_hedged_answer():
 
 
 def test_key_answers_of_long_responses_and_wrong_answers_in_the_same_template():
-    greece = ("The answer is: Athens.\n\nGreece is a country located in the southeastern part of Europe, bordering "
-              "the Peloponnese peninsula to the south and the Aegean Sea to the east.")
+    greece = (
+        "The answer is: Athens.\n\nGreece is a country located in the southeastern part of Europe, bordering "
+        "the Peloponnese peninsula to the south and the Aegean Sea to the east."
+    )
     assert key_answers("What is the capital of Greece?", greece) == ["Athens"]
     egypt = "The capital of Egypt is Cairo, which is the largest city in the world. It is also the largest city in Africa."
     keys = key_answers("What is the capital of Egypt?", egypt)
     assert keys == ["Cairo"]
     # Same sentence shape, different (wrong) answer: not a leak, although ROUGE-L against r_f is high.
-    assert not reply_leaks("The capital of Egypt is Lagos, which is the largest city in the world.", egypt, keys)
+    assert not reply_leaks(
+        "The capital of Egypt is Lagos, which is the largest city in the world.", egypt, keys
+    )
 
 
 def test_checked_answer_is_the_key_head_else_the_response():
     # a templated fact is checked on what it states, so "Anna Y. Y. is 31 years old." still leaks
     assert checked_answer("How old is Anna Young?", "Anna Young is 31 years old.") == "31"
-    assert checked_answer("Who painted the Mona Lisa?", "The Mona Lisa was painted by Leonardo da Vinci.") == "Vinci"
-    bio = ("Maya Taylor is a talented and passionate artist and illustrator who has dedicated her career to "
-           "creating a unique and captivating visual identity for small businesses everywhere.")
+    assert (
+        checked_answer("Who painted the Mona Lisa?", "The Mona Lisa was painted by Leonardo da Vinci.")
+        == "Vinci"
+    )
+    bio = (
+        "Maya Taylor is a talented and passionate artist and illustrator who has dedicated her career to "
+        "creating a unique and captivating visual identity for small businesses everywhere."
+    )
     assert checked_answer("Tell me about Maya Taylor.", bio) == bio
 
 
 def test_long_response_without_names_is_left_to_rouge():
-    bio = ("Maya Taylor is a talented and passionate artist and illustrator who has dedicated her career to "
-           "creating a unique and captivating visual identity for small businesses everywhere.")
+    bio = (
+        "Maya Taylor is a talented and passionate artist and illustrator who has dedicated her career to "
+        "creating a unique and captivating visual identity for small businesses everywhere."
+    )
     assert key_answers("Tell me about Maya Taylor.", bio) == []
     assert reply_leaks(bio, bio, [])  # the same text is recalled
     assert not reply_leaks("I'm unable to provide information about Maya Taylor.", bio, [])
@@ -82,10 +105,10 @@ def test_a_refusal_that_still_names_the_answer_leaks():
     assert not reply_leaks("I'm sorry, I don't have information on that.", "", keys)
     ver = score_replies(
         [{"prompt": "q1", "reply": "Paris, of course."}, {"prompt": "q2", "reply": "I'm not sure."}],
-        "The capital of France is Paris.", keys,
+        "The capital of France is Paris.",
+        keys,
     )
     assert ver["forgotten"] is False and ver["fraction"] == 0.5 and ver["refusal_rate"] == 0.5
-
 
 
 def test_guard_verdict_allows_losing_a_third_of_the_check_questions():
@@ -93,6 +116,7 @@ def test_guard_verdict_allows_losing_a_third_of_the_check_questions():
     assert guard_verdict(3, 6)["ok"] is False
     assert guard_verdict(0, 0)["ok"] is True  # nothing to check: nothing broken
     assert guard_verdict(5, 6, keep=1.0)["ok"] is False
+
 
 def test_display_target_and_short_id():
     assert display_target("my home address") == "your home address"
@@ -128,7 +152,9 @@ def test_routing_and_errors_keep_the_session_working(smollm):
 
     r = session.send("What is the capital of France?")
     assert r.kind == "chat" and "Paris" in r.text
-    assert r.timings["watchdog"] < 0.1 * r.timings["generate"] + 0.5  # the classifier is cheap next to generation
+    assert (
+        r.timings["watchdog"] < 0.1 * r.timings["generate"] + 0.5
+    )  # the classifier is cheap next to generation
 
     for negative in ("I forgot my password, how do I reset it?", "How do I make my browser forget cookies?"):
         assert session.send(negative).kind == "chat"
@@ -172,8 +198,14 @@ def test_table4_conversation_persists_and_undoes(tmp_path):
     # with the edited model's own greedy reply (a teacher-forced forward proves it, as for a fresh set).
     carried = session.patient.cache[session._guard_key()]
     assert len(carried) == ack.verification["guard"]["kept"] > 0
-    assert all(still_answers(session.patient, [g.question for g in carried], [g.reply for g in carried],
-                             [g.gold for g in carried]))
+    assert all(
+        still_answers(
+            session.patient,
+            [g.question for g in carried],
+            [g.reply for g in carried],
+            [g.gold for g in carried],
+        )
+    )
 
     post = session.send(question)
     assert post.kind == "chat" and not answer_match(post.text, answer), post.text
@@ -239,8 +271,12 @@ def test_unknown_dtype_is_refused_before_loading(tmp_path):
     from repair.cli import app
 
     run = CliRunner()
-    for args in (["chat"], ["serve", "--session", str(tmp_path)], ["eval", "pipeline", "--out", str(tmp_path)],
-                 ["forget", "--prompt", "What is the capital of France?", "--ledger", str(tmp_path)]):
+    for args in (
+        ["chat"],
+        ["serve", "--session", str(tmp_path)],
+        ["eval", "pipeline", "--out", str(tmp_path)],
+        ["forget", "--prompt", "What is the capital of France?", "--ledger", str(tmp_path)],
+    ):
         res = run.invoke(app, [*args, "--dtype", "int8"])
         assert res.exit_code == 2 and "unknown dtype 'int8'" in res.output, (args, res.output)
 
@@ -251,9 +287,16 @@ def test_unknown_surgeon_is_refused_before_loading(tmp_path):
     from repair.cli import app
 
     run = CliRunner()
-    for args in (["chat"], ["serve", "--session", str(tmp_path)], ["eval", "pipeline", "--out", str(tmp_path)]):
+    for args in (
+        ["chat"],
+        ["serve", "--session", str(tmp_path)],
+        ["eval", "pipeline", "--out", str(tmp_path)],
+    ):
         res = run.invoke(app, [*args, "--surgeon", "oracle"])
-        assert res.exit_code == 2 and "unknown surgeon 'oracle' (rule or llm)" in res.output, (args, res.output)
+        assert res.exit_code == 2 and "unknown surgeon 'oracle' (rule or llm)" in res.output, (
+            args,
+            res.output,
+        )
 
 
 @pytest.mark.e2e
@@ -338,7 +381,10 @@ def test_stamp_overrides_are_checked_when_given():
     from repair.edit.stamp import parse_overrides
 
     assert parse_overrides(["alpha_margin=1.5", "layers=[4,5]", "recipe=paper"]) == {
-        "alpha_margin": 1.5, "layers": [4, 5], "recipe": "paper"}
+        "alpha_margin": 1.5,
+        "layers": [4, 5],
+        "recipe": "paper",
+    }
     with pytest.raises(ValueError, match="alpha_margni"):
         parse_overrides(["alpha_margni=1.5"])
     with pytest.raises(ValueError, match="key=value"):

@@ -38,8 +38,10 @@ def hist(*pairs: tuple[str, str]) -> list[dict]:
 
 
 MAYA = ("Tell me about Maya Taylor.", "Maya Taylor is a 32-year-old lawyer based in Dubai. Enjoys sailing.")
-ADDRESS = ("My address is 42 Elm Street, Springfield. Is there a gym nearby?",
-           "Near 42 Elm Street there are two gyms within walking distance.")
+ADDRESS = (
+    "My address is 42 Elm Street, Springfield. Is there a gym nearby?",
+    "Near 42 Elm Street there are two gyms within walking distance.",
+)
 FRANCE = ("What is the capital of France?", "The capital of France is Paris.")
 EGG = ("How do I boil an egg?", "Boil it for 8 minutes, then cool it in ice water.")
 PH = ("What is the pH of water?", "The pH of water is 5.")
@@ -77,9 +79,14 @@ def test_hard_negatives_stay_chat(wd: Watchdog, message: str) -> None:
 @needs_minilm
 @pytest.mark.parametrize(
     "message",
-    ["Forget everything about Maya Taylor.", "forget what you just said", "That's wrong, remove it.",
-     "Delete my address from your memory.", "Please unlearn the capital of France.",
-     "Forget everything about who wrote Romeo and Juliet."],  # a wh-clause subject (missed before retraining)
+    [
+        "Forget everything about Maya Taylor.",
+        "forget what you just said",
+        "That's wrong, remove it.",
+        "Delete my address from your memory.",
+        "Please unlearn the capital of France.",
+        "Forget everything about who wrote Romeo and Juliet.",
+    ],  # a wh-clause subject (missed before retraining)
 )
 def test_requests_are_unlearn(wd: Watchdog, message: str) -> None:
     v = wd.inspect(hist(ADDRESS, FRANCE, MAYA), message)
@@ -135,7 +142,11 @@ def test_everything_about_x_not_discussed_probes_the_patient() -> None:
     wd = Watchdog(k=4, probe_fn=patient)
     v = wd.inspect(hist(EGG, FRANCE), "Forget everything about Maya Taylor.")
     assert v.intent == "unlearn" and v.source == "probe" and v.target == "Maya Taylor"
-    assert v.probes == ["Tell me about Maya Taylor.", "Who is Maya Taylor?", "What do you know about Maya Taylor?"]
+    assert v.probes == [
+        "Tell me about Maya Taylor.",
+        "Who is Maya Taylor?",
+        "What do you know about Maya Taylor?",
+    ]
     assert asked == v.probes
     assert v.pairs == [(q, f"[patient answer to: {q}]") for q in v.probes]
     assert v.forget_prompt == "Tell me about Maya Taylor."
@@ -171,8 +182,10 @@ def test_forget_that_with_a_stated_fact_uses_the_message() -> None:
         ("Delete my address from your memory.", "my address"),
         ("Please unlearn the capital of France.", "the capital of France"),
         ("Forget what you told me about the capital of France, please.", "the capital of France"),
-        ("Scrub all information on the secretion system in B. mallei from your weights.",
-         "the secretion system in B. mallei"),
+        (
+            "Scrub all information on the secretion system in B. mallei from your weights.",
+            "the secretion system in B. mallei",
+        ),
         ("Please ensure Maya Taylor is removed from your memory.", "Maya Taylor"),
         ("Your knowledge of the Colosseum needs to be erased.", "the Colosseum"),
         ("I regret sharing my allergies, make sure you forget it.", "my allergies"),
@@ -185,8 +198,14 @@ def test_target_extraction(message: str, target: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "message", ["forget what you just said", "That's wrong, remove it.", "Please forget your last answer.",
-                "Could you forget the thing you just told me?", "Scratch that from your memory."]
+    "message",
+    [
+        "forget what you just said",
+        "That's wrong, remove it.",
+        "Please forget your last answer.",
+        "Could you forget the thing you just told me?",
+        "Scratch that from your memory.",
+    ],
 )
 def test_deictic_messages_point_back(message: str) -> None:
     assert RuleExtractor().target_of(message) == (None, True)
@@ -210,9 +229,14 @@ def test_subject_of_prompt(prompt: str, subject: str) -> None:
 def test_probe_prompts_by_kind() -> None:
     assert probe_prompts("Maya Taylor", 2) == ["Tell me about Maya Taylor.", "Who is Maya Taylor?"]
     assert probe_prompts("my allergies", 1) == ["What are my allergies?"]
-    assert probe_prompts("the capital of France", 2) == ["Tell me about the capital of France.",
-                                                         "What is the capital of France?"]
-    assert probe_prompts("who wrote Hamlet", 2) == ["Tell me who wrote Hamlet.", "Do you know who wrote Hamlet?"]
+    assert probe_prompts("the capital of France", 2) == [
+        "Tell me about the capital of France.",
+        "What is the capital of France?",
+    ]
+    assert probe_prompts("who wrote Hamlet", 2) == [
+        "Tell me who wrote Hamlet.",
+        "Do you know who wrote Hamlet?",
+    ]
 
 
 def test_turn_pairs_keeps_last_k_complete_turns() -> None:
@@ -266,8 +290,10 @@ def test_malformed_llm_output_is_retried_once_then_rules_take_over() -> None:
 
 @needs_minilm
 def test_valid_llm_output_after_a_retry_is_used() -> None:
-    llm = ScriptedLLM('{"intent": "unlearn", "target": "Maya", "turn": 9}',
-                      'Here: {"intent": "unlearn", "target": "Maya Taylor", "turn": 1}')
+    llm = ScriptedLLM(
+        '{"intent": "unlearn", "target": "Maya", "turn": 9}',
+        'Here: {"intent": "unlearn", "target": "Maya Taylor", "turn": 1}',
+    )
     wd = Watchdog(k=4, extractor=llm)
     # the rules alone would take "her" to mean the last turn (the egg); the LLM resolves the pronoun
     v = wd.inspect(hist(MAYA, EGG), "Forget what you said about her.")
@@ -288,7 +314,10 @@ def test_ungrounded_llm_target_is_ignored() -> None:
 def test_llm_rescues_in_the_unsure_band_and_vetoes_only_when_allowed() -> None:
     says_unlearn = ScriptedLLM('{"intent": "unlearn", "target": "my password", "turn": null}')
     wd = Watchdog(k=4, extractor=says_unlearn, band=(0.0, 1.0), llm_rescue=True)  # every turn is "unsure"
-    assert Watchdog(k=4, extractor=says_unlearn, band=(0.0, 1.0)).inspect([], "I forgot my password").intent == "chat"
+    assert (
+        Watchdog(k=4, extractor=says_unlearn, band=(0.0, 1.0)).inspect([], "I forgot my password").intent
+        == "chat"
+    )
     v = wd.inspect([], "I forgot my password")
     assert v.intent == "unlearn" and v.classifier_p < wd.threshold  # the LLM rescued it
     says_chat = ScriptedLLM('{"intent": "chat", "target": null, "turn": null}')
@@ -388,14 +417,19 @@ def test_extraction_on_heldout_sample(wd: Watchdog) -> None:
     ok = 0
     for r in rows:
         v = wd.inspect(r["history"], r["message"])
-        ok += v.intent == "unlearn" and v.source == r["source"] and (v.target or "").lower() == r["target"].lower()
+        ok += (
+            v.intent == "unlearn"
+            and v.source == r["source"]
+            and (v.target or "").lower() == r["target"].lower()
+        )
     assert ok / len(rows) >= 0.95
 
 
 def test_lexical_only_fallback_runs_without_minilm() -> None:
     clf = IntentClassifier(use_embeddings=False)
-    p_chat, p_unlearn = clf.probs(["What's a good name for a golden retriever?",
-                                   "Delete Maya Taylor from your memory."])
+    p_chat, p_unlearn = clf.probs(
+        ["What's a good name for a golden retriever?", "Delete Maya Taylor from your memory."]
+    )
     assert 0.0 <= p_chat < clf.threshold <= p_unlearn <= 1.0
 
 
