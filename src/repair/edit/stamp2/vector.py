@@ -175,7 +175,7 @@ def fit_vector(
             lab = labels[rows]
             n = int((lab[:, 1:] != -100).sum())
             total = _loss(model, block, ids[rows], mask[rows], lab, [poss[i] for i in rows], u, n)
-            bar.set_postfix(nll=round(total, 3), norm=round(float(u.norm()), 1))
+            bar.set_postfix(nll=round(total, 3), norm=round(float(u.detach().norm()), 1))
             opt.step()
     finally:
         for p, f in zip(model.parameters(), flags, strict=True):
