@@ -137,7 +137,7 @@ def run_chat(
     console: Console | None = None,
     read: Callable[[], str] | None = None,
     dtype: str | None = None,
-    engine: str = "stamp",
+    engine: str = "stamp2",
     yes: bool = False,
     watchdog_llm: str | None = None,
 ) -> Session:

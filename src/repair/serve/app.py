@@ -355,7 +355,7 @@ def serve(
     surgeon: str = "rule",
     k: int = 4,
     dtype: str | None = None,
-    engine: str = "stamp",
+    engine: str = "stamp2",
     keys_file: str | None = None,
     allow_hosts: tuple[str, ...] = (),
     limits: dict[str, Any] | None = None,
