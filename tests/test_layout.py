@@ -27,7 +27,7 @@ MODULE_ALLOW: dict[str, int] = {
 
 # Functions over the limit today ((path, name): lines). Do not add to this list.
 FUNCTION_ALLOW: dict[tuple[str, str], int] = {
-    ("src/repair/chat.py", "run_chat"): 88,
+    ("src/repair/chat.py", "run_chat"): 65,
     ("src/repair/cli.py", "forget"): 81,
     ("src/repair/edit/capture.py", "capture"): 78,
     ("src/repair/edit/stamp.py", "stamp"): 188,

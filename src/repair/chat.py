@@ -160,27 +160,13 @@ def run_chat(
 
     t = time.perf_counter()
     with console.status("loading the patient …"):
+        kw = dict(surgeon=make_surgeon(surgeon, dtype), k=k, user="chat", engine=engine)
+        kw["watchdog"] = _watchdog(k, watchdog_llm)
         if session_dir is not None:
-            session = Session.open(
-                session_dir,
-                model=model,
-                dtype=dtype,
-                surgeon=make_surgeon(surgeon, dtype),
-                k=k,
-                user="chat",
-                engine=engine,
-                watchdog=_watchdog(k, watchdog_llm),
-            )
+            session = Session.open(session_dir, model=model, dtype=dtype, **kw)
         else:
             patient = repair.load(model or "smollm2-135m-instruct", ledger=False, dtype=dtype)
-            session = Session(
-                patient,
-                surgeon=make_surgeon(surgeon, dtype),
-                k=k,
-                user="chat",
-                engine=engine,
-                watchdog=_watchdog(k, watchdog_llm),
-            )
+            session = Session(patient, **kw)
         session.warm()  # edit statistics and check questions now, not inside the first request
     session.confirm = None if yes else ask_first(console, read)
     where = (
