@@ -1,6 +1,6 @@
 """Score the watchdog's fast path on the hand-written v2 sets (repair/data/watchdog_v2).
 
-    python benchmarks/watchdog_v2_eval.py [--split dev|dev2|test] [--json out.json] [--show-misses]
+    python benchmarks/watchdog_v2_eval.py [--split dev|dev2|dev3|test] [--json out.json] [--show-misses]
                                           [--llm qwen2.5-coder-0.5b-instruct] [--label NAME]
 
 Runs `Watchdog(k=4)` with its default classifier (MiniLM + lexical head) and the rule extractor, no LLM
@@ -19,7 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
-from repair.agents.watchdog_sets import Dialogue, load_set, predicted_turns, target_right
+from repair.agents.watchdog_sets import SPLITS, Dialogue, load_set, predicted_turns, target_right
 
 
 def run(dialogues: list[Dialogue], wd) -> list[dict]:
@@ -109,7 +109,7 @@ def write_json(args: argparse.Namespace, m: dict, recs: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--split", choices=["dev", "dev2", "test"], default="test")
+    ap.add_argument("--split", choices=list(SPLITS), default="test")
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--json", default=None, help="write the metrics (and per-dialogue records) here")
     ap.add_argument("--show-misses", action="store_true", help="list wrong decisions and wrong targets")

@@ -1,7 +1,7 @@
 """The hand-written watchdog sets (``repair/data/watchdog_v2``): schema, loader and exact scoring.
 
-``test.jsonl`` is the held-out set (never edited, never used for tuning); ``dev.jsonl`` and ``dev2.jsonl`` are
-for tuning and tests. See ``repair/data/watchdog_v2/README.md``.
+``test.jsonl`` is the held-out set (never edited, never used for tuning); ``dev.jsonl``, ``dev2.jsonl`` and
+``dev3.jsonl`` are for tuning and tests. See ``repair/data/watchdog_v2/README.md``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from repair.eval.forget_quality.schema import Turn  # one chat-turn model for both sets
 
-Split = Literal["dev", "dev2", "test"]
+Split = Literal["dev", "dev2", "dev3", "test"]
+SPLITS: tuple[str, ...] = Split.__args__  # type: ignore[attr-defined]
 RequestClass = Literal["that_noun", "self_named", "formal", "correction", "named", "history_scope"]
 ChatClass = Literal["chat_plain", "hard_negative"]
 REQUEST_CLASSES: tuple[str, ...] = RequestClass.__args__  # type: ignore[attr-defined]
@@ -81,8 +82,8 @@ def parse_lines(lines: Iterable[str], name: str = "<set>") -> list[Dialogue]:
 
 def load_set(split: Split) -> list[Dialogue]:
     """Every dialogue of ``watchdog_v2/<split>.jsonl``, validated."""
-    if split not in ("dev", "dev2", "test"):
-        raise ValueError(f"unknown split {split!r} (dev, dev2 or test)")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r} (one of {', '.join(SPLITS)})")
     res = resources.files("repair.data") / "watchdog_v2" / f"{split}.jsonl"
     return parse_lines(res.read_text(encoding="utf-8").splitlines(), f"watchdog_v2/{split}.jsonl")
 

@@ -1,7 +1,7 @@
 """The watchdog's section of ``docs/results.md`` (issue 21), written by ``repair report`` from the JSON
 files that the watchdog benchmarks write under ``results/watchdog/``:
 
-- ``benchmarks/watchdog_v2_eval.py --split dev|dev2|test --label L [--llm M] --json ...``: the
+- ``benchmarks/watchdog_v2_eval.py --split dev|dev2|dev3|test --label L [--llm M] --json ...``: the
   hand-written sets (``repair/data/watchdog_v2``), overall, per language and per class;
 - ``benchmarks/watchdog_eval.py [--heldout ...] --label L --json ...``: the older generator-made
   held-out sets.
@@ -17,7 +17,7 @@ from typing import Any
 
 TARGETS = "recall ≥ 0.98, false-positive rate ≤ 0.01, right target ≥ 0.95, fast path < 50 ms per turn"
 LABEL_ORDER = {"before": 0, "now": 1}
-SPLIT_ORDER = {"test": 0, "dev": 1, "dev2": 2}
+SPLIT_ORDER = {"test": 0, "dev": 1, "dev2": 2, "dev3": 3}
 LANG_ORDER = ("en", "fr", "de", "es", "it", "pt", "nl")
 
 
