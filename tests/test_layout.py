@@ -20,7 +20,6 @@ MAX_FUNCTION_LINES = 60
 # Modules over the limit today (path: lines). Do not add to this list.
 MODULE_ALLOW: dict[str, int] = {
     "src/repair/cli.py": 409,  # the CLI's commands; split with the session (serving issue)
-    "src/repair/edit/stamp.py": 649,  # the engine; engine v2 issue
     "src/repair/session.py": 709,  # conversation + pipeline + texts; the serving issue splits it
     "benchmarks/make_watchdog_data.py": 2002,  # mostly hand-written data tables
 }
@@ -30,8 +29,6 @@ FUNCTION_ALLOW: dict[tuple[str, str], int] = {
     ("src/repair/chat.py", "run_chat"): 65,
     ("src/repair/cli.py", "forget"): 81,
     ("src/repair/edit/capture.py", "capture"): 78,
-    ("src/repair/edit/stamp.py", "stamp"): 188,
-    ("src/repair/edit/stamp.py", "search"): 70,
     ("src/repair/eval/baselines/common.py", "train"): 63,
     ("src/repair/eval/forget_quality/cli.py", "forget_quality_command"): 100,
     ("src/repair/eval/report.py", "build_report"): 124,

@@ -1,0 +1,208 @@
+"""The closed-form part of a STAMP edit: capture the forget keys once per band, then solve at any α."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from repair.edit.capture import Encoded, Positions, capture
+from repair.edit.delta import Edit, MapDelta, new_edit_id
+from repair.edit.solvers import (
+    KeepStats,
+    check_finite,
+    delta_lowrank_solve,
+    keep_solve,
+    lowrank_paper_solve,
+    paper_solve,
+)
+from repair.edit.stamp.config import StampSpec
+from repair.edit.stats import prefixes
+
+KeyRows = dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]  # (layer, map) -> (inputs, outputs)
+
+
+def novel_positions(
+    stats, removed: Sequence[tuple[str, str]], within: Positions = "prompt"
+) -> Callable[[Encoded], list[int]]:
+    """Prompt positions whose prefix is not a keep row's; the last prompt token if none is."""
+    counts = stats.keep_prefixes()
+    own = Counter(x for p, r in removed for x in prefixes(stats.p.tokenizer, p, r))
+
+    def select(e: Encoded) -> list[int]:
+        pos = [
+            t for t in e.positions(within) if counts[k := tuple(e.ids[e.user_start : t + 1])] - own[k] <= 0
+        ]
+        return pos or [e.prompt_end - 1]
+
+    return select
+
+
+@dataclass(frozen=True)
+class Captured:
+    """What an edit is solved from, on one band: the forget keys per (layer, map), and the keep rows
+    that leave C_K for this edit (keep samples that are forget prompts). Neither depends on α."""
+
+    layers: list[int]
+    keys: KeyRows
+    removed: KeyRows
+    seconds: float
+
+
+def capture_keys(
+    patient, forget: Sequence[tuple[str, str]], cfg: StampSpec, layers: list[int], stats
+) -> Captured:
+    t = time.perf_counter()
+    dups = stats.duplicates([p for p, _ in forget])
+    if cfg.positions.startswith("novel"):
+        within = {"novel": "prompt", "novel-content": "content", "novel-all": "all"}[cfg.positions]
+        positions = novel_positions(stats, dups, within)
+    else:
+        positions = cfg.positions
+    state = patient.ledger.state
+    state = None if state is None else (id(patient.ledger), state)
+    maps = list(cfg.maps)
+    keys = capture(
+        patient.model, patient.arch, patient.tokenizer, forget, layers, maps, positions, state=state
+    )
+    if cfg.pool == "mean":
+        keys = {k: (x.mean(0, keepdim=True), y.mean(0, keepdim=True)) for k, (x, y) in keys.items()}
+    removed = (
+        capture(patient.model, patient.arch, patient.tokenizer, dups, layers, maps, "all", state=state)
+        if dups
+        else {}
+    )
+    return Captured(layers, keys, removed, time.perf_counter() - t)
+
+
+@dataclass
+class BandSolver:
+    """Solves one request's edit on one band at any α. Each map's α-independent factor (A of
+    Delta = R^T A) is computed by the first solve and reused, so an α step re-solves in microseconds."""
+
+    patient: object
+    cfg: StampSpec
+    stats: object
+    rows: Captured
+    _factors: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict)
+    _factor_seconds: float = 0.0  # what the first solve spent on the factors
+
+    @property
+    def layers(self) -> list[int]:
+        return self.rows.layers
+
+    def solve(self, alpha: float) -> Edit:
+        t = time.perf_counter()
+        first = not self._factors
+        deltas = []
+        for name in self.cfg.maps:
+            targets = self._targets(name, alpha)
+            for layer in self.layers:
+                deltas.append(self._solve_map(layer, name, targets[layer]))
+        dt = time.perf_counter() - t
+        if first:
+            self._factor_seconds = dt
+        # "solve": this edit's whole solution, including the shared factors the first α step computed
+        timings = {"capture": self.rows.seconds, "solve": dt if first else self._factor_seconds + dt}
+        edit = Edit(new_edit_id(), deltas, timings=timings)
+        edit.meta.update(alpha=alpha)
+        return edit
+
+    def _targets(self, name: str, alpha: float) -> dict[int, torch.Tensor]:
+        """The wanted shift of each forget row's output: the model's refusal direction spread over the
+        band (repair recipe, down map), or the paper's eq. 4 (mean over D_ref minus mean over D_f)."""
+        keys, out = self.rows.keys, {}
+        if self.cfg.recipe == "repair" and name == "down":
+            dirs = self.stats.refusal_dirs()
+            for layer in self.layers:
+                n_rows = keys[(layer, name)][0].shape[0]
+                out[layer] = (alpha / len(self.layers)) * dirs[layer].unsqueeze(0).expand(n_rows, -1)
+            return out
+        ref = self.stats.refusal_out(self.layers, name)
+        for layer in self.layers:
+            x_f, y_f = keys[(layer, name)]
+            out[layer] = (alpha * (ref[layer] - y_f.mean(0))).unsqueeze(0).expand(x_f.shape[0], -1)
+        return out
+
+    def _minus(self, layer: int, name: str) -> torch.Tensor | None:
+        return self.rows.removed[(layer, name)][0].double() if self.rows.removed else None
+
+    def _solve_map(self, layer: int, name: str, r: torch.Tensor) -> MapDelta:
+        cfg, x_f = self.cfg, self.rows.keys[(layer, name)][0]
+        x_f64, r64 = x_f.double(), r.double()
+        prior = prior_keys(self.patient, layer, name)
+        minus = self._minus(layer, name)
+        if cfg.solver == "paper" or (cfg.method == "stamp-lr" and cfg.recipe == "paper"):
+            c = self.stats.keep_c([layer], name)[layer]
+            if minus is not None:
+                c = c - minus.T @ minus
+            # The paper stacks explicit keep rows; C_K is their Gram matrix, so use its square root rows.
+            evals, evecs = torch.linalg.eigh(c)
+            x_keep = (evecs * evals.clamp_min(0).sqrt()).T
+            if prior is not None:
+                x_keep = torch.cat([x_keep, prior])
+            w = self.patient.arch.weight(self.patient.model, layer, name)
+            if cfg.method == "stamp-lr":
+                delta = lowrank_paper_solve(x_f64, r64, x_keep, w, cfg.rank or 64, lam=cfg.lam, seed=cfg.seed)
+            else:
+                delta = paper_solve(x_f64, r64, x_keep, w, cfg.lam)
+            return MapDelta(layer, name, dense=delta.float(), keys=x_f.float())
+        if (layer, name) not in self._factors:
+            self._factors[(layer, name)] = keep_factor(cfg, self.stats, layer, name, x_f64, prior, minus)
+        check_finite(r64)
+        a = self._factors[(layer, name)]
+        return MapDelta(layer, name, b=r64.T.float(), a=a.float(), keys=x_f.float())
+
+
+def prior_keys(patient, layer: int, name: str) -> torch.Tensor | None:
+    """Forget keys of committed edits: kept fixed so later edits do not undo earlier ones."""
+    keys = [
+        d.keys
+        for e in patient.ledger.active
+        for d in e.deltas
+        if d.layer == layer and d.map == name and d.keys is not None
+    ]
+    return torch.cat(keys).double() if keys else None
+
+
+def keep_factor(
+    cfg: StampSpec,
+    stats,
+    layer: int,
+    name: str,
+    x_f64: torch.Tensor,
+    prior: torch.Tensor | None,
+    minus: torch.Tensor | None,
+) -> torch.Tensor:
+    """A of Delta = R^T A for the default solvers: it depends on the keys and the keep statistics, not
+    on the target shifts."""
+    if cfg.method == "stamp-lr":
+        c = stats.keep_c([layer], name)[layer]
+        keep = KeepStats(c - minus.T @ minus if minus is not None else c, 0)
+        if prior is not None:
+            keep = keep.add_rows(prior)
+        eig = stats.eig(layer, name) if prior is None and minus is None else None
+        no_target = torch.zeros(x_f64.shape[0], 1, dtype=x_f64.dtype)  # A does not depend on it
+        _, a = delta_lowrank_solve(x_f64, no_target, keep, cfg.rank or 64, cfg.lam, eig=eig)
+        if cfg.solver == "exact":
+            # rescale so forget rows land exactly: A <- (X_F A^T)^-1-corrected on the f x f system
+            g = x_f64 @ a.T
+            a = torch.linalg.solve(
+                g + 1e-6 * torch.trace(g) / g.shape[0] * torch.eye(g.shape[0], dtype=g.dtype), a
+            )
+        return a
+    chol = stats.kfactor32(layer, name, cfg.lam)
+    kx = keep_solve(chol, prior, minus)(x_f64.T)  # (n, f) = K X_F^T
+    g = x_f64 @ kx
+    if cfg.solver == "exact":
+        # min ||Delta||_M  s.t.  Delta x_f = r_f  ->  Delta = R^T (X_F K X_F^T)^-1 X_F K
+        g = g + 1e-6 * torch.trace(g) / g.shape[0] * torch.eye(g.shape[0], dtype=g.dtype)
+        a = torch.linalg.solve(g, kx.T)
+    else:
+        # ridge delta form: Delta = R^T X_F (X_F^T X_F + M)^-1, by Woodbury on the cached K
+        a = kx.T - torch.linalg.solve(torch.eye(g.shape[0], dtype=g.dtype) + g, g) @ kx.T
+    check_finite(a)
+    return a
