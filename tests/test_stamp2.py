@@ -193,3 +193,18 @@ def test_second_edit_keeps_the_first_edits_keys_and_entity_rows(patient, monkeyp
     _, kept_entity = moved(keep_prior=False, keep_entities=True)
     assert kept_first < 0.5 * plain_first
     assert kept_entity < plain_entity
+
+
+def test_keyed_rows_are_cut_after_the_last_mention_and_unchanged(patient, tok):
+    """Keys are read on prompts cut after the subject's last mention: shorter forwards, identical rows."""
+    from repair.edit.stamp2.subject import chat_ids
+
+    prompts = ["Who is Marie Curie and what did she find?", "Tell me about Curie, please, in detail."]
+    seqs, poss = _keyed(tok, prompts, "Marie Curie")
+    assert [len(s) for s in seqs] == [max(p) + 1 for p in poss]
+    full = [chat_ids(tok, p)[0] for p in prompts]
+    assert all(len(f) > len(s) for f, s in zip(full, seqs, strict=True))
+    name = patient.arch.module_name(1, "down")
+    cut = read_rows(patient, seqs, poss, inputs=[name])[name]
+    whole = read_rows(patient, full, poss, inputs=[name])[name]
+    torch.testing.assert_close(cut, whole, rtol=1e-5, atol=1e-5)

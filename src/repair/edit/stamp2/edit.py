@@ -21,11 +21,13 @@ class NoMentionError(ValueError):
 
 
 def _keyed(tok, prompts: Sequence[str], subject: str) -> tuple[list[list[int]], list[list[int]]]:
+    """Each prompt naming the subject, cut after its last mention: a causal model's states there do not
+    depend on the tokens that follow, so the rows are exact and the forwards shorter."""
     seqs, poss = [], []
     for prompt in prompts:
         pos = subject_positions(tok, prompt, subject)
         if pos:
-            seqs.append(chat_ids(tok, prompt)[0])
+            seqs.append(chat_ids(tok, prompt)[0][: max(pos) + 1])
             poss.append(pos)
     if not seqs:
         raise NoMentionError(f"no prompt names {subject!r}; nothing to key the edit on")
