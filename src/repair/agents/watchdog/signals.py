@@ -10,90 +10,20 @@ millisecond per message, so the fast path stays ~10 ms.
 - `self_name(message)`: the name a user gives for themselves or their business ("my name is X",
   "I'm X", "Name: X", "my shop, X,"), used as the target when the extracted one is "me"/"my data".
 - `is_deictic_np(x)`: "that phone number", "this claim", "those details": a pointer at an answer.
-- `foreign_target(message)`: target / pointer extraction for fr/de/es/it/pt/nl requests.
+- `foreign_target(message)`: target / pointer extraction for fr/de/es/it/pt/nl requests (in `foreign`).
+
+`self_name` lives in `selfname`, the fr/de/es/it/pt/nl rules in `foreign`; both are re-exported here.
 """
 
 from __future__ import annotations
 
 import re
 
-# A name: 1-4 capitalised words (unicode letters, hyphens, apostrophes), after an optional title.
-_TITLE = r"(?:(?:Mrs|Mr|Ms|Mx|Dr|Prof|M|Mme|Sr|Sra|Sig|Sig\.ra)\.?\s+|(?:Professor|Doctor|Herr|Frau|Madame|Monsieur|Señora?|Signora?)\s+)?"
-_NAME = r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+(?:[A-ZÀ-ÝĀ-Ž][\w'’\-]+|&\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))*)"
-# Words a capitalised run may start with that are not names (sentence-initial function words).
-_NOT_NAME = {
-    "i", "please", "thanks", "the", "my", "and", "but", "so", "it", "this", "that", "hi", "hey",
-    "delete", "remove", "forget", "erase", "unlearn", "wipe", "bitte", "merci", "gracias", "grazie",
-}  # fmt: skip
+from .foreign import foreign_request, foreign_target, foreign_verb
+from .selfname import SELF_REF, self_name
 
-# ---------------------------------------------------------------------------------------------------
-# Self-identification. Order matters: explicit labels ("Name: X") before looser forms ("I'm X").
-# ---------------------------------------------------------------------------------------------------
-_SELF_NAME = [
-    # form labels in erasure requests: "Name: X", "Data subject: X", "Consumer: X", "Nombre: X"
-    re.compile(
-        rf"(?i:\b(?:name|full name|data subject|consumer|requester|nom|nombre|nome|naam))\s*:\s*{_TITLE}{_NAME}"
-    ),
-    # "my name is X", "je m'appelle X", "ich heiße X", "me llamo X", "mi chiamo X", "chamo-me X"
-    re.compile(
-        rf"(?i:\b(?:my (?:full )?name is|my name's|je m'appelle|je m’appelle|ich hei(?:ß|ss)e|me llamo|mi chiamo|"
-        rf"chamo-me|mijn naam is|ik heet))\s+{_TITLE}{_NAME}"
-    ),
-    # "That's me, Hugo Penhaligon", "I, Conrad Ellery, hereby request", "Ich, Matthias Kern, beantrage"
-    re.compile(rf"(?i:\b(?:that's|that is|that’s|it's|it is) me),?\s+{_TITLE}{_NAME}"),
-    re.compile(rf"(?:^|[.:;!?]\s+)(?:I|Ich|Yo|Je|Io|Eu|Ik),\s+{_TITLE}{_NAME},"),
-    # "I own a small florist called Petal & Thorn", "we run a café named X"
-    re.compile(rf"(?i:\b(?:i|we) (?:own|run|manage|have)\b[^.;!?]*?\b(?:called|named))\s+{_TITLE}{_NAME}"),
-    # "know me as (Professor) X"
-    re.compile(rf"(?i:\bknow me as)\s+{_TITLE}{_NAME}"),
-    # "relating to me, X" / "about me, X" (the requester names themselves in apposition)
-    re.compile(rf"(?i:\b(?:to|about|on) me),\s+{_TITLE}{_NAME}"),
-    # "request from X", "solicitor for Mrs. X" (acting for a data subject)
-    re.compile(
-        rf"(?i:\brequest from|\bmy client,?|\b(?:solicitor|lawyer|attorney|acting) (?:for|on behalf of))\s+{_TITLE}{_NAME}"
-    ),
-    # "je soussigné(e) X"
-    re.compile(rf"(?i:\bje soussign[ée]e?)\s+{_TITLE}{_NAME}"),
-    # "my company / shop / business is X", "my shop, X," (appositive)
-    re.compile(
-        rf"(?i:\bmy (?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|"
-        rf"nursery|practice|salon|studio|charity|agency)(?: is|,|'s name is| is called))\s+{_TITLE}{_NAME}"
-    ),
-    # "I'm X", "I am X", "this is X", "it's X", "je suis X", "ich bin X", "soy X", "sono X", "sou (a|o) X"
-    re.compile(
-        rf"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:i'm|i’m|i am|"
-        rf"je suis|ich bin|soy|sono|sou(?: [ao])?|ik ben))\s+{_TITLE}{_NAME}"
-    ),
-    # "this is X", "hey it's X": only a full name (two capitalised words), since "it's Monday" is not one
-    re.compile(
-        r"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:this is|it's|it’s))\s+"
-        r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+)"
-    ),
-]
+__all__ = ["SELF_REF", "foreign_request", "foreign_target", "foreign_verb", "self_name"]
 
-
-def self_name(message: str) -> str | None:
-    """The name the user gives for themselves or their business, or None."""
-    for r in _SELF_NAME:
-        for m in r.finditer(message):
-            words = m.group("n").split()
-            while words and words[-1].lower() in {"de", "da", "van", "von", "der", "del", "di"}:
-                words.pop()
-            if words and words[0].lower() not in _NOT_NAME:
-                return " ".join(words)
-    return None
-
-
-# The extracted target is the user themselves: replace it with their name when they give one.
-SELF_REF = re.compile(
-    r"^(?:me|myself|us|it|moi|mich|mim|m[ií]|me removed|(?:anything|everything|all|whatever)(?: and everything)?"
-    r"(?: about| on| relating to)? me|(?:all |any )?(?:my|our|her|his)\s+(?:personal\s+)?"
-    r"(?:data|information|info|details|records?)\b.*|(?:all |any )?personal (?:data|information)\b.*"
-    # "anything you know about my shop, Blue Heron Books": the business the user then names
-    r"|(?:my|our)\s+(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|nursery"
-    r"|practice|salon|studio|charity|agency))$",
-    re.I,
-)
 
 # ---------------------------------------------------------------------------------------------------
 # Formal erasure requests (GDPR Art. 17, UK GDPR, CCPA), in request form only. Questions about the
@@ -165,111 +95,6 @@ _POINT_BACK = re.compile(
     r"(?:first |last |previous |earlier |second )?(?:answer|reply|response|fact|claim)\b",
     re.I,
 )
-
-# ---------------------------------------------------------------------------------------------------
-# Other languages (fr, de, es, it, pt, nl). An imperative / polite forget-delete verb, not after a
-# first-person subject ("j'oublie toujours", "ich vergesse", "siempre olvido" are other verb forms
-# anyway), plus a target signal: a reference to the model's memory, an "everything about X"
-# phrasing, a name, or a demonstrative + noun. "oublie ça", "vergiss es", "olvídalo" (never mind)
-# have no such signal and stay chat.
-# ---------------------------------------------------------------------------------------------------
-_F_VERB = (
-    r"oublie|oublies|oubliez|efface|effaces|effacez|supprime|supprimes|supprimez|retirez|enl[èe]ve|enlevez"  # fr
-    r"|vergiss|vergessen sie|l[öo]sch|l[öo]sche|l[öo]schen sie|entferne|entfernen sie"  # de
-    r"|olvida|olvide|olvides|olvidad|b[oó]rra\w*|b[oó]rre\w*|elimina|elimine|suprime|suprima|quita"  # es
-    r"|dimentica|dimentichi|cancella|cancelli|elimini|rimuovi|rimuova"  # it
-    r"|esquece|esque[çc]a|esque[çc]as|apaga|apague|apagues|remova|exclua"  # pt
-    r"|vergeet|vergeten|verwijder|wis"  # nl
-)
-_F_VERB_RE = re.compile(rf"(?<![’'])\b(?:{_F_VERB})\b", re.I)
-_F_MEMORY = re.compile(
-    r"\b(?:de (?:ta|votre) m[ée]moire|(?:aus|in) (?:deinem|ihrem|deinen|ihren) (?:wissen|ged[äa]chtnis|speicher)"
-    r"|de (?:tu|su) memoria|dalla (?:tua|sua) memoria|d[ao] (?:tua|sua) mem[óo]ria|uit (?:je|jouw|uw) geheugen)\b",
-    re.I,
-)
-_F_ALL_ABOUT = re.compile(
-    r"\b(?:tout ce (?:que (?:tu sais|vous savez)|qui concerne)|ce que (?:tu sais|vous savez)"
-    r"|alles,? (?:was (?:du|sie)|über)|(?:todo )?lo que sab(?:es|e)|todo sobre"
-    r"|tutto (?:su|quello che sai|ci[òo] che sai)|quello che sai|tudo (?:sobre|o que)|o que (?:voc[êe] sabe|sabes)"
-    r"|alles (?:over|wat)|wat je weet)\b",
-    re.I,
-)
-_F_ABOUT = r"(?:sur|concerne|über|sobre|su|over|a|à)"
-_F_SELF = re.compile(
-    r"\b(?:sur moi|qui me concerne|über mich|sobre m[íi]m?|de m[íi]|su di me|over mij)\b", re.I
-)
-_F_DEM_NOUN = re.compile(
-    r"\b(?:ce(?!\s+qu)|cet|cette|ces|diese[rsnm]?|ese|esa|esos|esas|este|esta|questo|questa|quel(?!\s+che)|quella|quello(?!\s+che)|esse|essa"
-    r"|deze|dit|dat)\s+(?:\w+\s+){0,2}?\w{3,}",
-    re.I,
-)
-_F_NAME_AFTER = re.compile(rf"(?i:\b(?:{_F_VERB})\s+(?:{_F_ABOUT}\s+)?|\b{_F_ABOUT}\s+){_NAME}")
-_F_MULTI_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+)")
-
-
-def _f_name(message: str) -> str | None:
-    for m in _F_NAME_AFTER.finditer(message):
-        n = m.group("n")
-        if n.split()[0].lower() not in _NOT_NAME and not _F_VERB_RE.fullmatch(n.split()[0]):
-            return n
-    for n in _F_MULTI_NAME.findall(message):
-        if n.split()[0].lower() not in _NOT_NAME:
-            return n
-    return None
-
-
-# Forget verbs proper (not delete verbs): "olvida a Pablo Neruda" is a request, "borra a Juan de la
-# lista" edits a list; "oublie ce mot de passe" points at an answer, "lösche diese Datei" at a file.
-_F_FORGET_NAME = re.compile(
-    rf"(?i:(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|olvidad|dimentica|dimentichi"
-    rf"|esquece|esque[çc]a|vergeet)\s+(?:{_F_ABOUT}\s+)?){_NAME}"
-)
-_F_FORGET_DEM = re.compile(
-    r"(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|dimentica|dimentichi|esquece"
-    r"|esque[çc]a|vergeet)\b",
-    re.I,
-)
-# Demonstrative + a word for an answer or a piece of information: "lösch diese falsche Antwort".
-_F_ANSWER_NOUN = re.compile(
-    r"\b(?:r[ée]ponse|antwort|respuesta|risposta|resposta|antwoord|info\w*|donn[ée]e|angabe|dato|dati|dado|dados"
-    r"|detalle|dettaglio|detalhe|gegeven|fait|fakt|hecho|fatto|facto|feit)\w*\b",
-    re.I,
-)
-
-
-def foreign_verb(message: str) -> bool:
-    """A fr/de/es/it/pt/nl forget or delete verb anywhere in the message (routes the turn to the LLM)."""
-    return bool(_F_VERB_RE.search(message))
-
-
-def foreign_request(message: str, n_turns: int = 1) -> bool:
-    """An fr/de/es/it/pt/nl forget-delete request in imperative form with a target signal."""
-    if not _F_VERB_RE.search(message):
-        return False
-    dem = bool(n_turns and _F_DEM_NOUN.search(message))
-    return bool(
-        _F_MEMORY.search(message)
-        or _F_ALL_ABOUT.search(message)
-        or _F_SELF.search(message)
-        or (dem and (_F_FORGET_DEM.search(message) or _F_ANSWER_NOUN.search(message)))
-        or _F_FORGET_NAME.search(message)
-    )
-
-
-def foreign_target(message: str) -> tuple[str | None, bool]:
-    """(target, points back at an answer) for a non-English request; (None, False) if no verb."""
-    if not _F_VERB_RE.search(message):
-        return None, False
-    if _F_SELF.search(message):
-        return self_name(message), self_name(message) is None
-    if _F_DEM_NOUN.search(message) or (
-        _F_MEMORY.search(message) and not _F_ALL_ABOUT.search(message) and not _F_NAME_AFTER.search(message)
-    ):
-        return None, True  # "supprime cette réponse", "bórralo de tu memoria": the answer just given
-    name = _f_name(message)
-    if name:
-        return name, False
-    return None, True
 
 
 # "anything you know about my shop ... should go": what the model knows, said to be going away.

@@ -1,0 +1,115 @@
+"""The watchdog's rules for requests in French, German, Spanish, Italian, Portuguese and Dutch (issue 21).
+
+MiniLM reads English only; these rules recognise a request and its target in the other six languages.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .selfname import _NAME, _NOT_NAME, self_name
+
+# ---------------------------------------------------------------------------------------------------
+# Other languages (fr, de, es, it, pt, nl). An imperative / polite forget-delete verb, not after a
+# first-person subject ("j'oublie toujours", "ich vergesse", "siempre olvido" are other verb forms
+# anyway), plus a target signal: a reference to the model's memory, an "everything about X"
+# phrasing, a name, or a demonstrative + noun. "oublie ça", "vergiss es", "olvídalo" (never mind)
+# have no such signal and stay chat.
+# ---------------------------------------------------------------------------------------------------
+_F_VERB = (
+    r"oublie|oublies|oubliez|efface|effaces|effacez|supprime|supprimes|supprimez|retirez|enl[èe]ve|enlevez"  # fr
+    r"|vergiss|vergessen sie|l[öo]sch|l[öo]sche|l[öo]schen sie|entferne|entfernen sie"  # de
+    r"|olvida|olvide|olvides|olvidad|b[oó]rra\w*|b[oó]rre\w*|elimina|elimine|suprime|suprima|quita"  # es
+    r"|dimentica|dimentichi|cancella|cancelli|elimini|rimuovi|rimuova"  # it
+    r"|esquece|esque[çc]a|esque[çc]as|apaga|apague|apagues|remova|exclua"  # pt
+    r"|vergeet|vergeten|verwijder|wis"  # nl
+)
+_F_VERB_RE = re.compile(rf"(?<![’'])\b(?:{_F_VERB})\b", re.I)
+_F_MEMORY = re.compile(
+    r"\b(?:de (?:ta|votre) m[ée]moire|(?:aus|in) (?:deinem|ihrem|deinen|ihren) (?:wissen|ged[äa]chtnis|speicher)"
+    r"|de (?:tu|su) memoria|dalla (?:tua|sua) memoria|d[ao] (?:tua|sua) mem[óo]ria|uit (?:je|jouw|uw) geheugen)\b",
+    re.I,
+)
+_F_ALL_ABOUT = re.compile(
+    r"\b(?:tout ce (?:que (?:tu sais|vous savez)|qui concerne)|ce que (?:tu sais|vous savez)"
+    r"|alles,? (?:was (?:du|sie)|über)|(?:todo )?lo que sab(?:es|e)|todo sobre"
+    r"|tutto (?:su|quello che sai|ci[òo] che sai)|quello che sai|tudo (?:sobre|o que)|o que (?:voc[êe] sabe|sabes)"
+    r"|alles (?:over|wat)|wat je weet)\b",
+    re.I,
+)
+_F_ABOUT = r"(?:sur|concerne|über|sobre|su|over|a|à)"
+_F_SELF = re.compile(
+    r"\b(?:sur moi|qui me concerne|über mich|sobre m[íi]m?|de m[íi]|su di me|over mij)\b", re.I
+)
+_F_DEM_NOUN = re.compile(
+    r"\b(?:ce(?!\s+qu)|cet|cette|ces|diese[rsnm]?|ese|esa|esos|esas|este|esta|questo|questa|quel(?!\s+che)|quella|quello(?!\s+che)|esse|essa"
+    r"|deze|dit|dat)\s+(?:\w+\s+){0,2}?\w{3,}",
+    re.I,
+)
+_F_NAME_AFTER = re.compile(rf"(?i:\b(?:{_F_VERB})\s+(?:{_F_ABOUT}\s+)?|\b{_F_ABOUT}\s+){_NAME}")
+_F_MULTI_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+)")
+
+
+def _f_name(message: str) -> str | None:
+    for m in _F_NAME_AFTER.finditer(message):
+        n = m.group("n")
+        if n.split()[0].lower() not in _NOT_NAME and not _F_VERB_RE.fullmatch(n.split()[0]):
+            return n
+    for n in _F_MULTI_NAME.findall(message):
+        if n.split()[0].lower() not in _NOT_NAME:
+            return n
+    return None
+
+
+# Forget verbs proper (not delete verbs): "olvida a Pablo Neruda" is a request, "borra a Juan de la
+# lista" edits a list; "oublie ce mot de passe" points at an answer, "lösche diese Datei" at a file.
+_F_FORGET_NAME = re.compile(
+    rf"(?i:(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|olvidad|dimentica|dimentichi"
+    rf"|esquece|esque[çc]a|vergeet)\s+(?:{_F_ABOUT}\s+)?){_NAME}"
+)
+_F_FORGET_DEM = re.compile(
+    r"(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|dimentica|dimentichi|esquece"
+    r"|esque[çc]a|vergeet)\b",
+    re.I,
+)
+# Demonstrative + a word for an answer or a piece of information: "lösch diese falsche Antwort".
+_F_ANSWER_NOUN = re.compile(
+    r"\b(?:r[ée]ponse|antwort|respuesta|risposta|resposta|antwoord|info\w*|donn[ée]e|angabe|dato|dati|dado|dados"
+    r"|detalle|dettaglio|detalhe|gegeven|fait|fakt|hecho|fatto|facto|feit)\w*\b",
+    re.I,
+)
+
+
+def foreign_verb(message: str) -> bool:
+    """A fr/de/es/it/pt/nl forget or delete verb anywhere in the message (routes the turn to the LLM)."""
+    return bool(_F_VERB_RE.search(message))
+
+
+def foreign_request(message: str, n_turns: int = 1) -> bool:
+    """An fr/de/es/it/pt/nl forget-delete request in imperative form with a target signal."""
+    if not _F_VERB_RE.search(message):
+        return False
+    dem = bool(n_turns and _F_DEM_NOUN.search(message))
+    return bool(
+        _F_MEMORY.search(message)
+        or _F_ALL_ABOUT.search(message)
+        or _F_SELF.search(message)
+        or (dem and (_F_FORGET_DEM.search(message) or _F_ANSWER_NOUN.search(message)))
+        or _F_FORGET_NAME.search(message)
+    )
+
+
+def foreign_target(message: str) -> tuple[str | None, bool]:
+    """(target, points back at an answer) for a non-English request; (None, False) if no verb."""
+    if not _F_VERB_RE.search(message):
+        return None, False
+    if _F_SELF.search(message):
+        return self_name(message), self_name(message) is None
+    if _F_DEM_NOUN.search(message) or (
+        _F_MEMORY.search(message) and not _F_ALL_ABOUT.search(message) and not _F_NAME_AFTER.search(message)
+    ):
+        return None, True  # "supprime cette réponse", "bórralo de tu memoria": the answer just given
+    name = _f_name(message)
+    if name:
+        return name, False
+    return None, True

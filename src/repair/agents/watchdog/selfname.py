@@ -1,0 +1,86 @@
+"""Self-identification for the watchdog (issue 21): the name a user gives for themselves or their business
+("my name is X", "I'm X", "Name: X", "my shop, X,"), used as the target when the extracted one is "me" or
+"my data". Shared by the English and the fr/de/es/it/pt/nl rules.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A name: 1-4 capitalised words (unicode letters, hyphens, apostrophes), after an optional title.
+_TITLE = r"(?:(?:Mrs|Mr|Ms|Mx|Dr|Prof|M|Mme|Sr|Sra|Sig|Sig\.ra)\.?\s+|(?:Professor|Doctor|Herr|Frau|Madame|Monsieur|Señora?|Signora?)\s+)?"
+_NAME = r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+(?:[A-ZÀ-ÝĀ-Ž][\w'’\-]+|&\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))*)"
+# Words a capitalised run may start with that are not names (sentence-initial function words).
+_NOT_NAME = {
+    "i", "please", "thanks", "the", "my", "and", "but", "so", "it", "this", "that", "hi", "hey",
+    "delete", "remove", "forget", "erase", "unlearn", "wipe", "bitte", "merci", "gracias", "grazie",
+}  # fmt: skip
+
+# ---------------------------------------------------------------------------------------------------
+# Self-identification. Order matters: explicit labels ("Name: X") before looser forms ("I'm X").
+# ---------------------------------------------------------------------------------------------------
+_SELF_NAME = [
+    # form labels in erasure requests: "Name: X", "Data subject: X", "Consumer: X", "Nombre: X"
+    re.compile(
+        rf"(?i:\b(?:name|full name|data subject|consumer|requester|nom|nombre|nome|naam))\s*:\s*{_TITLE}{_NAME}"
+    ),
+    # "my name is X", "je m'appelle X", "ich heiße X", "me llamo X", "mi chiamo X", "chamo-me X"
+    re.compile(
+        rf"(?i:\b(?:my (?:full )?name is|my name's|je m'appelle|je m’appelle|ich hei(?:ß|ss)e|me llamo|mi chiamo|"
+        rf"chamo-me|mijn naam is|ik heet))\s+{_TITLE}{_NAME}"
+    ),
+    # "That's me, Hugo Penhaligon", "I, Conrad Ellery, hereby request", "Ich, Matthias Kern, beantrage"
+    re.compile(rf"(?i:\b(?:that's|that is|that’s|it's|it is) me),?\s+{_TITLE}{_NAME}"),
+    re.compile(rf"(?:^|[.:;!?]\s+)(?:I|Ich|Yo|Je|Io|Eu|Ik),\s+{_TITLE}{_NAME},"),
+    # "I own a small florist called Petal & Thorn", "we run a café named X"
+    re.compile(rf"(?i:\b(?:i|we) (?:own|run|manage|have)\b[^.;!?]*?\b(?:called|named))\s+{_TITLE}{_NAME}"),
+    # "know me as (Professor) X"
+    re.compile(rf"(?i:\bknow me as)\s+{_TITLE}{_NAME}"),
+    # "relating to me, X" / "about me, X" (the requester names themselves in apposition)
+    re.compile(rf"(?i:\b(?:to|about|on) me),\s+{_TITLE}{_NAME}"),
+    # "request from X", "solicitor for Mrs. X" (acting for a data subject)
+    re.compile(
+        rf"(?i:\brequest from|\bmy client,?|\b(?:solicitor|lawyer|attorney|acting) (?:for|on behalf of))\s+{_TITLE}{_NAME}"
+    ),
+    # "je soussigné(e) X"
+    re.compile(rf"(?i:\bje soussign[ée]e?)\s+{_TITLE}{_NAME}"),
+    # "my company / shop / business is X", "my shop, X," (appositive)
+    re.compile(
+        rf"(?i:\bmy (?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|"
+        rf"nursery|practice|salon|studio|charity|agency)(?: is|,|'s name is| is called))\s+{_TITLE}{_NAME}"
+    ),
+    # "I'm X", "I am X", "this is X", "it's X", "je suis X", "ich bin X", "soy X", "sono X", "sou (a|o) X"
+    re.compile(
+        rf"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:i'm|i’m|i am|"
+        rf"je suis|ich bin|soy|sono|sou(?: [ao])?|ik ben))\s+{_TITLE}{_NAME}"
+    ),
+    # "this is X", "hey it's X": only a full name (two capitalised words), since "it's Monday" is not one
+    re.compile(
+        r"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:this is|it's|it’s))\s+"
+        r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+)"
+    ),
+]
+
+
+def self_name(message: str) -> str | None:
+    """The name the user gives for themselves or their business, or None."""
+    for r in _SELF_NAME:
+        for m in r.finditer(message):
+            words = m.group("n").split()
+            while words and words[-1].lower() in {"de", "da", "van", "von", "der", "del", "di"}:
+                words.pop()
+            if words and words[0].lower() not in _NOT_NAME:
+                return " ".join(words)
+    return None
+
+
+# The extracted target is the user themselves: replace it with their name when they give one.
+SELF_REF = re.compile(
+    r"^(?:me|myself|us|it|moi|mich|mim|m[ií]|me removed|(?:anything|everything|all|whatever)(?: and everything)?"
+    r"(?: about| on| relating to)? me|(?:all |any )?(?:my|our|her|his)\s+(?:personal\s+)?"
+    r"(?:data|information|info|details|records?)\b.*|(?:all |any )?personal (?:data|information)\b.*"
+    # "anything you know about my shop, Blue Heron Books": the business the user then names
+    r"|(?:my|our)\s+(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|nursery"
+    r"|practice|salon|studio|charity|agency))$",
+    re.I,
+)
