@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import resume
 from .data import (
     MAX_NEW_TOKENS,
     KnownList,
@@ -28,6 +29,7 @@ from .run import (
     answered,
     appender,
     ask,
+    forget_request,
     read_records,
     run_sequential,
     run_single,
@@ -181,14 +183,16 @@ def _settings(unlearner: Any) -> dict[str, Any]:
     return json.loads(value.model_dump_json()) if hasattr(value, "model_dump_json") else {}
 
 
-def check_settings(out: Path, records: Path, settings: dict[str, Any]) -> None:
-    """Resuming is only sound with the settings the records were made with (a changed default, say)."""
+def check_settings(out: Path, records: Path | list[Path], settings: dict[str, Any]) -> None:
+    """Resuming is only sound with the settings the records (or logged edits) were made with (a changed
+    default, say)."""
     path = out / "settings.json"
-    if records.exists() and records.stat().st_size and path.exists():
+    made = [records] if isinstance(records, Path) else records
+    if any(p.exists() and p.stat().st_size for p in made) and path.exists():
         before = json.loads(path.read_text())
         if before != settings:
             raise ValueError(
-                f"{records} was made with other settings ({before}, now {settings}): re-run with --no-resume"
+                f"{out} was made with other settings ({before}, now {settings}): re-run with --no-resume"
             )
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -201,15 +205,17 @@ def run_method(patient: Any, cfg: BenchConfig, unlearner: Any, progress: Any = N
     sha = file_sha256(cfg.split)  # of the file the targets were read from
     out = cfg.run_dir()
     records = out / "records.jsonl"
-    if not cfg.resume or cfg.sequential:
-        records.unlink(missing_ok=True)
+    if not cfg.resume:
+        resume.clear(out)
     base = base_replies(patient, targets, out.parent.parent / f"base-{patient.dtype}.json")
     items: list[Scored] = [scored(t, entries[t.id], base) for t in targets]
     unlearner.prepare(patient)
-    check_settings(out, records, _settings(unlearner))
-    utility = Utility(patient) if cfg.utility else None
+    check_settings(out, [records, out / resume.EDITS], _settings(unlearner))
+    utility = Utility(patient) if cfg.utility else None  # measured on the base weights
     write = appender(records)
     if cfg.sequential:
+        resume.open_ledger(patient, out)  # the edits of a stopped run are re-applied from here
+        state = resume.restore(patient, unlearner, items, out, every=cfg.every, request=forget_request)
 
         def checkpoint(curve: list[dict[str, Any]]) -> None:
             write_summary(cfg, patient, utility, curve, time.perf_counter() - t0, sha, complete=False)
@@ -224,6 +230,8 @@ def run_method(patient: Any, cfg: BenchConfig, unlearner: Any, progress: Any = N
             progress=progress,
             on_point=checkpoint,
             sample=cfg.sample,
+            done=(state.applied, state.curve),
+            on_edit=resume.edit_logger(out),
         )
         return write_summary(cfg, patient, utility, curve, time.perf_counter() - t0, sha, complete=True)
     done = {r.target for r in read_records(records)}

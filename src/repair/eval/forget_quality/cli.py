@@ -106,7 +106,7 @@ def forget_quality_command(
         str, typer.Option("--dtype", help="float32 (reproducible tables), bfloat16 or auto")
     ] = "float32",
     out: Annotated[Path, typer.Option("--out")] = Path("results/forget-quality"),
-    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="skip targets already scored")] = True,
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="continue a stopped run")] = True,
     utility: Annotated[
         bool, typer.Option("--utility/--no-utility", help="KL and perplexity per target")
     ] = True,

@@ -252,21 +252,29 @@ def run_sequential(
     progress: Any = None,
     on_point: Callable[[list[dict[str, Any]]], None] | None = None,
     sample: int | None = None,
+    done: tuple[list[Applied], list[dict[str, Any]]] = ([], []),
+    on_edit: Callable[[str, Applied], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Forget the targets one after another; every ``every`` edits (and after the last) score all targets
     forgotten so far, or with ``sample`` only those of a fixed, evenly spaced sample of that many (the first
     target always among them). Returns the curve's points; ``on_point`` sees the curve after each one (so a
-    long run that is stopped still leaves its checkpoints). The edits stay applied (undo them with the
-    ledger)."""
-    curve: list[dict[str, Any]] = []
-    applied_all: list[Applied] = []
+    long run that is stopped still leaves its checkpoints), ``on_edit`` each edit as it is made. ``done``:
+    the edits already applied to the model and the points already scored (a resumed run). The edits stay
+    applied (undo them with the ledger)."""
+    applied_all, curve = list(done[0]), list(done[1])
+    scored = {p["edits"] for p in curve}
     scored_ids = set(sample_indices(len(items), sample))
     for n, s in enumerate(items, 1):
-        applied_all.append(unlearner.unlearn(patient, forget_request(patient, s.target)))
+        if n > len(applied_all):
+            applied_all.append(unlearner.unlearn(patient, forget_request(patient, s.target)))
+            if on_edit:
+                on_edit(s.target.id, applied_all[-1])
         if progress:
             progress()
-        if n % every and n != len(items):
+        if (n % every and n != len(items)) or n in scored:
             continue
+        if n != len(applied_all):  # a checkpoint is scored with exactly its edits applied
+            raise ValueError(f"checkpoint {n} was not scored, but {len(applied_all)} edits are applied")
         system = applied_all[-1].system
         results = []
         for j, sj in enumerate(items[:n]):

@@ -1,0 +1,159 @@
+"""A sequential forget-quality run that is killed continues, on a rerun, from its last edit: the same
+records and the same weights as a run that was never stopped (on a tiny Llama, with the real ledger)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from importlib import resources
+
+import pytest
+import torch
+
+from repair.eval.unlearners import Applied, ForgetRequest
+
+
+class Killed(RuntimeError):
+    pass
+
+
+class NudgeUnlearner:
+    """Commits one rank-1 update of a down map per request to the patient's ledger, drawn from the
+    subject's name (deterministic), large enough to change the tiny model's replies. ``kill_at``: raise
+    right after that many commits, as a kill between the ledger's commit and the run's log would."""
+
+    name = "nudge"
+
+    def __init__(self, kill_at: int | None = None) -> None:
+        self.kill_at, self.calls = kill_at, 0
+
+    def prepare(self, patient) -> None:
+        return None
+
+    def unlearn(self, patient, request: ForgetRequest) -> Applied:
+        from repair.edit.delta import Edit, MapDelta, new_edit_id
+
+        w = patient.arch.linear(patient.model, 1, "down").weight
+        g = torch.Generator().manual_seed(zlib.crc32(request.subject.encode()))
+        b = torch.randn(w.shape[0], 1, generator=g) * 3
+        a = torch.randn(1, w.shape[1], generator=g)
+        edit = Edit(id=new_edit_id(), deltas=[MapDelta(layer=1, map="down", b=b, a=a, keys=a.clone())])
+        patient.ledger.commit(edit, subject=request.subject)
+        self.calls += 1
+        if self.kill_at is not None and self.calls == self.kill_at:
+            raise Killed(request.subject)
+        return Applied(method=self.name, changed=True, outcome="done", edit_id=edit.id)
+
+    def undo(self, patient, applied: Applied) -> None:
+        patient.ledger.undo(applied.edit_id)
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    from conftest import tiny_llama_for
+    from transformers import AutoTokenizer
+
+    from repair.eval.forget_quality import bench
+    from repair.eval.forget_quality.data import KnownList, KnownTarget, load_targets
+    from repair.models.loader import cache_bundled
+    from repair.models.patient import Patient
+
+    torch.set_num_threads(1)  # a tiny model: one thread is faster (the autouse fixture restores the count)
+    tok = AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
+    stress = load_targets("stress")[:4]
+    known = KnownList(model="tiny", splits={"stress": {}})
+    for t in stress:
+        known.splits["stress"][t.id] = KnownTarget(probes=[t.probes[0].id], neighbours=[t.neighbours[0].id])
+    data = resources.files("repair.data").joinpath("forget_quality/stress.jsonl").read_bytes()
+    known.sha256["stress"] = hashlib.sha256(data).hexdigest()
+    monkeypatch.setattr(bench, "load_known", lambda model: known)  # the tiny model's list (data, not code)
+    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
+
+    def patient():  # the same seeded base weights every time, as a fresh process would load them
+        model = tiny_llama_for(tok, positions=512)
+        return Patient(model, tok, name="tiny", source="", fingerprint="t", ledger_dir=None)
+
+    def config(out: str, **kw):
+        fields = dict(model="tiny", method="nudge", split="stress", sequential=4, every=2, sample=1)
+        return bench.BenchConfig(**{**fields, "out": out, "utility": False, **kw})
+
+    return patient, config
+
+
+def _records(cfg) -> list[tuple[int, str, list[str], list[str]]]:
+    rows = [json.loads(r) for r in (cfg.run_dir() / "records.jsonl").read_text().splitlines()]
+    return [(r["after_edits"], r["target"], [p["reply"] for p in r["probes"]], [p["label"] for p in r["probes"]]) for r in rows]  # fmt: skip
+
+
+def _weights(patient) -> torch.Tensor:
+    return patient.arch.linear(patient.model, 1, "down").weight.detach().clone()
+
+
+def test_a_killed_sequential_run_resumes_from_its_last_edit(setup, tmp_path):
+    from repair.eval.forget_quality.bench import run_method
+    from repair.eval.forget_quality.resume import read_edits
+
+    make_patient, config = setup
+    straight = make_patient()
+    base = _weights(straight)
+    whole = config(str(tmp_path / "straight"))
+    s = run_method(straight, whole, NudgeUnlearner())
+    assert [p["edits"] for p in s["curve"]] == [2, 4] and s["complete"] is True
+    assert not torch.equal(_weights(straight), base)  # the edits change the weights
+
+    cfg = config(str(tmp_path / "killed"))
+    with pytest.raises(Killed):  # the third edit is committed, then the process dies before logging it
+        run_method(make_patient(), cfg, NudgeUnlearner(kill_at=3))
+    assert len(read_edits(cfg.run_dir() / "edits.jsonl")) == 2
+    assert json.loads((cfg.run_dir() / "summary.json").read_text())["complete"] is False
+
+    again, nudge = make_patient(), NudgeUnlearner()  # a new process, on the base weights
+    s2 = run_method(again, cfg, nudge)
+    assert nudge.calls == 2  # edits 3 and 4 only: 1 and 2 come back from the run's ledger
+    assert [p["edits"] for p in s2["curve"]] == [2, 4] and s2["complete"] is True
+    assert _records(cfg) == _records(whole)
+    assert torch.equal(_weights(again), _weights(straight))  # bit-exact
+    assert [e.meta["subject"] for e in again.ledger.active] == [
+        e.meta["subject"] for e in straight.ledger.active
+    ]
+
+
+def test_a_method_without_ledger_is_resumed_by_making_its_edits_again(setup, tmp_path):
+    """icu keeps its state in the unlearner (the subjects of its system instruction), not in the ledger."""
+    from repair.eval.forget_quality.bench import run_method
+    from repair.eval.unlearners import IcuUnlearner
+
+    class KilledIcu(IcuUnlearner):
+        def unlearn(self, patient, request):
+            if len(self._subjects) == 2:
+                raise Killed(request.subject)
+            return super().unlearn(patient, request)
+
+    make_patient, config = setup
+    whole = config(str(tmp_path / "straight"), method="icu")
+    run_method(make_patient(), whole, IcuUnlearner())
+    cfg = config(str(tmp_path / "killed"), method="icu")
+    with pytest.raises(Killed):
+        run_method(make_patient(), cfg, KilledIcu())
+    icu = IcuUnlearner()
+    s = run_method(make_patient(), cfg, icu)
+    assert [p["edits"] for p in s["curve"]] == [2, 4] and len(icu._subjects) == 4
+    assert _records(cfg) == _records(whole)
+
+
+def test_resume_refuses_a_run_folder_of_other_targets(setup, tmp_path):
+    from repair.eval.forget_quality.bench import run_method
+    from repair.eval.forget_quality.resume import EDITS, LoggedEdit
+
+    make_patient, config = setup
+    cfg = config(str(tmp_path))
+    cfg.run_dir().mkdir(parents=True)
+    other = LoggedEdit(
+        target="ent-not-this-one", applied=Applied(method="nudge", changed=False, outcome="none")
+    )
+    (cfg.run_dir() / EDITS).write_text(other.model_dump_json() + "\n")
+    with pytest.raises(ValueError, match="--no-resume"):
+        run_method(make_patient(), cfg, NudgeUnlearner())
+    s = run_method(make_patient(), cfg.model_copy(update={"resume": False}), NudgeUnlearner())
+    assert s["complete"] is True
