@@ -208,3 +208,19 @@ def test_keyed_rows_are_cut_after_the_last_mention_and_unchanged(patient, tok):
     cut = read_rows(patient, seqs, poss, inputs=[name])[name]
     whole = read_rows(patient, full, poss, inputs=[name])[name]
     torch.testing.assert_close(cut, whole, rtol=1e-5, atol=1e-5)
+
+
+def test_read_rows_runs_the_shared_prefix_once_with_the_same_rows(patient, tok, monkeypatch):
+    """The chat template's shared system turn is run once and its cache given to every row: the rows
+    equal those of full forwards (up to float rounding)."""
+    from repair.edit.stamp2 import rows as rows_mod
+
+    seqs, poss = _keyed(tok, ["Who is Marie Curie?", "Tell me about Curie and her work."], "Marie Curie")
+    assert rows_mod.shared_prefix(seqs, poss) >= rows_mod.MIN_PREFIX
+    names = [patient.arch.module_name(2, "down"), f"{patient.arch.layers}.3"]
+    cached = read_rows(patient, seqs, poss, inputs=names[:1], outputs=names[1:])
+    monkeypatch.setattr(rows_mod, "MIN_PREFIX", 10**6)  # the reference: every row fed whole
+    whole = read_rows(patient, seqs, poss, inputs=names[:1], outputs=names[1:])
+    for n in names:
+        assert cached[n].shape == whole[n].shape == (sum(map(len, poss)), cached[n].shape[1])
+        torch.testing.assert_close(cached[n], whole[n], rtol=1e-4, atol=1e-5)
