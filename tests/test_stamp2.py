@@ -210,17 +210,24 @@ def test_keyed_rows_are_cut_after_the_last_mention_and_unchanged(patient, tok):
     torch.testing.assert_close(cut, whole, rtol=1e-5, atol=1e-5)
 
 
-def test_read_rows_runs_the_shared_prefix_once_with_the_same_rows(patient, tok, monkeypatch):
-    """The chat template's shared system turn is run once and its cache given to every row: the rows
-    equal those of full forwards (up to float rounding)."""
+def test_read_rows_runs_the_shared_prefix_once_with_the_same_rows(patient, tok):
+    """Rows are read in batches of similar length, with the chat template's shared system turn run once
+    and its cache given to every row: they equal those of each prompt fed whole on its own, in order."""
     from repair.edit.stamp2 import rows as rows_mod
 
-    seqs, poss = _keyed(tok, ["Who is Marie Curie?", "Tell me about Curie and her work."], "Marie Curie")
+    prompts = [
+        "Who is Marie Curie?",
+        "Tell me about Curie and her work in Paris, in detail, please.",
+        "Curie?",
+    ]
+    seqs, poss = _keyed(tok, prompts, "Marie Curie")
     assert rows_mod.shared_prefix(seqs, poss) >= rows_mod.MIN_PREFIX
+    assert sorted(i for g in rows_mod._groups([5, 40, 6, 7]) for i in g) == [0, 1, 2, 3]
     names = [patient.arch.module_name(2, "down"), f"{patient.arch.layers}.3"]
-    cached = read_rows(patient, seqs, poss, inputs=names[:1], outputs=names[1:])
-    monkeypatch.setattr(rows_mod, "MIN_PREFIX", 10**6)  # the reference: every row fed whole
-    whole = read_rows(patient, seqs, poss, inputs=names[:1], outputs=names[1:])
+    batched = read_rows(patient, seqs, poss, inputs=names[:1], outputs=names[1:])
+    alone = [
+        read_rows(patient, [s], [p], inputs=names[:1], outputs=names[1:])
+        for s, p in zip(seqs, poss, strict=True)
+    ]
     for n in names:
-        assert cached[n].shape == whole[n].shape == (sum(map(len, poss)), cached[n].shape[1])
-        torch.testing.assert_close(cached[n], whole[n], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(batched[n], torch.cat([a[n] for a in alone]), rtol=1e-4, atol=1e-5)

@@ -26,6 +26,17 @@ def shared_prefix(seqs: Sequence[Sequence[int]], poss: Sequence[Sequence[int]]) 
     return n
 
 
+def _groups(lengths: Sequence[int]) -> list[list[int]]:
+    """Row indices in at most two batches of similar length (one long row would pad all the others)."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    best, cut = len(order) * lengths[order[-1]], len(order)
+    for k in range(1, len(order)):
+        cost = k * lengths[order[k - 1]] + (len(order) - k) * lengths[order[-1]]
+        if cost < best:
+            best, cut = cost, k
+    return [g for g in (order[:cut], order[cut:]) if g]
+
+
 @torch.no_grad()
 def read_rows(
     patient,
@@ -34,16 +45,29 @@ def read_rows(
     inputs: Sequence[str] = (),
     outputs: Sequence[str] = (),
 ) -> dict[str, torch.Tensor]:
-    """Module inputs (down maps) or outputs (blocks) at the subject positions, one row per mention.
-
-    The prefix all rows share is run once, with the current weights, and its keys and values are given to
-    every row (the rows are the same up to float rounding, for a third of the compute on SmolLM2's
-    chat template)."""
-    model = patient.model
-    device = next(model.parameters()).device
+    """Module inputs (down maps) or outputs (blocks) at the subject positions, one row per mention, in
+    the order of ``seqs`` (read in up to two batches of similar length)."""
     names = [*inputs, *outputs]
     skip = shared_prefix(seqs, poss)
     skip = skip if skip >= MIN_PREFIX else 0
+    rows: dict[str, list[torch.Tensor | None]] = {n: [None] * len(seqs) for n in names}
+    for g in _groups([len(s) - skip for s in seqs]):
+        part = _read(patient, [seqs[i] for i in g], [poss[i] for i in g], names, len(inputs), skip)
+        for n in names:
+            for i, t in zip(g, part[n], strict=True):
+                rows[n][i] = t
+    return {n: torch.cat(rows[n]) for n in names}
+
+
+def _read(
+    patient, seqs: list[list[int]], poss: list[list[int]], names: Sequence[str], n_in: int, skip: int
+) -> dict[str, list[torch.Tensor]]:
+    """One batch: the first ``n_in`` names' inputs and the others' outputs, a tensor per sequence. The
+    first ``skip`` tokens (shared by all) are run once, with the current weights, and their keys and
+    values given to every row: the same rows up to float rounding, for a third of the compute on
+    SmolLM2's chat template."""
+    model = patient.model
+    device = next(model.parameters()).device
     ids, mask = right_padded([s[skip:] for s in seqs], patient.tokenizer.pad_token_id or 0)
     extra: dict = {"use_cache": False}
     if skip:
@@ -58,8 +82,8 @@ def read_rows(
         except StopForward:
             pass
     out = {}
-    for n in names:
-        x = tr[n].input if n in inputs else tr[n].output
+    for k, n in enumerate(names):
+        x = tr[n].input if k < n_in else tr[n].output
         x = x[0] if isinstance(x, tuple) else x
-        out[n] = torch.cat([x[i, [j - skip for j in pos]] for i, pos in enumerate(poss)]).float().cpu()
+        out[n] = [x[i, [j - skip for j in pos]].float().cpu() for i, pos in enumerate(poss)]
     return out
