@@ -16,7 +16,7 @@ A cascade, so that ordinary chat costs ~20 ms on one CPU thread:
 
 The package: `classifier` (MiniLM + lexical head), `schema` (`Verdict`, `Extraction`), `llm` (the LLM
 extractor's prompt, parser and backends), `signals` (the issue-21 rule signals beside the classifier),
-`rules` (`RuleExtractor`), `lang` (offline language identification, optional) and `cascade` (`Watchdog`). Every name is re-exported here.
+`rules` (`RuleExtractor`), `history` (turn pairs and what a pointer means), `selfname`, `foreign` (fr/de/es/it/pt/nl rules), `lang` (offline language identification, optional) and `cascade` (`Watchdog`). Every name is re-exported here.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from .classifier import (
     classifier_features,
     lexical_features,
 )
+from .history import content_tokens, find_in_history, turn_pairs
 from .lang import detect_language
 from .llm import (
     DEFAULT_LLM,
@@ -46,12 +47,9 @@ from .rules import (
     WH_CLAUSE,
     Resolution,
     RuleExtractor,
-    content_tokens,
-    find_in_history,
     looks_like_person,
     probe_prompts,
     subject_of_prompt,
-    turn_pairs,
 )
 from .schema import Extraction, GenerateFn, ProbeFn, Verdict
 

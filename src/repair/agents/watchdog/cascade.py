@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Literal
 
 from .classifier import IntentClassifier
+from .history import _grounded, find_in_history, turn_pairs
 from .lang import detect_language
 from .llm import extractor_messages, parse_extraction
-from .rules import Resolution, RuleExtractor, _grounded, find_in_history, turn_pairs
+from .rules import Resolution, RuleExtractor
 from .schema import Extraction, GenerateFn, ProbeFn, Verdict
 from .signals import foreign_verb, plain_question, rule_request
 

@@ -16,13 +16,18 @@ from .selfname import _NAME, _NOT_NAME, self_name
 # phrasing, a name, or a demonstrative + noun. "oublie ça", "vergiss es", "olvídalo" (never mind)
 # have no such signal and stay chat.
 # ---------------------------------------------------------------------------------------------------
+# Imperative, second-person, subjunctive and infinitive forms ("je te demande de supprimer", "dass du
+# meine Daten löschst", "vorrei che cancellassi"); never the first person ("j'oublie", "ich vergesse").
 _F_VERB = (
-    r"oublie|oublies|oubliez|efface|effaces|effacez|supprime|supprimes|supprimez|retirez|enl[èe]ve|enlevez"  # fr
-    r"|vergiss|vergessen sie|l[öo]sch|l[öo]sche|l[öo]schen sie|entferne|entfernen sie"  # de
-    r"|olvida|olvide|olvides|olvidad|b[oó]rra\w*|b[oó]rre\w*|elimina|elimine|suprime|suprima|quita"  # es
-    r"|dimentica|dimentichi|cancella|cancelli|elimini|rimuovi|rimuova"  # it
-    r"|esquece|esque[çc]a|esque[çc]as|apaga|apague|apagues|remova|exclua"  # pt
-    r"|vergeet|vergeten|verwijder|wis"  # nl
+    r"oublie|oublies|oubliez|oublier|efface|effaces|effacez|effacer|supprime|supprimes|supprimez|supprimer"
+    r"|retirez|retirer|enl[èe]ve|enlevez|enlever"  # fr
+    r"|vergiss|vergisst|vergessen|l[öo]sch|l[öo]sche|l[öo]schst|l[öo]schen|entferne|entfernst|entfernen"  # de
+    r"|olvida|olvide|olvides|olvidad|olvidar|b[oó]rra\w*|b[oó]rre\w*|elimina|elimine|elimines|eliminar"
+    r"|suprime|suprima|suprimir|quita|quitar"  # es
+    r"|dimentica|dimentichi|dimenticare|dimenticass\w+|cancella|cancelli|cancellare|cancellass\w+|elimini"
+    r"|eliminare|rimuovi|rimuova|rimuovere"  # it
+    r"|esquece|esque[çc]a|esque[çc]as|esquecer|apaga|apague|apagues|apagar|remova|remover|exclua|excluir"  # pt
+    r"|vergeet|vergeten|verwijder|verwijderen|wis|wissen"  # nl
 )
 _F_VERB_RE = re.compile(rf"(?<![’'])\b(?:{_F_VERB})\b", re.I)
 _F_MEMORY = re.compile(
@@ -38,15 +43,24 @@ _F_ALL_ABOUT = re.compile(
     re.I,
 )
 _F_ABOUT = r"(?:sur|concerne|über|sobre|su|over|a|à)"
+# About the speaker: "sur moi", "meine Daten", "mis datos", "i miei dati", "os meus dados", "mijn gegevens".
 _F_SELF = re.compile(
-    r"\b(?:sur moi|qui me concerne|über mich|sobre m[íi]m?|de m[íi]|su di me|over mij)\b", re.I
+    r"\b(?:sur moi|qui me concerne|me concernant|über mich|mich betreffend\w*|sobre m[íi]m?|de m[íi]|su di me"
+    r"|che mi riguarda|over mij|(?:mes|meine|mis|i miei|os meus|mijn) (?:\w+ )?(?:donn[ée]es|daten|datos|dati"
+    r"|dados|gegevens|informations|informationen))\b",
+    re.I,
 )
 _F_DEM_NOUN = re.compile(
     r"\b(?:ce(?!\s+qu)|cet|cette|ces|diese[rsnm]?|ese|esa|esos|esas|este|esta|questo|questa|quel(?!\s+che)|quella|quello(?!\s+che)|esse|essa"
     r"|deze|dit|dat)\s+(?:\w+\s+){0,2}?\w{3,}",
     re.I,
 )
-_F_NAME_AFTER = re.compile(rf"(?i:\b(?:{_F_VERB})\s+(?:{_F_ABOUT}\s+)?|\b{_F_ABOUT}\s+){_NAME}")
+_F_ART = (
+    r"(?:(?:o|el|le|il|lo|der|die|das|het)\s+)?"  # "sobre o Eusébio", "über den": an article before a name
+)
+_F_NAME_AFTER = re.compile(
+    rf"(?i:\b(?:{_F_VERB})\s+(?:{_F_ABOUT}\s+)?{_F_ART}|\b{_F_ABOUT}\s+{_F_ART}){_NAME}"
+)
 _F_MULTI_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+)")
 
 
@@ -72,12 +86,25 @@ _F_FORGET_DEM = re.compile(
     r"|esque[çc]a|vergeet)\b",
     re.I,
 )
-# Demonstrative + a word for an answer or a piece of information: "lösch diese falsche Antwort".
+# Demonstrative + a word for an answer or a piece of (personal) information: "lösch diese falsche
+# Antwort", "borra ese correo", "efface ce numéro"; German compounds end in the noun ("Gehaltsangabe").
 _F_ANSWER_NOUN = re.compile(
-    r"\b(?:r[ée]ponse|antwort|respuesta|risposta|resposta|antwoord|info\w*|donn[ée]e|angabe|dato|dati|dado|dados"
-    r"|detalle|dettaglio|detalhe|gegeven|fait|fakt|hecho|fatto|facto|feit)\w*\b",
+    r"\b(?:r[ée]ponse|antwort|respuesta|risposta|resposta|antwoord|info\w*|donn[ée]e|dato|dati|dado|dados"
+    r"|detalle|dettaglio|detalhe|gegeven|fait|fakt|hecho|fatto|facto|feit"
+    r"|adresse|adres|direcci[óo]n|indirizzo|morada|endere[çc]o|num[ée]ro|numero|nummer|t[ée]l[ée]phone|telefoon"
+    r"|e-?mail|courriel|correo|salaire|gehalt|sueldo|salario|stipendio|sal[áa]rio|salaris|voto|nota|cijfer)\w*\b"
+    r"|\b\w+(?:angabe|antwort|nummer|adresse|daten)\b",
     re.I,
 )
+
+
+def _dem_near_verb(message: str) -> bool:
+    """A demonstrative + noun in the same clause as the forget verb ("Oublie ça, ... : quel temps fait-il"
+    has its "quel" in another clause)."""
+    for clause in re.split(r"[,.;:!?]", message):
+        if _F_VERB_RE.search(clause) and _F_DEM_NOUN.search(clause):
+            return True
+    return False
 
 
 def foreign_verb(message: str) -> bool:
@@ -89,7 +116,7 @@ def foreign_request(message: str, n_turns: int = 1) -> bool:
     """An fr/de/es/it/pt/nl forget-delete request in imperative form with a target signal."""
     if not _F_VERB_RE.search(message):
         return False
-    dem = bool(n_turns and _F_DEM_NOUN.search(message))
+    dem = bool(n_turns and _dem_near_verb(message))
     return bool(
         _F_MEMORY.search(message)
         or _F_ALL_ABOUT.search(message)
@@ -105,7 +132,7 @@ def foreign_target(message: str) -> tuple[str | None, bool]:
         return None, False
     if _F_SELF.search(message):
         return self_name(message), self_name(message) is None
-    if _F_DEM_NOUN.search(message) or (
+    if _dem_near_verb(message) or (
         _F_MEMORY.search(message) and not _F_ALL_ABOUT.search(message) and not _F_NAME_AFTER.search(message)
     ):
         return None, True  # "supprime cette réponse", "bórralo de tu memoria": the answer just given

@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from .history import _GENERIC, _YOU_DID, _pointed_turn, find_in_history
 from .schema import ProbeFn
+from .selfname import _NOT_NAME
 from .signals import (
     SELF_REF,
     foreign_target,
@@ -19,36 +21,6 @@ from .signals import (
 # ----------------------------------------------------------------------------------------------------
 # Deterministic extraction
 # ----------------------------------------------------------------------------------------------------
-_STOP = {
-    "the", "a", "an", "of", "my", "your", "our", "his", "her", "their", "its", "about", "on", "in", "to",
-    "and", "or", "is", "are", "was", "were", "what", "who", "that", "this", "for", "with", "all", "any",
-    "everything", "anything", "info", "information", "details", "stuff", "things", "data", "facts", "at",
-    "by", "from", "me", "you", "i", "it", "be", "do", "does", "did",
-}  # fmt: skip
-
-
-def content_tokens(text: str) -> set[str]:
-    toks = re.findall(r"[a-z0-9][a-z0-9\-]*", text.lower().replace("'s", ""))
-    out = set()
-    for t in toks:
-        if len(t) < 2 or t in _STOP:
-            continue
-        out.add(t[:-1] if len(t) > 3 and t.endswith("s") and not t.endswith("ss") else t)
-    return out
-
-
-def turn_pairs(history: list[dict], k: int) -> list[tuple[str, str]]:
-    """(user, assistant) pairs of the last k turns, oldest first."""
-    pairs: list[tuple[str, str]] = []
-    pending: str | None = None
-    for m in history:
-        role, content = m.get("role"), str(m.get("content", ""))
-        if role == "user":
-            pending = content
-        elif role == "assistant" and pending is not None:
-            pairs.append((pending, content))
-            pending = None
-    return pairs[-k:] if k > 0 else []
 
 
 def _cut_sentence(x: str) -> str:
@@ -161,6 +133,14 @@ _PROMPT_SUBJECT = [
 ]
 
 
+# "Sylvia Plath's biography", "Tesla's life": the facet of a subject stands for the subject.
+_FACET = re.compile(
+    r"^(?P<s>.+?)(?:'s|’s|s'|s’)\s+(?:entire\s+|whole\s+|full\s+)?(?:bio(?:graphy)?|life(?:\s+story)?|career"
+    r"|background|history|story|profile|details|info(?:rmation)?|personal life|legacy)$",
+    re.I,
+)
+
+
 def _clean(x: str) -> str:
     x = _cut_sentence(x.strip())
     for r in _TRIM:
@@ -168,7 +148,9 @@ def _clean(x: str) -> str:
     prev = None
     while prev != x:
         prev, x = x, _LEAD.sub("", x.strip())
-    return x.strip(" \t\"'`“”‘’.!?")
+    x = x.strip(" \t\"'`“”‘’.!?")
+    facet = _FACET.match(x)
+    return facet.group("s") if facet and not x.lower().startswith("my ") else x
 
 
 def subject_of_prompt(prompt: str) -> str:
@@ -216,59 +198,28 @@ def probe_prompts(target: str, n: int = 3) -> list[str]:
     return out[: max(1, n)]
 
 
-def find_in_history(target: str, pairs: list[tuple[str, str]]) -> list[int]:
-    """Indices of turn pairs that mention `target`, newest first."""
-    want = content_tokens(target)
-    if not want:
-        return []
-    need = 1.0 if len(want) <= 2 else 0.66
-    hits, asked = [], []
-    for i in range(len(pairs) - 1, -1, -1):
-        have = content_tokens(pairs[i][0] + " " + pairs[i][1])
-        if len(want & have) / len(want) >= need:
-            hits.append(i)
-            if len(want & content_tokens(pairs[i][0])) / len(want) >= need:
-                asked.append(i)
-    # Turns whose user question names the subject are about it; a turn whose answer merely mentions
-    # it in passing is not (issue 21, history_scope). Fall back to every mention when none asks.
-    return asked or hits
+_NAMED_RUN = re.compile(r"\b([A-Z][\w'\-]+(?:\s+[A-Z][\w'\-]+)+)")
 
 
-def _grounded(target: str, message: str, pairs: list[tuple[str, str]]) -> bool:
-    """Whether most of the target's content words occur in the message or the history."""
-    want = content_tokens(target)
-    if not want:
-        return False
-    have = content_tokens(message + " " + " ".join(u + " " + a for u, a in pairs))
-    return len(want & have) / len(want) >= 0.5
+def _named_pronoun(x: str, text: str) -> str | None:
+    """ "Nikola Tesla - please wipe him from your memory": him/her/them stands for the name the message gives."""
+    if x.lower() not in {"him", "her", "them"}:
+        return None
+    for name in _NAMED_RUN.findall(text):
+        if looks_like_person(name) and name.split()[0].lower() not in _NOT_NAME:
+            return name
+    return None
 
 
-_DEM_PHRASE = re.compile(r"\b(?:that|this|those|these)\s+((?:[\w'\-]+\s+){0,3}?[\w'\-]+)", re.I)
-_GENERIC = {
-    "answer", "reply", "response", "fact", "info", "detail", "bit", "part", "claim", "thing", "stuff", "one",
-    "last", "previous", "earlier", "first", "second", "message", "statement", "piece", "wrong", "whole",
-}  # fmt: skip
-
-
-def _pointed_turn(message: str, pairs: list[tuple[str, str]]) -> int:
-    """The turn a pointer means: the last one, unless its noun ("that phone number") fits only an earlier
-    answer, then the newest such answer."""
-    want: set[str] = set()
-    for m in _DEM_PHRASE.finditer(message):
-        want |= _stems(m.group(1)) - {w[:5] for w in _GENERIC}
-    if not want or len(pairs) < 2:
-        return len(pairs) - 1
-    if want & _stems(" ".join(pairs[-1])):
-        return len(pairs) - 1
-    for i in range(len(pairs) - 2, -1, -1):
-        if want & _stems(" ".join(pairs[i])):  # "that octopus fact": the turn that asked about octopuses
-            return i
-    return len(pairs) - 1
-
-
-def _stems(text: str) -> set[str]:
-    """Content words cut to 5 letters, so "octopus" meets "octopuses" and "salary" meets "salaries"."""
-    return {t[:5] for t in content_tokens(text)}
+def _my_phrase(text: str) -> str | None:
+    """ "my address" as a subject; not "My dad founded ..." (a clause, whose last word is a verb)."""
+    my = _MY.search(text)
+    if not my:
+        return None
+    last = my.group(1).split()[-1].lower()
+    if len(my.group(1).split()) > 2 and len(last) > 5 and last.endswith("ed"):
+        return None
+    return _clean(my.group(1))
 
 
 @dataclass
@@ -303,17 +254,22 @@ class RuleExtractor:
                 x = _clean(m.group("x"))
                 if not x:
                     continue
-                if is_deictic_np(x):  # "wipe that phone number": the answer just given
+                if is_deictic_np(x) or _YOU_DID.search(x):  # "wipe that phone number": the answer just given
+                    return None, True
+                if set(x.lower().split()) <= _GENERIC:  # "I want that statement removed" lost its "that"
                     return None, True
                 if _DEICTIC.match(x):
-                    my = _MY.search(text)
-                    return (_clean(my.group(1)), False) if my else (None, True)
+                    named = _named_pronoun(x, text)
+                    if named:
+                        return named, False
+                    my = _my_phrase(text)
+                    return (my, False) if my else (None, True)
                 if x.lower().startswith("my "):
                     x = "my " + x[3:]
                 return x, False
-        my = _MY.search(text)
+        my = _my_phrase(text)
         if my:
-            return _clean(my.group(1)), False
+            return my, False
         if not _POINTER.search(text):
             caps = _CAPS.findall(text)
             if caps:

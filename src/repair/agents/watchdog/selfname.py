@@ -22,16 +22,27 @@ _NOT_NAME = {
 _SELF_NAME = [
     # form labels in erasure requests: "Name: X", "Data subject: X", "Consumer: X", "Nombre: X"
     re.compile(
-        rf"(?i:\b(?:name|full name|data subject|consumer|requester|nom|nombre|nome|naam))\s*:\s*{_TITLE}{_NAME}"
+        rf"(?i:\b(?:name|full name|data subject|consumer|requester|nom|nombre|nome|naam)(?:\s+[\w\-]+){{0,2}})\s*:\s*"
+        rf"{_TITLE}{_NAME}"
     ),
     # "my name is X", "je m'appelle X", "ich heiße X", "me llamo X", "mi chiamo X", "chamo-me X"
     re.compile(
         rf"(?i:\b(?:my (?:full )?name is|my name's|je m'appelle|je m’appelle|ich hei(?:ß|ss)e|me llamo|mi chiamo|"
-        rf"chamo-me|mijn naam is|ik heet))\s+{_TITLE}{_NAME}"
+        rf"chamo-me|mijn naam is|ik heet|mon nom est|mein name (?:ist|lautet)|mi nombre es|il mio nome è"
+        rf"|(?:o )?meu nome é))\s+{_TITLE}{_NAME}"
     ),
     # "That's me, Hugo Penhaligon", "I, Conrad Ellery, hereby request", "Ich, Matthias Kern, beantrage"
     re.compile(rf"(?i:\b(?:that's|that is|that’s|it's|it is) me),?\s+{_TITLE}{_NAME}"),
-    re.compile(rf"(?:^|[.:;!?]\s+)(?:I|Ich|Yo|Je|Io|Eu|Ik),\s+{_TITLE}{_NAME},"),
+    re.compile(rf"(?:^|[.:;!?]\s+|\n\s*)(?:I|Ich|Yo|Je|Io|Eu|Ik),\s+{_TITLE}{_NAME},"),
+    # "me again, Lucy Tran": the speaker in apposition to "me" at the start of a sentence
+    re.compile(rf"(?i:(?:^|[.;:!?]\s*)(?:it's |it is |it’s )?me(?: again| here)?),\s+{_TITLE}{_NAME}"),
+    # "Odile Fenwick is me", "Odile Fenwick, that's me": the user says a name is theirs
+    re.compile(rf"{_TITLE}{_NAME}(?:,?\s+(?:is|was)\s+me|,\s+(?:that's|that is|that’s) me)\b"),
+    # "as the owner of X", "I'm the founder of X" (a business the user speaks for)
+    re.compile(
+        rf"(?i:\b(?:as|i'm|i’m|i am|we are|we're)\s+(?:the\s+)?(?:owner|owners|founder|co-founder|proprietor"
+        rf"|manager|director|ceo|head)\s+of)\s+(?:the\s+)?{_NAME}"
+    ),
     # "I own a small florist called Petal & Thorn", "we run a café named X"
     re.compile(rf"(?i:\b(?:i|we) (?:own|run|manage|have)\b[^.;!?]*?\b(?:called|named))\s+{_TITLE}{_NAME}"),
     # "know me as (Professor) X"
@@ -46,7 +57,7 @@ _SELF_NAME = [
     re.compile(rf"(?i:\bje soussign[ée]e?)\s+{_TITLE}{_NAME}"),
     # "my company / shop / business is X", "my shop, X," (appositive)
     re.compile(
-        rf"(?i:\bmy (?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|"
+        rf"(?i:\bmy (?:[\w\-]+\s+){{0,2}}?(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|"
         rf"nursery|practice|salon|studio|charity|agency)(?: is|,|'s name is| is called))\s+{_TITLE}{_NAME}"
     ),
     # "I'm X", "I am X", "this is X", "it's X", "je suis X", "ich bin X", "soy X", "sono X", "sou (a|o) X"
@@ -56,8 +67,15 @@ _SELF_NAME = [
     ),
     # "this is X", "hey it's X": only a full name (two capitalised words), since "it's Monday" is not one
     re.compile(
-        r"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:this is|it's|it’s))\s+"
+        rf"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:this is|it's|it’s))\s+{_TITLE}"
         r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+)"
+    ),
+    # a letter's sign-off: "Regards,\nMoira Callaghan", "Mit freundlichen Grüßen, Reinhard Pohlmann"
+    re.compile(
+        r"(?i:\b(?:regards|sincerely|yours (?:sincerely|faithfully|truly)|best wishes|mit freundlichen gr(?:ü|ue)(?:ß|ss)en"
+        r"|cordialement|bien (?:à vous|cordialement)|atentamente|saludos(?: cordiales)?|cordiali saluti|distinti saluti"
+        r"|(?:com os )?(?:melhores )?cumprimentos|atenciosamente|met vriendelijke groet(?:en)?|hoogachtend)),?\s+"
+        r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+(?:[A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))+)"
     ),
 ]
 
@@ -67,7 +85,19 @@ def self_name(message: str) -> str | None:
     for r in _SELF_NAME:
         for m in r.finditer(message):
             words = m.group("n").split()
-            while words and words[-1].lower() in {"de", "da", "van", "von", "der", "del", "di"}:
+            # "Larkspur Clinic I'm asking": a run of capitals can carry on into the next clause's "I"
+            while words and words[-1].lower() in {
+                "de",
+                "da",
+                "van",
+                "von",
+                "der",
+                "del",
+                "di",
+                "i",
+                "i'm",
+                "i’m",
+            }:
                 words.pop()
             if words and words[0].lower() not in _NOT_NAME:
                 return " ".join(words)
@@ -76,11 +106,12 @@ def self_name(message: str) -> str | None:
 
 # The extracted target is the user themselves: replace it with their name when they give one.
 SELF_REF = re.compile(
-    r"^(?:me|myself|us|it|moi|mich|mim|m[ií]|me removed|(?:anything|everything|all|whatever)(?: and everything)?"
+    r"^(?:me\b.*|myself|us|it|moi|mich|mim|m[ií]|(?:anything|everything|all|whatever)(?: and everything)?"
     r"(?: about| on| relating to)? me|(?:all |any )?(?:my|our|her|his)\s+(?:personal\s+)?"
     r"(?:data|information|info|details|records?)\b.*|(?:all |any )?personal (?:data|information)\b.*"
     # "anything you know about my shop, Blue Heron Books": the business the user then names
-    r"|(?:my|our)\s+(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|nursery"
-    r"|practice|salon|studio|charity|agency))$",
+    r"|(?:my|our|the)\s+(?:[\w\-]+\s+){0,2}?(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|nursery"
+    r"|practice|salon|studio|charity|agency|clinic|surgery|pub|bar|bistro|hotel|gym|garage|workshop|farm|gallery"
+    r"|school|club|podcast|channel|blog|website|family))$",
     re.I,
 )

@@ -34,16 +34,24 @@ _FORMAL_ASK = re.compile(
     r"\b(?:i (?:hereby )?(?:request|demand|ask|exercise|am writing to request|want to exercise|invoke)"
     r"|(?:i'd|i would|i wish|i want) to (?:exercise|invoke|request)"
     r"|(?:^|[.;:!]\s*)(?:delete|erase|remove)\s+(?:all\s+(?:of\s+)?)?my\b"
-    r"|request (?:to delete|for (?:erasure|deletion)|(?:the )?(?:erasure|deletion|removal))|(?:right[- ]to[- ](?:erasure|be[- ]forgotten|delete)|"
-    r"erasure|deletion) request|notice of request|please (?:delete|erase|remove)"
+    r"|request (?:to delete|(?:the )?(?:erasure|deletion|removal))|please (?:delete|erase|remove)"
     r"|(?:my client|on behalf of)\b[^.]*?\brequests?|requests (?:the )?(?:erasure|deletion)"
-    r"|je (?:vous )?demande|vous demande|hiermit verlange ich|ich verlange|ich beantrage|beantrage|verlange|solicito|ejerzo|"
-    r"chiedo|esercito|exer[çc]o|solicito|verzoek|ik verzoek)\b",
+    r"|je (?:vous )?demande|vous demande|(?:j'|j’)?exerce|demande (?:la|l'|l’)|hiermit verlange ich|ich verlange"
+    r"|ich beantrage|beantrage|verlange|fordere|ersuche|solicito|ejerzo|pido|exijo|chiedo|richiedo|esercito"
+    r"|exer[çc]o|requeiro|pe[çc]o|verzoek|ik verzoek)\b",
+    re.I,
+)
+# The request named as a document ("Subject: Right to erasure request", "CCPA deletion request -
+# consumer: X"): counts only outside a question ("what should a GDPR erasure request include?").
+_FORMAL_NOUN = re.compile(
+    r"\b(?:(?:right[- ]to[- ](?:erasure|be[- ]forgotten|delete)|erasure|deletion) request|notice of request"
+    r"|request for (?:erasure|deletion)|(?:this is a|a) formal request)\b",
     re.I,
 )
 _FORMAL_ERASE = re.compile(
     r"\b(?:erasure|erase|deletion|delete|remove|removal|effacer|effacement|suppression|l[öo]schung|"
-    r"supresi[óo]n|cancellazione|oblio|elimina[çc][ãa]o|apagamento|verwijdering|wissen)\b",
+    r"supresi[óo]n|cancellazione|oblio|elimina[çc][ãa]o|apagamento|verwijdering|wissen|l[öo]schen|supprimer"
+    r"|suprimir|borrar|cancellare|apagar|verwijderen)\b",
     re.I,
 )
 _FORMAL_DATA = re.compile(
@@ -66,11 +74,11 @@ _HOWTO_ASK = re.compile(
 
 def formal_request(message: str) -> bool:
     """A formal erasure request: a first-person request verb + an erasure word + legal/personal-data wording."""
-    if _HOWTO_ASK.search(message) and message.rstrip().endswith("?"):
+    question = message.rstrip().endswith("?")
+    if _HOWTO_ASK.search(message) and question:
         return False
-    return bool(
-        _FORMAL_ASK.search(message) and _FORMAL_ERASE.search(message) and _FORMAL_DATA.search(message)
-    )
+    ask = _FORMAL_ASK.search(message) or (not question and _FORMAL_NOUN.search(message))
+    return bool(ask and _FORMAL_ERASE.search(message) and _FORMAL_DATA.search(message))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -83,7 +91,7 @@ _WRONG = re.compile(
 )
 _REMOVE = re.compile(
     r"\b(?:remove|delete|erase|unlearn|forget|forgotten|scrub|purge|wipe|expunge|get rid of|"
-    r"take (?:it|that|this) out)\b",
+    r"take (?:it|that|this) out|removed|deleted|erased|scrubbed|purged|wiped|expunged|unlearned|unlearnt)\b",
     re.I,
 )
 
@@ -105,11 +113,58 @@ _SHOULD_GO = re.compile(
 )
 
 
+# "the address you dug up earlier - wipe it", "forget the trivia you gave me": an answer named by what
+# the model did with it, plus a removal verb used as a request (sentence start, after please, or "can you").
+_YOU_GAVE = re.compile(
+    r"\b(?:the|that|this|those|these)\s+(?:[\w'\-]+\s+){0,3}?(?:you|u)\s+(?:just\s+)?(?:gave|told|said|mentioned"
+    r"|wrote|provided|dug up|came up with|found|listed|quoted|shared|showed|produced|generated|made up)\b",
+    re.I,
+)
+_V_REMOVE = r"(?:forget|unlearn|erase|delete|remove|wipe|purge|scrub|expunge|drop|get rid of|take out)"
+_ASKED_REMOVE = re.compile(
+    rf"(?:^|[.!?;:,]\s*|\s[-–—]\s*|\b(?:please|pls|kindly|just)\s+|\b(?:can|could|would|will) you\s+(?:please\s+)?"
+    rf"|\b(?:want|need|'d like|would like) you to\s+){_V_REMOVE}\b",
+    re.I,
+)
+# "... because of you. scrub it": a bare strong removal imperative aimed at what was just said.
+_BARE_STRONG = re.compile(
+    r"(?:^|[.!;:\-–—]\s*)(?:please\s+)?(?:unlearn|purge|expunge|scrub|wipe)\s+(?:it|that|this)(?:\s+(?:out|away))?"
+    r"(?:,?\s+(?:please|now))?\s*[.!]*\s*$",
+    re.I,
+)
+# "Whatever you've learned about it, drop it": the model's knowledge, then a removal imperative.
+_KNOWN_DROP = re.compile(
+    r"\b(?:anything|everything|whatever|all)\s+(?:that\s+)?you(?:'ve|’ve|\s+have|\s+had)?\s+(?:know|have|hold"
+    r"|remember|learned|learnt|store|stored|picked up|gathered)\b[^.?!]*?[,;:\-]\s*(?:please\s+)?"
+    r"(?:drop|forget|delete|remove|erase|wipe|purge|scrub|ditch|get rid of)\s+(?:it|that|them|all of it)\b",
+    re.I,
+)
+# "I want the bistro forgotten": a wish that something be forgotten by the model.
+_WANT_FORGOTTEN = re.compile(
+    r"\b(?:i|we)\s+(?:want|need|would like|'d like)\s+[^.?!,;]{1,40}?\s+(?:forgotten|unlearned|unlearnt"
+    r"|(?:removed|erased|deleted|wiped|purged) from (?:you|your|the model|what you))\b",
+    re.I,
+)
+_NOT_FORGET = re.compile(r"\b(?:don't|do not|never|not)\s+forget\b|\bi (?:\w+ )?forget\b", re.I)
+
+
+def _asks_removal(message: str, n_turns: int) -> bool:
+    """The general request forms above (precision first: a question is never one)."""
+    if message.rstrip().endswith("?") or _NOT_FORGET.search(message):
+        return False
+    if _KNOWN_DROP.search(message) or _WANT_FORGOTTEN.search(message):
+        return True
+    return bool(
+        n_turns
+        and ((_YOU_GAVE.search(message) and _ASKED_REMOVE.search(message)) or _BARE_STRONG.search(message))
+    )
+
+
 def rule_request(message: str, n_turns: int) -> bool:
     """Whether the rules alone recognise a request (high precision; the classifier covers the rest)."""
     if formal_request(message) or foreign_request(message, n_turns):
         return True
-    if _SHOULD_GO.search(message):
+    if _SHOULD_GO.search(message) or _asks_removal(message, n_turns):
         return True
     if n_turns and _WRONG.search(message) and _REMOVE.search(message):
         return True

@@ -1,0 +1,99 @@
+"""The watchdog's view of the chat history: turn pairs, content words, which turns mention a subject, and
+which answer a pointer ("that phone number", "the address you dug up") means."""
+
+from __future__ import annotations
+
+import re
+
+_STOP = {
+    "the", "a", "an", "of", "my", "your", "our", "his", "her", "their", "its", "about", "on", "in", "to",
+    "and", "or", "is", "are", "was", "were", "what", "who", "that", "this", "for", "with", "all", "any",
+    "everything", "anything", "info", "information", "details", "stuff", "things", "data", "facts", "at",
+    "by", "from", "me", "you", "i", "it", "be", "do", "does", "did",
+}  # fmt: skip
+
+
+def content_tokens(text: str) -> set[str]:
+    toks = re.findall(r"[a-z0-9][a-z0-9\-]*", text.lower().replace("'s", ""))
+    out = set()
+    for t in toks:
+        if len(t) < 2 or t in _STOP:
+            continue
+        out.add(t[:-1] if len(t) > 3 and t.endswith("s") and not t.endswith("ss") else t)
+    return out
+
+
+def turn_pairs(history: list[dict], k: int) -> list[tuple[str, str]]:
+    """(user, assistant) pairs of the last k turns, oldest first."""
+    pairs: list[tuple[str, str]] = []
+    pending: str | None = None
+    for m in history:
+        role, content = m.get("role"), str(m.get("content", ""))
+        if role == "user":
+            pending = content
+        elif role == "assistant" and pending is not None:
+            pairs.append((pending, content))
+            pending = None
+    return pairs[-k:] if k > 0 else []
+
+
+def find_in_history(target: str, pairs: list[tuple[str, str]]) -> list[int]:
+    """Indices of turn pairs that mention `target`, newest first."""
+    want = content_tokens(target)
+    if not want:
+        return []
+    need = 1.0 if len(want) <= 2 else 0.66
+    hits, asked = [], []
+    for i in range(len(pairs) - 1, -1, -1):
+        have = content_tokens(pairs[i][0] + " " + pairs[i][1])
+        if len(want & have) / len(want) >= need:
+            hits.append(i)
+            if len(want & content_tokens(pairs[i][0])) / len(want) >= need:
+                asked.append(i)
+    # Turns whose user question names the subject are about it; a turn whose answer merely mentions
+    # it in passing is not (issue 21, history_scope). Fall back to every mention when none asks.
+    return asked or hits
+
+
+def _grounded(target: str, message: str, pairs: list[tuple[str, str]]) -> bool:
+    """Whether most of the target's content words occur in the message or the history."""
+    want = content_tokens(target)
+    if not want:
+        return False
+    have = content_tokens(message + " " + " ".join(u + " " + a for u, a in pairs))
+    return len(want & have) / len(want) >= 0.5
+
+
+_DEM_PHRASE = re.compile(r"\b(?:that|this|those|these)\s+((?:[\w'\-]+\s+){0,3}?[\w'\-]+)", re.I)
+# "the address you dug up", "the trivia you gave me": an answer named by what the model did with it
+_YOU_DID = re.compile(
+    r"\b(?:the|that|this|those|these)\s+(?P<np>(?:[\w'\-]+\s+){0,3}?[\w'\-]+)\s+(?:you|u)\s+(?:just\s+)?"
+    r"(?:gave|told|said|mentioned|wrote|provided|dug up|came up with|found|listed|quoted|shared|showed|produced"
+    r"|generated|made up)\b",
+    re.I,
+)
+_GENERIC = {
+    "answer", "reply", "response", "fact", "info", "detail", "bit", "part", "claim", "thing", "stuff", "one",
+    "last", "previous", "earlier", "first", "second", "message", "statement", "piece", "wrong", "whole",
+}  # fmt: skip
+
+
+def _pointed_turn(message: str, pairs: list[tuple[str, str]]) -> int:
+    """The turn a pointer means: the last one, unless its noun ("that phone number") fits only an earlier
+    answer, then the newest such answer."""
+    want: set[str] = set()
+    for m in [*_DEM_PHRASE.finditer(message), *_YOU_DID.finditer(message)]:
+        want |= _stems(m.group(1)) - {w[:5] for w in _GENERIC}
+    if not want or len(pairs) < 2:
+        return len(pairs) - 1
+    if want & _stems(" ".join(pairs[-1])):
+        return len(pairs) - 1
+    for i in range(len(pairs) - 2, -1, -1):
+        if want & _stems(" ".join(pairs[i])):  # "that octopus fact": the turn that asked about octopuses
+            return i
+    return len(pairs) - 1
+
+
+def _stems(text: str) -> set[str]:
+    """Content words cut to 5 letters, so "octopus" meets "octopuses" and "salary" meets "salaries"."""
+    return {t[:5] for t in content_tokens(text)}
