@@ -231,3 +231,36 @@ def test_read_rows_runs_the_shared_prefix_once_with_the_same_rows(patient, tok):
     ]
     for n in names:
         torch.testing.assert_close(batched[n], torch.cat([a[n] for a in alone]), rtol=1e-4, atol=1e-5)
+
+
+def test_band_rows_match_full_forwards_while_the_band_is_edited(patient, tok):
+    """BandRows starts each read from the residual it kept: its rows equal full forwards' while the down
+    maps are changed bottom-up, and a change below the kept residual sends it back to the embeddings."""
+    from repair.edit.stamp2.rows import BandRows
+
+    prompts = ["Who is Marie Curie?", "Tell me about Curie and her work in Paris, in detail, please."]
+    seqs, poss = _keyed(tok, prompts, "Marie Curie")
+    top = f"{patient.arch.layers}.3"
+    reader = BandRows(patient, seqs, poss, top=3)
+    weights = [patient.arch.linear(patient.model, layer, "down").weight for layer in range(4)]
+    saved = [w.detach().clone() for w in weights]
+    gen = torch.Generator().manual_seed(0)
+    try:
+        for layer in (1, 2, 3, 0):  # bottom-up, then below everything kept
+            down = patient.arch.module_name(layer, "down")
+            keys, out = reader.read(layer)
+            ref = read_rows(patient, seqs, poss, inputs=[down], outputs=[top])
+            torch.testing.assert_close(keys, ref[down], rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(out, ref[top], rtol=1e-4, atol=1e-5)
+            with torch.no_grad():
+                weights[layer].add_(0.05 * torch.randn(weights[layer].shape, generator=gen))
+        reader.read(2)  # keeps the residual entering layer 2; then a block below it changes
+        with torch.no_grad():
+            weights[0].add_(0.05 * torch.randn(weights[0].shape, generator=gen))
+        down = patient.arch.module_name(2, "down")
+        ref = read_rows(patient, seqs, poss, inputs=[down], outputs=[top])
+        torch.testing.assert_close(reader.read(2)[0], ref[down], rtol=1e-4, atol=1e-5)
+    finally:
+        with torch.no_grad():
+            for w, s in zip(weights, saved, strict=True):
+                w.copy_(s)

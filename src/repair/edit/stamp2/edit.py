@@ -11,7 +11,7 @@ from repair.edit.delta import Edit, MapDelta, new_edit_id
 from repair.edit.solvers import check_finite, keep_solve
 from repair.edit.stamp2.config import Stamp2Config, load_hparams
 from repair.edit.stamp2.keep import entity_factors, prior_keys
-from repair.edit.stamp2.rows import read_rows
+from repair.edit.stamp2.rows import BandRows
 from repair.edit.stamp2.subject import chat_ids, subject_positions
 from repair.edit.stamp2.vector import edit_prompts, refusal_vector
 
@@ -60,8 +60,9 @@ def forget_subject(
     t0 = time.perf_counter()
     u = refusal_vector(patient, cfg.vector_layer, cfg.vector, stats)
     seqs, poss = _keyed(patient.tokenizer, [*prompts, *edit_prompts(subject, formats=cfg.formats)], subject)
-    top = f"{patient.arch.layers}.{cfg.vector_layer}"
-    z = read_rows(patient, seqs, poss, outputs=[top])[top] + cfg.strength * u
+    reader = BandRows(patient, seqs, poss, cfg.vector_layer)
+    first = reader.read(cfg.layers[0])  # nothing is edited yet: its top rows are the starting states
+    z = first[1] + cfg.strength * u
     if cfg.keep_entities:
         factors = entity_factors(stats, cfg.layers, cfg.lam, cfg.formats)
     else:
@@ -73,16 +74,15 @@ def forget_subject(
     deltas: list[MapDelta] = []
     try:
         for i, layer in enumerate(cfg.layers):
-            down = patient.arch.module_name(layer, "down")
-            rows = read_rows(patient, seqs, poss, inputs=[down], outputs=[top])
-            resid = (z - rows[top]) / (len(cfg.layers) - i)
-            x = rows[down].double()
+            keys, top = first if i == 0 else reader.read(layer)
+            resid = (z - top) / (len(cfg.layers) - i)
+            x = keys.double()
             kept = prior_keys(prior, layer) if cfg.keep_prior else None
             add = x if kept is None else torch.cat([x, kept])
             # (M + X^T X + X_P^T X_P)^-1 X^T from the cached Cholesky factor of M (Woodbury)
             a = keep_solve(factors[layer], add, None)(x.T).T  # float64: lam is small
             check_finite(a, resid)
-            d = MapDelta(layer=layer, map="down", b=resid.T.float(), a=a.float(), keys=rows[down])
+            d = MapDelta(layer=layer, map="down", b=resid.T.float(), a=a.float(), keys=keys)
             Edit(id="", deltas=[d]).apply(patient.model, patient.arch)  # the next layer's keys see it
             deltas.append(d)
     finally:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 
@@ -12,6 +14,13 @@ from repair.models.decoding import cache_kw
 
 # below this many shared tokens the prefix is fed again with each row: the cache costs more than it saves
 MIN_PREFIX = 8
+
+
+@dataclass
+class _Saved:
+    start: int  # the block whose input ``out`` is
+    out: object  # block start-1's output, as the model passes it on
+    versions: tuple[int, ...]  # of blocks below start when it was recorded
 
 
 def shared_prefix(seqs: Sequence[Sequence[int]], poss: Sequence[Sequence[int]]) -> int:
@@ -52,7 +61,7 @@ def read_rows(
     skip = skip if skip >= MIN_PREFIX else 0
     rows: dict[str, list[torch.Tensor | None]] = {n: [None] * len(seqs) for n in names}
     for g in _groups([len(s) - skip for s in seqs]):
-        part = _read(patient, [seqs[i] for i in g], [poss[i] for i in g], names, len(inputs), skip)
+        part, _ = _read(patient, [seqs[i] for i in g], [poss[i] for i in g], names, len(inputs), skip)
         for n in names:
             for i, t in zip(g, part[n], strict=True):
                 rows[n][i] = t
@@ -60,12 +69,19 @@ def read_rows(
 
 
 def _read(
-    patient, seqs: list[list[int]], poss: list[list[int]], names: Sequence[str], n_in: int, skip: int
-) -> dict[str, list[torch.Tensor]]:
-    """One batch: the first ``n_in`` names' inputs and the others' outputs, a tensor per sequence. The
-    first ``skip`` tokens (shared by all) are run once, with the current weights, and their keys and
-    values given to every row: the same rows up to float rounding, for a third of the compute on
-    SmolLM2's chat template."""
+    patient,
+    seqs: list[list[int]],
+    poss: list[list[int]],
+    names: Sequence[str],
+    n_in: int,
+    skip: int,
+    replay: _Saved | None = None,
+) -> tuple[dict[str, list[torch.Tensor]], object]:
+    """One batch: the first ``n_in`` names' inputs and the others' outputs, a tensor per sequence, and
+    the raw output of the first output name (the residual a later read may start from). The first
+    ``skip`` tokens (shared by all) are run once, with the current weights, and their keys and values
+    given to every row: the same rows up to float rounding, for a third of the compute on SmolLM2's chat
+    template. ``replay``: the blocks below its start are not run; the recorded residual stands in."""
     model = patient.model
     device = next(model.parameters()).device
     ids, mask = right_padded([s[skip:] for s in seqs], patient.tokenizer.pad_token_id or 0)
@@ -74,16 +90,76 @@ def _read(
         kv = _prefix_kv(model, names[-1], list(seqs[0][:skip]), device)
         extra = {**cache_kw(model, _expand(kv, len(seqs), model.config)), "use_cache": True}
         mask = torch.cat([torch.ones(len(seqs), skip, dtype=mask.dtype), mask], dim=1)
+    start, out = (replay.start, replay.out) if replay else (0, None)
     # the forward ends after the last traced module (callers list the deepest last): the layers above
     # the band and the LM head are not needed
-    with TraceDict(model, names, stop=True) as tr:
+    with TraceDict(model, names, stop=True) as tr, _replayed(patient.arch.blocks(model), start, out):
         try:
             model(input_ids=ids.to(device), attention_mask=mask.to(device), **extra)
         except StopForward:
             pass
-    out = {}
+    rows = {}
     for k, n in enumerate(names):
         x = tr[n].input if k < n_in else tr[n].output
         x = x[0] if isinstance(x, tuple) else x
-        out[n] = [x[i, [j - skip for j in pos]].float().cpu() for i, pos in enumerate(poss)]
-    return out
+        rows[n] = [x[i, [j - skip for j in pos]].float().cpu() for i, pos in enumerate(poss)]
+    raw = tr[names[n_in]].output if n_in < len(names) else None
+    return rows, raw
+
+
+@contextmanager
+def _replayed(blocks: Sequence[torch.nn.Module], start: int, out: object) -> Iterator[None]:
+    """Blocks below ``start`` return ``out`` (block start-1's recorded output) without computing."""
+    for block in blocks[:start]:
+        block.forward = lambda *_a, _out=out, **_k: _out
+    try:
+        yield
+    finally:
+        for block in blocks[:start]:
+            del block.forward  # the class's forward again
+
+
+def _versions(blocks: Sequence[torch.nn.Module]) -> tuple[int, ...]:
+    return tuple(p._version for b in blocks for p in b.parameters())
+
+
+class BandRows:
+    """The same prompts' rows read again and again while the band's down maps are edited bottom-up.
+
+    A read at ``layer`` returns that layer's down-map input rows and the top block's output rows. It runs
+    only the blocks from the lowest one whose input is still known: the residual stream entering each
+    read layer is kept, and it stays valid while the blocks below it are unchanged (checked by the
+    parameters' version counters; otherwise the forward starts from the embeddings). For a band edited
+    bottom-up this is 23 block passes instead of 54 on SmolLM2's band of five, with the same rows."""
+
+    def __init__(self, patient, seqs: list[list[int]], poss: list[list[int]], top: int) -> None:
+        self.p, self.seqs, self.poss, self.top = patient, seqs, poss, top
+        skip = shared_prefix(seqs, poss)
+        self.skip = skip if skip >= MIN_PREFIX else 0
+        self.groups = _groups([len(s) - self.skip for s in seqs])
+        self.saved: dict[int, _Saved] = {}
+
+    def read(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        arch = self.p.arch
+        down, top = arch.module_name(layer, "down"), f"{arch.layers}.{self.top}"
+        xs: list[torch.Tensor | None] = [None] * len(self.seqs)
+        ys: list[torch.Tensor | None] = [None] * len(self.seqs)
+        for k, g in enumerate(self.groups):
+            x, y = self._read_group(k, g, layer, down, top)
+            for i, a, b in zip(g, x, y, strict=True):
+                xs[i], ys[i] = a, b
+        return torch.cat(xs), torch.cat(ys)
+
+    @torch.no_grad()
+    def _read_group(self, k: int, g: list[int], layer: int, down: str, top: str):
+        blocks = self.p.arch.blocks(self.p.model)
+        saved = self.saved.get(k)
+        if saved is None or saved.start > layer or saved.versions != _versions(blocks[: saved.start]):
+            saved = _Saved(start=0, out=None, versions=())
+        below = f"{self.p.arch.layers}.{layer - 1}"
+        names = [down, top] if layer == 0 else [down, below, top]
+        seqs, poss = [self.seqs[i] for i in g], [self.poss[i] for i in g]
+        rows, raw = _read(self.p, seqs, poss, names, 1, self.skip, replay=saved if saved.start else None)
+        if layer > 0:  # the residual entering this layer, for the next read
+            self.saved[k] = _Saved(start=layer, out=raw, versions=_versions(blocks[:layer]))
+        return rows[down], rows[top]
