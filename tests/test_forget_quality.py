@@ -290,7 +290,7 @@ def test_stress_split_loads_and_is_its_own_set():
     stress = load_targets("stress")
     ids = [t.id for t in stress]
     held = {t.id for s in SPLITS for t in load_targets(s)}
-    assert len(stress) >= 120 and len(ids) == len(set(ids)) and not held & set(ids)
+    assert len(stress) >= 170 and len(ids) == len(set(ids)) and not held & set(ids)
     assert "stress" not in SPLITS  # never one of the held-out halves
     entities = sum(t.kind == "entity" for t in stress) / len(stress)
     assert 0.6 <= entities <= 0.8
@@ -301,7 +301,7 @@ def test_stress_split_loads_and_is_its_own_set():
     if known is not None and "stress" in known.splits:
         data = resources.files("repair.data").joinpath("forget_quality/stress.jsonl").read_bytes()
         assert known.sha256["stress"] == hashlib.sha256(data).hexdigest()
-        assert len(known.known("stress")) >= 90  # enough for a 90-edit run on the default model
+        assert len(known.known("stress")) >= 110  # enough for a 100-edit run on the default model
 
 
 def test_sequential_run_on_the_stress_split_with_a_sample(tmp_path, monkeypatch):
