@@ -18,7 +18,7 @@ import torch
 
 from repair.edit.stamp import parse_overrides
 from repair.eval.pipeline import print_table, run_pipeline
-from repair.session import SURGEONS
+from repair.session.surgeons import SURGEONS
 
 
 def main(argv: list[str] | None = None) -> None:

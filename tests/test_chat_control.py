@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from repair.agents.watchdog import Verdict
-from repair.control import Proposal, context_turns, mark_stale, proposal
+from repair.session.control import Proposal, context_turns, mark_stale, proposal
 
 # -- helpers (no model) -------------------------------------------------------------------------------
 

@@ -20,13 +20,11 @@ MAX_FUNCTION_LINES = 60
 # Modules over the limit today (path: lines). Do not add to this list.
 MODULE_ALLOW: dict[str, int] = {
     "src/repair/cli.py": 409,  # the CLI's commands; split with the session (serving issue)
-    "src/repair/session.py": 709,  # conversation + pipeline + texts; the serving issue splits it
     "benchmarks/make_watchdog_data.py": 2002,  # mostly hand-written data tables
 }
 
 # Functions over the limit today ((path, name): lines). Do not add to this list.
 FUNCTION_ALLOW: dict[tuple[str, str], int] = {
-    ("src/repair/chat.py", "run_chat"): 65,
     ("src/repair/cli.py", "forget"): 81,
     ("src/repair/edit/capture.py", "capture"): 78,
     ("src/repair/eval/baselines/common.py", "train"): 63,
@@ -34,7 +32,6 @@ FUNCTION_ALLOW: dict[tuple[str, str], int] = {
     ("src/repair/eval/report.py", "build_report"): 124,
     ("src/repair/eval/tasks/misinformation.py", "build_misinformation"): 103,
     ("src/repair/serve/app.py", "create_app"): 212,  # the FastAPI routes are nested in it
-    ("src/repair/session.py", "_repair"): 84,
     ("benchmarks/forget_facts.py", "main"): 90,
     ("benchmarks/make_watchdog_data.py", "build"): 73,
     ("benchmarks/make_watchdog_data.py", "compositional"): 84,

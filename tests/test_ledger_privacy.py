@@ -16,6 +16,7 @@ from repair.edit.ledger.ops import audit, set_retention
 from repair.models.arch import arch_for
 from repair.models.patient import Patient
 from repair.session import Reply, Session
+from repair.session.pipeline import redact, turn_ids
 
 QUESTION, ANSWER = "What is the capital of Zubrowka?", "The capital of Zubrowka is Quillford."
 SECRETS = [b"Zubrowka", b"Quillford", b"secret answer", b"secret question"]
@@ -54,9 +55,9 @@ def _forget(session: Session, eid: str = "e1") -> None:
     session.patient.ledger.commit(
         edit,
         verification={"forgotten": True, "probes": [{"reply": ANSWER}]},
-        redact_turns=session._turn_ids(pairs),
+        redact_turns=turn_ids(session.turns, pairs),
     )
-    session._redact(pairs, edit.id)
+    redact(session.turns, pairs, edit.id)
     session._record(
         "Forget what you told me about Zubrowka.",
         Reply(

@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from repair.serve.app import create_app  # noqa: E402
 from repair.serve.security import Keys, KeySpec  # noqa: E402
-from repair.session import Session, short_id  # noqa: E402
+from repair.session import Session  # noqa: E402
+from repair.session.texts import short_id  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 ADMIN, ALICE, BOB = "sk-admin-e2e-000000000", "sk-alice-e2e-000000000", "sk-bob-e2e-00000000000"

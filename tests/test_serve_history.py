@@ -19,6 +19,7 @@ from repair.models.patient import Patient  # noqa: E402
 from repair.serve.app import create_app  # noqa: E402
 from repair.serve.security import Keys, KeySpec  # noqa: E402
 from repair.session import Reply, Session  # noqa: E402
+from repair.session.pipeline import redact, turn_ids  # noqa: E402
 
 ADMIN, ALICE, BOB = "sk-admin-000000000000", "sk-alice-000000000000", "sk-bob-00000000000000"
 SECRET_Q, SECRET_A = "Where does Maya Taylor live?", "Maya Taylor lives at 12 Quillford Lane."
@@ -105,9 +106,9 @@ def test_a_scopes_forgotten_turns_are_sealed_and_a_purge_removes_them(tok, tmp_p
         edit = make_edit("e1", 1)
         edit.meta.update(forget=[list(p) for p in pairs], target="Maya Taylor")
         alice.patient.ledger.commit(
-            edit, verification={"forgotten": True}, redact_turns=alice._turn_ids(pairs)
+            edit, verification={"forgotten": True}, redact_turns=turn_ids(alice.turns, pairs)
         )
-        alice._redact(pairs, edit.id)
+        redact(alice.turns, pairs, edit.id)
         ack = Reply(kind="unlearn", outcome="done", edit_id=edit.id, text="Done: Maya Taylor is forgotten.")
         alice._record("Forget where Maya Taylor lives.", ack)
         assert all(b"Quillford" not in p.read_bytes() for p in folder.rglob("*") if p.is_file())
@@ -136,9 +137,9 @@ def test_a_purge_by_another_process_reaches_every_scope(tok, tmp_path):
         alice._record(SECRET_Q, Reply(kind="chat", text=SECRET_A))
         edit = make_edit("e1", 1)
         alice.patient.ledger.commit(
-            edit, verification={"forgotten": True}, redact_turns=alice._turn_ids([(SECRET_Q, SECRET_A)])
+            edit, verification={"forgotten": True}, redact_turns=turn_ids(alice.turns, [(SECRET_Q, SECRET_A)])
         )
-        alice._redact([(SECRET_Q, SECRET_A)], edit.id)
+        redact(alice.turns, [(SECRET_Q, SECRET_A)], edit.id)
         assert (
             c.delete(f"/v1/edits/{edit.id}", headers={"Authorization": f"Bearer {ALICE}"}).status_code == 200
         )

@@ -13,13 +13,10 @@ import repair
 from repair.edit.answers import checked_answer, key_answer, key_answers
 from repair.edit.verify import guard_verdict, still_answers
 from repair.eval.metrics import answer_match
-from repair.session import (
-    Session,
-    display_target,
-    reply_leaks,
-    score_replies,
-    short_id,
-)
+from repair.session import Session
+from repair.session.guard import guard_key
+from repair.session.texts import display_target, short_id
+from repair.session.verify import reply_leaks, score_replies
 
 # -- verification helpers (no model) ----------------------------------------------------------------
 
@@ -183,7 +180,7 @@ UNRELATED = [
 def test_table4_conversation_persists_and_undoes(tmp_path):
     folder = tmp_path / "chat"
     session = Session.open(folder, max_new_tokens=32).warm()
-    assert session.patient.cache[session._guard_key()], "warm() asks the check questions up front"
+    assert session.patient.cache[guard_key(session.patient)], "warm() asks the check questions up front"
     question, answer = FACT
 
     pre = session.send(question)
@@ -196,7 +193,7 @@ def test_table4_conversation_persists_and_undoes(tmp_path):
     assert "repair.stamp(" in ack.plan["python"]
     # The check questions answered with the committed edit become the next request's guard set, each
     # with the edited model's own greedy reply (a teacher-forced forward proves it, as for a fresh set).
-    carried = session.patient.cache[session._guard_key()]
+    carried = session.patient.cache[guard_key(session.patient)]
     assert len(carried) == ack.verification["guard"]["kept"] > 0
     assert all(
         still_answers(
@@ -243,7 +240,7 @@ def test_bfloat16_session_forgets_and_its_ledger_reopens_in_float32(tmp_path):
     # what the first edit cost stays spent. Say it cost one more question than it did: the set carried to
     # the next request shrinks, the budget's total does not.
     total = ack.verification["guard"]["total"]
-    key = session._guard_key()
+    key = guard_key(session.patient)
     session.patient.cache[key] = session.patient.cache[key][:-1]
     session.send(UNRELATED[0][0])
     second = session.send("Forget what you just said.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repair.subject_request import (
+from repair.session.subject import (
     GuardCheck,
     ProbeCheck,
     Verification,

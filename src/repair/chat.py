@@ -20,8 +20,10 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from repair.agents.watchdog import Watchdog, lazy_generate_fn
-from repair.control import Confirm, Proposal
-from repair.session import Reply, Session, make_surgeon, short_id
+from repair.session import Reply, Session
+from repair.session.control import Confirm, Proposal
+from repair.session.surgeons import make_surgeon
+from repair.session.texts import short_id
 
 HELP = """commands: /edits (list edits) · /undo ID (revert one) · /history (the turns) · /plan (the last repair \
 as Python) · /reset (clear the context) · /help · /quit
@@ -129,6 +131,43 @@ def _watchdog(k: int, llm: str | None) -> Watchdog:
     return Watchdog(k=k, extractor=lazy_generate_fn(llm) if llm else None)
 
 
+def _reader(console: Console) -> Callable[[], str]:
+    """Read a line from the terminal or, piped, from stdin with each line echoed, so that the transcript
+    reads as a conversation."""
+    import sys
+
+    if sys.stdin.isatty():
+        return lambda: console.input("[bold cyan]> [/bold cyan]")
+
+    def read() -> str:
+        line = input()
+        console.print(f"[bold cyan]>[/bold cyan] {escape(line)}")
+        return line
+
+    return read
+
+
+def _loop(console: Console, session: Session, read: Callable[[], str]) -> None:
+    """Until the input ends or /quit: a /command, or a message for the session."""
+    last: Reply | None = None
+    while True:
+        try:
+            line = read()
+        except (EOFError, KeyboardInterrupt):
+            break
+        line = line.strip()
+        if line in ("/quit", "/exit", "/q"):
+            break
+        if line.startswith("/"):
+            _command(console, session, line, last)
+        else:
+            with console.status("thinking …"):
+                reply = session.send(line)
+            if reply.plan:
+                last = reply
+            _show_reply(console, reply)
+
+
 def run_chat(
     model: str | None,
     session_dir: Path | None,
@@ -143,21 +182,10 @@ def run_chat(
 ) -> Session:
     """The REPL loop; returns the session when the input ends or the user types /quit. ``yes``: forget
     without asking first."""
-    import sys
-
     import repair
 
     console = console or Console()
-    if read is None:
-        if sys.stdin.isatty():
-            read = lambda: console.input("[bold cyan]> [/bold cyan]")  # noqa: E731
-        else:
-            # Piped input: echo each line, so that the transcript reads as a conversation.
-            def read() -> str:
-                line = input()
-                console.print(f"[bold cyan]>[/bold cyan] {escape(line)}")
-                return line
-
+    read = read or _reader(console)
     t = time.perf_counter()
     with console.status("loading the patient …"):
         kw = dict(surgeon=make_surgeon(surgeon, dtype), k=k, user="chat", engine=engine)
@@ -176,21 +204,5 @@ def run_chat(
         f"[dim]{session.patient!r} ready in {time.perf_counter() - t:.1f} s · {where} · "
         f"{len(session.history) // 2} earlier turns · /help for commands[/dim]"
     )
-    last: Reply | None = None
-    while True:
-        try:
-            line = read()
-        except (EOFError, KeyboardInterrupt):
-            break
-        line = line.strip()
-        if line in ("/quit", "/exit", "/q"):
-            break
-        if line.startswith("/"):
-            _command(console, session, line, last)
-        else:
-            with console.status("thinking …"):
-                reply = session.send(line)
-            if reply.plan:
-                last = reply
-            _show_reply(console, reply)
+    _loop(console, session, read)
     return session

@@ -66,7 +66,7 @@ MaxTokensOpt = Annotated[
 
 
 def _check_engine(engine: str) -> None:
-    from repair.session import ENGINES  # the one list of engine names
+    from repair.session.reply import ENGINES  # the one list of engine names
 
     if engine not in ENGINES:
         console.print(f"[red]error:[/red] unknown engine {engine!r} ({' or '.join(ENGINES)})")
@@ -74,7 +74,7 @@ def _check_engine(engine: str) -> None:
 
 
 def _check_surgeon(surgeon: str) -> None:
-    from repair.session import SURGEONS  # the one list of surgeon names
+    from repair.session.surgeons import SURGEONS  # the one list of surgeon names
 
     if surgeon not in SURGEONS:
         console.print(f"[red]error:[/red] unknown surgeon {surgeon!r} ({' or '.join(SURGEONS)})")

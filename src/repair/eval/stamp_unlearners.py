@@ -28,7 +28,8 @@ class StampUnlearner:
         self._session = None
 
     def _session_for(self, patient: Any):
-        from repair.session import Session, make_surgeon
+        from repair.session import Session
+        from repair.session.surgeons import make_surgeon
 
         if self._session is None or self._session.patient is not patient:
             self._session = Session(

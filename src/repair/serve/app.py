@@ -367,7 +367,7 @@ def serve(
     import uvicorn
 
     from repair.serve.security import allowed_hosts, check_bind, check_port
-    from repair.session import make_surgeon
+    from repair.session.surgeons import make_surgeon
 
     check_bind(host, keys_file)
     keys = Keys.load(keys_file) if keys_file else None

@@ -16,13 +16,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from repair.control import mark_stale
 from repair.edit.ledger.history import FORGOTTEN
 from repair.serve.review import ReviewQueue
 from repair.serve.scopes import Adapters, ServedPatient
 from repair.serve.security import GLOBAL
 from repair.serve.worker import Cancelled, Job, Worker
 from repair.session import Reply, Session
+from repair.session.files import stored_turns
 
 MAX_TURNS = 400  # turns a scope's in-memory conversation keeps (its context is the last k exchanges)
 
@@ -109,8 +109,8 @@ class _AskFirst(Exception):
 
 def _confirmation(verdict: Any) -> dict[str, Any]:
     """What a forget request would do, for the client to confirm: its target and the questions the
-    model would stop answering (`repair.control.proposal`, as `repair chat` shows it)."""
-    from repair.control import proposal
+    model would stop answering (`repair.session.control.proposal`, as `repair chat` shows it)."""
+    from repair.session.control import proposal
 
     return proposal(verdict).model_dump(include={"target", "questions", "text"})
 
@@ -157,10 +157,7 @@ class Hub:
         self._wrap(s, scope)
         if t.session_dir is not None and s.patient.ledger.history is not None:
             s.session_dir = t.session_dir  # its turns are stored, under its scope
-            s.turns = s.patient.ledger.history.load()
-            for m in s.patient.ledger.list(include_undone=True):  # replies given under an undone edit
-                if m["status"] == "undone":
-                    mark_stale(s.turns, m)
+            s.turns = stored_turns(s.patient.ledger)
         self.sessions[scope] = s
         while len(self.sessions) > self.limits.max_scopes:
             old = next(k for k in self.sessions if k != GLOBAL)

@@ -12,7 +12,7 @@ from typing import Any
 
 from repair.serve.guard import ApiError
 from repair.serve.worker import Cancelled, Job
-from repair.session import Reply
+from repair.session.reply import Reply
 
 STATUS = {"empty": 400, "too_long": 400, "forbidden": 403, "busy": 409, "internal": 500}
 

@@ -163,7 +163,8 @@ def run_pipeline(
     ``resume``: keep the scenarios already in ``out``/pipeline_scenarios.jsonl (a run that was stopped;
     N = 100 takes hours on a 2-core CPU) and play only the rest; the summary covers all of them."""
     import repair
-    from repair.session import Session, make_surgeon
+    from repair.session import Session
+    from repair.session.surgeons import make_surgeon
 
     t_start = time.perf_counter()
     patient = repair.load(model, ledger=False, dtype=dtype)  # in memory: the benchmark leaves no edits behind

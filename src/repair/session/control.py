@@ -7,7 +7,7 @@ the weights change, and which turns the chat may still use as context.
 - `mark_stale(turns, record)`: after an undo, the chat replies given while that edit was active were
   written by the edited model; they leave the context (they stay in the log).
 - `context_turns(turns, start)`: the turns the chat and the watchdog may read: from ``start`` (the
-  last ``/reset``), less the stale ones.
+  last ``/reset``), less the stale ones; `as_messages(pairs)` hands them to a model.
 
 "that" and "what you just said" resolve against the session's own turns only: the terminal chat has
 no other, and the server drops every assistant turn it did not produce (`repair.serve.hub.trusted_history`).
@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from repair.agents.watchdog import Verdict, probe_prompts
+from repair.session.texts import display_target
 
 MAX_SHOWN = 3
 
@@ -39,8 +40,6 @@ Confirm = Callable[[Proposal], bool]
 
 def proposal(verdict: Verdict) -> Proposal:
     """The subject and up to three questions the model would stop answering, from the watchdog's verdict."""
-    from repair.session import display_target
-
     questions = [p for p, _ in verdict.pairs] or list(verdict.probes) or probe_prompts(verdict.target or "")
     questions = questions[:MAX_SHOWN] if verdict.target or verdict.pairs else []
     target = display_target(verdict.target) if verdict.target else "what I just told you"
@@ -65,3 +64,11 @@ def mark_stale(turns: list[dict[str, Any]], record: dict[str, Any]) -> int:
 def context_turns(turns: list[dict[str, Any]], start: int = 0) -> list[dict[str, Any]]:
     """The turns after the last /reset that the context may use (no stale replies)."""
     return [t for t in turns[start:] if not t.get("stale_by")]
+
+
+def as_messages(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """(user, assistant) pairs as the chat messages a model reads."""
+    out: list[dict[str, str]] = []
+    for u, a in pairs:
+        out += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
+    return out
