@@ -29,7 +29,18 @@ _F_VERB = (
     r"|esquece|esque[çc]a|esque[çc]as|esquecer|apaga|apague|apagues|apagar|remova|remover|exclua|excluir"  # pt
     r"|vergeet|vergeten|verwijder|verwijderen|wis|wissen"  # nl
 )
-_F_VERB_RE = re.compile(rf"(?<![’'])\b(?:{_F_VERB})\b", re.I)
+# not after "j'" ("j'oublie toujours"); "d'effacer" ("je vous prie d'effacer") is the infinitive
+_F_VERB_RE = re.compile(rf"(?<![jJ]['’])\b(?:{_F_VERB})\b", re.I)
+# Asking how to delete something ("Comment effacer mes données de Google ?", "Wie kann ich ... löschen?"),
+# or saying one has forgotten ("Ich habe vergessen, was ...", "Ik ben vergeten ..."): not a request.
+_F_HOWTO = re.compile(
+    r"^\W*(?:comment|wie|c[óo]mo|come|como|hoe|est-ce que je peux|puis-je|kann ich|puedo|posso|kan ik)\b.*\?\s*$",
+    re.I | re.S,
+)
+_F_PERFECT = re.compile(
+    r"\b(?:ich habe|ich hab|habe ich|hab ich|ich hatte|ik ben|ik heb|ik had|ben ik|heb ik)\b[^.?!]*?\b(?:vergessen|vergeten)\b",
+    re.I,
+)
 _F_MEMORY = re.compile(
     r"\b(?:de (?:ta|votre) m[ée]moire|(?:aus|in) (?:deinem|ihrem|deinen|ihren) (?:wissen|ged[äa]chtnis|speicher)"
     r"|de (?:tu|su) memoria|dalla (?:tua|sua) memoria|d[ao] (?:tua|sua) mem[óo]ria|uit (?:je|jouw|uw) geheugen)\b",
@@ -114,7 +125,8 @@ def foreign_verb(message: str) -> bool:
 
 def foreign_request(message: str, n_turns: int = 1) -> bool:
     """An fr/de/es/it/pt/nl forget-delete request in imperative form with a target signal."""
-    if not _F_VERB_RE.search(message):
+    message = _F_PERFECT.sub(" ", message)
+    if not _F_VERB_RE.search(message) or _F_HOWTO.match(message):
         return False
     dem = bool(n_turns and _dem_near_verb(message))
     return bool(

@@ -36,6 +36,8 @@ _SELF_NAME = [
     re.compile(rf"(?:^|[.:;!?]\s+|\n\s*)(?:I|Ich|Yo|Je|Io|Eu|Ik),\s+{_TITLE}{_NAME},"),
     # "me again, Lucy Tran": the speaker in apposition to "me" at the start of a sentence
     re.compile(rf"(?i:(?:^|[.;:!?]\s*)(?:it's |it is |it’s )?me(?: again| here)?),\s+{_TITLE}{_NAME}"),
+    # "Martha Lyle here - ...", "Martha Lyle speaking": a sign-on at the start of a sentence
+    re.compile(rf"(?:^|[.;:!?]\s+)(?:(?i:hi|hello|hey),?\s+)?{_TITLE}{_NAME}\s+(?:here|speaking)\b"),
     # "Odile Fenwick is me", "Odile Fenwick, that's me": the user says a name is theirs
     re.compile(rf"{_TITLE}{_NAME}(?:,?\s+(?:is|was)\s+me|,\s+(?:that's|that is|that’s) me)\b"),
     # "as the owner of X", "I'm the founder of X" (a business the user speaks for)

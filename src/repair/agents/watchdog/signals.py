@@ -36,7 +36,7 @@ _FORMAL_ASK = re.compile(
     r"|(?:^|[.;:!]\s*)(?:delete|erase|remove)\s+(?:all\s+(?:of\s+)?)?my\b"
     r"|request (?:to delete|(?:the )?(?:erasure|deletion|removal))|please (?:delete|erase|remove)"
     r"|(?:my client|on behalf of)\b[^.]*?\brequests?|requests (?:the )?(?:erasure|deletion)"
-    r"|je (?:vous )?demande|vous demande|(?:j'|j’)?exerce|demande (?:la|l'|l’)|hiermit verlange ich|ich verlange"
+    r"|je (?:vous )?demande|vous demande|(?:je )?vous prie|(?:j'|j’)?exerce|demande (?:la|l'|l’)|hiermit verlange ich|ich verlange"
     r"|ich beantrage|beantrage|verlange|fordere|ersuche|solicito|ejerzo|pido|exijo|chiedo|richiedo|esercito"
     r"|exer[çc]o|requeiro|pe[çc]o|verzoek|ik verzoek)\b",
     re.I,
@@ -63,6 +63,9 @@ _FORMAL_DATA = re.compile(
 )
 
 
+_WRITE_ONE = re.compile(r"\b(?:draft|write|compose|prepare|template|sample|word|phrase)\b", re.I)
+
+
 # "How do I request deletion of my data under CCPA?", "Can I ask ...": asking about the procedure.
 _HOWTO_ASK = re.compile(
     r"\b(?:how|what|when|where|why|which|whether|can|could|should|may|do|does)\s+(?:do\s+|can\s+|should\s+|would\s+"
@@ -75,9 +78,12 @@ _HOWTO_ASK = re.compile(
 def formal_request(message: str) -> bool:
     """A formal erasure request: a first-person request verb + an erasure word + legal/personal-data wording."""
     question = message.rstrip().endswith("?")
-    if _HOWTO_ASK.search(message) and question:
+    howto = _HOWTO_ASK.search(message)
+    if howto and (question or re.match(r"^\W*(?:\w+,\s*)?(?:how|what|where)\b", message, re.I)):
         return False
-    ask = _FORMAL_ASK.search(message) or (not question and _FORMAL_NOUN.search(message))
+    # "draft a deletion request letter for my landlord" asks for a text about erasure, not for one
+    noun = _FORMAL_NOUN.search(message) and not (question or _WRITE_ONE.search(message))
+    ask = _FORMAL_ASK.search(message) or noun
     return bool(ask and _FORMAL_ERASE.search(message) and _FORMAL_DATA.search(message))
 
 
@@ -98,7 +104,10 @@ _REMOVE = re.compile(
 # "unlearn that dance fact", "get rid of that first answer": a strong forget verb or an answer noun
 # pointing back at the history ("forget that idea, let's ..." is chat, so plain "forget" needs the noun). "delete that last line" (editing a draft) has neither.
 _POINT_BACK = re.compile(
-    r"\b(?:unlearn|purge|expunge|scrub)\s+(?:that|this|those|these)\s+(?:[\w'\-]+\s+){0,3}?[\w'\-]+\b"
+    # ... but not at a thing that is not the model's knowledge ("purge this folder", "scrub this text")
+    r"\b(?:unlearn|purge|expunge|scrub)\s+(?:that|this|those|these)\s+(?!(?:[\w'\-]+\s+){0,2}?(?:folder|file|director"
+    r"|drive|disk|cache|text|draft|document|doc|paragraph|sentence|line|list|table|spreadsheet|inbox|email|photo"
+    r"|image|code|repo|database|log|pan|floor|surface)\w*\b)(?:[\w'\-]+\s+){0,3}?[\w'\-]+\b"
     r"|\b(?:forget|unlearn|erase|delete|remove|wipe|purge|scrub|get rid of|drop)\s+(?:that|this|your)\s+"
     r"(?:first |last |previous |earlier |second )?(?:answer|reply|response|fact|claim)\b",
     re.I,
