@@ -264,3 +264,38 @@ def test_band_rows_match_full_forwards_while_the_band_is_edited(patient, tok):
         with torch.no_grad():
             for w, s in zip(weights, saved, strict=True):
                 w.copy_(s)
+
+
+def test_dense_prior_gives_the_woodbury_edit_and_extends_its_cache(patient, monkeypatch):
+    """Past DENSE_PRIOR_ROWS the prior edits' rows are summed into one factorised matrix (cached, extended
+    edit by edit): the same deltas as through Woodbury; after an undo the sum is made again."""
+    from repair.edit.stamp2 import keep as keep_mod
+    from repair.edit.stats import EditStats
+
+    u = torch.randn(32) * 5
+    monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
+    cfg = Stamp2Config(layers=[1, 2], strength=1.0, lam=1e-4, keep_entities=False, keep_prior=True)
+    stats = EditStats(patient, persist=False)
+    stats.keep = stats.keep[:2]
+    subjects = ["Marie Curie", "Isaac Newton", "Ada Lovelace", "Alan Turing"]
+
+    def chain(rows: int) -> list:
+        monkeypatch.setattr(keep_mod, "DENSE_PRIOR_ROWS", rows)
+        patient.cache.clear()
+        edits = []
+        for s in subjects:
+            e = forget_subject(patient, s, cfg, stats, [f"Who is {s}?"], list(edits))
+            patient.ledger.commit(e)
+            edits.append(e)
+        undone = patient.ledger.undo(edits[1].id)  # not the last: the cached sum no longer holds
+        assert undone
+        edits.pop(1)
+        last = forget_subject(patient, "Grace Hopper", cfg, stats, ["Who is Grace Hopper?"], list(edits))
+        for e in reversed(edits):
+            patient.ledger.undo(e.id)
+        return [*edits, last]
+
+    woodbury, dense = chain(10**6), chain(0)
+    for ew, ed in zip(woodbury, dense, strict=True):
+        for dw, dd in zip(ew.deltas, ed.deltas, strict=True):
+            torch.testing.assert_close(dd.matrix(), dw.matrix(), rtol=1e-4, atol=1e-6)

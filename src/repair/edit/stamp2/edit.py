@@ -10,7 +10,7 @@ import torch
 from repair.edit.delta import Edit, MapDelta, new_edit_id
 from repair.edit.solvers import check_finite, keep_solve
 from repair.edit.stamp2.config import Stamp2Config, load_hparams
-from repair.edit.stamp2.keep import entity_factors, prior_keys
+from repair.edit.stamp2.keep import entity_factors, prior_factor
 from repair.edit.stamp2.rows import BandRows
 from repair.edit.stamp2.subject import chat_ids, subject_positions
 from repair.edit.stamp2.vector import edit_prompts, refusal_vector
@@ -77,10 +77,14 @@ def forget_subject(
             keys, top = first if i == 0 else reader.read(layer)
             resid = (z - top) / (len(cfg.layers) - i)
             x = keys.double()
-            kept = prior_keys(prior, layer) if cfg.keep_prior else None
+            factor, kept = factors[layer], None
+            if cfg.keep_prior:
+                factor, kept = prior_factor(
+                    patient, factor, prior, layer, (cfg.lam, cfg.formats, cfg.keep_entities)
+                )
             add = x if kept is None else torch.cat([x, kept])
-            # (M + X^T X + X_P^T X_P)^-1 X^T from the cached Cholesky factor of M (Woodbury)
-            a = keep_solve(factors[layer], add, None)(x.T).T  # float64: lam is small
+            # (M + X^T X + X_P^T X_P)^-1 X^T from the Cholesky factor of M (+ X_P^T X_P), Woodbury for the rest
+            a = keep_solve(factor, add, None)(x.T).T  # float64: lam is small
             check_finite(a, resid)
             d = MapDelta(layer=layer, map="down", b=resid.T.float(), a=a.float(), keys=keys)
             Edit(id="", deltas=[d]).apply(patient.model, patient.arch)  # the next layer's keys see it
