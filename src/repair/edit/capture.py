@@ -144,28 +144,13 @@ def capture(
     # cut after its last selected position: a causal model's earlier activations do not depend on it.
     last = f"{arch.layers}.{max(layers)}"
     hooked = [n for n in names.values() if n != last] + [last]
-    start = min(e.user_start for e in enc)
-    prefix = enc[0].ids[:start]
-    kv = (
-        _prefix_kv(model, last, prefix, device, state)
-        if reuse_prefix and start > 0 and all(e.ids[:start] == prefix for e in enc)
-        else None
-    )
-    skip = start if kv is not None else 0  # positions below are relative to the fed tokens
+    kv, skip = _shared_prefix(model, last, enc, device, state) if reuse_prefix else (None, 0)
     for batch in tqdm(list(_batches(enc, batch_size)), desc="capture", disable=not show, leave=False):
         pos = [positions(e) if callable(positions) else e.positions(positions) for e in batch]
         ids, mask = right_padded(
             [e.ids[skip : max(p) + 1 if p else skip + 1] for e, p in zip(batch, pos, strict=True)], pad
         )
-        extra: dict = {"use_cache": False}
-        if kv is not None:
-            extra = {**cache_kw(model, _expand(kv, len(batch), model.config)), "use_cache": True}
-            mask = torch.cat([torch.ones(len(batch), skip, dtype=mask.dtype), mask], dim=1)
-        with TraceDict(model, hooked, stop=True) as td:
-            try:
-                model(input_ids=ids.to(device), attention_mask=mask.to(device), **extra)
-            except StopForward:
-                pass
+        td = _traced_forward(model, hooked, ids.to(device), mask, kv, skip)
         for key, name in names.items():
             t = td[name]
             out = t.output[0] if isinstance(t.output, tuple) else t.output
@@ -174,12 +159,38 @@ def capture(
                 if key[1] != "resid":
                     xs[key].append(t.input[i, q].float().cpu())
                 ys[key].append(out[i, q].float().cpu())
-    result = {}
-    for key in names:
-        y = torch.cat(ys[key]) if ys[key] else torch.empty(0)
-        x = torch.cat(xs[key]) if xs[key] else torch.empty(0)
-        result[key] = (x, y)
-    return result
+    return {key: (_cat(xs[key]), _cat(ys[key])) for key in names}
+
+
+def _cat(rows: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat(rows) if rows else torch.empty(0)
+
+
+def _shared_prefix(model, last: str, enc: list[Encoded], device, state: Hashable | None):
+    """The template prefix every sample shares (no row comes from it), run once: its keys and values
+    and its length; (None, 0) when the samples do not share one."""
+    start = min(e.user_start for e in enc)
+    prefix = enc[0].ids[:start]
+    if start > 0 and all(e.ids[:start] == prefix for e in enc):
+        return _prefix_kv(model, last, prefix, device, state), start
+    return None, 0
+
+
+def _traced_forward(
+    model, hooked: list[str], ids: torch.Tensor, mask: torch.Tensor, kv, skip: int
+) -> TraceDict:
+    """One batch's forward, stopped after the last hooked module, after the shared prefix ``kv``
+    (``skip`` tokens) when there is one."""
+    extra: dict = {"use_cache": False}
+    if kv is not None:
+        extra = {**cache_kw(model, _expand(kv, len(ids), model.config)), "use_cache": True}
+        mask = torch.cat([torch.ones(len(ids), skip, dtype=mask.dtype), mask], dim=1)
+    with TraceDict(model, hooked, stop=True) as td:
+        try:
+            model(input_ids=ids, attention_mask=mask.to(ids.device), **extra)
+        except StopForward:
+            pass
+    return td
 
 
 # prefixes computed per model, keyed by the weights they were computed with (see capture's ``state``)
