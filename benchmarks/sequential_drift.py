@@ -1,0 +1,67 @@
+"""How far the rest of the model drifts as STAMP-2 edits pile up: a one-minute check of composition.
+
+    python benchmarks/sequential_drift.py [--edits 60] [--set keep_entities=false] [--threads 2]
+
+Forgets the stress set's entities one after another on SmolLM2 (each edit committed, none verified) and,
+after 10, 20, 40, 60, ... edits, prints the next-token KL on 24 generic prompts against the unedited model,
+the perplexity of 6 book passages, and the first words of six unrelated answers. It is a quick proxy for
+`repair eval forget-quality --sequential` (which also scores the forgotten targets and their neighbours,
+at an hour per 60 edits on this CPU): use it to try a change to the objective, then confirm there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+import torch
+
+import repair
+from repair.edit.stamp2 import forget_subject, prepare
+from repair.eval.forget_quality.data import load_targets
+from repair.eval.forget_quality.run import Utility
+
+QUESTIONS = (
+    "What is the capital of France?",
+    "Who wrote Hamlet?",
+    "How many days are in a week?",
+    "Who painted the Mona Lisa?",
+    "What is the largest planet?",
+    "Who was Napoleon?",
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--edits", type=int, default=60)
+    ap.add_argument("--set", action="append", default=[], help="a STAMP-2 setting, key=value (JSON value)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    subjects = list(dict.fromkeys(t.subject for t in load_targets("stress") if t.kind == "entity"))
+    marks = {10, 20, 40, 60, 100, 200, args.edits}
+    with tempfile.TemporaryDirectory() as ledger:
+        patient = repair.load("smollm2-135m-instruct", ledger=ledger)
+        cfg, stats = prepare(patient, **overrides)
+        utility = Utility(patient, n_ppl=6)
+        t0 = time.perf_counter()
+        for i, subject in enumerate(subjects[: args.edits], 1):
+            prompts = [f"Who is {subject}?"]
+            edit = forget_subject(patient, subject, cfg, stats, prompts, patient.ledger.active)
+            patient.ledger.commit(edit, requested_by="benchmark", subject=subject)
+            if i in marks:
+                said = patient.generate(list(QUESTIONS), max_new_tokens=12)
+                print(
+                    f"edits {i:3d}: KL {utility.kl(patient):.4f}  ppl {utility.ppl(patient):7.2f}  "
+                    f"({time.perf_counter() - t0:.0f} s)  "
+                    + " | ".join(" ".join(s.split())[:32] for s in said),
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
