@@ -22,9 +22,9 @@ _F_VERB = (
     r"oublie|oublies|oubliez|oublier|efface|effaces|effacez|effacer|supprime|supprimes|supprimez|supprimer"
     r"|retirez|retirer|enl[èe]ve|enlevez|enlever"  # fr
     r"|vergiss|vergisst|vergessen|l[öo]sch|l[öo]sche|l[öo]schst|l[öo]schen|entferne|entfernst|entfernen"  # de
-    r"|olvida|olvide|olvides|olvidad|olvidar|b[oó]rra\w*|b[oó]rre\w*|elimina|elimine|elimines|eliminar"
+    r"|olvida|olvide|olvides|olvidad|olvidar|olv[ií]date|olv[ií]dese|b[oó]rra\w*|b[oó]rre\w*|elimina|elimine|elimines|eliminar"
     r"|suprime|suprima|suprimir|quita|quitar"  # es
-    r"|dimentica|dimentichi|dimenticare|dimenticass\w+|cancella|cancelli|cancellare|cancellass\w+|elimini"
+    r"|dimentica|dimentichi|dimenticare|dimenticati|dimenticass\w+|cancella|cancelli|cancellare|cancellass\w+|elimini"
     r"|eliminare|rimuovi|rimuova|rimuovere"  # it
     r"|esquece|esque[çc]a|esque[çc]as|esquecer|apaga|apague|apagues|apagar|remova|remover|exclua|excluir"  # pt
     r"|vergeet|vergeten|verwijder|verwijderen|wis|wissen"  # nl
@@ -50,13 +50,24 @@ _F_ALL_ABOUT = re.compile(
     r"\b(?:tout ce (?:que (?:tu sais|vous savez)|qui concerne)|ce que (?:tu sais|vous savez)"
     r"|alles,? (?:was (?:du|sie)|über)|(?:todo )?lo que sab(?:es|e)|todo sobre"
     r"|tutto (?:su|quello che sai|ci[òo] che sai)|quello che sai|tudo (?:sobre|o que)|o que (?:voc[êe] sabe|sabes)"
-    r"|alles (?:over|wat)|wat je weet)\b",
+    r"|alles (?:over|wat)|wat je weet|lo que sepas|todo lo que|tout ce que|alles was|tutto ci[òo]|tudo o que)\b",
+    re.I,
+)
+# "what you just said": "ce que tu viens de dire", "was du gerade gesagt hast", "lo que acabas de decir",
+# "quello che hai detto", "o que disseste", "wat je net zei", "ta dernière réponse" (not "what I said").
+_F_YOU_SAID = re.compile(
+    r"\b(?:ce que (?:tu viens|vous venez) de dire|ce que (?:tu as|vous avez) (?:dit|écrit|répondu)"
+    r"|(?:ta|votre) (?:derni[èe]re )?r[ée]ponse|was (?:du|sie) (?:gerade |eben )?(?:gesagt|geschrieben|geantwortet)"
+    r"|(?:deine|ihre) (?:letzte )?antwort|lo que (?:acabas de decir|dijiste|has dicho|me dijiste)"
+    r"|(?:tu|su) (?:[úu]ltima )?respuesta|quello che (?:hai|mi hai) (?:appena )?detto|(?:la tua|la sua) (?:ultima )?risposta"
+    r"|o que (?:acabaste de dizer|disseste|me disseste|voc[êe] disse)|(?:a tua|a sua) (?:[úu]ltima )?resposta"
+    r"|wat je (?:net |zojuist )?(?:zei|zegde|hebt gezegd)|je (?:laatste )?antwoord)\b",
     re.I,
 )
 _F_ABOUT = r"(?:sur|concerne|über|sobre|su|over|a|à)"
 # About the speaker: "sur moi", "meine Daten", "mis datos", "i miei dati", "os meus dados", "mijn gegevens".
 _F_SELF = re.compile(
-    r"\b(?:sur moi|qui me concerne|me concernant|über mich|mich betreffend\w*|sobre m[íi]m?|de m[íi]|su di me"
+    r"\b(?:sur moi|qui me concern\w*|me concernant|über mich|mich betreffend\w*|sobre m[íi]m?|de m[íi]|su di me"
     r"|che mi riguarda|over mij|(?:mes|meine|mis|i miei|os meus|mijn) (?:\w+ )?(?:donn[ée]es|daten|datos|dati"
     r"|dados|gegevens|informations|informationen))\b",
     re.I,
@@ -75,8 +86,15 @@ _F_NAME_AFTER = re.compile(
 _F_MULTI_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+)")
 
 
+# "tout ce qui concerne la société Vélonova", "über meine Firma Holzwerk Berger": a name a few words
+# after the "about" word
+_F_NAME_NEAR = re.compile(
+    rf"(?i:\b(?:sur|concerne|concernant|über|sobre|acerca de|su|riguardo a|over)\s+(?:[a-zà-ÿß'’]+\s+){{0,3}}?){_NAME}"
+)
+
+
 def _f_name(message: str) -> str | None:
-    for m in _F_NAME_AFTER.finditer(message):
+    for m in [*_F_NAME_AFTER.finditer(message), *_F_NAME_NEAR.finditer(message)]:
         n = m.group("n")
         if n.split()[0].lower() not in _NOT_NAME and not _F_VERB_RE.fullmatch(n.split()[0]):
             return n
@@ -89,8 +107,9 @@ def _f_name(message: str) -> str | None:
 # Forget verbs proper (not delete verbs): "olvida a Pablo Neruda" is a request, "borra a Juan de la
 # lista" edits a list; "oublie ce mot de passe" points at an answer, "lösche diese Datei" at a file.
 _F_FORGET_NAME = re.compile(
-    rf"(?i:(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|olvidad|dimentica|dimentichi"
-    rf"|esquece|esque[çc]a|vergeet)\s+(?:{_F_ABOUT}\s+)?){_NAME}"
+    rf"(?i:(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|olvidad|olv[ií]date|olv[ií]dese"
+    rf"|dimentica|dimentichi|dimenticati|esquece|esque[çc]a|esquece-te|esque[çc]a-se|vergeet)\s+(?:(?:{_F_ABOUT}|de)\s+)?"
+    rf"{_F_ART}){_NAME}"
 )
 _F_FORGET_DEM = re.compile(
     r"(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|dimentica|dimentichi|esquece"
@@ -135,6 +154,7 @@ def foreign_request(message: str, n_turns: int = 1) -> bool:
         or _F_SELF.search(message)
         or (dem and (_F_FORGET_DEM.search(message) or _F_ANSWER_NOUN.search(message)))
         or _F_FORGET_NAME.search(message)
+        or (n_turns and _F_YOU_SAID.search(message))
     )
 
 
@@ -144,11 +164,18 @@ def foreign_target(message: str) -> tuple[str | None, bool]:
         return None, False
     if _F_SELF.search(message):
         return self_name(message), self_name(message) is None
-    if _dem_near_verb(message) or (
-        _F_MEMORY.search(message) and not _F_ALL_ABOUT.search(message) and not _F_NAME_AFTER.search(message)
+    if (
+        _dem_near_verb(message)
+        or _F_YOU_SAID.search(message)
+        or (_F_MEMORY.search(message) and not _F_ALL_ABOUT.search(message) and not _f_name(message))
     ):
         return None, True  # "supprime cette réponse", "bórralo de tu memoria": the answer just given
     name = _f_name(message)
+    own = self_name(message)
+    if (
+        name and own and name.endswith(own)
+    ):  # "über meine Firma Holzwerk Berger": the business, not "Firma ..."
+        return own, False
     if name:
         return name, False
     return None, True

@@ -222,6 +222,10 @@ def _my_phrase(text: str) -> str | None:
     return _clean(my.group(1))
 
 
+# a target that still speaks of the user ("Under GDPR I want my data"): the name they gave is meant
+_MINE = re.compile(r"\b(?:me|myself|my (?:personal )?(?:data|information|info|details))\b", re.I)
+
+
 @dataclass
 class Resolution:
     target: str | None
@@ -239,7 +243,12 @@ class RuleExtractor:
         # The user named themselves ("I'm Oliver Strand ... forget me", "Name: X" in an erasure
         # request): the name is the subject, not "me" / "my personal data".
         name = self_name(message)
-        if name and (target is None or formal_request(message) or SELF_REF.match(target.strip())):
+        if name and (
+            target is None
+            or formal_request(message)
+            or SELF_REF.match(target.strip())
+            or _MINE.search(target)
+        ):
             return name, False
         return target, deictic
 
@@ -256,7 +265,11 @@ class RuleExtractor:
                     continue
                 if is_deictic_np(x) or _YOU_DID.search(x):  # "wipe that phone number": the answer just given
                     return None, True
-                if set(x.lower().split()) <= _GENERIC:  # "I want that statement removed" lost its "that"
+                # "I want that statement removed" (its "that" lost), "unlearn the wrong answer"
+                if (
+                    set(x.lower().split()) - {"the", "your", "that", "this", "my", "incorrect", "false"}
+                    <= _GENERIC
+                ):
                     return None, True
                 if _DEICTIC.match(x):
                     named = _named_pronoun(x, text)

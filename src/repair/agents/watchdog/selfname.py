@@ -9,7 +9,7 @@ import re
 
 # A name: 1-4 capitalised words (unicode letters, hyphens, apostrophes), after an optional title.
 _TITLE = r"(?:(?:Mrs|Mr|Ms|Mx|Dr|Prof|M|Mme|Sr|Sra|Sig|Sig\.ra)\.?\s+|(?:Professor|Doctor|Herr|Frau|Madame|Monsieur|Señora?|Signora?)\s+)?"
-_NAME = r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+(?:[A-ZÀ-ÝĀ-Ž][\w'’\-]+|&\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))*)"
+_NAME = r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+(?:[A-ZÀ-ÝĀ-Ž][\w'’\-]+|&[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))*)"
 # Words a capitalised run may start with that are not names (sentence-initial function words).
 _NOT_NAME = {
     "i", "please", "thanks", "the", "my", "and", "but", "so", "it", "this", "that", "hi", "hey",
@@ -61,6 +61,16 @@ _SELF_NAME = [
     re.compile(
         rf"(?i:\bmy (?:[\w\-]+\s+){{0,2}}?(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|"
         rf"nursery|practice|salon|studio|charity|agency)(?: is|,|'s name is| is called))\s+{_TITLE}{_NAME}"
+    ),
+    # "mi empresa, X", "meine Firma X", "ma société, X", "la mia azienda, X", "a minha empresa X", "mijn bedrijf X"
+    re.compile(
+        rf"(?i:\b(?:mon|ma|mein|meine|mi|il mio|la mia|o meu|a minha|mijn)\s+(?:entreprise|soci[ée]t[ée]|boutique"
+        rf"|magasin|restaurant|firma|unternehmen|laden|gesch[äa]ft|empresa|tienda|negocio|azienda|negozio|loja"
+        rf"|bedrijf|winkel|zaak)(?:,|\s+(?:est|ist|heißt|es|se llama|è|si chiama|é|chama-se|is|heet|s'appelle))?)\s+{_NAME}"
+    ),
+    # "ici Mathieu Rolland", "hier spricht X", "aquí X": a sign-on
+    re.compile(
+        rf"(?i:(?:^|[.;:,!?]\s*)(?:ici|hier (?:ist|spricht)|aqu[íi](?: habla)?|aqui(?: fala)?|hier is))\s+{_NAME}"
     ),
     # "I'm X", "I am X", "this is X", "it's X", "je suis X", "ich bin X", "soy X", "sono X", "sou (a|o) X"
     re.compile(

@@ -148,10 +148,18 @@ _KNOWN_DROP = re.compile(
     r"(?:drop|forget|delete|remove|erase|wipe|purge|scrub|ditch|get rid of)\s+(?:it|that|them|all of it)\b",
     re.I,
 )
-# "I want the bistro forgotten": a wish that something be forgotten by the model.
+# "I want the bistro forgotten", "I want my data gone": a wish that the model forget something.
 _WANT_FORGOTTEN = re.compile(
-    r"\b(?:i|we)\s+(?:want|need|would like|'d like)\s+[^.?!,;]{1,40}?\s+(?:forgotten|unlearned|unlearnt"
-    r"|(?:removed|erased|deleted|wiped|purged) from (?:you|your|the model|what you))\b",
+    r"\b(?:i|we)\s+(?:want|need|would like|'d like)\s+(?:[^.?!,;]{1,40}?\s+(?:forgotten|unlearned|unlearnt"
+    r"|(?:removed|erased|deleted|wiped|purged) from (?:you|your|the model|what you))"
+    r"|(?:all\s+)?(?:my|our)\s+(?:personal\s+)?(?:data|information|info|details)\s+(?:gone|removed|erased|deleted|wiped))\b",
+    re.I,
+)
+# "remove anything you know about us": a removal imperative whose object is the model's knowledge
+_REMOVE_KNOWN = re.compile(
+    rf"(?:^|[.;:!?,]\s*|\s[-–—]\s*|\b(?:please|pls|kindly|just)\s+){_V_REMOVE}\s+(?:anything|everything|whatever|all)"
+    r"(?:\s+(?:that|of what))?\s+you(?:'ve|’ve|\s+have)?\s+(?:know|have|hold|remember|learned|learnt|store|stored"
+    r"|picked up|gathered)\b",
     re.I,
 )
 _NOT_FORGET = re.compile(r"\b(?:don't|do not|never|not)\s+forget\b|\bi (?:\w+ )?forget\b", re.I)
@@ -161,7 +169,7 @@ def _asks_removal(message: str, n_turns: int) -> bool:
     """The general request forms above (precision first: a question is never one)."""
     if message.rstrip().endswith("?") or _NOT_FORGET.search(message):
         return False
-    if _KNOWN_DROP.search(message) or _WANT_FORGOTTEN.search(message):
+    if _KNOWN_DROP.search(message) or _WANT_FORGOTTEN.search(message) or _REMOVE_KNOWN.search(message):
         return True
     return bool(
         n_turns
