@@ -19,18 +19,15 @@ MAX_FUNCTION_LINES = 60
 
 # Modules over the limit today (path: lines). Do not add to this list.
 MODULE_ALLOW: dict[str, int] = {
-    "src/repair/cli.py": 409,  # the CLI's commands; split with the session (serving issue)
     "benchmarks/make_watchdog_data.py": 2002,  # mostly hand-written data tables
 }
 
 # Functions over the limit today ((path, name): lines). Do not add to this list.
 FUNCTION_ALLOW: dict[tuple[str, str], int] = {
-    ("src/repair/cli.py", "forget"): 81,
     ("src/repair/eval/baselines/common.py", "train"): 63,
     ("src/repair/eval/forget_quality/cli.py", "forget_quality_command"): 100,
     ("src/repair/eval/report.py", "build_report"): 124,
     ("src/repair/eval/tasks/misinformation.py", "build_misinformation"): 103,
-    ("src/repair/serve/app.py", "create_app"): 212,  # the FastAPI routes are nested in it
     ("benchmarks/forget_facts.py", "main"): 90,
     ("benchmarks/make_watchdog_data.py", "build"): 73,
     ("benchmarks/make_watchdog_data.py", "compositional"): 84,

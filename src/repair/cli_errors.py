@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -23,7 +23,7 @@ HINTS = {
 }
 
 
-def fail(msg: str, hint: str = "") -> None:
+def fail(msg: str, hint: str = "") -> NoReturn:
     """Print one error line (user text escaped: it is never read as markup) and exit with code 2."""
     console.print(
         f"[red]error:[/red] {escape(msg)}" + (f" [dim]({escape(hint)})[/dim]" if hint else ""), soft_wrap=True

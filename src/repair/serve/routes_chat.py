@@ -1,0 +1,147 @@
+"""The chat routes: health, the model, the caller, ``/v1/chat/completions`` (OpenAI's shape), the
+scope's history and the web page."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from repair.serve.calls import caller, hub_of, submit, wait
+from repair.serve.guard import ApiError
+from repair.serve.hub import Hub
+from repair.serve.stream import completion, reply_error, sse
+from repair.serve.worker import Job
+from repair.session.reply import Reply
+
+router = APIRouter()
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):  # OpenAI content parts: keep the text ones
+            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, top_p, ...: accepted, decoding stays greedy
+    model: str | None = None
+    messages: list[ChatMessage]
+    stream: bool = False
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    user: str | None = Field(default=None, max_length=64)
+    confirm_edits: bool = False  # a forget request is answered with what it would do (kind "confirm")
+
+
+@router.get("/health")
+async def health(request: Request) -> dict[str, Any]:
+    hub = hub_of(request)
+    w = hub.worker
+    return {"status": "ok", "model": hub.patient.name, "busy": w.current is not None, "queued": w.waiting}
+
+
+@router.get("/v1/models")
+async def models(request: Request) -> dict[str, Any]:
+    hub = hub_of(request)
+    caller(request)
+    p = hub.patient
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": p.name,
+                "object": "model",
+                "created": int(hub.started),
+                "owned_by": "repair",
+                "context_length": hub.limits.context,
+            }
+        ],
+    }
+
+
+@router.get("/v1/whoami")
+async def whoami(request: Request) -> dict[str, Any]:
+    hub = hub_of(request)
+    c = caller(request)
+    return c.model_dump() | {"model": hub.patient.name}
+
+
+@router.post("/v1/chat/completions", response_model=None)
+async def chat_completions(req: ChatRequest, request: Request) -> Any:
+    hub = hub_of(request)
+    who = caller(request, req.user)
+    message, history, max_tokens = _checked(req, hub)
+    timeout = hub.limits.edit_timeout_s if who.edit else hub.limits.timeout_s
+
+    def fn(job: Job) -> Reply:
+        job.may_edit, job.confirm = who.edit, req.confirm_edits
+        return hub.turn(job, message, history, max_tokens)
+
+    job = await submit(request, fn, who.scope, timeout)
+
+    def usage(reply: Reply) -> dict[str, int]:
+        p, c = _n_tokens(hub, message), _n_tokens(hub, reply.text)
+        return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+    if req.stream:
+        return StreamingResponse(sse(job, hub.patient.name, usage), media_type="text/event-stream")
+    reply = await wait(job, request)
+    if reply.kind == "error":
+        raise reply_error(reply)
+    return completion(hub.patient.name, reply, usage(reply), job)
+
+
+@router.get("/v1/history")
+async def history(request: Request) -> dict[str, Any]:
+    hub = hub_of(request)
+    who = caller(request)
+    job = await submit(request, hub.history, who.scope, hub.limits.timeout_s)
+    return {"object": "list", "scope": who.scope, "data": await wait(job, request)}
+
+
+@router.get("/", response_class=HTMLResponse)
+def index() -> str:
+    return resources.files("repair.serve").joinpath("static/index.html").read_text(encoding="utf-8")
+
+
+def _checked(req: ChatRequest, hub: Hub) -> tuple[str, list[dict[str, str]] | None, int]:
+    """The message, the conversation before it and the reply's token budget, or a 400."""
+    lim = hub.limits
+    if not req.messages:
+        raise ApiError(400, "empty", "send at least one message")
+    if len(req.messages) > lim.max_messages:
+        raise ApiError(400, "too_many_messages", f"at most {lim.max_messages} messages")
+    msgs = [{"role": m.role, "content": m.text()} for m in req.messages]
+    if msgs[-1]["role"] != "user":
+        raise ApiError(400, "no_user_message", "the last message must come from the user")
+    asked = req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
+    if asked is not None and not 0 < asked <= lim.max_tokens:
+        raise ApiError(400, "invalid_max_tokens", f"max_tokens must be between 1 and {lim.max_tokens}")
+    max_tokens = asked or lim.default_tokens
+    n = sum(_n_tokens(hub, m["content"]) + 4 for m in msgs)
+    if n + max_tokens > lim.context:
+        raise ApiError(
+            400,
+            "context_length_exceeded",
+            f"the messages take {n} tokens and the reply {max_tokens}: more than this model's "
+            f"{lim.context}. Shorten the conversation or lower max_tokens.",
+        )
+    if not msgs[-1]["content"].strip():
+        raise ApiError(400, "empty", "the last message is empty")
+    # A client that sends the conversation (as OpenAI clients do) is answered in that context, less any
+    # turn this server did not produce; one that sends a single message continues its scope's session.
+    history = msgs[:-1] if len(msgs) > 1 else None
+    return msgs[-1]["content"], history, max_tokens
+
+
+def _n_tokens(hub: Hub, text: str) -> int:
+    return len(hub.patient.tokenizer(text, add_special_tokens=False)["input_ids"])

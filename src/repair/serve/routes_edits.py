@@ -1,0 +1,120 @@
+"""The edits routes: list, show, undo, export as LoRA, and ``/v1/forget`` (an explicit request), each
+within the caller's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from repair.serve.calls import caller, hub_of, submit, wait
+from repair.serve.guard import ApiError
+from repair.serve.hub import Hub
+from repair.serve.security import GLOBAL, Caller
+from repair.serve.stream import reply_error
+
+router = APIRouter()
+
+
+class ForgetRequest(BaseModel):
+    """An explicit forget request: the model's own answer to ``prompt`` is what is forgotten."""
+
+    model_config = ConfigDict(extra="forbid")
+    prompt: str = Field(min_length=1, max_length=4000)
+    target: str | None = Field(default=None, max_length=200)
+    user: str | None = Field(default=None, max_length=64)
+
+
+class UndoRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@router.get("/v1/edits")
+def edits(request: Request, all: bool = False) -> dict[str, Any]:  # noqa: A002 - the query parameter's name
+    hub = hub_of(request)
+    who = caller(request)
+    items = hub.patient.ledger.list(include_undone=all, scope=None if who.scope == GLOBAL else who.scope)
+    return {"object": "list", "data": [_edit_summary(m) for m in items]}
+
+
+@router.get("/v1/edits/{edit_id}")
+def edit(edit_id: str, request: Request) -> dict[str, Any]:
+    hub = hub_of(request)
+    return _edit_summary(_visible(hub, caller(request), edit_id))
+
+
+async def undo_edit(edit_id: str, request: Request) -> dict[str, Any]:
+    hub = hub_of(request)
+    who = caller(request)
+    rec = _visible(hub, who, edit_id)
+    if not who.may_touch(rec.get("scope", GLOBAL)):
+        raise ApiError(403, "forbidden", "only an admin key may undo a global edit")
+    if rec["status"] != "active":
+        raise ApiError(409, "not_active", f"edit {edit_id} is {rec['status']}")
+    scope = rec.get("scope", GLOBAL)
+    job = await submit(request, lambda j: hub.undo(j, rec["id"]), scope, hub.limits.timeout_s)
+    m = await wait(job, request)
+    return {"id": m["id"], "status": m["status"], "scope": scope}
+
+
+@router.post("/v1/edits/{edit_id}/undo", response_model=None)
+async def undo_post(edit_id: str, body: UndoRequest, request: Request) -> dict[str, Any]:
+    return await undo_edit(edit_id, request)
+
+
+@router.delete("/v1/edits/{edit_id}", response_model=None)
+async def undo_delete(edit_id: str, request: Request) -> dict[str, Any]:
+    return await undo_edit(edit_id, request)
+
+
+@router.post("/v1/forget", response_model=None)
+async def forget(req: ForgetRequest, request: Request) -> dict[str, Any]:
+    hub = hub_of(request)
+    who = caller(request, req.user)
+    if not who.edit:
+        raise ApiError(403, "forbidden", "this API key may not ask the model to forget")
+    job = await submit(
+        request, lambda j: hub.forget(j, req.prompt, req.target), who.scope, hub.limits.edit_timeout_s
+    )
+    reply = await wait(job, request)
+    if reply.kind == "error":
+        raise reply_error(reply)
+    return {"object": "repair.forget", "scope": who.scope} | reply.model_dump()
+
+
+@router.get("/v1/edits/{edit_id}/lora", response_model=None)
+async def lora(edit_id: str, request: Request) -> Response:
+    hub = hub_of(request)
+    rec = _visible(hub, caller(request), edit_id)
+    if rec["status"] != "active":
+        raise ApiError(409, "not_active", f"edit {edit_id} is {rec['status']}")
+    job = await submit(
+        request, lambda j: hub.lora(j, rec["id"]), rec.get("scope", GLOBAL), hub.limits.timeout_s
+    )
+    data = await wait(job, request)
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{edit_id}-lora.zip"'},
+    )
+
+
+def _visible(hub: Hub, who: Caller, edit_id: str) -> dict[str, Any]:
+    """The record with exactly this id, if the caller's scope sees it (else 404: nothing is told)."""
+    for m in hub.patient.ledger.list(include_undone=True):
+        if m["id"] == edit_id and (who.admin or m.get("scope", GLOBAL) in (GLOBAL, who.scope)):
+            return m
+    raise ApiError(404, "not_found", f"no edit '{edit_id}'")
+
+
+def _edit_summary(m: dict[str, Any]) -> dict[str, Any]:
+    meta = m.get("meta", {})
+    ver = meta.get("verification") or {}
+    return {
+        "id": m["id"], "status": m["status"], "scope": m.get("scope", GLOBAL), "created": m["created"],
+        "undone": m.get("undone"), "layers": m.get("layers"), "maps": m.get("maps"), "alpha": meta.get("alpha"),
+        "target": meta.get("target"), "forgotten": ver.get("forgotten"), "requested_by": meta.get("requested_by"),
+    }  # fmt: skip
