@@ -40,7 +40,7 @@ def tiny_llama():
     return tiny_llama_model()
 
 
-def tiny_llama_for(tok, *, layers: int = 2, positions: int = 128, **extra):
+def tiny_llama_for(tok, *, layers: int = 2, positions: int = 128, intermediate_size: int = 64, **extra):
     """A tiny random Llama sized to a tokenizer's vocabulary (seeded: the same weights every time)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -48,7 +48,7 @@ def tiny_llama_for(tok, *, layers: int = 2, positions: int = 128, **extra):
     cfg = LlamaConfig(
         vocab_size=len(tok),
         hidden_size=32,
-        intermediate_size=64,
+        intermediate_size=intermediate_size,
         num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,

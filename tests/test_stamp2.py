@@ -29,7 +29,8 @@ def tok():
 def patient(tok):
     from repair.models.patient import Patient
 
-    model = tiny_llama_for(tok, layers=4, positions=256)
+    # wide enough MLPs that holding the ~24 system-prompt keys leaves room for the edit (SmolLM2: 1536)
+    model = tiny_llama_for(tok, layers=4, positions=256, intermediate_size=256)
     with torch.no_grad():  # logits that respond to the hidden state (at init they are ~uniform)
         model.lm_head.weight.mul_(50)
     return Patient(model, tok, name="tiny", source="", fingerprint="tiny-stamp2", ledger_dir=None)
@@ -131,6 +132,60 @@ def test_edit_moves_subject_states_to_target_and_spares_keep_rows(patient, monke
     assert (after - target).norm() < 0.5 * (before - target).norm()  # a zero update would leave 1.0
     patient.ledger.undo(edit.id)
     assert all(torch.equal(w0[n], p) for n, p in patient.model.named_parameters())
+
+
+def test_held_prefix_keeps_the_system_prompt_and_the_edit_still_lands(patient, monkeypatch):
+    """keep_prefix: each edit's down-map updates give the chat template's shared prefix no output (to
+    1e-5 of what they give the subject), so after two edits its states are where they were, while the
+    subject still reaches its target; without the hold the prefix moves."""
+    from repair.edit.capture import template_prefix
+    from repair.edit.solvers import hold
+    from repair.edit.stamp2.keep import prefix_keys
+    from repair.edit.stats import EditStats
+
+    ids = template_prefix(patient.tokenizer)
+    assert len(ids) > 5  # SmolLM2's default system prompt
+    blocks = [f"model.layers.{i}" for i in range(4)]
+    seqs, poss = _keyed(patient.tokenizer, ["Who is Marie Curie?"], "Marie Curie")
+    h = read_rows(patient, seqs, poss, outputs=[blocks[2]])[blocks[2]]
+    u = torch.randn(32) * h.norm() / 32**0.5  # a shift of the states' own size
+    monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
+
+    def prefix_states() -> dict[str, torch.Tensor]:
+        return read_rows(patient, [ids], [list(range(len(ids)))], outputs=blocks)
+
+    def edited(keep_prefix: bool) -> tuple[float, float, float]:
+        cfg = Stamp2Config(
+            layers=[1, 2], strength=1.0, lam=1e-4, keep_prefix=keep_prefix, keep_entities=False
+        )
+        stats = EditStats(patient, persist=False)
+        stats.keep = stats.keep[:2]
+        before, keys = prefix_states(), prefix_keys(patient, [1, 2])
+        e1 = forget_subject(patient, "Marie Curie", cfg, stats, ["Who is Marie Curie?"])
+        out = max(
+            float(
+                (d.matrix().double() @ keys[d.layer].T).abs().max()
+                / (d.matrix().double() @ d.keys.double().T).abs().max()
+            )
+            for d in e1.deltas
+        )
+        patient.ledger.commit(e1)
+        e2 = forget_subject(patient, "Isaac Newton", cfg, stats, ["Who is Isaac Newton?"], [e1])
+        patient.ledger.commit(e2)
+        after = prefix_states()
+        moved = max(float((after[n] - before[n]).abs().max() / before[n].abs().max()) for n in blocks)
+        reached = read_rows(patient, seqs, poss, outputs=[blocks[2]])[blocks[2]]
+        gap = float((reached - (h + u)).norm() / u.norm())  # 1.0 for a zero update
+        patient.ledger.undo(e2.id), patient.ledger.undo(e1.id)
+        return out, moved, gap
+
+    held_out, held_moved, held_gap = edited(True)
+    free_out, free_moved, _ = edited(False)
+    assert held_out < 1e-5 < free_out
+    assert held_moved < 1e-4 and free_moved > 100 * held_moved
+    assert held_gap < 0.5
+    a, q = torch.randn(3, 8, dtype=torch.float64), torch.randn(8, 2, dtype=torch.float64)
+    assert (hold(a, lambda y: 2.0 * y, q) @ q).abs().max() < 1e-10  # the held keys get no output
 
 
 def test_no_mention_is_a_clear_error(patient):
@@ -274,7 +329,9 @@ def test_dense_prior_gives_the_woodbury_edit_and_extends_its_cache(patient, monk
 
     u = torch.randn(32) * 5
     monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
-    cfg = Stamp2Config(layers=[1, 2], strength=1.0, lam=1e-4, keep_entities=False, keep_prior=True)
+    cfg = Stamp2Config(  # lam 1e-2: two keep rows leave C_K + lam I ill-conditioned at width 256
+        layers=[1, 2], strength=1.0, lam=1e-2, keep_entities=False, keep_prior=True
+    )
     stats = EditStats(patient, persist=False)
     stats.keep = stats.keep[:2]
     subjects = ["Marie Curie", "Isaac Newton", "Ada Lovelace", "Alan Turing"]

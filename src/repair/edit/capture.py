@@ -74,6 +74,11 @@ def _template_bounds(tok: PreTrainedTokenizerBase, system: str | None) -> tuple[
     return pre, suf
 
 
+def template_prefix(tok: PreTrainedTokenizerBase, system: str | None = None) -> list[int]:
+    """The token ids every templated conversation starts with (the system prompt, for chat models)."""
+    return _template(tok, "alpha", system)[: _template_bounds(tok, system)[0]]
+
+
 def encode(
     tok: PreTrainedTokenizerBase, prompt: str, response: str = "", system: str | None = None
 ) -> Encoded:

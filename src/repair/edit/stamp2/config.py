@@ -36,9 +36,10 @@ class Stamp2Config(BaseModel):
     strength: float = Field(1.0, gt=0)  # s: the subject state moves by s·u
     lam: float = Field(0.01, gt=0)  # ridge, relative to the mean diagonal of C_K
     vector: VectorConfig = Field(default_factory=VectorConfig)
-    # what else each edit keeps in place (see keep.py); both are on by default, off only for ablations
+    # what else each edit keeps in place (see keep.py); all are on by default, off only for ablations
     keep_entities: bool = True  # other entities' subject keys (C_E)
     keep_prior: bool = True  # the keys of the edits already applied
+    keep_prefix: bool = True  # the chat template's shared prefix (system prompt) held exactly (keep.py)
     formats: bool = False  # key the edit on the other shapes of question too (vector.FORMATS)
 
     @property

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import torch
 
 from repair.edit.delta import Edit, MapDelta, new_edit_id
-from repair.edit.solvers import check_finite, keep_solve
+from repair.edit.solvers import check_finite, hold, keep_solve
 from repair.edit.stamp2.config import Stamp2Config, load_hparams
-from repair.edit.stamp2.keep import entity_factors, prior_factor
+from repair.edit.stamp2.keep import entity_factors, prefix_keys, prior_factor
 from repair.edit.stamp2.rows import BandRows
 from repair.edit.stamp2.subject import chat_ids, subject_positions
 from repair.edit.stamp2.vector import edit_prompts, refusal_vector
@@ -32,6 +32,16 @@ def _keyed(tok, prompts: Sequence[str], subject: str) -> tuple[list[list[int]], 
     if not seqs:
         raise NoMentionError(f"no prompt names {subject!r}; nothing to key the edit on")
     return seqs, poss
+
+
+def _solve(
+    x: torch.Tensor, factor: torch.Tensor, kept: torch.Tensor | None, held: torch.Tensor | None
+) -> torch.Tensor:
+    """a = X^T (M + X^T X + X_P^T X_P)^-1 from the Cholesky factor of M (+ X_P^T X_P), Woodbury for the
+    rest, in float64 (lam is small); then held to leave the ``held`` keys' outputs unchanged."""
+    solve = keep_solve(factor, x if kept is None else torch.cat([x, kept]), None)
+    a = solve(x.T).T
+    return a if held is None else hold(a, solve, held.T)
 
 
 def prepare(patient, **overrides: object) -> tuple[Stamp2Config, object]:
@@ -56,7 +66,8 @@ def forget_subject(
     Layer by layer from the bottom of the band, the remaining residual shift is split evenly over the
     layers left (MEMIT), keys are re-read with the lower layers' updates in place, and each down map
     gets the ridge update Delta = R^T X_F (X_F^T X_F + X_P^T X_P + C_K + C_E + lam I)^-1, where X_P are
-    the keys of the ``prior`` edits (applied already) and C_E other entities' keys (see keep.py)."""
+    the keys of the ``prior`` edits (applied already) and C_E other entities' keys (see keep.py), held
+    to leave the chat template's shared prefix exactly unchanged."""
     t0 = time.perf_counter()
     u = refusal_vector(patient, cfg.vector_layer, cfg.vector, stats)
     seqs, poss = _keyed(patient.tokenizer, [*prompts, *edit_prompts(subject, formats=cfg.formats)], subject)
@@ -67,6 +78,7 @@ def forget_subject(
         factors = entity_factors(stats, cfg.layers, cfg.lam, cfg.formats)
     else:
         factors = {layer: stats.kfactor(layer, "down", cfg.lam)[0] for layer in cfg.layers}
+    held = prefix_keys(patient, cfg.layers) if cfg.keep_prefix else None
     saved = {
         layer: patient.arch.linear(patient.model, layer, "down").weight.detach().clone()
         for layer in cfg.layers
@@ -76,15 +88,12 @@ def forget_subject(
         for i, layer in enumerate(cfg.layers):
             keys, top = first if i == 0 else reader.read(layer)
             resid = (z - top) / (len(cfg.layers) - i)
-            x = keys.double()
             factor, kept = factors[layer], None
             if cfg.keep_prior:
                 factor, kept = prior_factor(
                     patient, factor, prior, layer, (cfg.lam, cfg.formats, cfg.keep_entities)
                 )
-            add = x if kept is None else torch.cat([x, kept])
-            # (M + X^T X + X_P^T X_P)^-1 X^T from the Cholesky factor of M (+ X_P^T X_P), Woodbury for the rest
-            a = keep_solve(factor, add, None)(x.T).T  # float64: lam is small
+            a = _solve(keys.double(), factor, kept, None if held is None else held[layer])
             check_finite(a, resid)
             d = MapDelta(layer=layer, map="down", b=resid.T.float(), a=a.float(), keys=keys)
             Edit(id="", deltas=[d]).apply(patient.model, patient.arch)  # the next layer's keys see it

@@ -10,6 +10,12 @@ ten edits every entity is refused. Two sets of rows in the same least squares re
   row: an edit may move only what distinguishes its subject from other entities;
 * the keys of the edits already applied, which must keep their (edited) outputs.
 
+And one set of keys is held exactly (``prefix_keys``): the chat template's shared prefix, the system prompt
+that every conversation starts with. It names entities ("SmolLM, trained by Hugging Face"; Qwen's "created
+by Alibaba Cloud"), so every edit's spill onto entities landed there too and, summed over edits, moved the
+start of every reply towards the refusal. Its keys are left unchanged by each edit, so by every sum of
+edits.
+
 Delta = R^T X_F (X_F^T X_F + X_P^T X_P + C_K + C_E + lam I)^-1: the factor of C_K + C_E + lam I is
 computed once per model, the prior rows enter per request through Woodbury (solvers.keep_solve).
 """
@@ -22,6 +28,7 @@ from importlib import resources
 
 import torch
 
+from repair.edit.capture import template_prefix
 from repair.edit.delta import Edit
 from repair.edit.solvers import relative_lambda, ridge_cholesky
 from repair.edit.stamp2.rows import read_rows
@@ -84,6 +91,18 @@ def entity_factors(
         )
 
     return {layer: stats.memo(files[layer], lambda layer=layer: factor(layer)) for layer in layers}
+
+
+@torch.no_grad()
+def prefix_keys(patient, layers: Sequence[int]) -> dict[int, torch.Tensor] | None:
+    """Down-map inputs at every position of the chat template's shared prefix, read from the model as it
+    is now (the prefix attends only to itself, so held edits leave these keys as they were)."""
+    ids = template_prefix(patient.tokenizer)
+    if not ids:
+        return None
+    downs = [patient.arch.module_name(layer, "down") for layer in layers]
+    rows = read_rows(patient, [ids], [list(range(len(ids)))], inputs=downs)
+    return {layer: rows[name].double() for layer, name in zip(layers, downs, strict=True)}
 
 
 def prior_keys(prior: Sequence[Edit], layer: int) -> torch.Tensor | None:
