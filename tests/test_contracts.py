@@ -12,12 +12,12 @@ import repair
 from repair.edit.capture import capture
 from repair.edit.delta import Edit
 from repair.edit.ledger import Ledger
+from repair.edit.patient import Patient
 from repair.edit.stamp import StampConfig, guard_set
 from repair.edit.verify import GUARD_KEEP
 from repair.eval.finetune import ensure_finetuned
 from repair.eval.report import build_report
 from repair.eval.runner import TABLES, run_table, run_task
-from repair.models.patient import Patient
 from repair.serve.app import create_app
 from repair.session import Reply, Session
 

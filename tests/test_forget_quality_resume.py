@@ -54,10 +54,10 @@ def setup(tmp_path, monkeypatch):
     from conftest import tiny_llama_for
     from transformers import AutoTokenizer
 
+    from repair.edit.patient import Patient
     from repair.eval.forget_quality import bench
     from repair.eval.forget_quality.data import KnownList, KnownTarget, load_targets
     from repair.models.loader import cache_bundled
-    from repair.models.patient import Patient
 
     torch.set_num_threads(1)  # a tiny model: one thread is faster (the autouse fixture restores the count)
     tok = AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))

@@ -13,8 +13,8 @@ from ledger_child import make_edit, tiny_llama, write_v1
 from repair.edit.ledger import Ledger
 from repair.edit.ledger.migrate import migrate_history
 from repair.edit.ledger.ops import audit, set_retention
+from repair.edit.patient import Patient
 from repair.models.arch import arch_for
-from repair.models.patient import Patient
 from repair.session import Reply, Session
 from repair.session.pipeline import redact, turn_ids
 

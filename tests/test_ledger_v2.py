@@ -182,8 +182,8 @@ def test_prompts_longer_than_the_context_are_refused(tmp_path):
     from transformers import AutoTokenizer
 
     from repair.cli import _check_fits
+    from repair.edit.patient import Patient
     from repair.models.loader import cache_bundled
-    from repair.models.patient import Patient
     from repair.session import Session
 
     tok = AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from ledger_child import make_edit  # noqa: E402
 
 from repair.edit.ledger.maintenance import purge  # noqa: E402
-from repair.models.patient import Patient  # noqa: E402
+from repair.edit.patient import Patient  # noqa: E402
 from repair.serve.app import create_app  # noqa: E402
 from repair.serve.security import Keys, KeySpec  # noqa: E402
 from repair.session import Reply, Session  # noqa: E402

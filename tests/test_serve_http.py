@@ -48,7 +48,7 @@ def tok():
 
 
 def make_app(tok, **limits):
-    from repair.models.patient import Patient
+    from repair.edit.patient import Patient
     from repair.serve.hub import Limits
 
     patient = Patient(

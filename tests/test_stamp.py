@@ -84,8 +84,8 @@ def test_alpha_schedule():
 def patient(tmp_path_factory):
     from transformers import AutoTokenizer
 
+    from repair.edit.patient import Patient
     from repair.models.loader import cache_bundled
-    from repair.models.patient import Patient
 
     tok = AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
     home = tmp_path_factory.mktemp("home")

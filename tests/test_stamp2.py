@@ -27,7 +27,7 @@ def tok():
 
 @pytest.fixture(scope="module")
 def patient(tok):
-    from repair.models.patient import Patient
+    from repair.edit.patient import Patient
 
     # wide enough MLPs that holding the ~24 system-prompt keys leaves room for the edit (SmolLM2: 1536)
     model = tiny_llama_for(tok, layers=4, positions=256, intermediate_size=256)

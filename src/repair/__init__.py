@@ -10,8 +10,8 @@ _LAZY = {
     "StampConfig": "repair.edit.stamp",
     "prepare": "repair.edit.stamp",
     "stamp": "repair.edit.stamp",
-    "Patient": "repair.models.patient",
-    "load": "repair.models.patient",
+    "Patient": "repair.edit.patient",
+    "load": "repair.edit.patient",
     "Reply": "repair.session",
     "Session": "repair.session",
 }

@@ -18,7 +18,6 @@ deterministic planner and the injection heuristic), ``core`` (the Surgeon).
 """
 
 from repair.agents.surgeon.core import Surgeon
-from repair.agents.surgeon.paraphrases import template_paraphrases
 from repair.agents.surgeon.parsing import (
     extract_json_object,
     parse_plan,
@@ -33,7 +32,8 @@ from repair.agents.surgeon.schema import (
     PlanError,
     RepairPlan,
 )
-from repair.agents.surgeon.subjects import extract_subject, mentions
+from repair.edit.paraphrases import template_paraphrases
+from repair.edit.subjects import extract_subject, mentions
 
 __all__ = [
     "MAX_FORGET_CHARS",

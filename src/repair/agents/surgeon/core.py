@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from repair.agents.prompts import surgeon_messages, surgeon_retry_message
-from repair.agents.surgeon.paraphrases import template_paraphrases
 from repair.agents.surgeon.parsing import parse_reply, validate_plan
 from repair.agents.surgeon.planner import (
     SETTINGS,
@@ -25,7 +24,8 @@ from repair.agents.surgeon.schema import (
     PlanError,
     RepairPlan,
 )
-from repair.agents.surgeon.subjects import extract_subject, mentions, norm, overlap
+from repair.edit.paraphrases import template_paraphrases
+from repair.edit.subjects import extract_subject, mentions, norm, overlap
 
 # Words of the worked example in the surgeon's prompt: small models paste them into other plans.
 _EXAMPLE_WORDS = {"capital", "france"}

@@ -9,10 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from repair.agents.surgeon.paraphrases import template_paraphrases
 from repair.agents.surgeon.parsing import validate_plan
 from repair.agents.surgeon.schema import MapName, RepairPlan
-from repair.agents.surgeon.subjects import extract_subject
+from repair.edit.paraphrases import template_paraphrases
+from repair.edit.subjects import extract_subject
 
 # -- injection heuristics --------------------------------------------------------------------------
 

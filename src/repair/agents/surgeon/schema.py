@@ -19,13 +19,13 @@ from pydantic import (
     model_validator,
 )
 
-from repair.agents.surgeon.subjects import norm
+from repair.edit.paraphrases import MAX_PARAPHRASE_CHARS
+from repair.edit.subjects import norm
 
 GenerateFn = Callable[[list[dict]], str]
 
 MAX_FORGET_CHARS = 20_000
 MAX_PARAPHRASES = 8
-MAX_PARAPHRASE_CHARS = 300
 MAX_LAYERS = 1024  # used when the patient's depth is not given
 MAX_RANK = 4096
 MAX_LAM = 1000.0

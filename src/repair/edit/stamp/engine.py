@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from repair.edit.delta import Edit
+from repair.edit.paraphrases import template_paraphrases
 from repair.edit.stamp.bands import fallback_layers, resolve_layers
 from repair.edit.stamp.config import StampConfig, make_config
 from repair.edit.stamp.guard import Checker, Verification, guard_broken, guard_now
@@ -53,8 +54,6 @@ def stamp(
     if not forget or not all(p for p, _ in forget):
         raise ValueError("nothing to forget: give at least one non-empty (prompt, response) pair")
     if paraphrases is None:
-        from repair.agents.surgeon import template_paraphrases  # no model involved: fixed templates
-
         paraphrases = template_paraphrases(forget[0][0])
     samples = keys_and_probes(forget, paraphrases)
     answer = answer if answer is not None else forget[0][1]

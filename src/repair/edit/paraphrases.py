@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from repair.agents.surgeon.schema import MAX_PARAPHRASE_CHARS
-from repair.agents.surgeon.subjects import extract_subject, mentions, norm
+from repair.edit.subjects import extract_subject, mentions, norm
+
+MAX_PARAPHRASE_CHARS = 300  # one paraphrase, template or the surgeon's
 
 # Relation -> question word that asks for it ("Which city is the capital of France?").
 _REL_WH = {
