@@ -3,10 +3,12 @@
     python benchmarks/sequential_drift.py [--edits 60] [--set keep_entities=false] [--threads 2]
 
 Forgets the stress set's entities one after another on SmolLM2 (each edit committed, none verified) and,
-after 10, 20, 40, 60, ... edits, prints the next-token KL on 24 generic prompts against the unedited model,
-the perplexity of 6 book passages, and the first words of six unrelated answers. It is a quick proxy for
-`repair eval forget-quality --sequential` (which also scores the forgotten targets and their neighbours,
-at an hour per 60 edits on this CPU): use it to try a change to the objective, then confirm there.
+after 10, 20, 40, 60, ... edits, prints how many of 12 questions about other entities (none of them a
+target of the stress set or the benchmark, or among the entity keep rows) are refused, the next-token KL
+on 24 generic prompts against the unedited model, the perplexity of 6 book passages, and the first words
+of six unrelated answers. It is a quick proxy for `repair eval forget-quality --sequential` (which also
+scores the forgotten targets and their neighbours, at an hour per 60 edits on this CPU): use it to try a
+change to the objective, then confirm there.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import repair
 from repair.edit.stamp2 import forget_subject, prepare
 from repair.eval.forget_quality.data import load_targets
 from repair.eval.forget_quality.run import Utility
+from repair.eval.metrics import is_refusal
 
 QUESTIONS = (
     "What is the capital of France?",
@@ -30,6 +33,21 @@ QUESTIONS = (
     "Who painted the Mona Lisa?",
     "What is the largest planet?",
     "Who was Napoleon?",
+)
+
+NEIGHBOURS = (
+    "Who is Elon Musk?",
+    "Who is Lionel Messi?",
+    "What is Amazon?",
+    "Who is Barack Obama?",
+    "Who is Bill Gates?",
+    "What is Nike?",
+    "Who was Marilyn Monroe?",
+    "Who was Walt Disney?",
+    "Who were the Beatles?",
+    "What is Tesla?",
+    "What is Pepsi?",
+    "Who is Jeff Bezos?",
 )
 
 
@@ -55,8 +73,9 @@ def main() -> None:
             patient.ledger.commit(edit, requested_by="benchmark", subject=subject)
             if i in marks:
                 said = patient.generate(list(QUESTIONS), max_new_tokens=12)
+                refused = sum(map(is_refusal, patient.generate(list(NEIGHBOURS), max_new_tokens=16)))
                 print(
-                    f"edits {i:3d}: KL {utility.kl(patient):.4f}  ppl {utility.ppl(patient):7.2f}  "
+                    f"edits {i:3d}: others refused {refused:2d}/{len(NEIGHBOURS)}  KL {utility.kl(patient):.4f}  ppl {utility.ppl(patient):7.2f}  "
                     f"({time.perf_counter() - t0:.0f} s)  "
                     + " | ".join(" ".join(s.split())[:32] for s in said),
                     flush=True,
