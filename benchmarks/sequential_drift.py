@@ -1,8 +1,8 @@
 """How far the rest of the model drifts as STAMP-2 edits pile up: a one-minute check of composition.
 
-    python benchmarks/sequential_drift.py [--edits 60] [--set keep_entities=false] [--threads 2]
+    python benchmarks/sequential_drift.py [--model smollm2-135m-instruct] [--edits 60] [--set keep_entities=false] [--threads 2]
 
-Forgets the stress set's entities one after another on SmolLM2 (each edit committed, none verified) and,
+Forgets the stress set's entities one after another (each edit committed, none verified) and,
 after 10, 20, 40, 60, ... edits, prints how many of 12 questions about other entities (none of them a
 target of the stress set or the benchmark, or among the entity keep rows) are refused, the next-token KL
 on 24 generic prompts against the unedited model, the perplexity of 6 book passages, and the first words
@@ -53,6 +53,7 @@ NEIGHBOURS = (
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--edits", type=int, default=60)
     ap.add_argument("--set", action="append", default=[], help="a STAMP-2 setting, key=value (JSON value)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -63,7 +64,7 @@ def main() -> None:
     subjects = list(dict.fromkeys(t.subject for t in load_targets("stress") if t.kind == "entity"))
     marks = {10, 20, 40, 60, 100, 200, args.edits}
     with tempfile.TemporaryDirectory() as ledger:
-        patient = repair.load("smollm2-135m-instruct", ledger=ledger)
+        patient = repair.load(args.model, ledger=ledger)
         cfg, stats = prepare(patient, **overrides)
         utility = Utility(patient, n_ppl=6)
         t0 = time.perf_counter()
