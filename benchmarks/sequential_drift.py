@@ -67,6 +67,7 @@ def main() -> None:
         patient = repair.load(args.model, ledger=ledger)
         cfg, stats = prepare(patient, **overrides)
         utility = Utility(patient, n_ppl=6)
+        print(f"unedited: ppl {utility.base_ppl:.2f}", flush=True)
         t0 = time.perf_counter()
         for i, subject in enumerate(subjects[: args.edits], 1):
             prompts = [f"Who is {subject}?"]
