@@ -114,9 +114,7 @@ def test_a_killed_sequential_run_resumes_from_its_last_edit(setup, tmp_path):
     assert [p["edits"] for p in s2["curve"]] == [2, 4] and s2["complete"] is True
     assert _records(cfg) == _records(whole)
     assert torch.equal(_weights(again), _weights(straight))  # bit-exact
-    assert [e.meta["subject"] for e in again.ledger.active] == [
-        e.meta["subject"] for e in straight.ledger.active
-    ]
+    assert [e.meta.subject for e in again.ledger.active] == [e.meta.subject for e in straight.ledger.active]
 
 
 def test_a_method_without_ledger_is_resumed_by_making_its_edits_again(setup, tmp_path):
@@ -157,3 +155,100 @@ def test_resume_refuses_a_run_folder_of_other_targets(setup, tmp_path):
         run_method(make_patient(), cfg, NudgeUnlearner())
     s = run_method(make_patient(), cfg.model_copy(update={"resume": False}), NudgeUnlearner())
     assert s["complete"] is True
+
+
+def _fillers(n: int):
+    """Hand-made filler facts (data): single facts no stress target or neighbour names."""
+    from repair.eval.forget_quality.fillers import FillerFact, FillerSet
+
+    rows = [("Chad", "N'Djamena"), ("Bhutan", "Thimphu"), ("Laos", "Vientiane"), ("Mali", "Bamako")]
+    facts = [
+        FillerFact(
+            id=f"filler-capital-{c.lower()}",
+            relation="capital",
+            subject=f"the capital of {c}",
+            prompt=f"What is the capital of {c}?",
+            answer=a,
+            source="test",
+            names=[c, a],
+        )
+        for c, a in rows[:n]
+    ]
+    fields = dict(provenance="test", sources={}, candidates=n, overlapping=0, split_sha256={})
+    return FillerSet(model="tiny", sample=[], panel=[], facts=facts, **fields)
+
+
+def _panel(cfg) -> list[tuple[int, list[str]]]:
+    rows = [json.loads(r) for r in (cfg.run_dir() / "panel.jsonl").read_text().splitlines()]
+    return [(r["after_edits"], [n["reply"] for n in r["neighbours"]]) for r in rows]
+
+
+def test_checkpoints_and_fillers_resume_after_a_kill_between_checkpoints(setup, tmp_path, monkeypatch):
+    """The fixed sample (2 targets) first, then 4 fillers; scored at 1 and 3 edits and at the last; killed
+    after the fifth edit (a filler, between checkpoints) and resumed: the same records, panel and weights."""
+    from repair.eval.forget_quality import bench
+    from repair.eval.forget_quality.bench import run_method
+    from repair.eval.forget_quality.fillers import SampleRecord
+
+    monkeypatch.setattr(bench, "load_fillers", lambda model: _fillers(4))
+    make_patient, config = setup
+    fields = dict(sequential=6, sample=2, fillers=True, checkpoints=(1, 3))
+    straight = make_patient()
+    whole = config(str(tmp_path / "straight"), **fields)
+    s = run_method(straight, whole, NudgeUnlearner())
+    assert [p["edits"] for p in s["curve"]] == [1, 3, 6] and s["complete"] is True
+    assert [p["panel_n"] for p in s["curve"]] == [2, 2, 2]
+    assert [e.meta.subject for e in straight.ledger.active][2:] == [
+        "the capital of Chad", "the capital of Bhutan", "the capital of Laos", "the capital of Mali"
+    ]  # fmt: skip
+    rec = SampleRecord.model_validate_json((whole.run_dir() / "sample.json").read_text())
+    assert rec.fillers == 4 and len(rec.targets) == 2 and len(rec.panel) == 2
+
+    cfg = config(str(tmp_path / "killed"), **fields)
+    with pytest.raises(Killed):
+        run_method(make_patient(), cfg, NudgeUnlearner(kill_at=5))
+    again, nudge = make_patient(), NudgeUnlearner()
+    s2 = run_method(again, cfg, nudge)
+    assert nudge.calls == 2  # the fifth edit (committed, not logged) is redone, then the sixth
+    assert [p["edits"] for p in s2["curve"]] == [1, 3, 6]
+    assert _records(cfg) == _records(whole) and _panel(cfg) == _panel(whole)
+    assert torch.equal(_weights(again), _weights(straight))
+    with pytest.raises(ValueError, match="other checkpoints"):  # a rerun must score the same points
+        run_method(make_patient(), config(str(tmp_path / "killed"), **{**fields, "checkpoints": (2,)}), nudge)
+
+
+def test_a_plan_refuses_bad_checkpoints_missing_fillers_and_overlap(setup, monkeypatch):
+    from repair.eval.forget_quality import bench
+    from repair.eval.forget_quality.fillers import fixed_sample
+    from repair.eval.forget_quality.run import Scored
+    from repair.eval.forget_quality.sequential import make_plan
+
+    stress, known = bench.selected(setup[1]("unused", sequential=0))
+    items = [Scored(target=t, probes=[], probe_types=[], neighbours=[], neighbour_types=[]) for t in stress]
+    plan = make_plan(items, known, sequential=5, every=2, checkpoints=(1, 3), sample=2, fillers=_fillers(4))
+    assert [p.is_checkpoint(n) for p in [plan] for n in range(1, 6)] == [True, False, True, False, True]
+    assert [s.target.id for s in plan.items[:2]] == [t.id for t in fixed_sample(stress, 2)]
+    for bad in [(3, 1), (0, 2), (2, 2), (9,)]:
+        with pytest.raises(ValueError, match="checkpoint"):
+            make_plan(items, known, sequential=5, every=2, checkpoints=bad, sample=2, fillers=_fillers(4))
+    with pytest.raises(ValueError, match="needs --sample"):
+        make_plan(items, known, sequential=5, every=2, fillers=_fillers(4))
+    with pytest.raises(ValueError, match="need 4 filler facts"):
+        make_plan(items, known, sequential=6, every=2, sample=2, fillers=_fillers(3))
+    clash = _fillers(1)
+    clash.facts[0].names = [stress[0].subject]  # names a sample target
+    with pytest.raises(ValueError, match="name what the sample"):
+        make_plan(items, known, sequential=3, every=2, sample=2, fillers=clash)
+
+
+def test_the_fixed_sample_takes_single_facts_first_and_is_deterministic():
+    from repair.eval.forget_quality.data import load_targets
+    from repair.eval.forget_quality.fillers import fixed_sample
+
+    ts = load_targets("stress")
+    facts = [t for t in ts if t.kind == "fact"]
+    s = fixed_sample(ts, len(facts) + 3)
+    assert [t.id for t in s] == [t.id for t in fixed_sample(ts, len(facts) + 3)]
+    assert {t.id for t in facts} <= {t.id for t in s} and len(s) == len(facts) + 3
+    assert [t.id for t in s] == [t.id for t in ts if t in s]  # file order
+    assert [t.id for t in fixed_sample(ts, 2)] == [t.id for t in facts[:2]]

@@ -23,21 +23,29 @@ from .data import (
     load_known,
     load_targets,
 )
+from .fillers import load_fillers
 from .run import (
     Scored,
     Utility,
     answered,
     appender,
     ask,
-    forget_request,
     read_records,
-    run_sequential,
     run_single,
     score_probes,
     scored,
     summarize,
 )
 from .schema import Target
+from .sequential import (
+    PANEL_RECORDS,
+    PanelResult,
+    keep_sample,
+    make_plan,
+    panel_base,
+    run_sequential,
+    sample_record,
+)
 
 
 class BenchConfig(BaseModel):
@@ -47,6 +55,8 @@ class BenchConfig(BaseModel):
     split: Split = "test"
     sequential: int = Field(0, ge=0)  # 0: single-target mode; N: the first N targets one after another
     every: int = Field(10, ge=1)  # sequential: score everything after every `every` edits
+    checkpoints: tuple[int, ...] = ()  # sequential: score after these edit counts instead (and the last)
+    fillers: bool = False  # sequential: edit the fixed sample first, then filler facts up to N edits
     sample: int | None = Field(None, ge=1)  # sequential: score a fixed sample of this many targets only
     limit: int | None = Field(None, ge=1)  # the first N known targets only (smoke runs)
     kinds: tuple[Literal["entity", "fact"], ...] = ("entity", "fact")
@@ -59,7 +69,7 @@ class BenchConfig(BaseModel):
     def run_dir(self) -> Path:
         mode = f"seq{self.sequential}" if self.sequential else "single"
         if self.sequential and self.sample:
-            mode += f"-sample{self.sample}"
+            mode += f"-sample{self.sample}" + ("-fillers" if self.fillers else "")
         tag = "".join(f"+{k}={_tag(v)}" for k, v in sorted(self.settings.items()))
         return Path(self.out) / self.model / self.split / f"{self.method}{tag}-{mode}"
 
@@ -155,7 +165,7 @@ def selected(cfg: BenchConfig) -> tuple[list[Target], dict[str, KnownTarget]]:
         )
     entries = known.known(cfg.split)
     targets = [t for t in load_targets(cfg.split) if t.id in entries and t.kind in cfg.kinds]
-    n = cfg.sequential or cfg.limit
+    n = cfg.limit if cfg.fillers else (cfg.sequential or cfg.limit)  # fillers: the sample is drawn from all
     return (targets[:n] if n else targets), entries
 
 
@@ -214,29 +224,70 @@ def run_method(patient: Any, cfg: BenchConfig, unlearner: Any, progress: Any = N
     utility = Utility(patient) if cfg.utility else None  # measured on the base weights
     write = appender(records)
     if cfg.sequential:
-        resume.open_ledger(patient, out)  # the edits of a stopped run are re-applied from here
-        state = resume.restore(patient, unlearner, items, out, every=cfg.every, request=forget_request)
-
-        def checkpoint(curve: list[dict[str, Any]]) -> None:
-            write_summary(cfg, patient, utility, curve, time.perf_counter() - t0, sha, complete=False)
-
-        curve = run_sequential(
-            patient,
-            unlearner,
-            items,
-            every=cfg.every,
-            utility=utility,
-            write=write,
-            progress=progress,
-            on_point=checkpoint,
-            sample=cfg.sample,
-            done=(state.applied, state.curve),
-            on_edit=resume.edit_logger(out),
-        )
-        return write_summary(cfg, patient, utility, curve, time.perf_counter() - t0, sha, complete=True)
+        return _run_sequential(patient, cfg, unlearner, items, entries, utility, progress, t0)
     done = {r.target for r in read_records(records)}
     run_single(patient, unlearner, items, utility=utility, done=done, write=write, progress=progress)
     return write_summary(cfg, patient, utility, None, time.perf_counter() - t0, sha)
+
+
+def _run_sequential(
+    patient: Any,
+    cfg: BenchConfig,
+    unlearner: Any,
+    items: list[Scored],
+    entries: dict[str, KnownTarget],
+    utility: Utility | None,
+    progress: Any,
+    t0: float,
+) -> dict[str, Any]:
+    """A sequential run, resumed from the run folder when it holds a stopped one."""
+    out, sha = cfg.run_dir(), file_sha256(cfg.split)
+    fillers = None
+    if cfg.fillers:
+        fillers = load_fillers(cfg.model)
+        if fillers is None:
+            raise FileNotFoundError(
+                f"no filler facts for {cfg.model}: run `benchmarks/make_fq_fillers.py --model {cfg.model}` once"
+            )
+    plan = make_plan(
+        items,
+        entries,
+        sequential=cfg.sequential,
+        every=cfg.every,
+        checkpoints=cfg.checkpoints,
+        sample=cfg.sample,
+        fillers=fillers,
+    )
+    if cfg.sample:
+        keep_sample(out, sample_record(plan, fillers))
+    plan = panel_base(patient, plan, out)  # on the base weights, before a stopped run's edits come back
+    resume.open_ledger(patient, out)  # the edits of a stopped run are re-applied from here
+    state = resume.restore(patient, unlearner, plan, out)
+
+    def checkpoint(curve: list[dict[str, Any]]) -> None:
+        write_summary(cfg, patient, utility, curve, time.perf_counter() - t0, sha, complete=False)
+
+    curve = run_sequential(
+        patient,
+        unlearner,
+        plan,
+        utility=utility,
+        write=appender(out / "records.jsonl"),
+        write_panel=_panel_writer(out / PANEL_RECORDS),
+        progress=progress,
+        on_point=checkpoint,
+        done=(state.applied, state.curve),
+        on_edit=resume.edit_logger(out),
+    )
+    return write_summary(cfg, patient, utility, curve, time.perf_counter() - t0, sha, complete=True)
+
+
+def _panel_writer(path: Path) -> Any:
+    def write(r: PanelResult) -> None:
+        with path.open("a", encoding="utf-8") as f:
+            f.write(r.model_dump_json() + "\n")
+
+    return write
 
 
 def write_summary(

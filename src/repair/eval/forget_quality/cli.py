@@ -3,6 +3,8 @@
 repair eval forget-quality --model smollm2-135m-instruct --method stamp --out results/forget-quality
 repair eval forget-quality --method stamp,icu,ga --limit 5          # a quick look
 repair eval forget-quality --method stamp2 --sequential 100 --split stress  # a curve (never held-out)
+repair eval forget-quality --method stamp2 --split stress --sequential 1000 --sample 50 --fillers \
+    --checkpoints 10,30,100,300,1000                     # 50 stress targets, then 950 filler facts
 repair eval forget-quality --model qwen2.5-coder-0.5b-instruct --filter # once per model: known targets
 repair eval forget-quality --model smollm2-135m-instruct --split stress --filter  # the stress set's
 """
@@ -47,6 +49,14 @@ def _settings(items: list[str]) -> dict[str, object]:
     return out
 
 
+def _ints(text: str | None, flag: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in (text or "").split(",") if x.strip())
+    except ValueError:
+        console.print(f"[red]error:[/red] {flag} takes a comma list of whole numbers, got {text!r}")
+        raise typer.Exit(2) from None
+
+
 def _device(name: str):
     import torch
 
@@ -65,41 +75,83 @@ def _device(name: str):
     return dev
 
 
+_METHODS = "none, stamp, stamp-lr, stamp2, paper, paper-lr, ga, npo, rmu, flat, wga, asu, icu"
+# the command's longer options, named once here (typer reads them from the annotations)
+MethodOpt = Annotated[str, typer.Option("--method", help=f"comma list: {_METHODS}")]
+SplitOpt = Annotated[
+    str,
+    typer.Option(
+        "--split", help="test (held out; report once), dev (tuning) or stress (sequential runs; not held out)"
+    ),
+]
+SequentialOpt = Annotated[
+    int,
+    typer.Option(
+        "--sequential",
+        help="N: forget the first N targets one after another, scoring all earlier ones every --every edits",
+    ),
+]
+CheckpointsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--checkpoints",
+        help="sequential: score after these edit counts (comma list, e.g. 10,30,100,300,1000) instead of "
+        "every --every edits; the last edit is always scored",
+    ),
+]
+FillersOpt = Annotated[
+    bool,
+    typer.Option(
+        "--fillers",
+        help="sequential: edit the fixed --sample of targets first, then the model's filler facts "
+        "(benchmarks/make_fq_fillers.py) up to N edits, scoring the sample and a panel of as many "
+        "neighbours at each checkpoint",
+    ),
+]
+SampleOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--sample",
+        help="sequential: at each checkpoint score only a fixed, evenly spaced sample of this many of the "
+        "targets (the first always among them) instead of all of them",
+    ),
+]
+FilterOpt = Annotated[
+    bool,
+    typer.Option(
+        "--filter",
+        help="record which targets the unedited model knows (writes the package's known list) and stop: "
+        "dev and test, or the stress set alone with --split stress",
+    ),
+]
+RelabelOpt = Annotated[
+    bool,
+    typer.Option(
+        "--relabel",
+        help="score finished runs again from their stored replies with the current labeller (no model needed)",
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="a method setting, key=value (JSON value), repeatable: --set strength=1.5; the run folder "
+        "is named after them",
+    ),
+]
+
+
 def forget_quality_command(
     model: Annotated[
         str, typer.Option("--model", "-m", help="bundled name, local HF folder or hub id")
     ] = DEFAULT_MODEL,
-    method: Annotated[
-        str,
-        typer.Option(
-            "--method",
-            help="comma list: none, stamp, stamp-lr, stamp2, paper, paper-lr, ga, npo, rmu, flat, wga, asu, icu",
-        ),
-    ] = "stamp",
-    split: Annotated[
-        str,
-        typer.Option(
-            "--split",
-            help="test (held out; report once), dev (tuning) or stress (sequential runs; not held out)",
-        ),
-    ] = "test",
-    sequential: Annotated[
-        int,
-        typer.Option(
-            "--sequential",
-            help="N: forget the first N targets one after "
-            "another, scoring all earlier ones every --every edits",
-        ),
-    ] = 0,
+    method: MethodOpt = "stamp",
+    split: SplitOpt = "test",
+    sequential: SequentialOpt = 0,
     every: Annotated[int, typer.Option("--every")] = 10,
-    sample: Annotated[
-        int | None,
-        typer.Option(
-            "--sample",
-            help="sequential: at each checkpoint score only a fixed, evenly spaced sample of this many of the "
-            "targets (the first always among them) instead of all of them",
-        ),
-    ] = None,
+    checkpoints: CheckpointsOpt = None,
+    fillers: FillersOpt = False,
+    sample: SampleOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", help="only the first N known targets")] = None,
     kinds: Annotated[str, typer.Option("--kinds", help="entity,fact")] = "entity,fact",
     dtype: Annotated[
@@ -110,32 +162,11 @@ def forget_quality_command(
     utility: Annotated[
         bool, typer.Option("--utility/--no-utility", help="KL and perplexity per target")
     ] = True,
-    filter_: Annotated[
-        bool,
-        typer.Option(
-            "--filter",
-            help="record which targets the unedited model knows (writes the package's known list) and stop: "
-            "dev and test, or the stress set alone with --split stress",
-        ),
-    ] = False,
-    relabel_: Annotated[
-        bool,
-        typer.Option(
-            "--relabel",
-            help="score finished runs again from their stored "
-            "replies with the current labeller (no model needed)",
-        ),
-    ] = False,
+    filter_: FilterOpt = False,
+    relabel_: RelabelOpt = False,
     threads: Annotated[int | None, typer.Option("--threads")] = None,
     device: Annotated[str, typer.Option("--device", help="auto (cuda when present), cpu or cuda")] = "auto",
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            help="a method setting, key=value (JSON value), repeatable: --set strength=1.5; the run folder "
-            "is named after them",
-        ),
-    ] = None,
+    set_: SetOpt = None,
 ) -> None:
     """The forget-quality benchmark: leak / refusal / degenerate / confabulation per probe type, neighbours,
     KL, perplexity and cost, written as JSON, markdown and PNG under OUT."""
@@ -147,6 +178,7 @@ def forget_quality_command(
         torch.set_num_threads(threads)
     methods = [m.strip().lower() for m in method.split(",") if m.strip()]
     common = dict(model=model, split=split, sequential=sequential, every=every, sample=sample, limit=limit)
+    common |= dict(checkpoints=_ints(checkpoints, "--checkpoints"), fillers=fillers)
     common |= dict(kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()), dtype=dtype, out=str(out))
     cfgs = _configs(methods, resume=resume, utility=utility, settings=_settings(set_ or []), **common)
     if relabel_:
@@ -212,7 +244,8 @@ def _run_all(patient, cfgs: list) -> None:
         try:
             unlearner = make_unlearner(cfg.method, **cfg.settings)
             with _progress() as bar:
-                task = bar.add_task(f"{cfg.method} on {cfg.split}", total=len(selected(cfg)[0]))
+                total = cfg.sequential if cfg.fillers else len(selected(cfg)[0])
+                task = bar.add_task(f"{cfg.method} on {cfg.split}", total=total)
                 s = run_method(patient, cfg, unlearner, progress=lambda t=task: bar.advance(t))
         except (FileNotFoundError, ValueError) as e:
             console.print(f"[red]error:[/red] {e}")

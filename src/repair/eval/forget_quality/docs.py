@@ -136,7 +136,7 @@ def model_section(model: str, runs: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _curve_row(p: dict[str, Any]) -> str:
-    keys = ("leak", "refusal", "confabulation", "degenerate", "neighbours_kept")
+    keys = ("leak", "refusal", "confabulation", "degenerate", "neighbours_kept", "panel_kept")
     pct = [f"{100 * p[k]:.1f}" if p.get(k) is not None else "–" for k in keys]
     ppl = f"{p['ppl']:.1f}" if p.get("ppl") is not None else "–"
     return f"| {p['edits']} | {p.get('n', '–')} | " + " | ".join(pct) + f" | {ppl} |"
@@ -160,20 +160,38 @@ def sequential_section(s: dict[str, Any]) -> list[str]:
         if sample
         else "all targets forgotten so far"
     )
+    points = c.get("checkpoints") or []
+    when = (
+        f"after {', '.join(map(str, points))} edits and the last" if points else f"every {c['every']} edits"
+    )
+    what = f"{c['sequential']} targets"
+    if c.get("fillers"):
+        scope = f"the fixed sample's {sample} targets (single facts first), those already forgotten"
+        what = (
+            f"{c['sequential']} targets: first that sample, then filler facts (single facts the model knows)"
+        )
+    panel = (
+        ", with a fixed panel of as many neighbour questions"
+        if any("panel_kept" in p for p in s["curve"])
+        else ""
+    )
     flags = f" --sample {sample}" if sample else ""
+    flags += " --fillers" if c.get("fillers") else ""
+    flags += f" --checkpoints {','.join(map(str, points))}" if points else f" --every {c['every']}"
     flags += "".join(f" --set {k}={json.dumps(v)}" for k, v in sorted(c.get("settings", {}).items()))
     return [
-        f"Sequential run ({where}): {label(c)} forgets {c['sequential']} targets one "
-        f"after another, with every earlier edit still applied; {scope} are scored every {c['every']} edits "
+        f"Sequential run ({where}): {label(c)} forgets {what} one "
+        f"after another, with every earlier edit still applied; {scope} are scored {when}{panel} "
         f"({s.get('machine', 'this machine')}, wall time {s['wall_s']:.0f} s).{partial}",
         "",
-        "| edits | probes | leak % | refusal % | confabulation % | degenerate % | neighbours kept % | ppl |",
-        "|---|---|---|---|---|---|---|---|",
+        "| edits | probes | leak % | refusal % | confabulation % | degenerate % | neighbours kept % "
+        "| panel kept % | ppl |",
+        "|---|---|---|---|---|---|---|---|---|",
         *[_curve_row(p) for p in s["curve"]],
         "",
         "```bash",
         f"repair eval forget-quality --model {c['model']} --method {c['method']} --split {c['split']} "
-        f"--sequential {c['sequential']} --every {c['every']}{flags}",
+        f"--sequential {c['sequential']}{flags}",
         "```",
         "",
     ]

@@ -5,7 +5,9 @@
 - ``ledger/``: the patient's ledger, persisted there during the run, so that a rerun re-applies the
   committed edits bit-exactly (the ledger resets the touched matrices from the base weights and adds
   the same deltas in the same order) instead of making them again;
-- ``records.jsonl`` and ``summary.json``'s curve: the checkpoints already scored.
+- ``records.jsonl``, ``panel.jsonl`` and ``summary.json``'s curve: the checkpoints already scored;
+- ``sample.json`` and ``panel-base.json``: the fixed sample and neighbour panel, and the panel's unedited
+  replies (asked before any edit).
 
 Methods that keep nothing in the ledger (the training baselines, ``icu``, ``none``) are resumed by making
 their logged edits again, in the same order, without scoring them. An edit committed after the last line
@@ -22,9 +24,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from repair.eval.unlearners import Applied, ForgetRequest, Unlearner
+from repair.eval.unlearners import Applied, Unlearner
 
-from .run import Scored, TargetResult, read_records
+from .run import read_records
+from .sequential import PANEL_RECORDS, PanelResult, Plan, item_id, request_for
 
 EDITS = "edits.jsonl"
 LEDGER = "ledger"
@@ -44,7 +47,7 @@ class SeqState(BaseModel):
 
 def clear(out: Path) -> None:
     """Forget a previous run in ``out`` (``--no-resume``): its edits, ledger and records."""
-    for name in (EDITS, "records.jsonl"):
+    for name in (EDITS, "records.jsonl", PANEL_RECORDS, "sample.json", "panel-base.json"):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / LEDGER, ignore_errors=True)
 
@@ -83,20 +86,12 @@ def read_edits(path: Path) -> list[LoggedEdit]:
     return out
 
 
-def restore(
-    patient: Any,
-    unlearner: Unlearner,
-    items: Sequence[Scored],
-    out: Path,
-    *,
-    every: int,
-    request: Callable[[Any, Any], ForgetRequest],
-) -> SeqState:
+def restore(patient: Any, unlearner: Unlearner, plan: Plan, out: Path) -> SeqState:
     """Bring the model back to the last logged edit of a stopped run in ``out`` (its ledger is already
     open, see ``open_ledger``) and return the run's state; records of a checkpoint the summary does not
     list (a kill while it was written) are dropped, so that checkpoint is scored again."""
     logged = read_edits(out / EDITS)
-    ids = [s.target.id for s in items]
+    ids = [item_id(x) for x in plan.items]
     if [e.target for e in logged] != ids[: len(logged)]:
         raise ValueError(
             f"{out / EDITS} lists other targets than this run's first {len(logged)}: re-run with --no-resume"
@@ -110,29 +105,38 @@ def restore(
     if in_ledger and set(made) != in_ledger:
         raise ValueError(f"{out / LEDGER} holds only some of the logged edits: re-run with --no-resume")
     if not in_ledger:  # a method that keeps no ledger: make the edits again, in the same order
-        for s in items[: len(logged)]:
-            unlearner.unlearn(patient, request(patient, s.target))
-    curve = _curve(out, len(logged), every)
+        for x in plan.items[: len(logged)]:
+            unlearner.unlearn(patient, request_for(patient, x))
+    curve = _curve(out, len(logged), plan)
     points = {p["edits"] for p in curve}
     records = out / "records.jsonl"
-    results = [r for r in read_records(records) if r.after_edits in points]
-    _rewrite(records, results)
+    _rewrite(records, [r for r in read_records(records) if r.after_edits in points])
+    panel = [r for r in read_panel(out / PANEL_RECORDS) if r.after_edits in points]
+    _rewrite(out / PANEL_RECORDS, panel)
     return SeqState(applied=[e.applied for e in logged], curve=curve)
 
 
-def _curve(out: Path, edits: int, every: int) -> list[dict[str, Any]]:
+def read_panel(path: Path) -> list[PanelResult]:
+    if not path.exists():
+        return []
+    return [PanelResult.model_validate_json(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
+def _curve(out: Path, edits: int, plan: Plan) -> list[dict[str, Any]]:
     path = out / "summary.json"
     if not path.exists():
         return []
     summary = json.loads(path.read_text(encoding="utf-8"))
-    if summary.get("config", {}).get("every", every) != every:
+    cfg = summary.get("config", {})
+    was = (cfg.get("every", plan.every), list(cfg.get("checkpoints") or []))
+    if was != (plan.every, plan.checkpoints):
         raise ValueError(
-            f"{out} was scored every {summary['config']['every']} edits: re-run with --no-resume"
+            f"{out} was scored at other checkpoints (every {was[0]}, list {was[1]}): re-run with --no-resume"
         )
     return [p for p in summary.get("curve") or [] if p["edits"] <= edits]
 
 
-def _rewrite(path: Path, results: list[TargetResult]) -> None:
+def _rewrite(path: Path, results: Sequence[BaseModel]) -> None:
     tmp = path.with_suffix(".jsonl.tmp")
     tmp.write_text("".join(r.model_dump_json() + "\n" for r in results), encoding="utf-8")
     tmp.replace(path)

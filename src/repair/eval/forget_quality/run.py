@@ -3,8 +3,8 @@
 Single mode: each known target is forgotten alone (its forget pairs are what the current model says
 to the direct question, or, for an entity, to the questions ``repair chat`` asks about it), every
 answered probe and neighbour is asked again with free greedy generation, and the method undoes it.
-Sequential mode: the targets are forgotten one after another in one model, and after every
-``every`` edits all earlier targets and their neighbours are scored again (a curve).
+Sequential mode (``sequential.py``): the targets are forgotten one after another in one model, and at
+checkpoints the earlier targets and their neighbours are scored again (a curve).
 """
 
 from __future__ import annotations
@@ -239,58 +239,6 @@ def run_single(
             unlearner.undo(patient, applied)
         if progress:
             progress()
-
-
-def run_sequential(
-    patient: Any,
-    unlearner: Unlearner,
-    items: Sequence[Scored],
-    *,
-    every: int,
-    utility: Utility | None,
-    write: Callable[[TargetResult], None],
-    progress: Any = None,
-    on_point: Callable[[list[dict[str, Any]]], None] | None = None,
-    sample: int | None = None,
-    done: tuple[list[Applied], list[dict[str, Any]]] = ([], []),
-    on_edit: Callable[[str, Applied], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Forget the targets one after another; every ``every`` edits (and after the last) score all targets
-    forgotten so far, or with ``sample`` only those of a fixed, evenly spaced sample of that many (the first
-    target always among them). Returns the curve's points; ``on_point`` sees the curve after each one (so a
-    long run that is stopped still leaves its checkpoints), ``on_edit`` each edit as it is made. ``done``:
-    the edits already applied to the model and the points already scored (a resumed run). The edits stay
-    applied (undo them with the ledger)."""
-    applied_all, curve = list(done[0]), list(done[1])
-    scored = {p["edits"] for p in curve}
-    scored_ids = set(sample_indices(len(items), sample))
-    for n, s in enumerate(items, 1):
-        if n > len(applied_all):
-            applied_all.append(unlearner.unlearn(patient, forget_request(patient, s.target)))
-            if on_edit:
-                on_edit(s.target.id, applied_all[-1])
-        if progress:
-            progress()
-        if (n % every and n != len(items)) or n in scored:
-            continue
-        if n != len(applied_all):  # a checkpoint is scored with exactly its edits applied
-            raise ValueError(f"checkpoint {n} was not scored, but {len(applied_all)} edits are applied")
-        system = applied_all[-1].system
-        results = []
-        for j, sj in enumerate(items[:n]):
-            if j not in scored_ids:
-                continue
-            a = applied_all[j].model_copy(update={"system": system})
-            results.append(evaluate(patient, sj, a, None, unlearner.name, after_edits=n))
-        point = summarize(results)["overall"]
-        if utility is not None and system is None:
-            point.update(kl=utility.kl(patient), ppl=utility.ppl(patient))
-        curve.append({"edits": n, **point})
-        for r in results:
-            write(r)
-        if on_point:
-            on_point(curve)
-    return curve
 
 
 def sample_indices(n: int, sample: int | None) -> list[int]:
