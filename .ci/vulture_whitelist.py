@@ -9,6 +9,8 @@ category  # forget-quality schema
 description  # model registry entry, shown by `repair models`
 decided  # serve review item
 decided_by  # serve review item
+substitute_rate  # Verification: in the reply's JSON and the ledger's public record
+request_source  # EditMeta: in the ledger's public record
 _.decided
 _.decided_by
 

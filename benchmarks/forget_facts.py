@@ -72,12 +72,12 @@ def main() -> None:
         after = patient.generate([prompt, paraphrase], max_new_tokens=32)
         now = correct()
         kept = sum(b and n for b, n in zip(base, now, strict=True)) / max(sum(base), 1)
-        committed = not edit.meta.get("uncommitted_reason")
+        committed = not edit.meta.uncommitted_reason
         rows.append(
             {
                 "prompt": prompt,
-                "alpha": edit.meta.get("alpha"),
-                "layers": edit.meta.get("layers"),
+                "alpha": edit.meta.alpha,
+                "layers": edit.meta.layers,
                 "committed": committed,
                 "forgot_prompt": probe_forgotten(after[0], answer),
                 "forgot_paraphrase": probe_forgotten(after[1], answer),

@@ -39,8 +39,9 @@ def make_edit(eid: str, seed: int, layer: int = 1):
 SEEDS = {"e1": 1, "e2": 2, "e3": 3, "s1": 11, "p1": 12}
 
 
-def write_v1(root: Path, ids: list[str], fingerprint: str = "fp") -> None:
-    """A ledger as format 1 wrote it: one JSON manifest and one delta file (with keys) per edit."""
+def write_v1(root: Path, ids: list[str], fingerprint: str = "fp", meta: dict | None = None) -> None:
+    """A ledger as format 1 wrote it: one JSON manifest and one delta file (with keys) per edit. ``meta``:
+    the manifests' record as written then (default: the edit's own)."""
     import hashlib
 
     from safetensors.torch import save_file
@@ -60,7 +61,7 @@ def write_v1(root: Path, ids: list[str], fingerprint: str = "fp") -> None:
             "fingerprint": fingerprint, "deltas_file": path.name,
             "deltas_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "deltas": [{"layer": d.layer, "map": d.map, "kind": "lora", "rank": 2}], "layers": [d.layer],
-            "maps": [d.map], "timings": {}, "meta": e.meta,
+            "maps": [d.map], "timings": {}, "meta": e.meta.dump() if meta is None else meta,
         }  # fmt: skip
         (root / f"{eid}.json").write_text(json.dumps(manifest))
 

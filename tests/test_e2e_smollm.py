@@ -148,12 +148,12 @@ def test_guard_keeps_an_edit_that_breaks_other_answers_out_of_the_ledger(smollm)
     reply = smollm.generate([q], max_new_tokens=32)[0]
     # A far too strong edit forgets by wrecking the model: the guard's replies change, so it is not committed.
     wreck = repair.stamp(smollm, [(q, reply)], answer="Paris", alpha=5000.0, guard=guard, guard_keep=1.0)
-    g = wreck.meta["verification"]["guard"]
-    assert wreck.meta["uncommitted_reason"] == "guard" and not g["ok"] and g["kept"] < g["total"], g
+    g = wreck.meta.verification.guard
+    assert wreck.meta.uncommitted_reason == "guard" and not g.ok and g.kept < g.total, g
     assert not smollm.ledger.active
     # The searched edit forgets and keeps them (two thirds, the default): committed as usual.
     edit = repair.stamp(smollm, [(q, reply)], answer="Paris", guard=guard)
-    assert edit.meta["verification"]["forgotten"] and edit.meta["verification"]["guard"]["ok"]
+    assert edit.meta.verification.forgotten and edit.meta.verification.guard.ok
     assert [e.id for e in smollm.ledger.active] == [edit.id]
     smollm.ledger.undo(edit.id)
 
@@ -179,8 +179,8 @@ def test_a_recorded_guard_counts_earlier_losses_against_the_same_budget(smollm):
         guard=[*recorded, lost],
         guard_keep=1.0,
     )
-    g = edit.meta["verification"]["guard"]
-    assert g["total"] == 3 and g["kept"] <= 2 and edit.meta["uncommitted_reason"] == "guard", g
+    g = edit.meta.verification.guard
+    assert g.total == 3 and g.kept <= 2 and edit.meta.uncommitted_reason == "guard", g
     assert not smollm.ledger.active
 
 
@@ -207,16 +207,16 @@ def test_auto_layers_fall_back_to_the_mid_band_when_the_early_band_breaks_the_gu
         return run
 
     edit = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check(1, 4))
-    assert edit.meta["bands_tried"] == [early, mid] and edit.meta["layers"] == mid == edit.layers
-    assert edit.meta["verification"]["guard"]["ok"] and [e.id for e in smollm.ledger.active] == [edit.id]
+    assert edit.meta.bands_tried == [early, mid] and edit.meta.layers == mid == edit.layers
+    assert edit.meta.verification.guard.ok and [e.id for e in smollm.ledger.active] == [edit.id]
     smollm.ledger.undo(edit.id)
     # Both bands break it: the one that keeps more is returned, and nothing is committed.
     worse = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check(2, 1))
-    assert worse.meta["layers"] == early and worse.meta["uncommitted_reason"] == "guard"
+    assert worse.meta.layers == early and worse.meta.uncommitted_reason == "guard"
     assert not smollm.ledger.active
     # Layers the caller chose are not second-guessed.
     fixed = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check(1, 4), layers=early, commit=False)
-    assert fixed.meta["bands_tried"] == [early] and not fixed.meta["verification"]["guard"]["ok"]
+    assert fixed.meta.bands_tried == [early] and not fixed.meta.verification.guard.ok
 
 
 def test_a_costly_early_band_edit_is_compared_with_the_mid_band_by_collateral(smollm):
@@ -231,23 +231,23 @@ def test_a_costly_early_band_edit_is_compared_with_the_mid_band_by_collateral(sm
 
     # costly_alpha below any α the search tries: both bands are searched and the cheaper edit is kept
     edit = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check, costly_alpha=1.0, commit=False)
-    costs = edit.meta["collateral"]
-    assert edit.meta["bands_tried"] == [early, mid] and set(costs) == {"early", "mid"}
+    costs = edit.meta.collateral
+    assert edit.meta.bands_tried == [early, mid] and set(costs) == {"early", "mid"}
     assert all(c > 0 for c in costs.values()), costs
-    assert edit.meta["layers"] == (mid if costs["mid"] < costs["early"] else early)
+    assert edit.meta.layers == (mid if costs["mid"] < costs["early"] else early)
     # costly_lam: both bands at that λ too; of the λ1 edits the least collateral wins, its λ recorded
     wide = repair.stamp(
         smollm, [(q, reply)], answer="Paris", check=check, costly_alpha=1.0, costly_lam=1.0, commit=False
     )
-    costs = wide.meta["collateral"]
+    costs = wide.meta.collateral
     assert set(costs) == {"early", "mid", "early λ1", "mid λ1"} and costs["early λ1"] != costs["early"], costs
     best = min(("early λ1", "mid λ1"), key=costs.__getitem__)  # both forget: the wider λ comes first
-    assert wide.meta["layers"] == (mid if best.startswith("mid") else early)
-    assert wide.meta["config"]["lam"] == 1.0, (best, wide.meta["config"])
+    assert wide.meta.layers == (mid if best.startswith("mid") else early)
+    assert wide.meta.config["lam"] == 1.0, (best, wide.meta.config)
     # an edit below the threshold, or the threshold off: the early band alone, as before
     for kw in ({"costly_alpha": 1e4}, {"costly_alpha": None}):
         plain = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check, commit=False, **kw)
-        assert plain.meta["bands_tried"] == [early] and "collateral" not in plain.meta
+        assert plain.meta.bands_tried == [early] and plain.meta.collateral is None
     assert not smollm.ledger.active
 
 

@@ -40,9 +40,9 @@ def test_session_engine_stamp2_refuses_in_chat_and_undoes(smollm):
     try:
         assert reply.kind == "unlearn" and reply.outcome in ("done", "partial"), reply.text
         ver = reply.verification
-        assert ver["engine"] == "stamp2" and ver["guard"]["ok"]
-        labels = [p["label"] for p in ver["probes"]]
-        assert labels.count("refusal") >= len(labels) - 1, ver["probes"]
+        assert ver.engine == "stamp2" and ver.guard.ok
+        labels = [p.label for p in ver.probes]
+        assert labels.count("refusal") >= len(labels) - 1, ver.probes
         assert reply.text.startswith("Done.") == (labels.count("refusal") == len(labels))
         assert is_refusal(smollm.chat("Who founded Toyota?", max_new_tokens=32))
         assert "Paris" in smollm.chat("What is the capital of France?", max_new_tokens=24)

@@ -14,6 +14,7 @@ from repair.edit.ledger import Ledger
 from repair.edit.ledger.migrate import migrate_history
 from repair.edit.ledger.ops import audit, set_retention
 from repair.edit.patient import Patient
+from repair.edit.record import ProbeCheck, Verification
 from repair.models.arch import arch_for
 from repair.session import Reply, Session
 from repair.session.pipeline import redact, turn_ids
@@ -51,10 +52,10 @@ def _forget(session: Session, eid: str = "e1") -> None:
     committed with the turns it forgets sealed in the same transaction, then the request is recorded."""
     pairs = [(QUESTION, ANSWER)]
     edit = make_edit(eid, 1)
-    edit.meta.update(forget=[list(p) for p in pairs], target="the capital of Zubrowka")
+    edit.meta.set(forget=pairs, target="the capital of Zubrowka")
     session.patient.ledger.commit(
         edit,
-        verification={"forgotten": True, "probes": [{"reply": ANSWER}]},
+        verification=Verification.of([ProbeCheck(prompt=QUESTION, reply=ANSWER, label="leak")]),
         redact_turns=turn_ids(session.turns, pairs),
     )
     redact(session.turns, pairs, edit.id)
@@ -178,9 +179,9 @@ def test_a_purge_by_another_process_reaches_a_running_one(tmp_path, home):
     model = tiny_llama()
     running = Ledger(model, arch_for(model), "fp", tmp_path)
     running.commit(make_edit("e1", 1))
-    assert running.get("e1").deltas[0].keys is not None and "forget" in running.get("e1").meta
+    assert running.get("e1").deltas[0].keys is not None and running.get("e1").meta.forget
     other = tiny_llama()
     Ledger(other, arch_for(other), "fp", tmp_path).purge(["e1"])
     assert running.sync()
     e1 = running.get("e1")  # still applied, no longer holding the forgotten text or its keys
-    assert e1.deltas[0].keys is None and "forget" not in e1.meta and "target" not in e1.meta
+    assert e1.deltas[0].keys is None and e1.meta.forget is None and e1.meta.target is None

@@ -97,12 +97,11 @@ def _only(ids):
 def test_markup_in_user_text_does_not_break_the_list(tmp_path):
     led = _ledger(tmp_path)
     led.commit(make_edit("e1", 1), scope="[/]", requested_by="[bold]x[/]")
-    led.update_meta("e1", alpha="[/]")
     r = cli("edits", "list", "--ledger", str(tmp_path))
     assert r.exit_code == 0, r.output
     assert "[/]" in r.output and "secret" not in r.output  # shown literally; the forgotten text never
     e2 = make_edit("e2", 2)
-    e2.meta["target"] = "[/]secret [bold]e2"  # markup in a forget request, as one over HTTP may carry
+    e2.meta.target = "[/]secret [bold]e2"  # markup in a forget request, as one over HTTP may carry
     led.commit(e2)
     r = cli("edits", "list", "--ledger", str(tmp_path), "--reveal")
     assert r.exit_code == 0 and "[/]secret" in r.output and "[bold]e2" in r.output, (

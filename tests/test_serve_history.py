@@ -104,7 +104,7 @@ def test_a_scopes_forgotten_turns_are_sealed_and_a_purge_removes_them(tok, tmp_p
         alice._record(SECRET_Q, Reply(kind="chat", text=SECRET_A))
         pairs = [(SECRET_Q, SECRET_A)]
         edit = make_edit("e1", 1)
-        edit.meta.update(forget=[list(p) for p in pairs], target="Maya Taylor")
+        edit.meta.set(forget=pairs, target="Maya Taylor")
         alice.patient.ledger.commit(
             edit, verification={"forgotten": True}, redact_turns=turn_ids(alice.turns, pairs)
         )

@@ -101,18 +101,18 @@ def test_a_refusal_that_still_names_the_answer_leaks():
     assert reply_leaks("The capital of France is Paris. I'm sorry, I can't help with that.", "", keys)
     assert not reply_leaks("I'm sorry, I don't have information on that.", "", keys)
     ver = score_replies(
-        [{"prompt": "q1", "reply": "Paris, of course."}, {"prompt": "q2", "reply": "I'm not sure."}],
+        [("q1", "Paris, of course."), ("q2", "I'm not sure.")],
         "The capital of France is Paris.",
         keys,
     )
-    assert ver["forgotten"] is False and ver["fraction"] == 0.5 and ver["refusal_rate"] == 0.5
+    assert ver.forgotten is False and ver.fraction == 0.5 and ver.refusal_rate == 0.5
 
 
 def test_guard_verdict_allows_losing_a_third_of_the_check_questions():
-    assert guard_verdict(4, 6) == {"kept": 4, "total": 6, "ok": True}
-    assert guard_verdict(3, 6)["ok"] is False
-    assert guard_verdict(0, 0)["ok"] is True  # nothing to check: nothing broken
-    assert guard_verdict(5, 6, keep=1.0)["ok"] is False
+    assert guard_verdict(4, 6).model_dump() == {"kept": 4, "total": 6, "ok": True}
+    assert guard_verdict(3, 6).ok is False
+    assert guard_verdict(0, 0).ok is True  # nothing to check: nothing broken
+    assert guard_verdict(5, 6, keep=1.0).ok is False
 
 
 def test_display_target_and_short_id():
@@ -189,12 +189,12 @@ def test_table4_conversation_persists_and_undoes(tmp_path):
     ack = session.send("Forget what you just told me.")
     assert ack.kind == "unlearn" and ack.outcome == "done", ack.text
     assert ack.text.startswith("Done. Information related to") and short_id(ack.edit_id) in ack.text
-    assert ack.verification["forgotten"] and ack.verification["guard"]["ok"]
-    assert "repair.stamp(" in ack.plan["python"]
+    assert ack.verification.forgotten and ack.verification.guard.ok
+    assert "repair.stamp(" in ack.plan.python
     # The check questions answered with the committed edit become the next request's guard set, each
     # with the edited model's own greedy reply (a teacher-forced forward proves it, as for a fresh set).
     carried = session.patient.cache[guard_key(session.patient)]
-    assert len(carried) == ack.verification["guard"]["kept"] > 0
+    assert len(carried) == ack.verification.guard.kept > 0
     assert all(
         still_answers(
             session.patient,
@@ -239,13 +239,13 @@ def test_bfloat16_session_forgets_and_its_ledger_reopens_in_float32(tmp_path):
     # A second edit counts its check questions against the session's first set (guard_budget "base"):
     # what the first edit cost stays spent. Say it cost one more question than it did: the set carried to
     # the next request shrinks, the budget's total does not.
-    total = ack.verification["guard"]["total"]
+    total = ack.verification.guard.total
     key = guard_key(session.patient)
     session.patient.cache[key] = session.patient.cache[key][:-1]
     session.send(UNRELATED[0][0])
     second = session.send("Forget what you just said.")
     assert second.kind == "unlearn" and second.verification is not None, second.text
-    assert second.verification["guard"]["total"] == total, (second.text, second.verification["guard"])
+    assert second.verification.guard.total == total, (second.text, second.verification.guard)
     if second.edit_id:
         session.undo(second.edit_id)
     # the stored deltas are float32: the same edit applies to a float32 patient

@@ -12,6 +12,7 @@ import yaml
 from conftest import tiny_llama_for
 
 import repair
+from repair.edit.record import GuardCheck, Verification
 from repair.edit.stamp import SearchPolicy, StampConfig, StampSpec, load_hparams, parse_overrides
 from repair.edit.stamp.config import make_config
 from repair.edit.stamp.search import alpha_schedule
@@ -112,12 +113,12 @@ def _norm_check(patient, forgets_at: float, unit: float, breaks_above: float | N
     w = patient.arch.weight(patient.model, 1, "down")
     base = w.detach().clone()
 
-    def check(quick: bool = False) -> dict:
+    def check(quick: bool = False) -> Verification:
         size = float((w.detach() - base).norm()) / unit
-        out: dict = {"forgotten": size >= forgets_at * (1 - 1e-4), "size": size}
+        out = Verification(forgotten=size >= forgets_at * (1 - 1e-4))
         if breaks_above is not None:
             ok = size <= breaks_above * (1 + 1e-4)
-            out.update(guard={"kept": int(ok), "total": 1, "ok": ok}, final=not ok)
+            out.guard, out.final = GuardCheck(kept=int(ok), total=1, ok=ok), not ok
         return out
 
     return check
@@ -138,21 +139,24 @@ def test_the_solve_moves_the_forget_key_exactly_and_linearly_in_alpha(patient):
         moved = d1.matrix() @ d1.keys[0]
         target = d1.b[:, 0]
         assert target.norm() > 0 and (moved - target).norm() / target.norm() < 1e-3
-    assert one.meta["alpha"] == 1.0 and one.meta["verification"] is None and one.meta["layers"] == [1, 2]
+    assert one.meta.alpha == 1.0 and one.meta.verification is None and one.meta.layers == [1, 2]
 
 
 def test_search_returns_the_smallest_alpha_that_passes(patient):
     unit = _unit(patient)
     policy = dict(alpha_start=1.0, alpha_growth=2.0, alpha_max=64.0)
     edit = _stamp(patient, layers=[1, 2], alpha_margin=1.0, check=_norm_check(patient, 5.0, unit), **policy)
-    assert edit.meta["alpha"] == 8.0 and edit.meta["verification"]["forgotten"]
+    assert edit.meta.alpha == 8.0 and edit.meta.verification.forgotten
     # with a margin the edit checked (and returned) is α × margin, for the smallest α whose product passes
     edit = _stamp(patient, layers=[1, 2], alpha_margin=1.5, check=_norm_check(patient, 5.0, unit), **policy)
-    assert edit.meta["alpha"] == 6.0 and edit.meta["verification"]["size"] == pytest.approx(6.0, rel=1e-3)
+    assert edit.meta.alpha == 6.0 and edit.meta.verification.forgotten
+    assert float(next(d for d in edit.deltas if d.layer == 1).matrix().norm()) / unit == pytest.approx(
+        6.0, rel=1e-3
+    )
     # nothing passes: the strongest step is returned, not forgotten
     edit = _stamp(patient, layers=[1, 2], alpha_margin=1.0, check=_norm_check(patient, 1e9, unit), **policy)
-    assert edit.meta["alpha"] == 64.0 and not edit.meta["verification"]["forgotten"]
-    assert edit.meta["bands_tried"] == [[1, 2]] and edit.meta["config"]["alpha_start"] == 1.0
+    assert edit.meta.alpha == 64.0 and not edit.meta.verification.forgotten
+    assert edit.meta.bands_tried == [[1, 2]] and edit.meta.config["alpha_start"] == 1.0
 
 
 def test_a_margin_that_breaks_the_guard_falls_back_to_a_milder_strength(patient):
@@ -160,8 +164,8 @@ def test_a_margin_that_breaks_the_guard_falls_back_to_a_milder_strength(patient)
     policy = dict(alpha_start=1.0, alpha_growth=2.0, alpha_max=64.0, alpha_margin=4.0)
     # α 1 × 4 forgets but breaks the guard (above 3); α × √4 = 2 forgets (≥ 1.5) within it
     edit = _stamp(patient, layers=[1, 2], check=_norm_check(patient, 1.5, unit, breaks_above=3.0), **policy)
-    assert edit.meta["alpha"] == 2.0 and edit.meta["verification"]["guard"]["ok"]
-    assert "uncommitted_reason" not in edit.meta
+    assert edit.meta.alpha == 2.0 and edit.meta.verification.guard.ok
+    assert edit.meta.uncommitted_reason is None
     # no milder strength forgets: the guard-breaking edit is returned, and not committed
     edit = repair.stamp(
         patient,
@@ -173,7 +177,7 @@ def test_a_margin_that_breaks_the_guard_falls_back_to_a_milder_strength(patient)
         check=_norm_check(patient, 4.0, unit, breaks_above=3.0),
         **policy,
     )
-    assert edit.meta["alpha"] == 4.0 and edit.meta["uncommitted_reason"] == "guard"
+    assert edit.meta.alpha == 4.0 and edit.meta.uncommitted_reason == "guard"
     assert not patient.ledger.active
 
 
@@ -181,12 +185,12 @@ def test_a_fixed_alpha_is_checked_once_and_bad_settings_fail_early(patient):
     unit = _unit(patient)
     calls, inner = [], _norm_check(patient, 1.0, unit)
 
-    def check(quick: bool = False) -> dict:
+    def check(quick: bool = False) -> Verification:
         calls.append(quick)
         return inner(quick)
 
     edit = _stamp(patient, layers=[1, 2], alpha=2.0, check=check)
-    assert calls == [False] and edit.meta["alpha"] == 2.0 and edit.meta["verification"]["forgotten"]
+    assert calls == [False] and edit.meta.alpha == 2.0 and edit.meta.verification.forgotten
     with pytest.raises(ValueError, match="above alpha_max"):
         _stamp(patient, layers=[1, 2], alpha_start=1000.0, check=check)
     with pytest.raises(ValueError, match="out of range"):

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from repair.session.subject import (
-    GuardCheck,
-    ProbeCheck,
-    Verification,
-    label,
-    subject_failure,
-    subject_summary,
-)
+from repair.edit.record import GuardCheck, ProbeCheck, Verification
+from repair.edit.verify import label
+from repair.session.subject import subject_failure, subject_summary
 
 
 def _ver(*labels: str, ok: bool = True) -> Verification:
     probes = [ProbeCheck(prompt=f"q{i}?", reply=f"reply {i}", label=lab) for i, lab in enumerate(labels)]
-    return Verification(probes=probes, guard=GuardCheck(kept=5 if ok else 1, total=5, ok=ok))
+    return Verification.of(probes, guard=GuardCheck(kept=5 if ok else 1, total=5, ok=ok), engine="stamp2")
 
 
 def test_labels_leak_before_refusal_before_substitute():
@@ -38,7 +33,7 @@ def test_failures_are_not_committed():
 
 
 def test_record_keeps_the_keys_the_session_reads():
-    d = _ver("refusal", "substitute", "leak").as_dict()
+    d = _ver("refusal", "substitute", "leak").model_dump()
     assert d["forgotten"] is False and abs(d["fraction"] - 2 / 3) < 1e-9
     assert abs(d["refusal_rate"] - 1 / 3) < 1e-9 and abs(d["substitute_rate"] - 1 / 3) < 1e-9
     assert [p["forgotten"] for p in d["probes"]] == [True, True, False]

@@ -20,6 +20,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from repair.agents.watchdog import Watchdog, lazy_generate_fn
+from repair.edit.record import EditMeta
 from repair.session import Reply, Session
 from repair.session.control import Confirm, Proposal
 from repair.session.surgeons import make_surgeon
@@ -35,15 +36,15 @@ def _edits_table(session: Session) -> Table:
     for col in ("id", "target", "layers", "α", "verified"):
         table.add_column(col)
     for m in session.edits():
-        meta = m.get("meta", {})
+        meta = EditMeta.load(m.get("meta"))
         layers = m.get("layers") or []
         span = f"{layers[0]}-{layers[-1]}" if layers else ""
         table.add_row(
             short_id(m["id"]),
-            escape(str(meta.get("target") or (meta.get("forget") or [[""]])[0][0])[:50]),
+            escape(str(meta.target or (meta.forget or [("", "")])[0][0])[:50]),
             span,
-            escape(str(meta.get("alpha"))),
-            str((meta.get("verification") or {}).get("forgotten")),
+            escape(str(meta.alpha)),
+            str(meta.verification.forgotten if meta.verification else None),
         )
     return table
 
@@ -63,10 +64,8 @@ def _show_reply(console: Console, reply: Reply) -> None:
     console.print(f"[{style}]{escape(reply.text)}[/{style}]")
     if reply.kind == "unlearn" and reply.plan:
         console.print(
-            f"[dim]plan: {reply.plan['source']}, attempts "
-            + ", ".join(
-                f"α={a['alpha']:g} forgot {a['fraction']:.0%}" for a in reply.plan.get("attempts", [])
-            )
+            f"[dim]plan: {reply.plan.source}, attempts "
+            + ", ".join(f"α={a.alpha:g} forgot {a.fraction:.0%}" for a in reply.plan.attempts)
             + " · /plan shows it as Python[/dim]"
         )
 
@@ -105,8 +104,8 @@ def _command(console: Console, session: Session, line: str, last: Reply | None) 
         )
     elif line == "/plan":
         console.print(
-            Syntax(last.plan["python"], "python", word_wrap=True)
-            if last and last.plan
+            Syntax(last.plan.python, "python", word_wrap=True)
+            if last and last.plan and last.plan.python
             else "no repair yet in this chat"
         )
     elif line.startswith("/undo"):

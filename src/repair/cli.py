@@ -188,11 +188,11 @@ def _retain_table(probes: list[str], before: list[str], after: list[str]) -> Tab
 
 def _settle(patient: Any, edit: Any, keep_unverified: bool) -> bool:
     """Commit the edit if it is verified (or kept anyway) and say what happened; whether it was committed."""
-    v = edit.meta.get("verification") or {}
-    guard = v.get("guard") or {}
-    verified = bool(v.get("forgotten")) and guard.get("ok", True)
-    where = f"layers {edit.layers}, maps {edit.maps}, α={edit.meta.get('alpha'):.4g}"
-    tried = edit.meta.get("bands_tried") or []
+    v = edit.meta.verification
+    guard = v.guard if v is not None else None
+    verified = v is not None and v.forgotten and v.guard_ok
+    where = f"layers {edit.layers}, maps {edit.maps}, α={edit.meta.alpha:.4g}"
+    tried = edit.meta.bands_tried or []
     if len(tried) > 1:
         where += f"; the early band {tried[0][0]}-{tried[0][-1]} changed a retain answer"
     if verified or keep_unverified:
@@ -201,13 +201,13 @@ def _settle(patient: Any, edit: Any, keep_unverified: bool) -> bool:
         edit.timings["write"] = time.perf_counter() - t
         patient.ledger.update_meta(edit.id, timings=edit.timings)
         console.print(
-            f"edit [bold]{edit.id}[/bold] committed: {where}, verified forgotten: {v.get('forgotten')}"
-            + (f", retain probes kept {guard['kept']}/{guard['total']}" if guard else "")
+            f"edit [bold]{edit.id}[/bold] committed: {where}, verified forgotten: {v and v.forgotten}"
+            + (f", retain probes kept {guard.kept}/{guard.total}" if guard else "")
         )
     else:
         why = (
-            f"it changed the retain probes' answers ({guard['kept']}/{guard['total']} kept)"
-            if guard and not guard.get("ok", True)
+            f"it changed the retain probes' answers ({guard.kept}/{guard.total} kept)"
+            if guard and not guard.ok
             else "the model still gives the answer"
         )
         console.print(

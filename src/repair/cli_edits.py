@@ -55,12 +55,11 @@ def edits_list(
     for r in store.records():
         if not all_ and r.status != "active" or scope is not None and r.scope not in ("global", scope):
             continue
-        ver = r.meta.get("verification") or {}
         status = r.status + (f" ({r.problem})" if r.problem else "")
         text = {"sealed": "sealed", "purged": "purged", "none": "–"}[r.private]
         if reveal and r.private == "sealed" and (private := private_part(store, r.id)) is not None:
-            meta = private[0]
-            text = str(meta.get("target") or meta.get("subject") or (meta.get("forget") or [[""]])[0][0])[:60]
+            meta = r.meta.merged(private[0])
+            text = str(meta.target or meta.subject or (meta.forget or [("", "")])[0][0])[:60]
         table.add_row(
             *(
                 escape(str(x))
@@ -71,8 +70,8 @@ def edits_list(
                     status,
                     ",".join(map(str, r.layers)),
                     ",".join(r.maps),
-                    r.meta.get("alpha"),
-                    ver.get("forgotten"),
+                    r.meta.alpha,
+                    r.meta.verification.forgotten if r.meta.verification else None,
                     text,
                 )
             )

@@ -1,14 +1,15 @@
-"""An ``Edit``: weight deltas per (layer, map), kept as LoRA factors when low rank, plus metadata."""
+"""An ``Edit``: weight deltas per (layer, map), kept as LoRA factors when low rank, plus its record
+(``EditMeta``: the request, the settings and the verdict)."""
 
 from __future__ import annotations
 
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
+from repair.edit.record import EditMeta
 from repair.models.arch import ArchMap
 
 
@@ -51,8 +52,12 @@ def new_edit_id() -> str:
 class Edit:
     id: str
     deltas: list[MapDelta]
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: EditMeta = field(default_factory=EditMeta)
     timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.meta, EditMeta):  # a dict is checked against the typed record
+            self.meta = EditMeta.model_validate(self.meta)
 
     @property
     def layers(self) -> list[int]:

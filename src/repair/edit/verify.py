@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 
 from repair.edit.answers import first_key_answer
 from repair.edit.capture import encode, right_padded
+from repair.edit.record import GuardCheck, Label, ProbeCheck, Verification
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
 # A long response (a biography, say) counts as gone when little of it is recalled.
@@ -26,6 +27,14 @@ def probe_forgotten(reply: str, answer: str) -> bool:
     return rouge_l(reply, answer) < ROUGE_THRESHOLD
 
 
+def label(reply: str, leaks: bool) -> Label:
+    """A leak first (a refusal that still names the answer gives it away), then a refusal, else a
+    substitute: a fluent or garbled reply that neither refuses nor gives the answer."""
+    if leaks:
+        return "leak"
+    return "refusal" if is_refusal(reply) else "substitute"
+
+
 def forgot(
     patient,
     probes: list[str],
@@ -34,13 +43,16 @@ def forgot(
     *,
     quick: bool = False,
     guard: list[GuardQuestion] | None = None,
-) -> dict[str, Any]:
+    guard_total: int = 0,
+    guard_keep: float = GUARD_KEEP,
+) -> Verification:
     """Generate the probes and check each reply. ``quick`` (a step of the α search): stop at the first
     reply that gives the answer (the verdict is then "not forgotten" and the other replies are cut
     short); a "forgotten" verdict is always complete. Fewer tokens would be cheaper but let late leaks
     pass: with 16 the ten-fact benchmark took England at α 34 instead of 51 and its held-out paraphrase
     leaked. ``guard``: questions whose answers must survive, checked in the same decoding loop (see
-    ``probe_with_guard``); the ones still answered are under "guard_kept" unless a leak cut the batch."""
+    ``probe_with_guard``); a forgotten verdict's guard counts those still answered out of ``guard_total``
+    (one that leaks needs none: the search goes on)."""
     replies, survivors = probe_with_guard(
         patient,
         probes,
@@ -49,19 +61,14 @@ def forgot(
         quick=quick,
         max_new_tokens=max_new_tokens,
     )
-    per = [
-        {"prompt": p, "reply": r, "forgotten": probe_forgotten(r, answer), "refusal": is_refusal(r)}
+    checks = [
+        ProbeCheck(prompt=p, reply=r, label=label(r, not probe_forgotten(r, answer)))
         for p, r in zip(probes, replies, strict=True)
     ]
-    out = {
-        "forgotten": all(x["forgotten"] for x in per),
-        "fraction": sum(x["forgotten"] for x in per) / max(len(per), 1),
-        "refusal_rate": sum(x["refusal"] for x in per) / max(len(per), 1),
-        "probes": per,
-    }
-    if guard is not None and survivors is not None:
-        out["guard_kept"] = survivors
-    return out
+    ver = Verification.of(checks)
+    if guard_total and ver.forgotten and survivors is not None:
+        ver.guard = guard_verdict(len(survivors), guard_total, guard_keep)
+    return ver
 
 
 def probe_with_guard(
@@ -96,9 +103,9 @@ def probe_with_guard(
     return replies, [g for g, ok in zip(guard, proven, strict=True) if ok] + _answered_again(rest, outs[n:])
 
 
-def guard_verdict(kept: int, total: int, keep: float = GUARD_KEEP) -> dict[str, Any]:
+def guard_verdict(kept: int, total: int, keep: float = GUARD_KEEP) -> GuardCheck:
     """How many check questions an edit left answered, and whether that is enough (no questions: ok)."""
-    return {"kept": kept, "total": total, "ok": total == 0 or kept >= keep * total}
+    return GuardCheck(kept=kept, total=total, ok=total == 0 or kept >= keep * total)
 
 
 class GuardQuestion(NamedTuple):

@@ -63,8 +63,8 @@ class StampUnlearner:
             request_s=seconds,
             detail={
                 "text": reply.text,
-                "alpha": edit.meta.get("alpha") if edit else None,
-                "layers": edit.meta.get("layers") if edit else None,
+                "alpha": edit.meta.alpha if edit else None,
+                "layers": edit.meta.layers if edit else None,
             },
         )
 
@@ -157,8 +157,8 @@ class EditUnlearner:
             **cfg.stamp_kwargs(),
         )
         seconds = time.perf_counter() - t
-        ver = edit.meta.get("verification") or {}
-        committed = edit.meta.get("uncommitted_reason") is None
+        ver = edit.meta.verification
+        committed = edit.meta.uncommitted_reason is None
         if committed:
             self._active.append(edit.id)
         update = float(edit.timings.get("capture", 0.0)) + float(edit.timings.get("solve", 0.0))
@@ -168,16 +168,16 @@ class EditUnlearner:
             "rows": len(request.pairs),
             "layers": edit.layers,
             "maps": list(edit.maps),
-            "alpha": edit.meta.get("alpha"),
-            "verified": ver.get("forgotten"),
-            "verified_fraction": ver.get("fraction"),
-            "guard": ver.get("guard"),
+            "alpha": edit.meta.alpha,
+            "verified": ver.forgotten if ver else None,
+            "verified_fraction": ver.fraction if ver else None,
+            "guard": ver.guard.model_dump() if ver and ver.guard else None,
             "committed": committed,
             "timings": dict(edit.timings),
             "wall_s": seconds,
             "edit_s": update,
         }
-        outcome = ("done" if ver.get("forgotten") else "partial") if committed else "failed"
+        outcome = ("done" if ver and ver.forgotten else "partial") if committed else "failed"
         return Applied(
             method=self.name,
             changed=committed,

@@ -178,7 +178,7 @@ class Stamp2Unlearner:
             edit_id=edit.id,
             weight_update_s=round(edit.timings["total"], 4),
             request_s=seconds,
-            detail={"rows": edit.meta["rows"], "layers": edit.meta["layers"]},
+            detail={"rows": edit.meta.rows, "layers": edit.meta.layers},
         )
 
     def undo(self, patient: Any, applied: Applied) -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from repair.edit.record import EditMeta
 from repair.serve.calls import caller, hub_of, submit, wait
 from repair.serve.guard import ApiError
 from repair.serve.hub import Hub
@@ -111,10 +112,10 @@ def _visible(hub: Hub, who: Caller, edit_id: str) -> dict[str, Any]:
 
 
 def _edit_summary(m: dict[str, Any]) -> dict[str, Any]:
-    meta = m.get("meta", {})
-    ver = meta.get("verification") or {}
+    meta = EditMeta.load(m.get("meta"))
     return {
         "id": m["id"], "status": m["status"], "scope": m.get("scope", GLOBAL), "created": m["created"],
-        "undone": m.get("undone"), "layers": m.get("layers"), "maps": m.get("maps"), "alpha": meta.get("alpha"),
-        "target": meta.get("target"), "forgotten": ver.get("forgotten"), "requested_by": meta.get("requested_by"),
+        "undone": m.get("undone"), "layers": m.get("layers"), "maps": m.get("maps"), "alpha": meta.alpha,
+        "target": meta.target, "forgotten": meta.verification.forgotten if meta.verification else None,
+        "requested_by": meta.requested_by,
     }  # fmt: skip

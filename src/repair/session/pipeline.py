@@ -19,12 +19,15 @@ from typing import Any
 from repair.agents.surgeon import Surgeon
 from repair.agents.watchdog import Verdict, probe_prompts
 from repair.edit.answers import checked_answer, key_answers
+from repair.edit.delta import Edit
+from repair.edit.record import Verification
 from repair.edit.stamp import StampConfig, stamp
+from repair.edit.stamp.guard import guard_kept_count
 from repair.edit.verify import GuardQuestion, guard_verdict, probe_with_guard
 from repair.session import texts
 from repair.session.control import as_messages
 from repair.session.guard import GuardBudget, guard_key
-from repair.session.reply import Outcome, Reply
+from repair.session.reply import Attempt, Outcome, Reply, ReplyPlan
 from repair.session.subject import SubjectEngine, subject_failure, subject_summary
 from repair.session.subject import check as check_subject_edit
 from repair.session.verify import VERIFY_TOKENS, reply_leaks, score_replies, stated_pairs
@@ -86,24 +89,28 @@ class Trial:
     in_chat: tuple[list[str], list[dict]] | None  # questions asked inside the conversation, and it
 
 
-def plan_info(res: Any, model: str, pairs: list[Pair]) -> dict[str, Any]:
-    """How the repair was planned, as the reply and the ledger show it."""
+def plan_info(res: Any, model: str, pairs: list[Pair]) -> ReplyPlan:
+    """How the repair was planned, as the reply shows it."""
     plan = res.plan
-    return {
-        "source": res.source, "method": plan.method, "layers": plan.layers, "maps": plan.maps,
-        "alpha": plan.alpha, "lam": plan.lam, "solver": plan.solver, "paraphrases": plan.paraphrases,
-        "errors": res.errors, "python": plan.to_python(model), "forget": pairs,
-    }  # fmt: skip
+    return ReplyPlan(
+        source=res.source, method=plan.method, layers=plan.layers, maps=plan.maps, alpha=plan.alpha,
+        lam=plan.lam, solver=plan.solver, paraphrases=plan.paraphrases, errors=res.errors,
+        python=plan.to_python(model), forget=pairs,
+    )  # fmt: skip
 
 
-def attempt_info(edit: Any, ver: dict[str, Any]) -> dict[str, Any]:
-    meta = edit.meta
-    return {
-        "alpha": meta.get("alpha"),
-        "layers": meta.get("layers"),
-        "fraction": ver["fraction"],
-        "guard": ver["guard"],
-    }
+def attempt_info(edit: Edit, ver: Verification) -> Attempt:
+    return Attempt(alpha=edit.meta.alpha, layers=edit.meta.layers, fraction=ver.fraction, guard=ver.guard)
+
+
+@dataclass(frozen=True)
+class Tried:
+    """One uncommitted STAMP attempt: the edit, its verdict and the guard questions it left answered
+    (the next request's guard set if it is committed)."""
+
+    edit: Edit
+    verification: Verification
+    guard_after: list[GuardQuestion]
 
 
 @dataclass
@@ -162,10 +169,10 @@ class Unlearning:
         trial = self._trial(req, res.plan.paraphrases)
         t = time.perf_counter()
         attempts = [self._attempt(kwargs, trial)]
-        if self.escalate and not attempts[-1][1]["forgotten"]:
-            attempts.append(self._attempt(self._stronger(kwargs, attempts[-1][0]), trial))
+        if self.escalate and not attempts[-1].verification.forgotten:
+            attempts.append(self._attempt(self._stronger(kwargs, attempts[-1].edit), trial))
         req.timings["edit"] = time.perf_counter() - t
-        info["attempts"] = [attempt_info(e, v) for e, v in attempts]
+        info.attempts = [attempt_info(a.edit, a.verification) for a in attempts]
         return self._settle(req, attempts, trial, info)
 
     def _trial(self, req: Request, paraphrases: list[str]) -> Trial:
@@ -178,33 +185,32 @@ class Unlearning:
         keys, answer = key_answers(prompt, response), checked_answer(prompt, response)
         return Trial(response, keys, answer, guard, guard_total, in_chat)
 
-    def _settle(
-        self, req: Request, attempts: list[tuple[Any, dict[str, Any]]], trial: Trial, info: dict[str, Any]
-    ) -> Reply:
+    def _settle(self, req: Request, attempts: list[Tried], trial: Trial, info: ReplyPlan) -> Reply:
         """Commit the best attempt that leaves unrelated answers alone (on a tie the first, milder one),
         unless it forgot nothing: then, as when none is safe, nothing is committed."""
-        safe = [i for i, (_, v) in enumerate(attempts) if v["guard"]["ok"]]
+        safe = [i for i, a in enumerate(attempts) if a.verification.guard_ok]
         if not safe:
-            worst = min(attempts, key=lambda a: a[1]["guard"]["kept"])[1]
+            worst = min(attempts, key=lambda a: guard_kept_count(a.verification)).verification
             text = texts.broke_guard(req.target, worst, trial.guard_total - len(trial.guard))
             return req.reply("failed", text, verification=worst, plan=info)
-        edit, ver = attempts[max(safe, key=lambda i: (attempts[i][1]["fraction"], -i))]
-        if ver["fraction"] == 0:
+        best = attempts[max(safe, key=lambda i: (attempts[i].verification.fraction or 0.0, -i))]
+        edit, ver = best.edit, best.verification
+        if not ver.fraction:
             # Nothing was forgotten: commit nothing, so no useless change stays on the model.
-            alpha_max = max(float(e.meta.get("alpha") or 0) for e, _ in attempts)
+            alpha_max = max(a.edit.meta.alpha or 0.0 for a in attempts)
             text = texts.nothing_forgotten(req.target, len(attempts), alpha_max)
             return req.reply("failed", text, verification=ver, plan=info)
-        self._commit(req, edit, ver, info["source"], edit.meta.pop("guard_after", None))
-        where = req.where(edit.id, list(edit.meta.get("layers") or edit.layers))
-        outcome: Outcome = "done" if ver["forgotten"] else "partial"
+        self._commit(req, edit, ver, info.source, best.guard_after)
+        where = req.where(edit.id, list(edit.meta.layers or edit.layers))
+        outcome: Outcome = "done" if ver.forgotten else "partial"
         text = texts.removed(req.target, ver, where)
         return req.reply(outcome, text, edit_id=edit.id, verification=ver, plan=info)
 
     def _commit(
         self,
         req: Request,
-        edit: Any,
-        ver: dict[str, Any],
+        edit: Edit,
+        ver: Verification,
         plan_source: str,
         guard_after: list[GuardQuestion] | None,
     ) -> None:
@@ -224,7 +230,7 @@ class Unlearning:
         req.timings["commit"] = time.perf_counter() - t
         redact(self.turns, req.pairs, edit.id)
 
-    def _attempt(self, kwargs: dict[str, Any], trial: Trial) -> tuple[Any, dict[str, Any]]:
+    def _attempt(self, kwargs: dict[str, Any], trial: Trial) -> Tried:
         """One uncommitted edit. The engine's α search calls ``check`` with each candidate applied, so
         the edit returned is the one verified: the forget prompts, their rewordings and the in-chat
         questions must not give the answer (strict), and the guard questions must still be answered
@@ -236,7 +242,7 @@ class Unlearning:
         def leaks(r: str) -> bool:
             return reply_leaks(r, trial.response, trial.keys)
 
-        def check(quick: bool = False) -> dict[str, Any]:
+        def check(quick: bool = False) -> Verification:
             # quick: a search step: the batch stops at the first leak (see verify.forgot); a "forgotten"
             # verdict is complete either way. The guard questions ride in the probes' decoding loop. The
             # in-chat questions carry the whole conversation (hundreds of tokens), so they get a batch of
@@ -244,20 +250,18 @@ class Unlearning:
             outs, kept = probe_with_guard(
                 self.patient, probes, leaks, trial.guard, quick=quick, max_new_tokens=VERIFY_TOKENS
             )
-            replies = [{"prompt": q, "reply": o} for q, o in zip(probes, outs, strict=True)]
+            replies = list(zip(probes, outs, strict=True))
             ver = score_replies(replies, trial.response, trial.keys)
-            if chat_qs and ver["forgotten"]:
+            if chat_qs and ver.forgotten:
                 histories = [chat_ctx] * len(chat_qs)
                 outs = self.patient.generate(chat_qs, histories=histories, max_new_tokens=VERIFY_TOKENS)
-                replies += [
-                    {"prompt": f"{q} (in the chat)", "reply": o} for q, o in zip(chat_qs, outs, strict=True)
-                ]
+                replies += [(f"{q} (in the chat)", o) for q, o in zip(chat_qs, outs, strict=True)]
                 ver = score_replies(replies, trial.response, trial.keys)
             survivors[:] = (
                 kept if kept is not None else trial.guard
             )  # None: a leak cut the batch, nothing decided
-            ver["guard"] = guard_verdict(len(survivors), trial.guard_total)
-            ver["final"] = not ver["guard"]["ok"]  # a stronger edit would only break more
+            ver.guard = guard_verdict(len(survivors), trial.guard_total)
+            ver.final = not ver.guard.ok  # a stronger edit would only break more
             return ver
 
         edit = stamp(
@@ -269,20 +273,20 @@ class Unlearning:
             check=check,
             **kwargs,
         )
-        edit.meta["guard_after"] = list(survivors)  # not persisted: the ledger copies meta at commit
-        return edit, edit.meta["verification"]
+        assert edit.meta.verification is not None  # verify=True
+        return Tried(edit, edit.meta.verification, list(survivors))
 
-    def _stronger(self, kwargs: dict[str, Any], edit: Any) -> dict[str, Any]:
+    def _stronger(self, kwargs: dict[str, Any], edit: Edit) -> dict[str, Any]:
         """The one escalation: the α search goes on above the α that was reached, or, at the engine's
         maximum already, runs again on a wider layer band."""
-        cfg = StampConfig.model_validate(edit.meta.get("config") or {})
+        cfg = StampConfig.model_validate(edit.meta.config or {})
         amax, growth = cfg.alpha_max, cfg.alpha_growth
-        alpha = float(edit.meta.get("alpha") or amax)
+        alpha = edit.meta.alpha or amax
         out = dict(kwargs)
         if alpha * growth <= amax:
             out.update(alpha="auto", alpha_start=alpha * growth)
         else:
-            layers = list(edit.meta.get("layers") or edit.layers)
+            layers = list(edit.meta.layers or edit.layers)
             n = self.patient.n_layers
             out.update(layers=list(range(max(layers[0] - 2, 0), min(layers[-1] + 3, n))), alpha="auto")
         return out
@@ -314,18 +318,13 @@ class Unlearning:
             VERIFY_TOKENS,
         )
         req.timings["edit"] = time.perf_counter() - t
-        plan = {
-            "source": "stamp2",
-            "method": "stamp2",
-            "layers": edit.layers,
-            "subject": subject,
-            "forget": req.pairs,
-        }
-        record = ver.as_dict()
+        plan = ReplyPlan(
+            source="stamp2", method="stamp2", layers=edit.layers, subject=subject, forget=req.pairs
+        )
         fail = subject_failure(ver, req.target)
         if fail:
-            return req.reply("failed", fail, verification=record, plan=plan)
-        self._commit(req, edit, record, "stamp2", kept)
+            return req.reply("failed", fail, verification=ver, plan=plan)
+        self._commit(req, edit, ver, "stamp2", kept)
         text = f"{subject_summary(ver, req.target)} {req.where(edit.id, edit.layers)}"
         outcome: Outcome = "done" if ver.refused else "partial"
-        return req.reply(outcome, text, edit_id=edit.id, verification=record, plan=plan)
+        return req.reply(outcome, text, edit_id=edit.id, verification=ver, plan=plan)

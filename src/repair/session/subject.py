@@ -7,71 +7,11 @@ it as such, never as "Done".
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from repair.edit.delta import Edit
-from repair.edit.verify import GuardQuestion, guard_verdict, probe_with_guard
-from repair.eval.metrics import is_refusal
-
-Label = Literal["leak", "refusal", "substitute"]
-
-
-class ProbeCheck(BaseModel):
-    prompt: str
-    reply: str
-    label: Label
-
-
-class GuardCheck(BaseModel):
-    kept: int
-    total: int
-    ok: bool
-
-
-class Verification(BaseModel):
-    """The replies to the check questions with the edit applied, and the unrelated answers it kept."""
-
-    engine: str = "stamp2"
-    probes: list[ProbeCheck]
-    guard: GuardCheck
-    keys: list[str] = Field(default_factory=list)
-
-    def count(self, label: Label) -> int:
-        return sum(p.label == label for p in self.probes)
-
-    @property
-    def forgotten(self) -> bool:
-        return bool(self.probes) and self.count("leak") == 0
-
-    @property
-    def refused(self) -> bool:
-        """Every check question now gets a refusal: what a user asking about the subject should see."""
-        return bool(self.probes) and self.count("refusal") == len(self.probes)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The session's verification record (the ledger, the CLI and the server read these keys)."""
-        n = max(len(self.probes), 1)
-        return {
-            **self.model_dump(),
-            "forgotten": self.forgotten,
-            "fraction": (len(self.probes) - self.count("leak")) / n,
-            "refusal_rate": self.count("refusal") / n,
-            "substitute_rate": self.count("substitute") / n,
-            "probes": [
-                {**p.model_dump(), "forgotten": p.label != "leak", "refusal": p.label == "refusal"}
-                for p in self.probes
-            ],
-        }
-
-
-def label(reply: str, leaks: bool) -> Label:
-    """A leak first (a refusal that still names the answer gives it away), then a refusal, else a
-    substitute: a fluent or garbled reply that neither refuses nor gives the answer."""
-    if leaks:
-        return "leak"
-    return "refusal" if is_refusal(reply) else "substitute"
+from repair.edit.record import ProbeCheck, Verification
+from repair.edit.verify import GuardQuestion, guard_verdict, label, probe_with_guard
 
 
 class SubjectEngine:
@@ -111,12 +51,11 @@ def check(
     with patient.ledger.trial(edit):
         outs, kept = probe_with_guard(patient, probes, leaks, guard, max_new_tokens=max_new_tokens)
     kept = kept if kept is not None else []
-    ver = Verification(
-        probes=[
-            ProbeCheck(prompt=q, reply=r, label=label(r, leaks(r))) for q, r in zip(probes, outs, strict=True)
-        ],
-        guard=GuardCheck(**guard_verdict(len(kept), guard_total)),
+    ver = Verification.of(
+        [ProbeCheck(prompt=q, reply=r, label=label(r, leaks(r))) for q, r in zip(probes, outs, strict=True)],
+        guard=guard_verdict(len(kept), guard_total),
         keys=keys,
+        engine="stamp2",
     )
     return ver, kept
 
@@ -128,7 +67,7 @@ def _example(p: ProbeCheck) -> str:
 
 def subject_failure(ver: Verification, target: str) -> str | None:
     """Why the edit is not committed, in the user's words; None when it may be."""
-    if not ver.guard.ok:
+    if ver.guard is not None and not ver.guard.ok:
         return (
             f"Could not remove: the edit that makes the model decline questions about {target} also broke "
             f"unrelated answers ({ver.guard.kept} of {ver.guard.total} check questions kept). Nothing was changed."

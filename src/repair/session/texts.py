@@ -4,8 +4,8 @@ words. The session never says "Done" unverified; a failed attempt says that noth
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from repair.edit.record import Verification
 from repair.session.reply import Reply
 
 EMPTY = "Empty message: type a question, or ask me to forget something."
@@ -63,8 +63,10 @@ def nothing_stored(target: str, timings: dict[str, float]) -> Reply:
     )
 
 
-def broke_guard(target: str, worst: dict[str, Any], spent: int) -> str:
+def broke_guard(target: str, worst: Verification, spent: int) -> str:
     """Every attempt lost too many check questions; ``spent``: how many earlier edits already cost."""
+    g = worst.guard
+    assert g is not None  # only a counted guard breaks
     why = (
         f" Earlier edits in this session already cost {spent} of them; undo one to free the budget."
         if spent > 0
@@ -72,7 +74,7 @@ def broke_guard(target: str, worst: dict[str, Any], spent: int) -> str:
     )
     return (
         f"Could not remove: every edit strong enough to remove information related to {target} also "
-        f"broke unrelated answers ({worst['guard']['kept']} of {worst['guard']['total']} check "
+        f"broke unrelated answers ({g.kept} of {g.total} check "
         f"questions kept). Nothing was changed.{why}"
     )
 
@@ -84,12 +86,12 @@ def nothing_forgotten(target: str, attempts: int, alpha_max: float) -> str:
     )
 
 
-def removed(target: str, ver: dict[str, Any], where: str) -> str:
+def removed(target: str, ver: Verification, where: str) -> str:
     """The acknowledgement of a committed STAMP edit: "Done" only when every check question forgot."""
-    if ver["forgotten"]:
+    if ver.forgotten:
         return f"Done. Information related to {target} has been removed. {where}"
-    left = [p["prompt"] for p in ver["probes"] if not p["forgotten"]]
-    n = len(ver["probes"])
+    left = [p.prompt for p in ver.probes if not p.forgotten]
+    n = len(ver.probes)
     return (
         f"Partly removed: information related to {target} is gone for {n - len(left)} of {n} test "
         f"questions, but {left[0]!r} still gets it. {where}"

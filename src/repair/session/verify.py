@@ -3,9 +3,9 @@ forgotten only if the answer's key content is absent (a refusal that still names
 
 from __future__ import annotations
 
-from typing import Any
-
 from repair.edit.answers import SHORT_RESPONSE_WORDS, WORD, answer_head
+from repair.edit.record import ProbeCheck, Verification
+from repair.edit.verify import label
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
 ROUGE_THRESHOLD = 0.3  # long answers (biographies): gone when recall-ROUGE-L against r_f is below this
@@ -30,22 +30,9 @@ def stated_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(p, r) for p, r in pairs if r.strip() and not is_refusal(r)]
 
 
-def score_replies(probes: list[dict[str, Any]], response: str, keys: list[str]) -> dict[str, Any]:
-    """Re-score the engine's probe replies with the session's stricter criterion."""
-    per = [
-        {
-            "prompt": p["prompt"],
-            "reply": p["reply"],
-            "forgotten": not reply_leaks(p["reply"], response, keys),
-            "refusal": is_refusal(p["reply"]),
-        }
-        for p in probes
-    ]
-    n = max(len(per), 1)
-    return {
-        "forgotten": bool(per) and all(x["forgotten"] for x in per),
-        "fraction": sum(x["forgotten"] for x in per) / n,
-        "refusal_rate": sum(x["refusal"] for x in per) / n,
-        "keys": keys,
-        "probes": per,
-    }
+def score_replies(replies: list[tuple[str, str]], response: str, keys: list[str]) -> Verification:
+    """Score the (prompt, reply) pairs of a check with the session's stricter criterion."""
+    return Verification.of(
+        [ProbeCheck(prompt=p, reply=r, label=label(r, reply_leaks(r, response, keys))) for p, r in replies],
+        keys=keys,
+    )

@@ -22,8 +22,8 @@ from repair.edit.delta import Edit
 from repair.edit.ledger import maintenance, ops
 from repair.edit.ledger.files import LedgerBusyError, LedgerError, crashpoint, read_deltas
 from repair.edit.ledger.history import History
-from repair.edit.ledger.private import split_meta
 from repair.edit.ledger.store import GLOBAL, EditRecord
+from repair.edit.record import EditMeta
 from repair.models.arch import ArchMap
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class Ledger:
         self._records = {r.id: r for r in records}
         for e in self._edits:  # purged by another process: drop what this process still holds of it
             if self._records.get(e.id) is not None and self._records[e.id].private == "purged":
-                e.meta = dict(self._records[e.id].meta)
+                e.meta = EditMeta.load(self._records[e.id].meta)
                 for d in e.deltas:
                     d.keys = None
         want = [r for r in records if r.status == "active" and r.scope in self.scopes]
@@ -186,9 +186,9 @@ class Ledger:
                 "%s; edit %s is applied without it (`repair edits purge %s` drops it)", e, rec.id, rec.id
             )
             private = None
-        meta = dict(rec.meta)
+        meta = EditMeta.load(rec.meta)
         if private is not None:
-            meta.update(private[0])
+            meta = rec.meta.merged(private[0])
             for d in deltas:
                 d.keys = private[1].get(d.key)
         return Edit(rec.id, deltas, meta=meta, timings=dict(rec.timings))
@@ -203,10 +203,11 @@ class Ledger:
     def commit(
         self, edit: Edit, *, scope: str = GLOBAL, redact_turns: Sequence[int] = (), **meta: Any
     ) -> Edit:
-        """Apply ``edit`` to the live weights (when its scope is applied here) and persist it. ``redact_turns``:
-        session turns sealed under the edit's key and hidden, in the same transaction."""
+        """Apply ``edit`` to the live weights (when its scope is applied here) and persist it. ``meta``:
+        ``EditMeta`` fields to record with it (the verdict, the target). ``redact_turns``: session turns
+        sealed under the edit's key and hidden, in the same transaction."""
         with self._exclusive():
-            edit.meta.update(meta)
+            edit.meta.set(**meta)
             applied = scope in self.scopes
             if self.store is None:
                 self._apply_checked(edit) if applied else None
@@ -251,12 +252,12 @@ class Ledger:
                 raise LedgerError(f"edit {edit.id} would write non-finite weights; not committed")
 
     def _commit_memory(self, edit: Edit, scope: str, applied: bool) -> Edit:
-        public, private = split_meta(edit.meta)
+        public, private = edit.meta.split()
         seq = 1 + max((r.seq for r in self._records.values()), default=0)
         self._records[edit.id] = EditRecord(
             id=edit.id, seq=seq, scope=scope, status="active", created=time.time(), fingerprint=self.fingerprint,
             deltas_sha256="", deltas=maintenance.delta_shapes(edit), layers=edit.layers, maps=edit.maps,
-            timings=dict(edit.timings), meta=public, forget_hmacs=[], private="sealed",  # no audit in memory
+            timings=dict(edit.timings), meta=EditMeta.load(public), forget_hmacs=[], private="sealed",  # no audit in memory
         )  # fmt: skip
         self._private[edit.id] = private
         if applied:
@@ -298,7 +299,7 @@ class Ledger:
             done = maintenance.purge(self.store, ids)
             for e in self._edits:
                 if e.id in done:
-                    e.meta = dict(self._records[e.id].meta)
+                    e.meta = EditMeta.load(self._records[e.id].meta)
                     for d in e.deltas:
                         d.keys = None
             self._dv = None
@@ -359,13 +360,12 @@ class Ledger:
         states are equal weights); None while a trial edit is applied on top."""
         return None if self._trials else tuple(e.id for e in self._edits)
 
-    def update_meta(self, edit_id: str, **meta: Any) -> None:
-        """Record facts learnt after commit (timings, say). Only public keys are kept; text is not."""
+    def update_meta(self, edit_id: str, *, timings: dict[str, float]) -> None:
+        """Record the timings learnt after commit (the write's own, say)."""
         with self._exclusive():
             eid = self._resolve_id(edit_id)
             rec = self._records[eid]
-            rec.timings.update(meta.pop("timings", None) or {})
-            rec.meta.update(split_meta(meta)[0])
+            rec.timings.update(timings)
             if self.store is not None:
                 with self.store.write() as conn:
                     self.store.update_public(conn, rec)

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from repair.edit.delta import Edit
 from repair.edit.ledger.crypto import seal, unseal
 from repair.edit.ledger.files import crashpoint, delta_bytes, dumps, write_deltas
-from repair.edit.ledger.private import forget_hmacs, pack, split_meta, unpack
+from repair.edit.ledger.private import forget_hmacs, pack, unpack
 from repair.edit.ledger.store import GLOBAL, EditRecord, Status, Store
+from repair.edit.record import EditMeta
 
 BACKUP_PREFIX = "backup-"
 
@@ -49,7 +50,7 @@ def stage(
 ) -> tuple[EditRecord, bytes | None]:
     """Write the edit's delta file and key and insert its row (inside the caller's transaction). Returns
     the record and the edit's key (None when nothing private was kept)."""
-    public, private = split_meta(edit.meta)
+    public, private = edit.meta.split()
     digest = write_deltas(store.deltas, delta_bytes(edit))
     crashpoint("commit:after-delta")
     key = sealed = None
@@ -60,7 +61,8 @@ def stage(
     rec = EditRecord(
         id=edit.id, seq=store.next_seq(conn), scope=scope, status=status, created=created or time.time(),
         fingerprint=fingerprint, deltas_sha256=digest, deltas=delta_shapes(edit), layers=edit.layers,
-        maps=edit.maps, timings=dict(edit.timings), meta=json.loads(dumps(public)), forget_hmacs=forget_hmacs(edit.meta),
+        maps=edit.maps, timings=dict(edit.timings), meta=EditMeta.load(json.loads(dumps(public))),
+        forget_hmacs=forget_hmacs(edit.meta),
     )  # fmt: skip
     store.insert(conn, rec, sealed)
     store.bump(conn)
@@ -159,12 +161,10 @@ def scrub_backups(root: Path, ids: list[str] | None) -> None:
             m = b / f"{eid}.json"
             if m.exists():
                 try:
-                    meta = json.loads(m.read_text()).get("meta", {})
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    meta = {}
-                from repair.edit.ledger.private import forget_texts
-
-                texts |= set(forget_texts(meta))
+                    meta = EditMeta.load(json.loads(m.read_text()).get("meta"))
+                except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+                    meta = EditMeta()
+                texts |= set(meta.texts())
                 m.unlink()
             (b / f"{eid}.safetensors").unlink(missing_ok=True)
         hist = b / "history.json"

@@ -16,6 +16,7 @@ from repair.edit.delta import Edit, MapDelta
 from repair.edit.ledger.files import LedgerError, crashpoint, fsync_dir, sha256_bytes
 from repair.edit.ledger.maintenance import BACKUP_PREFIX, stage
 from repair.edit.ledger.store import Store
+from repair.edit.record import EditMeta
 
 V1 = "repair-ledger/1"
 REQUIRED = (
@@ -68,7 +69,7 @@ def _edit(root: Path, m: dict[str, Any]) -> Edit:
             {"dense": t[f"{key}.dense"]} if s["kind"] == "dense" else {"b": t[f"{key}.B"], "a": t[f"{key}.A"]}
         )
         deltas.append(MapDelta(s["layer"], s["map"], keys=t.get(f"{key}.keys"), **parts))
-    return Edit(m["id"], deltas, meta=m.get("meta", {}), timings=m.get("timings", {}))
+    return Edit(m["id"], deltas, meta=EditMeta.load(m.get("meta")), timings=m.get("timings", {}))
 
 
 def _backup(root: Path, files: list[Path]) -> Path:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from repair.edit.ledger.crypto import EditKeys
 from repair.edit.ledger.files import LedgerBusyError, LedgerError
+from repair.edit.record import EditMeta
 
 FORMAT = "repair-ledger/2"
 GLOBAL = "global"
@@ -70,12 +71,12 @@ class EditRecord(BaseModel):
     layers: list[int] = Field(default_factory=list)
     maps: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
-    meta: dict[str, Any] = Field(default_factory=dict)
+    meta: EditMeta = Field(default_factory=EditMeta)  # the public part: no forgotten text
     forget_hmacs: list[str] = Field(default_factory=list)
     private: Literal["sealed", "purged", "none"] = "none"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, **self.model_dump()}
+        return {"format": FORMAT, **self.model_dump(exclude={"meta"}), "meta": self.meta.dump()}
 
 
 def _record(row: sqlite3.Row) -> EditRecord:
@@ -85,7 +86,7 @@ def _record(row: sqlite3.Row) -> EditRecord:
         id=row["id"], seq=row["seq"], scope=row["scope"], status=row["status"], created=row["created"],
         undone=row["undone"], purged=row["purged"], problem=row["problem"], fingerprint=row["fingerprint"],
         deltas_sha256=row["deltas_sha256"], deltas=json.loads(row["deltas"]), layers=pub.get("layers", []),
-        maps=pub.get("maps", []), timings=pub.get("timings", {}), meta=pub.get("meta", {}),
+        maps=pub.get("maps", []), timings=pub.get("timings", {}), meta=EditMeta.load(pub.get("meta")),
         forget_hmacs=json.loads(row["forget_hmacs"]), private=private,
     )  # fmt: skip
 
@@ -239,7 +240,7 @@ class Store:
         return int(conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM edits").fetchone()[0])
 
     def insert(self, conn: sqlite3.Connection, rec: EditRecord, sealed: bytes | None) -> None:
-        pub = {"layers": rec.layers, "maps": rec.maps, "timings": rec.timings, "meta": rec.meta}
+        pub = {"layers": rec.layers, "maps": rec.maps, "timings": rec.timings, "meta": rec.meta.dump()}
         conn.execute(
             "INSERT INTO edits (id, seq, scope, status, created, fingerprint, deltas_sha256, deltas, public, "
             "forget_hmacs, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -248,7 +249,7 @@ class Store:
         )  # fmt: skip
 
     def update_public(self, conn: sqlite3.Connection, rec: EditRecord) -> None:
-        pub = {"layers": rec.layers, "maps": rec.maps, "timings": rec.timings, "meta": rec.meta}
+        pub = {"layers": rec.layers, "maps": rec.maps, "timings": rec.timings, "meta": rec.meta.dump()}
         conn.execute("UPDATE edits SET public = ? WHERE id = ?", (json.dumps(pub, default=str), rec.id))
 
     def set_status(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
 
 from repair.edit.delta import Edit
 from repair.edit.paraphrases import template_paraphrases
+from repair.edit.record import Verification
 from repair.edit.stamp.bands import fallback_layers, resolve_layers
 from repair.edit.stamp.config import StampConfig, make_config
-from repair.edit.stamp.guard import Checker, Verification, guard_broken, guard_now
+from repair.edit.stamp.guard import Checker, guard_broken, guard_now
 from repair.edit.stamp.search import Request, keys_and_probes, search
 from repair.edit.stamp.select import Selection, select
 from repair.edit.stats import stats_for
@@ -28,7 +31,7 @@ def stamp(
     commit: bool = True,
     verify: bool = True,
     requested_by: str | None = None,
-    check: Callable[..., dict] | None = None,
+    check: Callable[..., Verification] | None = None,
     guard: Sequence[str] | Sequence[GuardQuestion] | None = None,
     **overrides,
 ) -> Edit:
@@ -37,15 +40,15 @@ def stamp(
     ``paraphrases`` are extra prompts with the same answer, added as forget rows (None: rule-based
     rewordings of the first prompt, the surgeon's fallback templates). ``answer`` is the string that
     must disappear (defaults to the response). ``check``: how the α search decides that a candidate
-    edit (applied while it runs) forgets: ``check(quick=...)`` returns a dict with a "forgotten" bool
-    and becomes ``edit.meta["verification"]`` (default: generate the probes and look for the answer).
+    edit (applied while it runs) forgets: ``check(quick=...)`` returns a ``Verification``, which becomes
+    ``edit.meta.verification`` (default: generate the probes and look for the answer).
     ``quick`` marks a search step that is not the last: the check may stop at the first leak, but a
-    "forgotten" verdict must be complete, since that edit is the one returned. A true "final" in the
+    "forgotten" verdict must be complete, since that edit is the one returned. A true ``final`` in the
     result ends the search. ``guard``: prompts whose current answers must survive (see
     ``guard_questions``), or guard questions recorded earlier (``guard_set``), whose answers then count
     against that state; an edit that forgets but keeps fewer than ``guard_keep`` of them ends the search,
     milder strengths are tried, and an edit that still breaks the guard is returned uncommitted
-    (``edit.meta["uncommitted_reason"] == "guard"``). Keyword overrides set ``StampConfig`` fields (on
+    (``edit.meta.uncommitted_reason == "guard"``). Keyword overrides set ``StampConfig`` fields (on
     top of the model's ``hparams/stamp`` file and ``config``), e.g.
     ``stamp(p, [(q, a)], layers=[5, 6], alpha=8, method="stamp-lr", rank=64)``.
     """
@@ -62,13 +65,15 @@ def stamp(
     layers = resolve_layers(patient, cfg, forget)
     kept, total = guard_now(patient, guard)
     probes = [p for p, _ in samples]
-    check = check or (lambda quick=False: forgot(patient, probes, answer, quick=quick, guard=kept))
+    check = check or partial(
+        forgot, patient, probes, answer, guard=kept, guard_total=total, guard_keep=cfg.guard_keep
+    )
     checker = Checker(patient, check, kept, total, cfg.guard_keep)
     req = Request(patient, stats, forget, samples, answer, verify, checker)
     sel = select(req, cfg, search(req, cfg, layers, cfg.alpha_start))
     edit = sel.chosen.edit
     edit.timings["total"] = time.perf_counter() - t0
-    edit.meta.update(_meta(sel, forget, paraphrases, answer, requested_by))
+    edit.meta.set(**_meta(sel, forget, paraphrases, answer, requested_by))
     result = sel.chosen.verification
     if verify and result is None:  # a fixed α: check the edit as it will be committed
         result = checker(edit, False)
@@ -76,12 +81,13 @@ def stamp(
     return edit
 
 
-def _meta(sel: Selection, forget, paraphrases, answer: str, requested_by: str | None) -> dict:
-    """What the ledger records of the request beside the deltas (``meta["config"]``: the full config of
-    the returned edit, spec and policy, so that an escalation can continue its search)."""
+def _meta(sel: Selection, forget, paraphrases, answer: str, requested_by: str | None) -> dict[str, Any]:
+    """The ``EditMeta`` fields of the request beside the deltas (``config``: the full config of the
+    returned edit, spec and policy, so that an escalation can continue its search)."""
     chosen = sel.chosen
     return dict(
-        forget=[list(s) for s in forget],
+        method=chosen.config.method,
+        forget=list(forget),
         paraphrases=list(paraphrases),
         answer=answer,
         config=chosen.config.model_dump(),
@@ -96,10 +102,10 @@ def _meta(sel: Selection, forget, paraphrases, answer: str, requested_by: str | 
 def _finish(patient, edit: Edit, result: Verification | None, commit: bool) -> None:
     """Record the verdict and commit, unless the edit forgets only by breaking what it must keep: then
     the caller decides, not the ledger."""
-    edit.meta["verification"] = result
+    edit.meta.verification = result
     if commit and guard_broken(result):
         commit = False
-        edit.meta["uncommitted_reason"] = "guard"
+        edit.meta.uncommitted_reason = "guard"
     if commit:
         t = time.perf_counter()
         patient.ledger.commit(edit)

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from repair.edit.delta import Edit
+from repair.edit.record import Verification
 from repair.edit.verify import GuardQuestion, guard_kept, guard_questions, guard_verdict
-
-Verification = dict[str, Any]  # what a check returns: "forgotten", optionally "guard" and "final"
 
 
 @dataclass(frozen=True)
 class Checker:
     """Runs ``check`` with a candidate edit applied (on the live model, then restored exactly) and adds
-    the guard's verdict: ``kept`` are the guard questions answered before the edit, out of ``total``."""
+    the guard's verdict to a forgotten one (unless the check gave it): ``kept`` are the guard questions
+    answered before the edit, out of ``total``."""
 
     patient: Any
     check: Callable[..., Verification]
@@ -25,25 +25,26 @@ class Checker:
 
     def __call__(self, edit: Edit, quick: bool) -> Verification:
         with self.patient.ledger.trial(edit):
-            res = dict(self.check(quick=quick))
-            survivors = res.pop("guard_kept", None)
-            if self.total and res.get("forgotten"):  # none left of a recorded guard is a verdict too
-                n = len(survivors if survivors is not None else guard_kept(self.patient, self.kept))
-                res["guard"] = guard_verdict(n, self.total, self.guard_keep)
-                res["final"] = res.get("final") or not res["guard"]["ok"]  # stronger only breaks more
-        return res
+            ver = self.check(quick=quick).model_copy()
+            if self.total and ver.forgotten:  # none left of a recorded guard is a verdict too
+                if ver.guard is None:
+                    ver.guard = guard_verdict(
+                        len(guard_kept(self.patient, self.kept)), self.total, self.guard_keep
+                    )
+                ver.final = ver.final or not ver.guard.ok  # stronger only breaks more
+        return ver
 
 
 def guard_broken(result: Verification | None) -> bool:
-    return bool(result and result.get("guard") and not result["guard"].get("ok", True))
+    return result is not None and not result.guard_ok
 
 
 def forgets_within_guard(result: Verification | None) -> bool:
-    return bool(result and result.get("forgotten")) and not guard_broken(result)
+    return result is not None and result.forgotten and result.guard_ok
 
 
 def guard_kept_count(result: Verification | None) -> int:
-    return int(((result or {}).get("guard") or {}).get("kept", 0))
+    return result.guard.kept if result is not None and result.guard is not None else 0
 
 
 def guard_now(

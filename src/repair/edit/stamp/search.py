@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from repair.edit.delta import Edit
+from repair.edit.record import Verification
 from repair.edit.stamp.config import SearchPolicy, StampConfig
-from repair.edit.stamp.guard import Checker, Verification, guard_broken
+from repair.edit.stamp.guard import Checker, guard_broken
 from repair.edit.stamp.solve import BandSolver, capture_keys
 from repair.edit.verify import still_answers
 
@@ -56,7 +57,7 @@ class SearchResult:
 
     @property
     def alpha(self) -> float:
-        return self.edit.meta["alpha"]
+        return _alpha(self.edit)
 
 
 def alpha_schedule(cfg: SearchPolicy, start: float) -> list[float]:
@@ -92,7 +93,7 @@ def search(req: Request, cfg: StampConfig, layers: list[int], alpha_start: float
             continue
         step = _check_step(req, solver, cfg.alpha_margin, edit, last)
         edit, result = step.edit, step.verification
-        if result["forgotten"] or result.get("final"):  # done, or a stronger edit cannot help
+        if result.forgotten or result.final:  # done, or a stronger edit cannot help
             break
     assert edit is not None
     return SearchResult(edit, result, screened, layers, cfg)
@@ -110,7 +111,7 @@ def _check_step(req: Request, solver: BandSolver, margin: float, edit: Edit, las
     """Check ``edit``'s α × ``margin``: the edit checked is the one to commit, with a margin for
     phrasings that are not among the probes (they are key rows). A check that finds a leak stops there
     (quick) and the search goes on. If the margin breaks the guard, milder strengths are tried."""
-    alpha = edit.meta["alpha"]
+    alpha = _alpha(edit)
     strong = solver.solve(alpha * margin) if margin > 1 else edit
     t = time.perf_counter()
     result = req.checker(strong, quick=not last)
@@ -121,11 +122,11 @@ def _check_step(req: Request, solver: BandSolver, margin: float, edit: Edit, las
         layers[-1],
         alpha * margin,
         "quick" if not last else "full",
-        result.get("forgotten"),
-        result.get("guard"),
+        result.forgotten,
+        result.guard,
         time.perf_counter() - t,
     )
-    if result["forgotten"] and guard_broken(result) and strong is not edit:
+    if result.forgotten and guard_broken(result) and strong is not edit:
         return _milder(req, solver, margin, edit, Checked(strong, result))
     return Checked(strong, result)
 
@@ -133,7 +134,7 @@ def _check_step(req: Request, solver: BandSolver, margin: float, edit: Edit, las
 def _milder(req: Request, solver: BandSolver, margin: float, plain: Edit, best: Checked) -> Checked:
     """The margin broke the guard: α × √margin, then α itself, each checked in full; the mildest that
     still forgets is kept, and the first that keeps the guard ends it."""
-    alpha = plain.meta["alpha"]
+    alpha = _alpha(plain)
     root = math.sqrt(margin)
     for factor, milder in ((root, solver.solve(alpha * root)), (1, plain)):
         res = req.checker(milder, quick=False)
@@ -142,15 +143,20 @@ def _milder(req: Request, solver: BandSolver, margin: float, plain: Edit, best: 
             solver.layers[0],
             solver.layers[-1],
             alpha * factor,
-            res.get("forgotten"),
-            res.get("guard"),
+            res.forgotten,
+            res.guard,
         )
-        if not res["forgotten"]:
+        if not res.forgotten:
             break  # a weaker edit forgets no more
         best = Checked(milder, res)
         if not guard_broken(res):
             break
     return best
+
+
+def _alpha(edit: Edit) -> float:
+    assert edit.meta.alpha is not None  # every solve records its α
+    return edit.meta.alpha
 
 
 def keys_and_probes(forget: Sequence[tuple[str, str]], paraphrases: Sequence[str]) -> list[tuple[str, str]]:

@@ -36,7 +36,8 @@ def select(req: Request, cfg: StampConfig, early: SearchResult) -> Selection:
     broken = guard_broken(early.verification)
     costly = (
         cfg.costly_alpha is not None
-        and bool(early.verification and early.verification.get("forgotten"))
+        and early.verification is not None
+        and early.verification.forgotten
         and early.alpha > cfg.costly_alpha
     )
     if not (broken or costly):

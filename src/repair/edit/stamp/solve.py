@@ -11,6 +11,7 @@ import torch
 
 from repair.edit.capture import Encoded, Positions, capture
 from repair.edit.delta import Edit, MapDelta, new_edit_id
+from repair.edit.record import EditMeta
 from repair.edit.solvers import (
     KeepStats,
     check_finite,
@@ -107,9 +108,7 @@ class BandSolver:
             self._factor_seconds = dt
         # "solve": this edit's whole solution, including the shared factors the first α step computed
         timings = {"capture": self.rows.seconds, "solve": dt if first else self._factor_seconds + dt}
-        edit = Edit(new_edit_id(), deltas, timings=timings)
-        edit.meta.update(alpha=alpha)
-        return edit
+        return Edit(new_edit_id(), deltas, meta=EditMeta(alpha=alpha), timings=timings)
 
     def _targets(self, name: str, alpha: float) -> dict[int, torch.Tensor]:
         """The wanted shift of each forget row's output: the model's refusal direction spread over the

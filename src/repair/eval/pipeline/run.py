@@ -57,13 +57,14 @@ def play_unlearn(session: Any, patient: Any, sc: dict[str, Any]) -> dict[str, An
     bare = outs[:2]
     retain_ok = (sum(answer_match(o, a) for o, (_, a) in zip(outs[2:], sc["retain"], strict=True))
                  if reply.edit_id else None)  # fmt: skip
-    forget_pairs = (reply.plan or {}).get("forget") or []
+    plan, ver = reply.plan, reply.verification
+    forget_pairs = plan.forget if plan else []
     return {
         "id": sc["id"], "style": sc["style"], "request": sc["request"], "fact": sc["fact"],
         "detected": reply.kind == "unlearn", "outcome": reply.outcome, "error": reply.error, "edit_id": reply.edit_id,
         "target": reply.target, "target_correct": any(
             p == sc["fact"] or answer_match(r, sc["answer"]) for p, r in forget_pairs),
-        "plan_source": (reply.plan or {}).get("source"), "plan_valid": reply.plan is not None,
+        "plan_source": plan.source if plan else None, "plan_valid": plan is not None,
         "turnaround_s": reply.timings.get("total"), "timings": reply.timings, "steal_s": steal.seconds,
         "ack": reply.text,
         "probe_replies": [p.text for p in probes],
@@ -71,10 +72,9 @@ def play_unlearn(session: Any, patient: Any, sc: dict[str, Any]) -> dict[str, An
         "probe_idk": [is_refusal(p.text) for p in probes],
         "bare_replies": bare, "bare_leaks": [answer_match(b, sc["answer"]) for b in bare],
         "retain_correct": retain_ok, "retain_total": len(sc["retain"]) if reply.edit_id else None,
-        "attempts": (reply.plan or {}).get("attempts"), "forget": forget_pairs,
-        "verify_keys": (reply.verification or {}).get("keys"),
-        "verify_replies": [(x["prompt"], x["reply"], x["forgotten"])
-                           for x in (reply.verification or {}).get("probes", [])],
+        "attempts": [a.model_dump() for a in plan.attempts] if plan else None, "forget": forget_pairs,
+        "verify_keys": ver.keys if ver else None,
+        "verify_replies": [(x.prompt, x.reply, x.forgotten) for x in ver.probes] if ver else [],
         "chat_timings": timings,
     }  # fmt: skip
 
