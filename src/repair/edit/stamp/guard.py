@@ -18,14 +18,16 @@ class Checker:
     answered before the edit, out of ``total``."""
 
     patient: Any
-    check: Callable[..., Verification]
+    check: Callable[..., Verification | dict]
     kept: list[GuardQuestion]
     total: int
     guard_keep: float
 
     def __call__(self, edit: Edit, quick: bool) -> Verification:
         with self.patient.ledger.trial(edit):
-            ver = self.check(quick=quick).model_copy()
+            got = self.check(quick=quick)
+            # a caller's own check (repair.stamp(check=...)) may return the plain dict form
+            ver = Verification.model_validate(got) if isinstance(got, dict) else got.model_copy()
             if self.total and ver.forgotten:  # none left of a recorded guard is a verdict too
                 if ver.guard is None:
                     ver.guard = guard_verdict(
