@@ -142,6 +142,29 @@ def test_the_solve_moves_the_forget_key_exactly_and_linearly_in_alpha(patient):
     assert one.meta.alpha == 1.0 and one.meta.verification is None and one.meta.layers == [1, 2]
 
 
+def test_the_held_prefix_gets_no_output_and_the_key_still_lands(patient):
+    """keep_prefix (the default): each map's update gives the chat template's shared prefix (the system
+    prompt every conversation reads first) no output, with the exact and the ridge solver, while the
+    forget key still moves by its target; without the hold the prefix moves."""
+    from repair.edit.capture import template_prefix_keys
+
+    prefix = template_prefix_keys(patient.model, patient.arch, patient.tokenizer, [1, 2])
+
+    def spill(edit) -> float:
+        return max(
+            float((m @ prefix[(d.layer, d.map)].T).abs().max() / (m @ d.keys.double().T).abs().max())
+            for d in edit.deltas
+            for m in [d.matrix().double()]
+        )
+
+    held = {s: _stamp(patient, layers=[1, 2], alpha=1.0, verify=False, solver=s) for s in ("exact", "delta")}
+    free = _stamp(patient, layers=[1, 2], alpha=1.0, verify=False, keep_prefix=False)
+    assert max(map(spill, held.values())) < 1e-5 < spill(free)
+    for d in held["exact"].deltas:
+        moved, target = d.matrix() @ d.keys[0], d.b[:, 0]
+        assert (moved - target).norm() / target.norm() < 1e-3
+
+
 def test_search_returns_the_smallest_alpha_that_passes(patient):
     unit = _unit(patient)
     policy = dict(alpha_start=1.0, alpha_growth=2.0, alpha_max=64.0)

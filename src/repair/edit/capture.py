@@ -167,6 +167,23 @@ def capture(
     return {key: (_cat(xs[key]), _cat(ys[key])) for key in names}
 
 
+def template_prefix_keys(
+    model: torch.nn.Module,
+    arch: ArchMap,
+    tok: PreTrainedTokenizerBase,
+    layers: Sequence[int],
+    maps: Sequence[str] = ("down",),
+) -> dict[tuple[int, str], torch.Tensor] | None:
+    """Inputs of the maps at every position of the chat template's shared prefix (the system prompt every
+    conversation reads first), from the model as it is now; None for a template without one."""
+    if not template_prefix(tok):
+        return None
+    caps = capture(
+        model, arch, tok, [("x", "")], layers, maps, lambda e: list(range(e.user_start)), reuse_prefix=False
+    )
+    return {key: x.double() for key, (x, _) in caps.items()}
+
+
 def _cat(rows: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(rows) if rows else torch.empty(0)
 

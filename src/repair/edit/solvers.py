@@ -200,12 +200,17 @@ def keep_solve(
     return apply
 
 
+def span(q: torch.Tensor) -> torch.Tensor:
+    """An orthonormal basis (columns) of span(q)'s columns, dropping directions below 1e-6 of the largest."""
+    u, s, _ = torch.linalg.svd(q.double(), full_matrices=False)
+    return u[:, s > s[0] * 1e-6]
+
+
 def hold(a: torch.Tensor, solve: Callable[[torch.Tensor], torch.Tensor], q: torch.Tensor) -> torch.Tensor:
     """The ridge update ``Delta = b a`` (``a = X^T G^-1``, rows per key) made to leave the keys ``q``
     (columns) exactly where they are: the minimiser of the same objective subject to ``Delta q = 0``,
     ``a - (a q)(q^T G^-1 q)^-1 (G^-1 q)^T``. Only span(q) matters, so q is orthonormalised first (keys
     of a causal prefix are close to collinear)."""
-    u, s, _ = torch.linalg.svd(q.double(), full_matrices=False)
-    u = u[:, s > s[0] * 1e-6]
+    u = span(q)
     gu = solve(u)
     return a - (a @ u) @ torch.linalg.solve(u.T @ gu, gu.T)

@@ -38,7 +38,7 @@ class EditStats:
         generic: str | Path | None = None,
         questions: str | Path | None = None,
         persist: bool = True,
-        replies: int = 0,
+        replies: int = 0,  # the model's own replies to the first N generic prompts join the keep rows (-1: all)
     ) -> None:
         self.p = patient
         self.retain = load_pairs(retain or "retain.jsonl")
@@ -50,7 +50,7 @@ class EditStats:
         # the common factual templates (an edit must tell "capital of X" from "capital of Y")
         self.keep = list(self.retain) + [(q, "") for q in self.generic + self.questions]
         if replies:  # and the model's own replies to generic prompts: how it writes, not only what it reads
-            self.keep += self.own_replies(self.generic[:replies])
+            self.keep += self.own_replies(self.generic if replies < 0 else self.generic[:replies])
         self._keep_tag = _digest(self.keep)
         self._ref_tag = _digest([self.refusals, self.generic[:100]])
         self._prefixes: Counter[tuple[int, ...]] | None = None

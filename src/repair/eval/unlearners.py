@@ -134,6 +134,7 @@ class Stamp2MethodConfig(BaseModel):
     keep_entities: bool | None = None
     keep_prior: bool | None = None
     keep_prefix: bool | None = None
+    keep_replies: bool | None = None
     formats: bool | None = None
     vector: dict[str, Any] | None = None  # VectorConfig fields (how the refusal vector is fitted)
 

@@ -42,6 +42,9 @@ class StampSpec(BaseModel):
     seed: int = 0
     # the model's own replies to this many generic prompts join the keep rows (0: prompts only)
     keep_replies: int = Field(100, ge=0)
+    # the chat template's shared prefix (system prompt) keeps its outputs exactly: every edit's spill
+    # onto it would otherwise add up over sequential edits in the one place every reply reads
+    keep_prefix: bool = True
 
 
 class SearchPolicy(BaseModel):

@@ -9,16 +9,18 @@ from dataclasses import dataclass, field
 
 import torch
 
-from repair.edit.capture import Encoded, Positions, capture
+from repair.edit.capture import Encoded, Positions, capture, template_prefix_keys
 from repair.edit.delta import Edit, MapDelta, new_edit_id
 from repair.edit.record import EditMeta
 from repair.edit.solvers import (
     KeepStats,
     check_finite,
     delta_lowrank_solve,
+    hold,
     keep_solve,
     lowrank_paper_solve,
     paper_solve,
+    span,
 )
 from repair.edit.stamp.config import StampSpec
 from repair.edit.stats import prefixes
@@ -90,6 +92,7 @@ class BandSolver:
     rows: Captured
     _factors: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict)
     _factor_seconds: float = 0.0  # what the first solve spent on the factors
+    _prefix: dict[tuple[int, str], torch.Tensor] | None = None
 
     @property
     def layers(self) -> list[int]:
@@ -126,6 +129,16 @@ class BandSolver:
             out[layer] = (alpha * (ref[layer] - y_f.mean(0))).unsqueeze(0).expand(x_f.shape[0], -1)
         return out
 
+    def _held(self) -> dict[tuple[int, str], torch.Tensor]:
+        """The template prefix's keys of every edited map, read once per request from the model as it is
+        (every conversation reads them first: an edit that moves them moves every reply)."""
+        if self._prefix is None:
+            p = self.patient
+            self._prefix = (
+                template_prefix_keys(p.model, p.arch, p.tokenizer, self.layers, self.cfg.maps) or {}
+            )
+        return self._prefix
+
     def _minus(self, layer: int, name: str) -> torch.Tensor | None:
         return self.rows.removed[(layer, name)][0].double() if self.rows.removed else None
 
@@ -150,7 +163,10 @@ class BandSolver:
                 delta = paper_solve(x_f64, r64, x_keep, w, cfg.lam)
             return MapDelta(layer, name, dense=delta.float(), keys=x_f.float())
         if (layer, name) not in self._factors:
-            self._factors[(layer, name)] = keep_factor(cfg, self.stats, layer, name, x_f64, prior, minus)
+            held = self._held().get((layer, name)) if cfg.keep_prefix else None
+            self._factors[(layer, name)] = keep_factor(
+                cfg, self.stats, layer, name, x_f64, prior, minus, held
+            )
         check_finite(r64)
         a = self._factors[(layer, name)]
         return MapDelta(layer, name, b=r64.T.float(), a=a.float(), keys=x_f.float())
@@ -175,9 +191,11 @@ def keep_factor(
     x_f64: torch.Tensor,
     prior: torch.Tensor | None,
     minus: torch.Tensor | None,
+    held: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """A of Delta = R^T A for the default solvers: it depends on the keys and the keep statistics, not
-    on the target shifts."""
+    on the target shifts. ``held`` (rows): keys whose outputs the edit leaves exactly as they are (the
+    chat template's shared prefix; not for STAMP-LR, whose update is low-rank by construction)."""
     if cfg.method == "stamp-lr":
         c = stats.keep_c([layer], name)[layer]
         keep = KeepStats(c - minus.T @ minus if minus is not None else c, 0)
@@ -194,14 +212,22 @@ def keep_factor(
             )
         return a
     chol = stats.kfactor32(layer, name, cfg.lam)
-    kx = keep_solve(chol, prior, minus)(x_f64.T)  # (n, f) = K X_F^T
-    g = x_f64 @ kx
     if cfg.solver == "exact":
-        # min ||Delta||_M  s.t.  Delta x_f = r_f  ->  Delta = R^T (X_F K X_F^T)^-1 X_F K
+        # min ||Delta||_M  s.t.  Delta x_f = r_f (and Delta q = 0 for the held keys q)
+        #   ->  Delta = [R^T 0] (Z K Z^T)^-1 Z K  with  Z = [X_F; Q]
+        # (the held basis scaled like the keys, so that the ridge on g below stays negligible for it)
+        z = x_f64 if held is None else torch.cat([x_f64, span(held.T).T * x_f64.norm(dim=1).mean()])
+        kz = keep_solve(chol, prior, minus)(z.T)  # (n, f + h) = K Z^T
+        g = z @ kz
         g = g + 1e-6 * torch.trace(g) / g.shape[0] * torch.eye(g.shape[0], dtype=g.dtype)
-        a = torch.linalg.solve(g, kx.T)
+        a = torch.linalg.solve(g, kz.T)[: x_f64.shape[0]]
     else:
         # ridge delta form: Delta = R^T X_F (X_F^T X_F + M)^-1, by Woodbury on the cached K
+        kx = keep_solve(chol, prior, minus)(x_f64.T)  # (n, f) = K X_F^T
+        g = x_f64 @ kx
         a = kx.T - torch.linalg.solve(torch.eye(g.shape[0], dtype=g.dtype) + g, g) @ kx.T
+        if held is not None:
+            rows = x_f64 if prior is None else torch.cat([x_f64, prior])
+            a = hold(a, keep_solve(chol, rows, minus), held.T)
     check_finite(a)
     return a

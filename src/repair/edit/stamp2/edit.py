@@ -50,7 +50,7 @@ def prepare(patient, **overrides: object) -> tuple[Stamp2Config, object]:
     from repair.edit.stats import stats_for
 
     cfg = load_hparams(patient.name, patient.n_layers, **overrides)
-    stats = stats_for(patient)
+    stats = stats_for(patient, replies=-1 if cfg.keep_replies else 0)
     stats.keep_c(cfg.layers, "down")
     refusal_vector(patient, cfg.vector_layer, cfg.vector, stats)
     if cfg.keep_entities:

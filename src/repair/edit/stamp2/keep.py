@@ -28,7 +28,7 @@ from importlib import resources
 
 import torch
 
-from repair.edit.capture import template_prefix
+from repair.edit.capture import template_prefix_keys
 from repair.edit.delta import Edit
 from repair.edit.solvers import relative_lambda, ridge_cholesky
 from repair.edit.stamp2.rows import read_rows
@@ -93,16 +93,11 @@ def entity_factors(
     return {layer: stats.memo(files[layer], lambda layer=layer: factor(layer)) for layer in layers}
 
 
-@torch.no_grad()
 def prefix_keys(patient, layers: Sequence[int]) -> dict[int, torch.Tensor] | None:
     """Down-map inputs at every position of the chat template's shared prefix, read from the model as it
     is now (the prefix attends only to itself, so held edits leave these keys as they were)."""
-    ids = template_prefix(patient.tokenizer)
-    if not ids:
-        return None
-    downs = [patient.arch.module_name(layer, "down") for layer in layers]
-    rows = read_rows(patient, [ids], [list(range(len(ids)))], inputs=downs)
-    return {layer: rows[name].double() for layer, name in zip(layers, downs, strict=True)}
+    keys = template_prefix_keys(patient.model, patient.arch, patient.tokenizer, layers)
+    return None if keys is None else {layer: keys[(layer, "down")] for layer in layers}
 
 
 def prior_keys(prior: Sequence[Edit], layer: int) -> torch.Tensor | None:
