@@ -1,8 +1,12 @@
-"""How far the rest of the model drifts as STAMP-2 edits pile up: a one-minute check of composition.
+"""How far the rest of the model drifts as edits pile up: a quick check of composition.
 
     python benchmarks/sequential_drift.py [--model smollm2-135m-instruct] [--edits 60] [--set keep_entities=false] [--threads 2]
+    python benchmarks/sequential_drift.py --engine stamp [--edits 50] [--set keep_prefix=false]
 
-Forgets the stress set's entities one after another (each edit committed, none verified) and,
+STAMP-2 (the default) forgets the stress set's entities one after another (each edit committed, none
+verified); ``--engine stamp`` has the first engine forget the stress set's single facts instead (each
+(question, answer) pair through ``repair.stamp``'s α search, verified and committed, as ``repair forget``
+does). After
 after 10, 20, 40, 60, ... edits, prints how many of 12 questions about other entities (none of them a
 target of the stress set or the benchmark, or among the entity keep rows) are refused, the next-token KL
 on 24 generic prompts against the unedited model, the perplexity of 6 book passages, and the first words
@@ -14,9 +18,11 @@ change to the objective, then confirm there.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
 import time
+from collections.abc import Iterator
 
 import torch
 
@@ -51,28 +57,47 @@ NEIGHBOURS = (
 )
 
 
+def _stamp2_edits(patient, overrides: dict) -> Iterator[str]:
+    """STAMP-2 forgets the stress set's entities, one committed edit each."""
+    cfg, stats = prepare(patient, **overrides)
+    for subject in dict.fromkeys(t.subject for t in load_targets("stress") if t.kind == "entity"):
+        edit = forget_subject(patient, subject, cfg, stats, [f"Who is {subject}?"], patient.ledger.active)
+        patient.ledger.commit(edit, requested_by="benchmark", subject=subject)
+        yield subject
+
+
+def _stamp_edits(patient, overrides: dict) -> Iterator[str]:
+    """STAMP forgets the stress set's single facts (direct question, answer), searched and verified."""
+    for t in load_targets("stress"):
+        if t.kind == "fact":
+            q = t.probes[0]
+            repair.stamp(
+                patient, [(q.prompt, q.answer)], answer=q.answer, requested_by="benchmark", **overrides
+            )
+            yield t.subject
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--edits", type=int, default=60)
-    ap.add_argument("--set", action="append", default=[], help="a STAMP-2 setting, key=value (JSON value)")
+    ap.add_argument("--engine", choices=["stamp2", "stamp"], default="stamp2")
+    ap.add_argument("--set", action="append", default=[], help="an engine setting, key=value (JSON value)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
-    subjects = list(dict.fromkeys(t.subject for t in load_targets("stress") if t.kind == "entity"))
     marks = {10, 20, 40, 60, 100, 200, args.edits}
     with tempfile.TemporaryDirectory() as ledger:
         patient = repair.load(args.model, ledger=ledger)
-        cfg, stats = prepare(patient, **overrides)
+        edits = (
+            _stamp_edits(patient, overrides) if args.engine == "stamp" else _stamp2_edits(patient, overrides)
+        )
         utility = Utility(patient, n_ppl=6)
         print(f"unedited: ppl {utility.base_ppl:.2f}", flush=True)
         t0 = time.perf_counter()
-        for i, subject in enumerate(subjects[: args.edits], 1):
-            prompts = [f"Who is {subject}?"]
-            edit = forget_subject(patient, subject, cfg, stats, prompts, patient.ledger.active)
-            patient.ledger.commit(edit, requested_by="benchmark", subject=subject)
+        for i, _ in enumerate(itertools.islice(edits, args.edits), 1):
             if i in marks:
                 said = patient.generate(list(QUESTIONS), max_new_tokens=12)
                 refused = sum(map(is_refusal, patient.generate(list(NEIGHBOURS), max_new_tokens=16)))

@@ -165,6 +165,25 @@ def test_the_held_prefix_gets_no_output_and_the_key_still_lands(patient):
         assert (moved - target).norm() / target.norm() < 1e-3
 
 
+def test_a_row_an_earlier_edit_moved_goes_only_the_rest_of_the_way(patient):
+    """absolute (the default): the target is a state past where the row was before any edit, so asking
+    again for what a committed edit already did gives (almost) no update, and asking for twice the
+    strength gives the other half; without it the same request moves the row a second full step."""
+    first = _stamp(patient, layers=[1, 2], alpha=1.0, verify=False)
+    patient.ledger.commit(first)
+    try:
+        again = _stamp(patient, layers=[1, 2], alpha=1.0, verify=False)
+        double = _stamp(patient, layers=[1, 2], alpha=2.0, verify=False)
+        relative = _stamp(patient, layers=[1, 2], alpha=1.0, verify=False, absolute=False)
+    finally:
+        patient.ledger.undo(first.id)
+    for d1, d0, d2, dr in zip(first.deltas, again.deltas, double.deltas, relative.deltas, strict=True):
+        size = d1.b.norm()
+        assert d0.b.norm() < 1e-4 * size
+        # (within a few per cent: the keys above layer 1 are read with its first edit in place)
+        assert abs(d2.b.norm() - size) < 0.05 * size and abs(dr.b.norm() - size) < 0.05 * size
+
+
 def test_search_returns_the_smallest_alpha_that_passes(patient):
     unit = _unit(patient)
     policy = dict(alpha_start=1.0, alpha_growth=2.0, alpha_max=64.0)

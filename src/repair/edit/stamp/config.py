@@ -45,6 +45,9 @@ class StampSpec(BaseModel):
     # the chat template's shared prefix (system prompt) keeps its outputs exactly: every edit's spill
     # onto it would otherwise add up over sequential edits in the one place every reply reads
     keep_prefix: bool = True
+    # the repair recipe's target is a state: α·u past where the row was before any edit, so a row that
+    # committed edits already moved (a similar question forgotten earlier) goes only the rest of the way
+    absolute: bool = True
 
 
 class SearchPolicy(BaseModel):

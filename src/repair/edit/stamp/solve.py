@@ -93,6 +93,7 @@ class BandSolver:
     _factors: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict)
     _factor_seconds: float = 0.0  # what the first solve spent on the factors
     _prefix: dict[tuple[int, str], torch.Tensor] | None = None
+    _shift: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict)
 
     @property
     def layers(self) -> list[int]:
@@ -120,8 +121,10 @@ class BandSolver:
         if self.cfg.recipe == "repair" and name == "down":
             dirs = self.stats.refusal_dirs()
             for layer in self.layers:
-                n_rows = keys[(layer, name)][0].shape[0]
-                out[layer] = (alpha / len(self.layers)) * dirs[layer].unsqueeze(0).expand(n_rows, -1)
+                x_f = keys[(layer, name)][0]
+                out[layer] = (alpha / len(self.layers)) * dirs[layer].unsqueeze(0).expand(x_f.shape[0], -1)
+                if self.cfg.absolute:
+                    out[layer] = _beyond_prior(out[layer], self._prior_shift(layer, name, x_f), dirs[layer])
             return out
         ref = self.stats.refusal_out(self.layers, name)
         for layer in self.layers:
@@ -138,6 +141,19 @@ class BandSolver:
                 template_prefix_keys(p.model, p.arch, p.tokenizer, self.layers, self.cfg.maps) or {}
             )
         return self._prefix
+
+    def _prior_shift(self, layer: int, name: str, x_f: torch.Tensor) -> torch.Tensor:
+        """How far the committed edits already move these rows' outputs (rows, out)."""
+        if (layer, name) not in self._shift:
+            shift = torch.zeros(
+                x_f.shape[0], self.patient.arch.weight(self.patient.model, layer, name).shape[0]
+            )
+            for e in self.patient.ledger.active:
+                for d in e.deltas:
+                    if (d.layer, d.map) == (layer, name):
+                        shift += x_f.float() @ d.matrix().float().T
+            self._shift[(layer, name)] = shift
+        return self._shift[(layer, name)]
 
     def _minus(self, layer: int, name: str) -> torch.Tensor | None:
         return self.rows.removed[(layer, name)][0].double() if self.rows.removed else None
@@ -170,6 +186,16 @@ class BandSolver:
         check_finite(r64)
         a = self._factors[(layer, name)]
         return MapDelta(layer, name, b=r64.T.float(), a=a.float(), keys=x_f.float())
+
+
+def _beyond_prior(r: torch.Tensor, shift: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """The shift still wanted along the refusal direction ``d`` once the committed edits' ``shift`` of
+    the same rows counts: a row an earlier edit already moved part of the way goes the rest of it, not
+    the whole way again (never backwards)."""
+    unit = d / d.norm()
+    done = shift.float() @ unit
+    want = r.float() @ unit
+    return (want - done).clamp_min(0).unsqueeze(1) * unit
 
 
 def prior_keys(patient, layer: int, name: str) -> torch.Tensor | None:
