@@ -42,7 +42,7 @@ class Stamp2Config(BaseModel):
     keep_prefix: bool = True  # the chat template's shared prefix (system prompt) held exactly (keep.py)
     # the model's own replies to the generic prompts join the keep rows: C_K then covers how it writes,
     # not only what it reads, and a reply is where every edit's spill onto shared tokens shows
-    keep_replies: bool = False
+    keep_replies: bool = True
     formats: bool = False  # key the edit on the other shapes of question too (vector.FORMATS)
 
     @property
