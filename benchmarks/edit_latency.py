@@ -66,9 +66,9 @@ def main() -> None:
 
 def stamp2_time(patient, repeats: int) -> float:
     """STAMP-2's weight update (keys, solves, MEMIT spread; not applied), refusal vector and factors cached."""
-    from repair.edit.stamp2 import forget_subject, load_hparams
+    from repair.edit.stamp2 import forget_subject, prepare
 
-    cfg, stats = load_hparams(patient.name, patient.n_layers), stats_for(patient)
+    cfg, stats = prepare(patient)
     forget_subject(patient, "Toyota", cfg, stats)  # warms the caches
     times = []
     for _ in range(repeats):
