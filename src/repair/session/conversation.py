@@ -159,8 +159,13 @@ class Session:
     def _record(self, message: str, reply: Reply) -> None:
         now = time.time()
         kind = reply.kind
-        self.turns.append({"role": "user", "content": message, "kind": kind, "time": now})
-        turn: dict[str, Any] = {"role": "assistant", "content": reply.text, "kind": kind, "time": now}
+        # A forget request that committed nothing (refused, failed, declined, nothing to remove) still names
+        # what the user wanted gone, and no edit key exists to seal it under: neither text is kept.
+        withheld = kind == "unlearn" and not reply.edit_id
+        said = None if withheld else message
+        self.turns.append({"role": "user", "content": said, "kind": kind, "time": now})
+        text = None if withheld else reply.text
+        turn: dict[str, Any] = {"role": "assistant", "content": text, "kind": kind, "time": now}
         if reply.edit_id:
             turn["edit_id"] = reply.edit_id
         if reply.outcome:
