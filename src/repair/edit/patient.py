@@ -137,6 +137,8 @@ def load(
         from repair.models.identity import legacy_fingerprint, weight_files
 
         aliases = (legacy_fingerprint(weight_files(Path(source))),)
+        if "/" in name:  # a hub id: ledgers from before content hashes recorded "hub:ID"
+            aliases += (f"hub:{name}",)
     patient = Patient(
         model,
         tok,

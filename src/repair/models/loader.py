@@ -211,11 +211,41 @@ def resolve(name_or_path: str) -> tuple[str, str, str]:
         # the weights' contents, hashed once per file and cached under its inode, size, mtime and ctime
         return p.name, str(p), weights_fingerprint(files)
     if "/" in name_or_path and not name_or_path.startswith((".", "/")):
-        return name_or_path, name_or_path, f"hub:{name_or_path}"
+        from repair.models.identity import weight_files, weights_fingerprint
+
+        # the files that load are the files hashed: the snapshot folder, not the id (which names no content)
+        folder = hub_snapshot(name_or_path)
+        return name_or_path, str(folder), weights_fingerprint(weight_files(folder))
     raise ModelNotFoundError(
         f"unknown model '{name_or_path}': not a bundled model ({', '.join(BUNDLED)}), "
         "not a local folder, and not a hub id of the form owner/name"
     )
+
+
+# what a causal LM's from_pretrained reads (config, tokenizer, chat template, weights), not other formats
+HUB_FILES = ["*.json", "*.txt", "*.model", "*.jinja", "*.tiktoken", "*.safetensors"]
+
+
+def hub_snapshot(repo_id: str) -> Path:
+    """The local snapshot folder of a hub model: the cached one (the revision ``refs/main`` names), else
+    downloaded (safetensors weights, or ``*.bin`` where the model has none)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    from repair.models.identity import weight_files
+
+    try:
+        folder = Path(snapshot_download(repo_id, local_files_only=True))
+    except LocalEntryNotFoundError:
+        try:
+            folder = Path(snapshot_download(repo_id, allow_patterns=HUB_FILES))
+            if not weight_files(folder):
+                folder = Path(snapshot_download(repo_id, allow_patterns=HUB_FILES + ["*.bin"]))
+        except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as e:
+            raise ModelNotFoundError(f"could not fetch hub model '{repo_id}': {e}") from None
+    if not weight_files(folder):
+        raise ModelNotFoundError(f"hub model '{repo_id}' has no *.safetensors or *.bin weights in {folder}")
+    return folder
 
 
 DTYPES: dict[str, torch.dtype] = {
