@@ -243,7 +243,7 @@ def test_a_costly_early_band_edit_is_compared_with_the_mid_band_by_collateral(sm
     assert set(costs) == {"early", "mid", "early λ1", "mid λ1"} and costs["early λ1"] != costs["early"], costs
     best = min(("early λ1", "mid λ1"), key=costs.__getitem__)  # both forget: the wider λ comes first
     assert wide.meta.layers == (mid if best.startswith("mid") else early)
-    assert wide.meta.config["lam"] == 1.0, (best, wide.meta.config)
+    assert wide.meta.config is not None and wide.meta.config.lam == 1.0, (best, wide.meta.config)
     # an edit below the threshold, or the threshold off: the early band alone, as before
     for kw in ({"costly_alpha": 1e4}, {"costly_alpha": None}):
         plain = repair.stamp(smollm, [(q, reply)], answer="Paris", check=check, commit=False, **kw)

@@ -27,8 +27,18 @@ def test_an_old_dict_record_loads_typed():
     # probes from before labels: the flags they carried become the label, and come back out as flags
     assert [p.label for p in ver.probes] == ["refusal", "substitute"]
     assert [p.model_dump()["forgotten"] for p in ver.probes] == [True, True]
-    # "engine" (top level) is no longer written: dropped, not fatal; the engine's own config is kept whole
-    assert "engine" not in meta.dump() and meta.config["a_knob_since_removed"] == 3
+    # "engine" (top level) is no longer written: dropped, not fatal; so is a setting the engine's config
+    # no longer has, and the settings it still has load typed (escalation reads them)
+    assert "engine" not in meta.dump() and meta.config is not None
+    assert (meta.config.method, meta.config.alpha_start, meta.config.lam) == ("stamp", 4.0, 0.1)
+    assert "a_knob_since_removed" not in meta.dump()["config"]
+
+
+def test_an_old_config_value_no_longer_valid_falls_back_to_its_default():
+    meta = EditMeta.load({**OLD, "config": {"alpha_start": 4.0, "solver": "a-removed-solver"}})
+    assert meta.config is not None and meta.config.alpha_start == 4.0 and meta.config.solver == "exact"
+    with pytest.raises(ValidationError):  # a fresh record with a misspelt setting still fails
+        EditMeta(config={"alpah_start": 4.0})
 
 
 def test_a_misspelt_field_fails():

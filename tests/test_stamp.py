@@ -198,7 +198,7 @@ def test_search_returns_the_smallest_alpha_that_passes(patient):
     # nothing passes: the strongest step is returned, not forgotten
     edit = _stamp(patient, layers=[1, 2], alpha_margin=1.0, check=_norm_check(patient, 1e9, unit), **policy)
     assert edit.meta.alpha == 64.0 and not edit.meta.verification.forgotten
-    assert edit.meta.bands_tried == [[1, 2]] and edit.meta.config["alpha_start"] == 1.0
+    assert edit.meta.bands_tried == [[1, 2]] and edit.meta.config.alpha_start == 1.0
 
 
 def test_a_margin_that_breaks_the_guard_falls_back_to_a_milder_strength(patient):

@@ -7,17 +7,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
 
 import torch
 from tqdm.auto import tqdm
 from transformers import DynamicCache, PreTrainedTokenizerBase
 
+from repair.edit.settings import Positions
 from repair.edit.trace import StopForward, TraceDict
 from repair.models.arch import ArchMap
 from repair.models.decoding import cache_kw
 
-Positions = Literal["all", "prompt", "content", "response", "last", "last+response"]
 Selector = Callable[["Encoded"], list[int]]  # custom positions per sample
 Sample = tuple[str, str]  # (prompt, response); response may be "" for prompt-only samples
 

@@ -3,7 +3,7 @@
 Both engines fill the same two models; the ledger keeps the settings and figures in plain and seals the
 text the user asked to forget (``EditMeta.split``). Records written before these models existed are
 plain dicts; ``EditMeta.load`` reads them (keys no longer written are dropped, as peft drops unknown
-config keys), so old ledgers still open.
+config keys, in the record and in its engine config), so old ledgers still open.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import logging
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+from repair.edit.settings import StampConfig
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +152,9 @@ class EditMeta(BaseModel):
     # the engine's settings and what its search did
     layers: list[int] | None = None
     alpha: float | None = None  # STAMP: the strength of the committed edit
-    config: dict[str, Any] | None = None  # STAMP: the full StampConfig (spec and policy), for escalation
+    # STAMP and STAMP-LR: the full settings (spec and policy), for escalation; STAMP-2 records its few
+    # settings as the fields below (layers, strength, formats, lam)
+    config: StampConfig | None = None
     screened: int | None = None  # STAMP: α steps the teacher-forced screen rejected
     bands_tried: list[list[int]] | None = None
     collateral: dict[str, float] | None = None  # STAMP: per band, the cost that chose it
@@ -173,7 +177,10 @@ class EditMeta(BaseModel):
         unknown = data.keys() - cls.model_fields.keys()
         if unknown:
             log.debug("edit record: dropping keys no longer written: %s", sorted(unknown))
-        return cls.model_validate({k: v for k, v in data.items() if k not in unknown})
+        data = {k: v for k, v in data.items() if k not in unknown}
+        if isinstance(data.get("config"), dict):
+            data["config"] = _known_settings(data["config"])
+        return cls.model_validate(data)
 
     def set(self, **fields: Any) -> None:
         """Set fields by name, each validated (a misspelt name fails)."""
@@ -205,3 +212,16 @@ class EditMeta(BaseModel):
         texts += [str(p) for p in self.paraphrases or []]
         texts += [str(t) for t in (self.target, self.subject, self.answer) if t]
         return [t for t in dict.fromkeys(texts) if t.strip()]
+
+
+def _known_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored engine config with the settings no longer known dropped, and those whose old value the
+    current model rejects (a removed choice) left to their defaults: an old record still opens."""
+    config = {k: v for k, v in config.items() if k in StampConfig.model_fields}
+    for field, value in list(config.items()):
+        try:
+            StampConfig.model_validate({field: value})
+        except ValueError:
+            log.debug("edit record: setting %s=%r is no longer valid; default used", field, value)
+            del config[field]
+    return config

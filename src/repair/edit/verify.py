@@ -10,13 +10,12 @@ import torch
 from repair.edit.answers import first_key_answer
 from repair.edit.capture import encode, right_padded
 from repair.edit.record import GuardCheck, Label, ProbeCheck, Verification
+from repair.edit.settings import GUARD_KEEP
 from repair.eval.metrics import answer_match, is_refusal, rouge_l
 
 # A long response (a biography, say) counts as gone when little of it is recalled.
 ROUGE_THRESHOLD = 0.3
 SHORT_ANSWER_WORDS = 6
-# An edit may cost at most a third of the check questions (the session's and `repair forget`'s default).
-GUARD_KEEP = 2 / 3
 
 
 def probe_forgotten(reply: str, answer: str) -> bool:

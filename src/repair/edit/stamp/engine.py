@@ -90,7 +90,7 @@ def _meta(sel: Selection, forget, paraphrases, answer: str, requested_by: str | 
         forget=list(forget),
         paraphrases=list(paraphrases),
         answer=answer,
-        config=chosen.config.model_dump(),
+        config=chosen.config.model_copy(),
         requested_by=requested_by,
         layers=chosen.layers,
         screened=chosen.screened,
