@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from repair.agents.watchdog import Verdict
+from repair.edit.ledger import EditRecord
 from repair.session.control import Proposal, context_turns, mark_stale, proposal
 
 # -- helpers (no model) -------------------------------------------------------------------------------
@@ -40,6 +41,14 @@ def _turn(role: str, text: str, t: float, kind: str = "chat") -> dict:
     return {"role": role, "content": text, "kind": kind, "time": t}
 
 
+def _record(edit_id: str, created: float, undone: float | None) -> EditRecord:
+    status = "active" if undone is None else "undone"
+    return EditRecord(
+        id=edit_id, seq=1, status=status, created=created, undone=undone, fingerprint="fp",
+        deltas_sha256="", deltas=[],
+    )  # fmt: skip
+
+
 def test_undo_marks_the_replies_given_while_the_edit_was_on() -> None:
     turns = [
         _turn("user", "capital of France?", 1.0), _turn("assistant", "Paris.", 1.0),
@@ -47,11 +56,11 @@ def test_undo_marks_the_replies_given_while_the_edit_was_on() -> None:
         _turn("user", "2 plus 2?", 3.0), _turn("assistant", "4.", 3.0),
         _turn("user", "after the undo", 5.0), _turn("assistant", "ok", 5.0),
     ]  # fmt: skip
-    assert mark_stale(turns, {"id": "e1", "created": 1.5, "undone": 4.0}) == 2
+    assert mark_stale(turns, _record("e1", 1.5, 4.0)) == 2
     assert [t["content"] for t in context_turns(turns)] == [
         "capital of France?", "Paris.", "forget that", "Done.", "after the undo", "ok",
     ]  # fmt: skip
-    assert mark_stale(turns, {"id": "e2", "created": 1.5, "undone": None}) == 0  # still active: nothing
+    assert mark_stale(turns, _record("e2", 1.5, None)) == 0  # still active: nothing
     assert context_turns(turns, start=6) == turns[6:]  # /reset: nothing before the mark
 
 

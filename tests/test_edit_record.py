@@ -77,5 +77,6 @@ def test_a_format_1_ledger_with_old_records_opens(tmp_path):
     assert edit.meta.verification is not None and edit.meta.verification.probes[1].reply == "It is Vienna."
     assert edit.meta.target == "the capital of Zubrowka"  # sealed, and opened with the edit's key
     (listed,) = led.list()
-    assert not any(s in json.dumps(listed) for s in SECRETS)
-    assert listed["meta"]["verification"]["forgotten"] is True and listed["meta"]["alpha"] == 13.5
+    assert not any(s in json.dumps(listed.as_dict()) for s in SECRETS)
+    assert listed.meta.verification is not None and listed.meta.verification.forgotten is True
+    assert listed.meta.alpha == 13.5

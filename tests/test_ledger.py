@@ -50,7 +50,7 @@ def test_undo_is_bit_exact(tiny_llama, tmp_path):
     assert _same(s1, _state(tiny_llama))  # bit-identical to before e2
     ledger.undo("e1")
     assert _same(s0, _state(tiny_llama))
-    assert [m["status"] for m in ledger.list(include_undone=True)] == ["undone", "undone"]
+    assert [m.status for m in ledger.list(include_undone=True)] == ["undone", "undone"]
 
 
 def test_state_names_the_active_edits_and_is_none_during_a_trial(tiny_llama):

@@ -50,5 +50,5 @@ def test_forget_then_purge_leaves_no_trace(tmp_path, monkeypatch):
     assert r.exit_code == 0 and "purged 1 edit" in r.output, r.output
     assert _leaks(folder, home) == []
     again = Session.open(folder, max_new_tokens=32)  # the edit stays applied; its turns are gone
-    assert [m["id"] for m in again.edits()] == [ack.edit_id] and again.history == []
+    assert [m.id for m in again.edits()] == [ack.edit_id] and again.history == []
     assert not answer_match(again.patient.chat("What is the capital of China?", max_new_tokens=32), "Beijing")

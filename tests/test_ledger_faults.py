@@ -90,7 +90,7 @@ def test_kill_during_commit(tmp_path, point, state):
     assert _state_is(ledger, ["e1"], ["e1", "e2"]) == state
     assert_tidy(tmp_path)
     ledger.commit(make_edit("e3", 3))  # and the ledger goes on: sequence numbers stay unique
-    assert [m["seq"] for m in ledger.list()] == sorted({m["seq"] for m in ledger.list()})
+    assert [m.seq for m in ledger.list()] == sorted({m.seq for m in ledger.list()})
 
 
 @pytest.mark.parametrize(
@@ -115,7 +115,7 @@ def test_kill_during_purge_finishes_the_purge_on_open(tmp_path, point):
     assert r.returncode == 137, r.stderr
     ledger = reopen(tmp_path)
     # once its key is shredded, the purge is completed on the next open: never half purged
-    assert {m["id"]: m["private"] for m in ledger.list()} == {"e1": "purged", "e2": "sealed"}
+    assert {m.id: m.private for m in ledger.list()} == {"e1": "purged", "e2": "sealed"}
     assert _state_is(ledger, ["e1", "e2"], ["e1", "e2"]) == "before"  # purge keeps the edits applied
     assert_tidy(tmp_path)
     ledger.undo("e1")  # undo restores the weights only
@@ -133,7 +133,7 @@ def test_kill_between_ledger_and_history_leaves_both_or_neither(tmp_path, point,
     if state == "before":  # no edit, and the turns (stored before the request) are still plain and visible
         assert ledger.list() == [] and len(turns) == 2 and all(not t.get("redacted_by") for t in turns)
     else:
-        assert [m["id"] for m in ledger.list()] == ["e9"]
+        assert [m.id for m in ledger.list()] == ["e9"]
         assert turns and all(t.get("redacted_by") == "e9" for t in turns)
     assert_tidy(tmp_path)
 
@@ -156,7 +156,7 @@ def test_kill_during_migration(tmp_path, point):
         "e2.safetensors",
     ]
     assert ledger.get("e1").deltas[0].keys is not None  # the forget keys came along, sealed
-    assert "secret" not in json.dumps(ledger.list())
+    assert "secret" not in json.dumps([m.as_dict() for m in ledger.list()])
     assert_tidy(tmp_path)
 
 
@@ -254,7 +254,7 @@ def test_server_and_cli_share_one_truth(tmp_path):
         assert sorted(order) == ["p1", "s1"]
         assert server.ask("sync")["active"] == order
         assert server.ask("sync")["sum"] == checksum(cli.model) == expected(order)
-        assert len({m["seq"] for m in cli.list(include_undone=True)}) == 3
+        assert len({m.seq for m in cli.list(include_undone=True)}) == 3
         # the server undoes the CLI's edit (no 404), and the CLI sees it
         assert server.ask("undo p1")["active"] == ["s1"]
         cli.sync()

@@ -79,13 +79,15 @@ def test_forgotten_turns_are_sealed_hidden_and_purged(tmp_path, home):
     _forget(session)
     # from the commit on: no plain copy anywhere, also not in the WAL
     assert leaks(folder, home) == []
-    assert "Zubrowka" not in json.dumps(session.history) and "Quillford" not in json.dumps(session.edits())
+    assert "Zubrowka" not in json.dumps(session.history) and "Quillford" not in json.dumps(
+        [m.as_dict() for m in session.edits()]
+    )
     assert [t["content"] for t in session.history][:2] == ["Hello there", "Hi! How can I help?"]
     assert session._context_pairs(None) == [("Hello there", "Hi! How can I help?")]
     # the operator can still audit (HMAC) and read it while the key exists
     led = session.patient.ledger
     assert [r.id for r in audit(led.store, "  the capital of ZUBROWKA is quillford. ")] == ["e1"]
-    assert led.show("e1", reveal=True)["revealed"]["forget"] == [[QUESTION, ANSWER]]
+    assert led.show("e1", reveal=True).revealed["forget"] == [[QUESTION, ANSWER]]
     # a reopened session has the turns back (sealed), hidden from the context
     again = _session(folder)
     assert again._context_pairs(None) == [("Hello there", "Hi! How can I help?")]
@@ -95,7 +97,7 @@ def test_forgotten_turns_are_sealed_hidden_and_purged(tmp_path, home):
     assert not (led.root / "keys" / "e1.key").exists()
     assert leaks(folder, home) == []
     assert [r.id for r in audit(led.store, ANSWER)] == ["e1"]
-    assert "revealed" not in led.show("e1", reveal=True)
+    assert led.show("e1", reveal=True).revealed is None
     reopened = _session(folder)
     assert [t["content"] for t in reopened.history] == ["Hello there", "Hi! How can I help?"]
     assert (tmp_path / "chat" / "ledger" / "ledger.db-wal").stat().st_size == 0
@@ -156,10 +158,10 @@ def test_retention_purges_old_forgotten_text(tmp_path, home):
     ledger.commit(make_edit("e1", 1))
     assert set_retention(ledger.store, 3600).purged == []
     assert set_retention(ledger.store, 0).purged == ["e1"]
-    assert leaks(tmp_path) == [] and [m["private"] for m in ledger.list()] == ["purged"]
+    assert leaks(tmp_path) == [] and [m.private for m in ledger.list()] == ["purged"]
     ledger.commit(make_edit("e2", 2))  # with retention 0, the next open purges it
     Ledger(model, arch_for(model), "fp", tmp_path)
-    assert [m["private"] for m in ledger.list()] == ["purged", "purged"]
+    assert [m.private for m in ledger.list()] == ["purged", "purged"]
 
 
 def test_a_long_running_process_honours_the_retention_period(tmp_path, home):
@@ -172,7 +174,7 @@ def test_a_long_running_process_honours_the_retention_period(tmp_path, home):
         ledger.store.set_info(conn, "retention_s", "0")
     ledger._expired_at -= core.EXPIRE_EVERY_S + 1
     ledger.sync()
-    assert [m["private"] for m in ledger.list()] == ["purged"] and leaks(tmp_path) == []
+    assert [m.private for m in ledger.list()] == ["purged"] and leaks(tmp_path) == []
 
 
 def test_a_purge_by_another_process_reaches_a_running_one(tmp_path, home):

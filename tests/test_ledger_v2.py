@@ -82,7 +82,7 @@ def test_a_nan_delta_with_a_recomputed_hash_is_refused_then_quarantined(tmp_path
     again = _ledger(tmp_path)  # the rest loads; the bad one is listed, never applied
     assert [e.id for e in again.active] == ["e2"]
     assert checksum(again.model) == checksum(_only(["e2"]))
-    listed = {m["id"]: m["status"] for m in again.list(include_undone=True)}
+    listed = {m.id: m.status for m in again.list(include_undone=True)}
     assert listed == {"e1": "quarantined", "e2": "active"}
 
 
@@ -165,8 +165,8 @@ def test_scopes_are_kept_apart(tmp_path):
     led.commit(make_edit("e1", 1))
     led.commit(make_edit("e2", 2, layer=0), scope="alice")
     assert [e.id for e in led.active] == ["e1"]  # a global process applies only the global edits
-    assert [m["id"] for m in led.list(scope="bob")] == ["e1"]
-    assert [m["id"] for m in led.list(scope="alice")] == ["e1", "e2"]
+    assert [m.id for m in led.list(scope="bob")] == ["e1"]
+    assert [m.id for m in led.list(scope="alice")] == ["e1", "e2"]
     assert [e.id for e in led.edits_for("alice")] == ["e1", "e2"]
     alice = _ledger(tmp_path, scope="alice")
     assert [e.id for e in alice.active] == ["e1", "e2"]
@@ -223,7 +223,7 @@ def test_a_database_held_by_another_program_is_busy_not_a_crash(tmp_path):
         other.execute("ROLLBACK")
         other.close()
     led.commit(make_edit("e1", 1))
-    assert [m["id"] for m in led.list()] == ["e1"]
+    assert [m.id for m in led.list()] == ["e1"]
 
 
 def test_doctor_deep_checks_shapes_against_the_model(tmp_path):

@@ -211,7 +211,7 @@ def test_table4_conversation_persists_and_undoes(tmp_path):
 
     # Reopening the folder restores the healed model and the turns.
     again = Session.open(folder, max_new_tokens=32)
-    assert [e["id"] for e in again.edits()] == [ack.edit_id]
+    assert [e.id for e in again.edits()] == [ack.edit_id]
     assert [t["content"] for t in again.history] == [t["content"] for t in session.history]
     assert not answer_match(again.patient.chat(question, max_new_tokens=32), answer)
 
@@ -251,7 +251,7 @@ def test_bfloat16_session_forgets_and_its_ledger_reopens_in_float32(tmp_path):
     # the stored deltas are float32: the same edit applies to a float32 patient
     again = Session.open(folder, max_new_tokens=32)
     assert next(again.patient.model.parameters()).dtype == torch.float32
-    assert [e["id"] for e in again.edits()] == [ack.edit_id]
+    assert [e.id for e in again.edits()] == [ack.edit_id]
     assert not answer_match(again.patient.chat(question, max_new_tokens=32), answer)
     again.undo(ack.edit_id)
     assert answer_match(again.patient.chat(question, max_new_tokens=32), answer)

@@ -20,7 +20,6 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from repair.agents.watchdog import Watchdog, lazy_generate_fn
-from repair.edit.record import EditMeta
 from repair.session import Reply, Session
 from repair.session.control import Confirm, Proposal
 from repair.session.surgeons import make_surgeon
@@ -36,11 +35,10 @@ def _edits_table(session: Session) -> Table:
     for col in ("id", "target", "layers", "α", "verified"):
         table.add_column(col)
     for m in session.edits():
-        meta = EditMeta.load(m.get("meta"))
-        layers = m.get("layers") or []
+        meta, layers = m.meta, m.layers
         span = f"{layers[0]}-{layers[-1]}" if layers else ""
         table.add_row(
-            short_id(m["id"]),
+            short_id(m.id),
             escape(str(meta.target or (meta.forget or [("", "")])[0][0])[:50]),
             span,
             escape(str(meta.alpha)),
@@ -116,7 +114,7 @@ def _command(console: Console, session: Session, line: str, last: Reply | None) 
         try:
             m = session.undo(parts[1])
             console.print(
-                f"undone {short_id(m['id'])}: the weights are back bit for bit; the replies given "
+                f"undone {short_id(m.id)}: the weights are back bit for bit; the replies given "
                 "while it was on are out of the context"
             )
         except (KeyError, ValueError) as e:

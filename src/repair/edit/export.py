@@ -91,10 +91,10 @@ def chosen_edits(ledger: Any, scope: str | None = None, edit_id: str | None = No
     if scope in (None, GLOBAL):
         edits = list(ledger.active)
     else:
-        own = {r["id"] for r in ledger.list(scope=scope) if r.get("scope") == scope}
+        own = {r.id for r in ledger.list(scope=scope) if r.scope == scope}
         edits = [e for e in ledger.edits_for(scope) if e.id in own]
     if edit_id is not None:
-        eid = ledger.show(edit_id)["id"]  # a KeyError names an unknown id
+        eid = ledger.show(edit_id).id  # a KeyError names an unknown id
         edits = [e for e in edits if e.id == eid]
     if not edits:
         where = f" in scope {scope!r}" if scope not in (None, GLOBAL) else ""

@@ -3,13 +3,13 @@ within the caller's scope."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from repair.edit.record import EditMeta
+from repair.edit.ledger import EditRecord
 from repair.serve.calls import caller, hub_of, submit, wait
 from repair.serve.guard import ApiError
 from repair.serve.hub import Hub
@@ -17,6 +17,37 @@ from repair.serve.security import GLOBAL, Caller
 from repair.serve.stream import reply_error
 
 router = APIRouter()
+
+
+class EditSummary(BaseModel):
+    """One edit as ``/v1/edits`` shows it: figures only (the forgotten text is sealed in the ledger)."""
+
+    id: str
+    status: str
+    scope: str
+    created: float
+    undone: float | None
+    layers: list[int]
+    maps: list[str]
+    alpha: float | None
+    target: str | None
+    forgotten: bool | None
+    requested_by: str | None
+
+    @classmethod
+    def of(cls, rec: EditRecord) -> EditSummary:
+        meta = rec.meta
+        return cls(
+            id=rec.id, status=rec.status, scope=rec.scope, created=rec.created, undone=rec.undone,
+            layers=rec.layers, maps=rec.maps, alpha=meta.alpha, target=meta.target,
+            forgotten=meta.verification.forgotten if meta.verification else None,
+            requested_by=meta.requested_by,
+        )  # fmt: skip
+
+
+class EditList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[EditSummary]
 
 
 class ForgetRequest(BaseModel):
@@ -34,31 +65,30 @@ class UndoRequest(BaseModel):
 
 
 @router.get("/v1/edits")
-def edits(request: Request, all: bool = False) -> dict[str, Any]:  # noqa: A002 - the query parameter's name
+def edits(request: Request, all: bool = False) -> EditList:  # noqa: A002 - the query parameter's name
     hub = hub_of(request)
     who = caller(request)
     items = hub.patient.ledger.list(include_undone=all, scope=None if who.scope == GLOBAL else who.scope)
-    return {"object": "list", "data": [_edit_summary(m) for m in items]}
+    return EditList(data=[EditSummary.of(m) for m in items])
 
 
 @router.get("/v1/edits/{edit_id}")
-def edit(edit_id: str, request: Request) -> dict[str, Any]:
+def edit(edit_id: str, request: Request) -> EditSummary:
     hub = hub_of(request)
-    return _edit_summary(_visible(hub, caller(request), edit_id))
+    return EditSummary.of(_visible(hub, caller(request), edit_id))
 
 
 async def undo_edit(edit_id: str, request: Request) -> dict[str, Any]:
     hub = hub_of(request)
     who = caller(request)
     rec = _visible(hub, who, edit_id)
-    if not who.may_touch(rec.get("scope", GLOBAL)):
+    if not who.may_touch(rec.scope):
         raise ApiError(403, "forbidden", "only an admin key may undo a global edit")
-    if rec["status"] != "active":
-        raise ApiError(409, "not_active", f"edit {edit_id} is {rec['status']}")
-    scope = rec.get("scope", GLOBAL)
-    job = await submit(request, lambda j: hub.undo(j, rec["id"]), scope, hub.limits.timeout_s)
+    if rec.status != "active":
+        raise ApiError(409, "not_active", f"edit {edit_id} is {rec.status}")
+    job = await submit(request, lambda j: hub.undo(j, rec.id), rec.scope, hub.limits.timeout_s)
     m = await wait(job, request)
-    return {"id": m["id"], "status": m["status"], "scope": scope}
+    return {"id": m.id, "status": m.status, "scope": rec.scope}
 
 
 @router.post("/v1/edits/{edit_id}/undo", response_model=None)
@@ -90,11 +120,9 @@ async def forget(req: ForgetRequest, request: Request) -> dict[str, Any]:
 async def lora(edit_id: str, request: Request) -> Response:
     hub = hub_of(request)
     rec = _visible(hub, caller(request), edit_id)
-    if rec["status"] != "active":
-        raise ApiError(409, "not_active", f"edit {edit_id} is {rec['status']}")
-    job = await submit(
-        request, lambda j: hub.lora(j, rec["id"]), rec.get("scope", GLOBAL), hub.limits.timeout_s
-    )
+    if rec.status != "active":
+        raise ApiError(409, "not_active", f"edit {edit_id} is {rec.status}")
+    job = await submit(request, lambda j: hub.lora(j, rec.id), rec.scope, hub.limits.timeout_s)
     data = await wait(job, request)
     return Response(
         data,
@@ -103,19 +131,9 @@ async def lora(edit_id: str, request: Request) -> Response:
     )
 
 
-def _visible(hub: Hub, who: Caller, edit_id: str) -> dict[str, Any]:
+def _visible(hub: Hub, who: Caller, edit_id: str) -> EditRecord:
     """The record with exactly this id, if the caller's scope sees it (else 404: nothing is told)."""
     for m in hub.patient.ledger.list(include_undone=True):
-        if m["id"] == edit_id and (who.admin or m.get("scope", GLOBAL) in (GLOBAL, who.scope)):
+        if m.id == edit_id and (who.admin or m.scope in (GLOBAL, who.scope)):
             return m
     raise ApiError(404, "not_found", f"no edit '{edit_id}'")
-
-
-def _edit_summary(m: dict[str, Any]) -> dict[str, Any]:
-    meta = EditMeta.load(m.get("meta"))
-    return {
-        "id": m["id"], "status": m["status"], "scope": m.get("scope", GLOBAL), "created": m["created"],
-        "undone": m.get("undone"), "layers": m.get("layers"), "maps": m.get("maps"), "alpha": meta.alpha,
-        "target": meta.target, "forgotten": meta.verification.forgotten if meta.verification else None,
-        "requested_by": meta.requested_by,
-    }  # fmt: skip

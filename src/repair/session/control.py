@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from repair.agents.watchdog import Verdict, probe_prompts
+from repair.edit.ledger.store import EditRecord
 from repair.session.texts import display_target
 
 MAX_SHOWN = 3
@@ -48,15 +49,15 @@ def proposal(verdict: Verdict) -> Proposal:
     return Proposal(target=target, questions=questions, source=verdict.source, text=text)
 
 
-def mark_stale(turns: list[dict[str, Any]], record: dict[str, Any]) -> int:
+def mark_stale(turns: list[dict[str, Any]], record: EditRecord) -> int:
     """Mark the chat turns recorded while the undone edit ``record`` was active; returns how many."""
-    start, end = record.get("created"), record.get("undone")
-    if start is None or end is None:
+    start, end = record.created, record.undone
+    if end is None:
         return 0
     n = 0
     for t in turns:
         if t.get("kind") == "chat" and start <= t.get("time", -1.0) <= end and not t.get("stale_by"):
-            t["stale_by"] = record["id"]
+            t["stale_by"] = record.id
             n += 1
     return n
 

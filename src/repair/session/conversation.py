@@ -21,7 +21,7 @@ from typing import Any
 
 from repair.agents.surgeon import Surgeon
 from repair.agents.watchdog import Verdict, Watchdog
-from repair.edit.ledger import LedgerBusyError, public_turn
+from repair.edit.ledger import EditRecord, LedgerBusyError, public_turn
 from repair.edit.stamp import StampConfig, prepare
 from repair.session import texts
 from repair.session.control import Confirm, as_messages, context_turns, mark_stale, proposal
@@ -189,18 +189,18 @@ class Session:
         active = {e.id for e in self.patient.ledger.active}
         return [public_turn(t, active) for t in self.turns]
 
-    def edits(self, include_undone: bool = False) -> list[dict[str, Any]]:
+    def edits(self, include_undone: bool = False) -> list[EditRecord]:
         with self._lock:
             self.sync()
             return self.patient.ledger.list(include_undone=include_undone)
 
-    def undo(self, edit_id: str) -> dict[str, Any]:
+    def undo(self, edit_id: str) -> EditRecord:
         """Undo an edit exactly; the turns it had hidden come back into the context. KeyError if unknown."""
         with self._lock:
             self.sync()
             manifest = self.patient.ledger.undo(edit_id)  # gives the turns back in the same transaction
             for t in self.turns:
-                if t.get("redacted_by") == manifest["id"]:
+                if t.get("redacted_by") == manifest.id:
                     t.pop("redacted_by")
             mark_stale(self.turns, manifest)  # the edited model's replies leave the context
             return manifest

@@ -89,7 +89,7 @@ def stored_turns(ledger: Any) -> list[dict[str, Any]]:
     marked stale: they stay out of the context."""
     turns = ledger.history.load()
     for m in ledger.list(include_undone=True):
-        if m["status"] == "undone":
+        if m.status == "undone":
             mark_stale(turns, m)
     return turns
 

@@ -22,7 +22,7 @@ from repair.edit.delta import Edit
 from repair.edit.ledger import maintenance, ops
 from repair.edit.ledger.files import LedgerBusyError, LedgerError, crashpoint, read_deltas
 from repair.edit.ledger.history import History
-from repair.edit.ledger.store import GLOBAL, EditRecord
+from repair.edit.ledger.store import GLOBAL, EditRecord, ShownEdit
 from repair.edit.record import EditMeta
 from repair.models.arch import ArchMap
 
@@ -264,8 +264,9 @@ class Ledger:
             self._edits.append(edit)
         return edit
 
-    def undo(self, edit_id: str) -> dict[str, Any]:
-        """Undo an edit exactly (the weights return bit for bit). KeyError if unknown or not active."""
+    def undo(self, edit_id: str) -> EditRecord:
+        """Undo an edit exactly (the weights return bit for bit); its record, now undone. KeyError if
+        unknown or not active."""
         with self._exclusive():
             if self.store is None:
                 rec = self._records[self._resolve_id(edit_id)]
@@ -283,7 +284,7 @@ class Ledger:
             if gone:
                 self._edits.remove(gone[0])
                 self._rebuild({(d.layer, d.map) for d in gone[0].deltas})
-            return rec.as_dict()
+            return rec.model_copy(deep=True)
 
     def purge(self, edit_ids: Sequence[str] | None = None) -> list[str]:
         """Delete the forgotten text of these edits (None: all) for good: keys, sealed rows and turns, the
@@ -306,7 +307,7 @@ class Ledger:
             self.sync()
             return done
 
-    def list(self, include_undone: bool = False, scope: str | None = None) -> list[dict[str, Any]]:
+    def list(self, include_undone: bool = False, scope: str | None = None) -> list[EditRecord]:
         """Public records in order (never the forgotten text). ``scope``: the global edits and that scope's
         (default: every scope)."""
         records = (
@@ -315,24 +316,23 @@ class Ledger:
             else sorted(self._records.values(), key=lambda r: r.seq)
         )
         return [
-            r.as_dict()
+            r.model_copy(deep=True)  # a copy: the in-memory ledger's own records stay its own
             for r in records
             if (include_undone or r.status == "active") and (scope is None or r.scope in (GLOBAL, scope))
         ]
 
-    def show(self, edit_id: str, reveal: bool = False) -> dict[str, Any]:
+    def show(self, edit_id: str, reveal: bool = False) -> ShownEdit:
         """One public record; ``reveal``: with its private part while its key exists (an operator's look)."""
         if self.store is None:
-            eid = self._resolve_id(edit_id)
-            out = self._records[eid].as_dict()
-            if reveal and eid in self._private:
-                out["revealed"] = self._private[eid]
-            return out
-        rec = self.store.record(edit_id)
-        out = rec.as_dict()
-        if reveal and (private := maintenance.private_part(self.store, rec.id)) is not None:
-            out["revealed"] = private[0]
-        return out
+            rec = self._records[self._resolve_id(edit_id)]
+            private = self._private.get(rec.id) if reveal else None
+        else:
+            rec = self.store.record(edit_id)
+            found = maintenance.private_part(self.store, rec.id) if reveal else None
+            private = found[0] if found is not None else None
+        return ShownEdit(
+            **dict(rec.model_copy(deep=True)), revealed=None if private is None else dict(private)
+        )
 
     def get(self, edit_id: str) -> Edit:
         return self._find(edit_id)

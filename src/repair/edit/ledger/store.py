@@ -76,7 +76,21 @@ class EditRecord(BaseModel):
     private: Literal["sealed", "purged", "none"] = "none"
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON form (``repair edits show``, a v1 manifest's fields): the meta without unset fields."""
         return {"format": FORMAT, **self.model_dump(exclude={"meta"}), "meta": self.meta.dump()}
+
+
+class ShownEdit(EditRecord):
+    """One record as ``Ledger.show`` gives it: with its private part when an operator asked to reveal it
+    (while its key exists)."""
+
+    revealed: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = super().as_dict()
+        if out["revealed"] is None:
+            del out["revealed"]
+        return out
 
 
 def _record(row: sqlite3.Row) -> EditRecord:

@@ -93,7 +93,7 @@ def play_chat(session: Any, sc: dict[str, Any]) -> dict[str, Any]:
 
 def _undo_all(session: Any) -> None:
     for e in session.edits():  # back to the base model for the next scenario (bit-exact)
-        session.undo(e["id"])
+        session.undo(e.id)
 
 
 def _write(rows_f: IO[str] | None, row: dict[str, Any]) -> None:
