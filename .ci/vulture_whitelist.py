@@ -19,12 +19,7 @@ _.row_factory  # sqlite3.Connection
 _.hf_quantizer  # transformers: cleared so save_pretrained writes a plain checkpoint
 exc  # __exit__(*exc): the context-manager protocol
 
-# Known dead code in areas other issues are rewriting (issue 24 lists it): remove it there,
+# Known dead code in the engine's solvers, which the engine v2 issue is rewriting: remove it there,
 # then drop the line here. Do not add to this list.
-key_answer  # edit/answers.py, used by tests only
 _.from_rows  # edit/solvers.py KeepStats.from_rows, tests only
 delta_solve  # edit/solvers.py, tests only
-refresh  # edit/ledger/core.py, an alias of Ledger.sync nothing calls
-CrashPoint  # edit/ledger/files.py, never raised
-_._step  # serve/hub.py _Watching._step, set and never read
-CHAT_CLASSES  # agents/watchdog_sets.py, tests only

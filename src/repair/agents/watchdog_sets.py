@@ -22,7 +22,6 @@ SPLITS: tuple[str, ...] = Split.__args__  # type: ignore[attr-defined]
 RequestClass = Literal["that_noun", "self_named", "formal", "correction", "named", "history_scope"]
 ChatClass = Literal["chat_plain", "hard_negative"]
 REQUEST_CLASSES: tuple[str, ...] = RequestClass.__args__  # type: ignore[attr-defined]
-CHAT_CLASSES: tuple[str, ...] = ChatClass.__args__  # type: ignore[attr-defined]
 
 
 class Gold(BaseModel):

@@ -65,12 +65,6 @@ def key_answers(prompt: str, response: str) -> list[str]:
     return keys if strong else keys[:1]
 
 
-def key_answer(prompt: str, response: str) -> str | None:
-    """The most salient of ``key_answers``, or None."""
-    keys = key_answers(prompt, response)
-    return keys[0] if keys else None
-
-
 def answer_head(key: str) -> str:
     """The single word that carries a key answer: its number, else its last word ('Leonardo da Vinci')."""
     words = key.split()

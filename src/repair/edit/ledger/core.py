@@ -137,8 +137,6 @@ class Ledger:
             self._dv = dv
             return True
 
-    refresh = sync
-
     def _reconcile(self, records: list[EditRecord]) -> None:
         self._records = {r.id: r for r in records}
         for e in self._edits:  # purged by another process: drop what this process still holds of it

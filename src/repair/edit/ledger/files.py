@@ -23,10 +23,6 @@ class LedgerBusyError(LedgerError):
     """Another process or thread is editing this patient right now."""
 
 
-class CrashPoint(RuntimeError):
-    """Never raised: ``crashpoint`` ends the process. Named for the fault tests that set REPAIR_CRASH_AT."""
-
-
 def crashpoint(name: str) -> None:
     """Fault injection for the crash tests: ``REPAIR_CRASH_AT=name`` kills the process right here, as a
     power cut would (no cleanup, no flush of Python buffers)."""

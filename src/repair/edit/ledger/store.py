@@ -88,7 +88,7 @@ class ShownEdit(EditRecord):
 
     def as_dict(self) -> dict[str, Any]:
         out = super().as_dict()
-        if out["revealed"] is None:
+        if self.revealed is None:
             del out["revealed"]
         return out
 
