@@ -30,9 +30,11 @@ def caller(request: Request, user: str | None = None) -> Caller:
     return c
 
 
-async def submit(request: Request, fn: Any, scope: str, timeout_s: float) -> Job:
-    """Queue ``fn`` for the worker thread, or a 429 when the queue is full."""
+async def submit(request: Request, fn: Any, scope: str, timeout_s: float, *, interleave: bool = False) -> Job:
+    """Queue ``fn`` for the worker thread, or a 429 when the queue is full. ``interleave``: a chat or a
+    read, which may run between the checks of another scope's edit (see `Worker.interleave`)."""
     job = Job(fn, scope=scope, timeout_s=timeout_s, loop=asyncio.get_running_loop())
+    job.interleave = interleave
     try:
         return hub_of(request).worker.submit(job)
     except QueueFull as e:

@@ -20,7 +20,7 @@ from repair.edit.ledger.history import FORGOTTEN
 from repair.serve.review import ReviewQueue
 from repair.serve.scopes import Adapters, ServedPatient
 from repair.serve.security import GLOBAL
-from repair.serve.worker import Cancelled, Job, Worker
+from repair.serve.worker import Cancelled, Deferred, Job, Worker
 from repair.session import Reply, Session
 from repair.session.files import stored_turns
 
@@ -87,6 +87,9 @@ class _Watching:
         if verdict.intent == "unlearn" and job is not None and job.confirm:
             job.pending = _confirmation(verdict)
             raise _AskFirst("the client asked to confirm edits first")
+        if verdict.intent == "unlearn" and job is not None and job.inline:
+            job.deferred = True  # not between another edit's checks: after that edit (see Worker.interleave)
+            raise Deferred("a forget request waits for the edit in progress")
         if verdict.intent == "unlearn":
             self._worker.emit(
                 "progress",
@@ -131,7 +134,7 @@ class Hub:
         self.sessions: OrderedDict[str, Session] = OrderedDict({GLOBAL: session})
 
     def _wrap(self, session: Session, scope: str) -> None:
-        session.patient = ServedPatient(self.patient, scope, self.worker.emit)
+        session.patient = ServedPatient(self.patient, scope, self.worker.emit, self.worker.interleave)
         session.watchdog = _Watching(session.watchdog, self.worker, "detect")  # type: ignore[assignment]
         session.surgeon = _Watching(session.surgeon, self.worker, "plan")  # type: ignore[assignment]
 
@@ -173,6 +176,8 @@ class Hub:
             history = trusted_history(session, history)
         with self.adapters.applied(served.ledger.own):
             reply = session.send(message, history=history, max_new_tokens=max_tokens)
+        if job.deferred:
+            raise Deferred("a forget request waits for the edit in progress")
         if job.scope != GLOBAL and len(session.turns) > MAX_TURNS:  # the context needs the last k only
             del session.turns[: len(session.turns) - MAX_TURNS]
         if job.pending is not None:

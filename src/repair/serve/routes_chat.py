@@ -86,7 +86,7 @@ async def chat_completions(req: ChatRequest, request: Request) -> Any:
         job.may_edit, job.confirm = who.edit, req.confirm_edits
         return hub.turn(job, message, history, max_tokens)
 
-    job = await submit(request, fn, who.scope, timeout)
+    job = await submit(request, fn, who.scope, timeout, interleave=True)
 
     def usage(reply: Reply) -> dict[str, int]:
         p, c = _n_tokens(hub, message), _n_tokens(hub, reply.text)
@@ -104,7 +104,7 @@ async def chat_completions(req: ChatRequest, request: Request) -> Any:
 async def history(request: Request) -> dict[str, Any]:
     hub = hub_of(request)
     who = caller(request)
-    job = await submit(request, hub.history, who.scope, hub.limits.timeout_s)
+    job = await submit(request, hub.history, who.scope, hub.limits.timeout_s, interleave=True)
     return {"object": "list", "scope": who.scope, "data": await wait(job, request)}
 
 

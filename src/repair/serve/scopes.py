@@ -29,8 +29,9 @@ Emit = Callable[[str, Any], None]
 class ScopedLedger:
     """The shared ledger as one scope sees it; everything else is delegated."""
 
-    def __init__(self, ledger: Any, scope: str, emit: Emit) -> None:
+    def __init__(self, ledger: Any, scope: str, emit: Emit, between: Callable[[], Any] | None = None) -> None:
         self._ledger, self.scope, self._emit = ledger, scope, emit
+        self._between = between  # called after each check of an edit (other scopes' chats run then)
         self._held: dict[str, Any] = {}  # the scope's Edit objects (an in-memory ledger cannot reload them)
         # the scope's own turns in the shared database (None for an in-memory ledger)
         self.history = History(ledger.store, scope) if getattr(ledger, "store", None) is not None else None
@@ -64,6 +65,8 @@ class ScopedLedger:
         )
         with self._ledger.trial(edit):
             yield
+        if self._between is not None and self._ledger.state is not None:  # no trial left on the weights
+            self._between()
 
     def list(self, include_undone: bool = False, scope: str | None = None) -> list[dict[str, Any]]:
         return self._ledger.list(
@@ -95,11 +98,13 @@ class ScopedLedger:
 class ServedPatient:
     """The shared patient as one scope's session sees it: its ledger is scoped, its chat replies stream."""
 
-    def __init__(self, patient: Any, scope: str, emit: Emit) -> None:
+    def __init__(
+        self, patient: Any, scope: str, emit: Emit, between: Callable[[], Any] | None = None
+    ) -> None:
         self._patient = patient
         self.scope = scope
         self._emit = emit
-        self.ledger = ScopedLedger(patient.ledger, scope, emit)
+        self.ledger = ScopedLedger(patient.ledger, scope, emit, between)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._patient, name)
@@ -137,6 +142,9 @@ class Adapters:
     def __init__(self, patient: Any) -> None:
         self.patient = patient
         self._factors: dict[str, list[tuple[int, str, torch.Tensor, torch.Tensor]]] = {}
+        # (edits, hook handles) of each open `applied` block, innermost last: a request run between the
+        # checks of another scope's edit opens one inside that edit's, whose pairs step aside meanwhile
+        self._open: list[tuple[list[Any], list[Any]]] = []
 
     def _pairs(self, edit: Any) -> list[tuple[int, str, torch.Tensor, torch.Tensor]]:
         if edit.id not in self._factors:
@@ -150,22 +158,33 @@ class Adapters:
             self._factors[edit.id] = out
         return self._factors[edit.id]
 
-    @contextmanager
-    def applied(self, edits: list[Any]) -> Iterator[int]:
-        """Add these edits' deltas to the MLP outputs while the block runs (nothing when empty)."""
+    def _hooks(self, edits: list[Any]) -> list[Any]:
         by_map: dict[tuple[int, str], list[tuple[torch.Tensor, torch.Tensor]]] = {}
         for e in edits:
             for layer, name, at, bt in self._pairs(e):
                 by_map.setdefault((layer, name), []).append((at, bt))
-        handles = []
         arch, model = self.patient.arch, self.patient.model
-        for (layer, name), pairs in by_map.items():
-            handles.append(arch.linear(model, layer, name).register_forward_hook(_lora_hook(pairs)))
+        return [
+            arch.linear(model, layer, name).register_forward_hook(_lora_hook(pairs))
+            for (layer, name), pairs in by_map.items()
+        ]
+
+    @contextmanager
+    def applied(self, edits: list[Any]) -> Iterator[int]:
+        """Add these edits' deltas to the MLP outputs while the block runs (nothing when empty), and
+        only these: an enclosing block's are lifted until this one ends."""
+        if self._open:
+            for h in self._open[-1][1]:
+                h.remove()
+        self._open.append((edits, self._hooks(edits)))
         try:
             yield len(edits)
         finally:
-            for h in handles:
+            for h in self._open.pop()[1]:
                 h.remove()
+            if self._open:
+                outer = self._open[-1][0]
+                self._open[-1] = (outer, self._hooks(outer))
 
 
 def _lora_hook(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> Callable[..., torch.Tensor]:

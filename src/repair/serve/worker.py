@@ -30,6 +30,11 @@ class QueueFull(Exception):
     """More requests are waiting than the server keeps."""
 
 
+class Deferred(Exception):
+    """A job run between another job's steps turned out to need the model to itself (a chat that is a
+    forget request): it goes back to the head of the queue and runs after the job it interrupted."""
+
+
 class Job:
     """A unit of model work: ``fn(job)`` runs on the worker thread; ``emit`` sends events to the handler."""
 
@@ -47,6 +52,10 @@ class Job:
         self.refused = False
         self.confirm = False  # True: a forget request is answered with what it would do, not done
         self.pending: dict[str, Any] | None = None  # that answer
+        # may run between the checks of another scope's edit (a chat or a read; see Worker.interleave)
+        self.interleave = False
+        self.inline = False  # running so now
+        self.deferred = False  # was, and turned out to be an edit: it waits its turn instead
 
     def stopped(self) -> bool:
         if time.monotonic() > self.deadline:
@@ -114,15 +123,56 @@ class Worker:
                 job._finish(error=Cancelled("timed out" if job.timed_out else "the client went away"))
                 continue
             with self.lock:
-                self.current, job.started = job, True
-                try:
-                    job._finish(job.fn(job))
-                except BaseException as e:  # noqa: BLE001 - the handler decides what the client sees
-                    if not isinstance(e, Cancelled):
-                        log.exception("job failed")
-                    job._finish(error=e)
-                finally:
-                    self.current = None
+                self._run(job)
+
+    def _run(self, job: Job) -> None:
+        outer, self.current, job.started = self.current, job, True
+        try:
+            job._finish(job.fn(job))
+        except BaseException as e:  # noqa: BLE001 - the handler decides what the client sees
+            if isinstance(e, Deferred) and job.inline:  # see interleave: it runs again later
+                job.started = False
+                raise
+            if not isinstance(e, Cancelled):
+                log.exception("job failed")
+            job._finish(error=e)
+        finally:
+            self.current = outer
+
+    def interleave(self) -> int:
+        """At a point of the running job where the weights hold only committed edits (an edit between two
+        checks: its trial is off), run the waiting chats and reads of other scopes, so that they wait for
+        one check of another scope's edit, not all of it. One that turns out to be a forget request goes
+        back to the head of the queue (`Deferred`). Worker thread only; returns how many ran."""
+        running = self.current
+        if running is None or running.inline:
+            return 0
+        n = 0
+        while (job := self._take(running.scope)) is not None:
+            if job.stopped():
+                job._finish(error=Cancelled("timed out" if job.timed_out else "the client went away"))
+                continue
+            job.inline = True
+            try:
+                self._run(job)
+            except Deferred:
+                job.interleave = job.inline = job.deferred = False
+                with self.queue.mutex:  # ahead of what came after it, as if it had never left
+                    self.queue.queue.appendleft(job)
+                    self.queue.not_empty.notify()
+                continue
+            n += 1
+        return n
+
+    def _take(self, scope: str) -> Job | None:
+        """The first waiting job that may run between the steps of ``scope``'s job, out of the queue."""
+        with self.queue.mutex:
+            for job in self.queue.queue:
+                if job is not None and job.interleave and job.scope != scope:
+                    self.queue.queue.remove(job)
+                    self.queue.not_full.notify()
+                    return job
+        return None
 
     def close(self) -> None:
         self._hook.remove()
