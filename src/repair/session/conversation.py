@@ -25,7 +25,7 @@ from repair.edit.ledger import EditRecord, LedgerBusyError, public_turn
 from repair.edit.stamp import StampConfig, prepare
 from repair.session import texts
 from repair.session.control import Confirm, as_messages, context_turns, mark_stale, proposal
-from repair.session.files import attach_ledger, load_turns, model_of
+from repair.session.files import attach_ledger, load_turns, model_of, stored_turns
 from repair.session.guard import Budget, GuardBudget
 from repair.session.pipeline import Unlearning
 from repair.session.reply import ENGINES, Engine, Reply
@@ -90,6 +90,7 @@ class Session:
             self.session_dir.mkdir(parents=True, exist_ok=True)
             attach_ledger(self.patient, self.session_dir / "ledger")
             self.turns = load_turns(self.patient, self.session_dir)
+        self._seen = self._db_version() if self.session_dir is not None else None
 
     @classmethod
     def open(
@@ -121,12 +122,24 @@ class Session:
 
     def sync(self) -> bool:
         """Catch up with the ledger's database (an edit, undo or purge made by another process): the
-        weights, and the turns whose visibility it changed. Cheap when nothing changed."""
+        weights, and the turns whose visibility it changed. Cheap when nothing changed.
+
+        The turns are re-read when the database changed since this session last looked, not only when the
+        ledger's own sync says so: another reader of the ledger (a server's per-request look at a scope's
+        edits) may have caught the ledger up first."""
         with self._lock:
             changed = self.patient.ledger.sync()
-            if changed and self.patient.ledger.history is not None:
-                self.turns = self.patient.ledger.history.load()
+            seen, self._seen = self._seen, self._db_version()
+            if (changed or seen != self._seen) and self.session_dir is not None:
+                # the stale marks are not stored: stored_turns sets them again from the undone edits
+                self.turns = stored_turns(self.patient.ledger)
+                changed = True
             return changed
+
+    def _db_version(self) -> int | None:
+        """The database's change counter as this process sees it (other connections' commits)."""
+        store = getattr(self.patient.ledger, "store", None)
+        return store.data_version() if store is not None else None
 
     # -- context ---------------------------------------------------------------------------------
     def _context_pairs(self, history: list[dict] | None) -> list[tuple[str, str]]:
