@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from repair.edit.ledger import EditRecord
 from repair.edit.ledger.history import FORGOTTEN
 from repair.serve.review import ReviewQueue
 from repair.serve.scopes import Adapters, ServedPatient
@@ -72,8 +73,8 @@ class Limits(BaseModel):
 class _Watching:
     """A watchdog or surgeon that reports its step to the running job (progress events)."""
 
-    def __init__(self, inner: Any, worker: Worker, step: str) -> None:
-        self._inner, self._worker, self._step = inner, worker, step
+    def __init__(self, inner: Any, worker: Worker) -> None:
+        self._inner, self._worker = inner, worker
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -135,8 +136,8 @@ class Hub:
 
     def _wrap(self, session: Session, scope: str) -> None:
         session.patient = ServedPatient(self.patient, scope, self.worker.emit, self.worker.interleave)
-        session.watchdog = _Watching(session.watchdog, self.worker, "detect")  # type: ignore[assignment]
-        session.surgeon = _Watching(session.surgeon, self.worker, "plan")  # type: ignore[assignment]
+        session.watchdog = _Watching(session.watchdog, self.worker)  # type: ignore[assignment]
+        session.surgeon = _Watching(session.surgeon, self.worker)  # type: ignore[assignment]
 
     def session_for(self, scope: str) -> Session:
         """The scope's session (worker thread only: creating one touches the model's caches)."""
@@ -222,7 +223,7 @@ class Hub:
                 z.write(f, f"{edit_id}/{f.name}")
         return buf.getvalue()
 
-    def undo(self, job: Job, edit_id: str) -> dict[str, Any]:
+    def undo(self, job: Job, edit_id: str) -> EditRecord:
         return self.session_for(job.scope).undo(edit_id)
 
     def history(self, job: Job) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from repair.edit.ledger import EditRecord
 from repair.edit.ledger.history import History
 from repair.serve.security import GLOBAL
 
@@ -68,7 +69,7 @@ class ScopedLedger:
         if self._between is not None and self._ledger.state is not None:  # no trial left on the weights
             self._between()
 
-    def list(self, include_undone: bool = False, scope: str | None = None) -> list[dict[str, Any]]:
+    def list(self, include_undone: bool = False, scope: str | None = None) -> list[EditRecord]:
         return self._ledger.list(
             include_undone=include_undone, scope=None if self.scope == GLOBAL else self.scope
         )
@@ -79,7 +80,7 @@ class ScopedLedger:
         if self.scope == GLOBAL:
             return []
         merged = {e.id for e in self._ledger.active}
-        ids = [r["id"] for r in self._ledger.list(scope=self.scope) if r["id"] not in merged]
+        ids = [r.id for r in self._ledger.list(scope=self.scope) if r.id not in merged]
         if any(i not in self._held for i in ids) and self._ledger.store is not None:
             for e in self._ledger.edits_for(self.scope):  # made by an earlier run, or another process
                 self._held.setdefault(e.id, e)
