@@ -3,7 +3,10 @@ only (``inspect``): no model is loaded. When a signature changes on purpose, cha
 
 from __future__ import annotations
 
+import ast
+import importlib
 import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -134,3 +137,93 @@ def test_generate_fn_contract_of_the_agents():
     from repair.agents.surgeon import GenerateFn
 
     assert str(GenerateFn) == "collections.abc.Callable[[list[dict]], str]"
+
+
+# -- the doc's own statements -------------------------------------------------------------------------
+# Every call the doc writes as ``patient.x(...)``, ``ledger.x(...)``, ``session.x(...)``, ``repair.x(...)``,
+# ``Ledger(...)`` or ``create_app(...)``: the parameters it names exist, the defaults it states are the
+# code's (in a signature, not in a usage example with "..."), and the type it says is returned is the code's.
+CALL = re.compile(
+    r"(?<![\w.])(patient\.ledger\.|patient\.|ledger\.|session\.|repair\.|)([A-Za-z_][\w.]*)\(([^()]*)\)"
+    r"(?:\s*->\s*([\w.]+(?:\[[^\]]*\])?))?"
+)
+OWNER = {
+    "patient.ledger.": Ledger,
+    "patient.": Patient,
+    "ledger.": Ledger,
+    "session.": Session,
+    "repair.": repair,
+}
+BARE = {"Ledger": Ledger, "create_app": create_app}
+
+
+def _resolve(prefix: str, chain: str):
+    if not prefix:
+        return BARE.get(chain)
+    obj = OWNER[prefix]
+    for part in chain.split("."):
+        if not hasattr(obj, part) and inspect.ismodule(obj):
+            importlib.import_module(f"{obj.__name__}.{part}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _items(args: str) -> list[str]:
+    """Top-level comma-separated items (brackets and quotes kept whole)."""
+    out, depth, cur, quote = [], 0, "", ""
+    for ch in args:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    return [x for x in [*out, cur.strip()] if x]
+
+
+def _stated_calls() -> list[tuple[str, object, str, str | None]]:
+    text = DOC.read_text(encoding="utf-8")
+    calls = []
+    for m in CALL.finditer(text):
+        fn = _resolve(m.group(1), m.group(2))
+        if fn is not None and callable(fn):
+            calls.append((m.group(0), fn, m.group(3), m.group(4)))
+    return calls
+
+
+def test_the_doc_states_enough_calls_to_check():
+    assert len(_stated_calls()) >= 25  # a regex that stopped matching would make the check below empty
+
+
+@pytest.mark.parametrize("stated", _stated_calls(), ids=lambda c: c[0].split("(")[0])
+def test_the_docs_calls_match_the_code(stated):
+    said, fn, args, returns = stated
+    sig = inspect.signature(fn)
+    names = dict(sig.parameters)
+    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in names.values())
+    example = "..." in args
+    for item in _items(args):
+        m = re.fullmatch(r"(\w+)\s*(?::[^=]+)?(?:=\s*(.+))?", item, re.S)
+        if m is None or item in ("*", "self"):
+            continue  # an expression in a usage example, or a marker
+        name, default = m.group(1), m.group(2)
+        if name not in names:
+            assert takes_kwargs and (default is not None or example), f"{said}: no parameter {name!r}"
+            continue
+        if default is not None and not example:
+            try:
+                value = ast.literal_eval(default.strip())
+            except (ValueError, SyntaxError):
+                continue  # a choice of values ("a" | "b"), not one default
+            assert names[name].default == value, f"{said}: {name} defaults to {names[name].default!r}"
+    if returns is not None:
+        ann = sig.return_annotation
+        ann = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
+        assert ann.replace(" ", "") == returns.replace(" ", ""), f"{said}: the code returns {ann}"
