@@ -1,6 +1,8 @@
-"""The watchdog's rules for requests in French, German, Spanish, Italian, Portuguese and Dutch (issue 21).
+"""The watchdog's rules for requests in French, German, Spanish, Italian, Portuguese, Dutch, Polish,
+Swedish and Turkish (issue 21).
 
-MiniLM reads English only; these rules recognise a request and its target in the other six languages.
+MiniLM reads English only; these rules recognise a request and its target in the other languages,
+and in mixed turns ("Kun je dat adres please deleten uit je memory?").
 """
 
 from __future__ import annotations
@@ -27,14 +29,21 @@ _F_VERB = (
     r"|dimentica|dimentichi|dimenticare|dimenticati|dimenticass\w+|cancella|cancelli|cancellare|cancellass\w+|elimini"
     r"|eliminare|rimuovi|rimuova|rimuovere"  # it
     r"|esquece|esque[çc]a|esque[çc]as|esquecer|apaga|apague|apagues|apagar|remova|remover|exclua|excluir"  # pt
-    r"|vergeet|vergeten|verwijder|verwijderen|wis|wissen"  # nl
+    r"|tira|tire|retira|remove(?=\s+(?:essa|esse|esta|este|isso|isto|essas|esses)\b)"  # pt; "remove" alone is English
+    r"|togli|tolga|togliere"  # it
+    r"|vergeet|vergeten|verwijder|verwijderen|wis|wissen|haal"  # nl
+    r"|zapomnij|zapomnijcie|zapomnie[ćc]|usu[ńn]|usu[ńn]cie|usun[ąa][ćc]|wyma[żz]|wymaza[ćc]|skasuj|skasowa[ćc]"  # pl
+    r"|gl[öo]m|gl[öo]mma|(?<!jag )gl[öo]mmer|radera|ta bort"  # sv ("jag glömmer alltid" is the speaker)
+    r"|unut|unutun|unutman\w*|sil|silin|silmen\w*"  # tr ("unutuyorum", "I keep forgetting", is another word)
+    r"|deleten|deletar|deletes"  # a borrowed English verb in a Dutch, Portuguese or Swedish turn
 )
 # not after "j'" ("j'oublie toujours"); "d'effacer" ("je vous prie d'effacer") is the infinitive
 _F_VERB_RE = re.compile(rf"(?<![jJ]['’])\b(?:{_F_VERB})\b", re.I)
 # Asking how to delete something ("Comment effacer mes données de Google ?", "Wie kann ich ... löschen?"),
 # or saying one has forgotten ("Ich habe vergessen, was ...", "Ik ben vergeten ..."): not a request.
 _F_HOWTO = re.compile(
-    r"^\W*(?:comment|wie|c[óo]mo|come|como|hoe|est-ce que je peux|puis-je|kann ich|puedo|posso|kan ik)\b.*\?\s*$",
+    r"^\W*(?:comment|wie|c[óo]mo|come|como|hoe|hur|jak|est-ce que je peux|puis-je|kann ich|puedo|posso|kan ik"
+    r"|kan jag|czy mog[ęe])\b.*\?\s*$",
     re.I | re.S,
 )
 _F_PERFECT = re.compile(
@@ -43,14 +52,22 @@ _F_PERFECT = re.compile(
 )
 _F_MEMORY = re.compile(
     r"\b(?:de (?:ta|votre) m[ée]moire|(?:aus|in) (?:deinem|ihrem|deinen|ihren) (?:wissen|ged[äa]chtnis|speicher)"
-    r"|de (?:tu|su) memoria|dalla (?:tua|sua) memoria|d[ao] (?:tua|sua) mem[óo]ria|uit (?:je|jouw|uw) geheugen)\b",
+    r"|de (?:tu|su) memoria|dalla (?:tua|sua) memoria|d[ao] (?:tua|sua) mem[óo]ria|uit (?:je|jouw|uw) geheugen"
+    r"|z (?:twojej |swojej )?pami[ęe]ci(?: modelu)?|ze (?:swojej|twojej) wiedzy|z modelu"  # pl
+    r"|ur (?:ditt|ert) minne|ur (?:din|er|modellens) kunskap|(?:fr[åa]n|ur) modellen"  # sv
+    r"|modelden|haf[ıi]zandan|belle[ğg]inden"  # tr
+    # "from the model": a correction's "take it out of the model", in each language
+    r"|du mod[èe]le|aus dem modell|del modelo|dal modello|do modelo|uit het model|uit je memory)\b",
     re.I,
 )
 _F_ALL_ABOUT = re.compile(
     r"\b(?:tout ce (?:que (?:tu sais|vous savez)|qui concerne)|ce que (?:tu sais|vous savez)"
     r"|alles,? (?:was (?:du|sie)|über)|(?:todo )?lo que sab(?:es|e)|todo sobre"
     r"|tutto (?:su|quello che sai|ci[òo] che sai)|quello che sai|tudo (?:sobre|o que)|o que (?:voc[êe] sabe|sabes)"
-    r"|alles (?:over|wat)|wat je weet|lo que sepas|todo lo que|tout ce que|alles was|tutto ci[òo]|tudo o que)\b",
+    r"|alles (?:over|wat)|wat je weet|lo que sepas|todo lo que|tout ce que|alles was|tutto ci[òo]|tudo o que"
+    r"|wszystk(?:o|ie informacje),? (?:co wiesz )?o|wszystko,? co wiesz"  # pl
+    r"|allt (?:du vet )?om|allt du vet"  # sv
+    r"|hakk[ıi]nda bildi[ğg]in|bildi[ğg]in her [şs]ey)\b",  # tr
     re.I,
 )
 # "what you just said": "ce que tu viens de dire", "was du gerade gesagt hast", "lo que acabas de decir",
@@ -64,17 +81,19 @@ _F_YOU_SAID = re.compile(
     r"|wat je (?:net |zojuist )?(?:zei|zegde|hebt gezegd)|je (?:laatste )?antwoord)\b",
     re.I,
 )
-_F_ABOUT = r"(?:sur|concerne|über|sobre|su|over|a|à)"
+_F_ABOUT = r"(?:sur|concerne|über|sobre|su|over|a|à|o|om)"
 # About the speaker: "sur moi", "meine Daten", "mis datos", "i miei dati", "os meus dados", "mijn gegevens".
 _F_SELF = re.compile(
     r"\b(?:sur moi|qui me concern\w*|me concernant|über mich|mich betreffend\w*|sobre m[íi]m?|de m[íi]|su di me"
     r"|che mi riguarda|over mij|(?:mes|meine|mis|i miei|os meus|mijn) (?:\w+ )?(?:donn[ée]es|daten|datos|dati"
-    r"|dados|gegevens|informations|informationen))\b",
+    r"|dados|gegevens|informations|informationen)"
+    r"|o mnie|moich danych|moje dane|o mojej firmie|om mig|mina (?:person)?uppgifter|om mitt f[öo]retag"
+    r"|hakk[ıi]mda|ki[şs]isel verilerim\w*|[şs]irketim hakk[ıi]nda)\b",
     re.I,
 )
 _F_DEM_NOUN = re.compile(
     r"\b(?:ce(?!\s+qu)|cet|cette|ces|diese[rsnm]?|ese|esa|esos|esas|este|esta|questo|questa|quel(?!\s+che)|quella|quello(?!\s+che)|esse|essa"
-    r"|deze|dit|dat)\s+(?:\w+\s+){0,2}?\w{3,}",
+    r"|deze|dit|dat|ten|t[ęe]|tego|tej|den|det|denna|detta|den d[äa]r|det d[äa]r|bu|şu)\s+(?:\w+\s+){0,2}?\w{3,}",
     re.I,
 )
 _F_ART = (
@@ -93,8 +112,17 @@ _F_NAME_NEAR = re.compile(
 )
 
 
+# Turkish puts the name first: "Nazım Hikmet hakkında", "Atatürk'ün hakkında"
+_F_NAME_BEFORE = re.compile(rf"(?<![\w'’]){_NAME}(?:['’]\w+)?\s+(?i:hakk[ıi]nda)")
+
+
 def _f_name(message: str) -> str | None:
-    for m in [*_F_NAME_AFTER.finditer(message), *_F_NAME_NEAR.finditer(message)]:
+    before = [
+        *_F_NAME_AFTER.finditer(message),
+        *_F_NAME_NEAR.finditer(message),
+        *_F_NAME_BEFORE.finditer(message),
+    ]
+    for m in before:
         n = m.group("n")
         if n.split()[0].lower() not in _NOT_NAME and not _F_VERB_RE.fullmatch(n.split()[0]):
             return n
@@ -108,7 +136,8 @@ def _f_name(message: str) -> str | None:
 # lista" edits a list; "oublie ce mot de passe" points at an answer, "lösche diese Datei" at a file.
 _F_FORGET_NAME = re.compile(
     rf"(?i:(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|olvidad|olv[ií]date|olv[ií]dese"
-    rf"|dimentica|dimentichi|dimenticati|esquece|esque[çc]a|esquece-te|esque[çc]a-se|vergeet)\s+(?:(?:{_F_ABOUT}|de)\s+)?"
+    rf"|dimentica|dimentichi|dimenticati|esquece|esque[çc]a|esquece-te|esque[çc]a-se|vergeet|zapomnij|gl[öo]m)\s+"
+    rf"(?:(?:{_F_ABOUT}|de)\s+)?"
     rf"{_F_ART}){_NAME}"
 )
 _F_FORGET_DEM = re.compile(
@@ -122,7 +151,8 @@ _F_ANSWER_NOUN = re.compile(
     r"\b(?:r[ée]ponse|antwort|respuesta|risposta|resposta|antwoord|info\w*|donn[ée]e|dato|dati|dado|dados"
     r"|detalle|dettaglio|detalhe|gegeven|fait|fakt|hecho|fatto|facto|feit"
     r"|adresse|adres|direcci[óo]n|indirizzo|morada|endere[çc]o|num[ée]ro|numero|nummer|t[ée]l[ée]phone|telefoon"
-    r"|e-?mail|courriel|correo|salaire|gehalt|sueldo|salario|stipendio|sal[áa]rio|salaris|voto|nota|cijfer)\w*\b"
+    r"|e-?mail|courriel|correo|salaire|gehalt|sueldo|salario|stipendio|sal[áa]rio|salaris|voto|nota|cijfer"
+    r"|numer|numr|odpowied|pensj|svar|uppgift|l[öo]n|bilgi|cevab|cevap|yan[ıi]t|numara)\w*\b"
     r"|\b\w+(?:angabe|antwort|nummer|adresse|daten)\b",
     re.I,
 )

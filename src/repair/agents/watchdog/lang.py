@@ -1,9 +1,9 @@
 """Offline language identification for the watchdog's routing (optional).
 
 MiniLM and the English rules read English; a turn in another language goes to the rules for
-fr/de/es/it/pt/nl and, when an LLM extractor is configured, to the LLM. `detect_language` uses the
+fr/de/es/it/pt/nl/pl/sv/tr and, when an LLM extractor is configured, to the LLM. `detect_language` uses the
 `lingua-language-detector` package (offline, maintained, accurate on short texts), restricted to the
-seven languages the watchdog knows, so that loading it costs little. Without the package it returns
+ten languages the watchdog knows, so that loading it costs little. Without the package it returns
 None and the watchdog treats every turn as its rules do (no language routing).
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 log = logging.getLogger("repair.agents.watchdog")
 
-LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl")
+LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "sv", "tr")
 PACKAGE = "lingua-language-detector"
 
 

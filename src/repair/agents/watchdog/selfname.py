@@ -22,18 +22,20 @@ _NOT_NAME = {
 _SELF_NAME = [
     # form labels in erasure requests: "Name: X", "Data subject: X", "Consumer: X", "Nombre: X"
     re.compile(
-        rf"(?i:\b(?:name|full name|data subject|consumer|requester|nom|nombre|nome|naam)(?:\s+[\w\-]+){{0,2}})\s*:\s*"
+        rf"(?i:\b(?:name|full name|data subject|consumer|requester|nom|nombre|nome|naam|imi[ęe] i nazwisko|ad soyad"
+        rf"|namn)(?:\s+[\w\-]+){{0,2}})\s*:\s*"
         rf"{_TITLE}{_NAME}"
     ),
     # "my name is X", "je m'appelle X", "ich heiße X", "me llamo X", "mi chiamo X", "chamo-me X"
     re.compile(
         rf"(?i:\b(?:my (?:full )?name is|my name's|je m'appelle|je m’appelle|ich hei(?:ß|ss)e|me llamo|mi chiamo|"
         rf"chamo-me|mijn naam is|ik heet|mon nom est|mein name (?:ist|lautet)|mi nombre es|il mio nome è"
-        rf"|(?:o )?meu nome é))\s+{_TITLE}{_NAME}"
+        rf"|(?:o )?meu nome é|nazywam si[ęe]|mam na imi[ęe]|jag heter|mitt namn [äa]r|benim ad[ıi]m|ad[ıi]m"
+        rf"|full name|(?:^|(?<=[.;:!?]\s))name['’]s))\s+{_TITLE}{_NAME}"
     ),
     # "That's me, Hugo Penhaligon", "I, Conrad Ellery, hereby request", "Ich, Matthias Kern, beantrage"
     re.compile(rf"(?i:\b(?:that's|that is|that’s|it's|it is) me),?\s+{_TITLE}{_NAME}"),
-    re.compile(rf"(?:^|[.:;!?]\s+|\n\s*)(?:I|Ich|Yo|Je|Io|Eu|Ik),\s+{_TITLE}{_NAME},"),
+    re.compile(rf"(?:^|[.:;!?,]\s+|\n\s*)(?:I|Ich|Yo|Je|Io|Eu|Ik|Ja|Jag|Ben),\s+{_TITLE}{_NAME},"),
     # "me again, Lucy Tran": the speaker in apposition to "me" at the start of a sentence
     re.compile(rf"(?i:(?:^|[.;:!?]\s*)(?:it's |it is |it’s )?me(?: again| here)?),\s+{_TITLE}{_NAME}"),
     # "Martha Lyle here - ...", "Martha Lyle speaking": a sign-on at the start of a sentence
@@ -66,11 +68,13 @@ _SELF_NAME = [
     re.compile(
         rf"(?i:\b(?:mon|ma|mein|meine|mi|il mio|la mia|o meu|a minha|mijn)\s+(?:entreprise|soci[ée]t[ée]|boutique"
         rf"|magasin|restaurant|firma|unternehmen|laden|gesch[äa]ft|empresa|tienda|negocio|azienda|negozio|loja"
-        rf"|bedrijf|winkel|zaak)(?:,|\s+(?:est|ist|heißt|es|se llama|è|si chiama|é|chama-se|is|heet|s'appelle))?)\s+{_NAME}"
+        rf"|bedrijf|winkel|zaak)(?:,|\s+(?:est|ist|heißt|es|se llama|è|si chiama|é|chama-se|is|heet|s'appelle))?"
+        # pl "(o) mojej firmie X", sv "mitt företag X"
+        rf"|\bmoj(?:a|ej|ą) firm(?:a|ie|y|ą),?|\bmitt f[öo]retag,?)\s+{_NAME}"
     ),
     # "ici Mathieu Rolland", "hier spricht X", "aquí X": a sign-on
     re.compile(
-        rf"(?i:(?:^|[.;:,!?]\s*)(?:ici|hier (?:ist|spricht)|aqu[íi](?: habla)?|aqui(?: fala)?|hier is))\s+{_NAME}"
+        rf"(?i:(?:^|[.;:,!?]\s*)(?:ici|hier (?:ist|spricht)|aqu[íi](?: habla)?|aqui(?: fala)?|hier is|tu|h[äa]r [äa]r))\s+{_NAME}"
     ),
     # "I'm X", "I am X", "this is X", "it's X", "je suis X", "ich bin X", "soy X", "sono X", "sou (a|o) X"
     re.compile(
@@ -86,7 +90,8 @@ _SELF_NAME = [
     re.compile(
         r"(?i:\b(?:regards|sincerely|yours (?:sincerely|faithfully|truly)|best wishes|mit freundlichen gr(?:ü|ue)(?:ß|ss)en"
         r"|cordialement|bien (?:à vous|cordialement)|atentamente|saludos(?: cordiales)?|cordiali saluti|distinti saluti"
-        r"|(?:com os )?(?:melhores )?cumprimentos|atenciosamente|met vriendelijke groet(?:en)?|hoogachtend)),?\s+"
+        r"|(?:com os )?(?:melhores )?cumprimentos|atenciosamente|met vriendelijke groet(?:en)?|hoogachtend"
+        r"|(?:med )?v[äa]nliga h[äa]lsningar|z powa[żz]aniem|z wyrazami szacunku|sayg[ıi]lar[ıi]mla)),?\s+"
         r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+(?:[A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))+)"
     ),
 ]
@@ -118,12 +123,16 @@ def self_name(message: str) -> str | None:
 
 # The extracted target is the user themselves: replace it with their name when they give one.
 SELF_REF = re.compile(
-    r"^(?:me\b.*|myself|us|it|moi|mich|mim|m[ií]|(?:anything|everything|all|whatever)(?: and everything)?"
+    r"^(?:me\b.*|myself|us|it|moi|mich|mim|m[ií]|mnie|mig|(?:anything|everything|all|whatever)(?: and everything)?"
+    # "all data relating to the data subject": a formal request's own wording for the requester
+    r"|(?:all |any )?(?:the )?(?:personal )?(?:data|information) (?:relating to|concerning|about|on|of) "
+    r"(?:me|the data subject|the consumer|the requester)\b.*"
     r"(?: about| on| relating to)? me|(?:all |any )?(?:my|our|her|his)\s+(?:personal\s+)?"
     r"(?:data|information|info|details|records?)\b.*|(?:all |any )?personal (?:data|information)\b.*"
     # "anything you know about my shop, Blue Heron Books": the business the user then names
     r"|(?:my|our|the)\s+(?:[\w\-]+\s+){0,2}?(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|nursery"
     r"|practice|salon|studio|charity|agency|clinic|surgery|pub|bar|bistro|hotel|gym|garage|workshop|farm|gallery"
+    r"|publishing house|press|publisher|label|shop"
     r"|school|club|podcast|channel|blog|website|family))$",
     re.I,
 )

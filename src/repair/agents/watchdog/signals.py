@@ -38,7 +38,8 @@ _FORMAL_ASK = re.compile(
     r"|(?:my client|on behalf of)\b[^.]*?\brequests?|requests (?:the )?(?:erasure|deletion)"
     r"|je (?:vous )?demande|vous demande|(?:je )?vous prie|(?:j'|j’)?exerce|demande (?:la|l'|l’)|hiermit verlange ich|ich verlange"
     r"|ich beantrage|beantrage|verlange|fordere|ersuche|solicito|ejerzo|pido|exijo|chiedo|richiedo|esercito"
-    r"|exer[çc]o|requeiro|pe[çc]o|verzoek|ik verzoek)\b",
+    r"|exer[çc]o|requeiro|pe[çc]o|verzoek|ik verzoek"
+    r"|[żz][ąa]dam|wnosz[ęe]|begär|beg[äa]r jag|talep ediyorum|rica ediyorum)\b",
     re.I,
 )
 # The request named as a document ("Subject: Right to erasure request", "CCPA deletion request -
@@ -51,14 +52,15 @@ _FORMAL_NOUN = re.compile(
 _FORMAL_ERASE = re.compile(
     r"\b(?:erasure|erase|deletion|delete|remove|removal|effacer|effacement|suppression|l[öo]schung|"
     r"supresi[óo]n|cancellazione|oblio|elimina[çc][ãa]o|apagamento|verwijdering|wissen|l[öo]schen|supprimer"
-    r"|suprimir|borrar|cancellare|apagar|verwijderen)\b",
+    r"|suprimir|borrar|cancellare|apagar|verwijderen|usuni[ęe]\w*|radering|radera|silinme\w*)\b",
     re.I,
 )
 _FORMAL_DATA = re.compile(
     r"\b(?:article|artikel|art\.|art[íi]culo|articolo|artigo)\s*17\b|\b(?:u\.?k\.? )?gdpr\b|\bccpa\b|\brgpd\b|"
     r"\bdsgvo\b|\bavg\b|\bpersonal (?:data|information)\b|\bdonn[ée]es personnelles\b|"
     r"\bpersonenbezogenen daten\b|\bdatos personales\b|\bdati personali\b|\bdados pessoais\b|"
-    r"\bpersoonsgegevens\b|\bdiritto all'oblio\b",
+    r"\bpersoonsgegevens\b|\bdiritto all'oblio\b|\brodo\b|\bdataskyddsf[öo]rordningen\b|\bkvkk\b|\bmadde 17\b"
+    r"|\bdanych osobowych\b|\bpersonuppgifter\b|\bki[şs]isel veri\w*",
     re.I,
 )
 
@@ -97,7 +99,7 @@ _WRONG = re.compile(
 )
 _REMOVE = re.compile(
     r"\b(?:remove|delete|erase|unlearn|forget|forgotten|scrub|purge|wipe|expunge|get rid of|"
-    r"take (?:it|that|this) out|removed|deleted|erased|scrubbed|purged|wiped|expunged|unlearned|unlearnt)\b",
+    r"take (?:it|that|this)(?: [\w\-]+){0,2} out|removed|deleted|erased|scrubbed|purged|wiped|expunged|unlearned|unlearnt)\b",
     re.I,
 )
 
@@ -211,7 +213,14 @@ def is_deictic_np(x: str) -> bool:
     return not _VERBISH.search(rest) or bool(re.search(r"\b(?:first|last|previous|earlier)\b", rest, re.I))
 
 
-_FIRST = re.compile(r"\bfirst (?:answer|reply|response|one|thing|fact)\b", re.I)
+_FIRST = re.compile(
+    r"\b(?:first|the (?:earlier|previous) one) (?:answer|reply|response|one|thing|fact)\b|\bfirst answer\b"
+    # "the first answer" in other languages: "pierwsza odpowiedź", "det första svaret", "ilk cevap",
+    # "la prima risposta", "a primeira resposta", "het eerste antwoord", "la première réponse", "die erste Antwort"
+    r"|\b(?:pierwsz\w+|f[öo]rsta|ilk|prim[ae]|primeir[ao]|eerste|premi[èe]re?|erste\w*|primer[ao]?)\s+"
+    r"(?:odpowied\w*|svar\w*|cevap\w*|cevab\w*|rispost\w*|respost\w*|antwo\w*|r[ée]ponse|respuest\w*)",
+    re.I,
+)
 
 
 def points_at_first(message: str) -> bool:
