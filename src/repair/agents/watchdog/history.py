@@ -14,7 +14,8 @@ _STOP = {
 
 
 def content_tokens(text: str) -> set[str]:
-    toks = re.findall(r"[a-z0-9][a-z0-9\-]*", text.lower().replace("'s", ""))
+    # unicode words: "Wałęsa", "flygplatsen", "hakkında" are words too
+    toks = re.findall(r"[^\W_][\w\-]*", text.lower().replace("'s", ""))
     out = set()
     for t in toks:
         if len(t) < 2 or t in _STOP:
@@ -64,7 +65,14 @@ def _grounded(target: str, message: str, pairs: list[tuple[str, str]]) -> bool:
     return len(want & have) / len(want) >= 0.5
 
 
-_DEM_PHRASE = re.compile(r"\b(?:that|this|those|these)\s+((?:[\w'\-]+\s+){0,3}?[\w'\-]+)", re.I)
+# "that phone number", and the demonstratives of the other languages the rules read ("essa morada",
+# "det där numret", "dat foute antwoord", "tę informację", "bu bilgiyi")
+_DEM_PHRASE = re.compile(
+    r"\b(?:that|this|those|these|ce|cet|cette|ces|diese[rsnm]?|ese|esa|este|esta|questo|questa|quel|quella|quello"
+    r"|esse|essa|deze|dit|dat|ten|tę|tego|tej|den där|det där|denna|detta|den|det|bu|şu)\s+"
+    r"((?:[\w'\-]+\s+){0,3}?[\w'\-]+)",
+    re.I,
+)
 # "the address you dug up", "the trivia you gave me": an answer named by what the model did with it
 _YOU_DID = re.compile(
     r"\b(?:the|that|this|those|these)\s+(?P<np>(?:[\w'\-]+\s+){0,3}?[\w'\-]+)\s+(?:you|u)\s+(?:just\s+)?"
@@ -75,7 +83,17 @@ _YOU_DID = re.compile(
 _GENERIC = {
     "answer", "reply", "response", "fact", "info", "detail", "bit", "part", "claim", "thing", "stuff", "one",
     "last", "previous", "earlier", "first", "second", "message", "statement", "piece", "wrong", "whole",
+    "réponse", "antwort", "respuesta", "risposta", "resposta", "antwoord", "odpowiedź", "svaret", "svar",
+    "cevap", "cevabı", "bilgi", "bilgiyi", "informację", "informacja", "uppgiften",
 }  # fmt: skip
+# A pointer at a number, address, amount or date ("that phone number", "det där numret", "essa morada"):
+# the answer it means holds digits.
+_DIGIT_NOUN = re.compile(
+    r"\b(?:number|phone|address|salary|pay|age|figure|date|code|postcode|num[ée]ro|numero|nummer|numret|numer"
+    r"|numara\w*|adres\w*|morada|endere[çc]o|indirizzo|t[ée]l[ée]phone|telefo\w*|gehalt|salario|stipendio|salaris"
+    r"|pensj\w*|l[öo]n\w*|wiek|[åa]lder|ya[şs]\w*)\b",
+    re.I,
+)
 
 
 def _pointed_turn(message: str, pairs: list[tuple[str, str]]) -> int:
@@ -84,14 +102,29 @@ def _pointed_turn(message: str, pairs: list[tuple[str, str]]) -> int:
     want: set[str] = set()
     for m in [*_DEM_PHRASE.finditer(message), *_YOU_DID.finditer(message)]:
         want |= _stems(m.group(1)) - {w[:5] for w in _GENERIC}
-    if not want or len(pairs) < 2:
-        return len(pairs) - 1
+    last = len(pairs) - 1
+    if len(pairs) < 2:
+        return last
     if want & _stems(" ".join(pairs[-1])):
-        return len(pairs) - 1
-    for i in range(len(pairs) - 2, -1, -1):
+        return last
+    for i in range(last - 1, -1, -1):
         if want & _stems(" ".join(pairs[i])):  # "that octopus fact": the turn that asked about octopuses
             return i
-    return len(pairs) - 1
+    digits = [i for i, (_, a) in enumerate(pairs) if re.search(r"\d{2,}", a)]
+    if _DIGIT_NOUN.search(message) and digits and last not in digits:
+        return digits[-1]
+    return _best_overlap(message, pairs)
+
+
+def _best_overlap(message: str, pairs: list[tuple[str, str]]) -> int:
+    """The turn sharing the most content words with the whole message, when one stands out ("That age you
+    mentioned for the singer", "Henrietta Vale never wrote that book"); else the last turn."""
+    words = _stems(message) - {w[:5] for w in _GENERIC}
+    scores = [len(words & _stems(" ".join(p))) for p in pairs]
+    best = max(scores)
+    if best == 0 or scores.count(best) > 1:
+        return len(pairs) - 1
+    return scores.index(best)
 
 
 def _stems(text: str) -> set[str]:
