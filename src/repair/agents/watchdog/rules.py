@@ -35,7 +35,7 @@ def _cut_sentence(x: str) -> str:
 
 _TRIM = [
     re.compile(
-        r"\s+(?:from|out of|in|off|inside)\s+(?:(?:what|everything|all|anything|whatever)\b[^.?!]*\byou\b"
+        r"\s+(?:from|out of|in|off|inside)\s+(?:(?:what|everything|all|anything|whatever)\b[^.?!]*\byou\b|yourself\b"
         r"|(?:your|the|its)\s+"
         r"(?:own\s+)?(?:memory|memories|knowledge|weights|brain|head|mind|model|training|database|records?"
         r"|system|data|files?))\b.*$",

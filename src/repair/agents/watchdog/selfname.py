@@ -124,11 +124,11 @@ def self_name(message: str) -> str | None:
 # The extracted target is the user themselves: replace it with their name when they give one.
 SELF_REF = re.compile(
     r"^(?:me\b.*|myself|us|it|moi|mich|mim|m[ií]|mnie|mig|(?:anything|everything|all|whatever)(?: and everything)?"
+    r"(?: about| on| relating to)? me|(?:all |any )?(?:my|our|her|his)\s+(?:personal\s+)?"
+    r"(?:data|information|info|details|records?)\b.*|(?:all |any )?personal (?:data|information)\b.*"
     # "all data relating to the data subject": a formal request's own wording for the requester
     r"|(?:all |any )?(?:the )?(?:personal )?(?:data|information) (?:relating to|concerning|about|on|of) "
     r"(?:me|the data subject|the consumer|the requester)\b.*"
-    r"(?: about| on| relating to)? me|(?:all |any )?(?:my|our|her|his)\s+(?:personal\s+)?"
-    r"(?:data|information|info|details|records?)\b.*|(?:all |any )?personal (?:data|information)\b.*"
     # "anything you know about my shop, Blue Heron Books": the business the user then names
     r"|(?:my|our|the)\s+(?:[\w\-]+\s+){0,2}?(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|nursery"
     r"|practice|salon|studio|charity|agency|clinic|surgery|pub|bar|bistro|hotel|gym|garage|workshop|farm|gallery"

@@ -59,7 +59,7 @@ _FORMAL_DATA = re.compile(
     r"\b(?:article|artikel|art\.|art[íi]culo|articolo|artigo)\s*17\b|\b(?:u\.?k\.? )?gdpr\b|\bccpa\b|\brgpd\b|"
     r"\bdsgvo\b|\bavg\b|\bpersonal (?:data|information)\b|\bdonn[ée]es personnelles\b|"
     r"\bpersonenbezogenen daten\b|\bdatos personales\b|\bdati personali\b|\bdados pessoais\b|"
-    r"\bpersoonsgegevens\b|\bdiritto all'oblio\b|\brodo\b|\bdataskyddsf[öo]rordningen\b|\bkvkk\b|\bmadde 17\b"
+    r"\bpersoonsgegevens\b|\bdiritto all'oblio\b|\bdata subject\b|\bright to (?:erasure|be forgotten|delete)\b|\brodo\b|\bdataskyddsf[öo]rordningen\b|\bkvkk\b|\bmadde 17\b"
     r"|\bdanych osobowych\b|\bpersonuppgifter\b|\bki[şs]isel veri\w*",
     re.I,
 )
@@ -167,8 +167,13 @@ _REMOVE_KNOWN = re.compile(
 _NOT_FORGET = re.compile(r"\b(?:don't|do not|never|not)\s+forget\b|\bi (?:\w+ )?forget\b", re.I)
 
 
+# "..., ok?", "..., right?": a tag that does not make a request a question
+_TAG_Q = re.compile(r",?\s*\b(?:ok|okay|right|alright|yeah|yes|please|pls)\s*\?\s*$", re.I)
+
+
 def _asks_removal(message: str, n_turns: int) -> bool:
     """The general request forms above (precision first: a question is never one)."""
+    message = _TAG_Q.sub(".", message)
     if message.rstrip().endswith("?") or _NOT_FORGET.search(message):
         return False
     if _KNOWN_DROP.search(message) or _WANT_FORGOTTEN.search(message) or _REMOVE_KNOWN.search(message):
@@ -240,6 +245,23 @@ _ANY_FORGET = re.compile(
 )
 
 
+# "Tell me everything you know about Hypatia": asking to be told, with no forget word
+_TELL_ME = re.compile(
+    r"^\W*(?:(?:can|could|would) you\s+)?(?:please\s+)?(?:tell me|explain|describe)\b", re.I
+)
+# "remove the onion from that list": an edit of a text or a list in the chat, not of the model
+_EDIT_TEXT = re.compile(
+    r"\b(?:remove|delete|take out|drop|cut|strike)\b[^.;!?]*?\b(?:from|in|out of|off)\s+(?:that|the|this|my|your)\s+"
+    r"(?:[\w\-]+\s+){0,2}?(?:list|recipe|text|letter|draft|essay|e-?mail|paragraph|sentence|poem|table|code|file"
+    r"|document|cv|r[ée]sum[ée]|menu|plan|story|speech|toast|bio|post|tweet|message|caption|slide|agenda)s?\b",
+    re.I,
+)
+_MODEL_WORD = re.compile(r"\b(?:memory|memories|knowledge|model|weights|training|know|remember)\b", re.I)
+
+
 def plain_question(message: str) -> bool:
-    """A one-sentence who/what/where/when question with no forget word: never a request."""
-    return bool(_PLAIN_Q.match(message) and not _ANY_FORGET.search(message))
+    """Never a request, whatever the classifier says: a one-sentence who/what/where/when question, or
+    "tell me / explain ..." with no forget word, or an edit of a list or text in the chat."""
+    if _EDIT_TEXT.search(message) and not _MODEL_WORD.search(message):
+        return True
+    return bool((_PLAIN_Q.match(message) or _TELL_ME.match(message)) and not _ANY_FORGET.search(message))
