@@ -167,10 +167,10 @@ class Ledger:
                 )
             deltas = read_deltas(self.store.deltas, rec.id, rec.deltas_sha256, rec.deltas)
             for d, s in zip(deltas, rec.deltas, strict=True):
-                if tuple(s["shape"]) != self._shape(rec.id, d.layer, d.map):
+                if tuple(s.shape) != self._shape(rec.id, d.layer, d.map):
                     raise LedgerError(
                         f"edit {rec.id}: the delta of layer {d.layer} {d.map} has shape "
-                        f"{tuple(s['shape'])}, this model's map {self._shape(rec.id, d.layer, d.map)}"
+                        f"{tuple(s.shape)}, this model's map {self._shape(rec.id, d.layer, d.map)}"
                     )
         except LedgerError as e:
             raise LedgerError(

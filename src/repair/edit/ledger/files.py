@@ -7,12 +7,31 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from pydantic import BaseModel
 from safetensors.torch import load, save
 
 from repair.edit.delta import Edit, MapDelta
+
+
+class DeltaShape(BaseModel):
+    """What the index records of one delta: which map, dense or a LoRA pair (of this rank), its shape."""
+
+    layer: int
+    map: str
+    kind: Literal["dense", "lora"]
+    rank: int | None = None
+    shape: list[int]
+
+    @classmethod
+    def of(cls, d: MapDelta) -> DeltaShape:
+        if d.dense is not None:
+            return cls(layer=d.layer, map=d.map, kind="dense", shape=[int(x) for x in d.dense.shape])
+        assert d.a is not None and d.b is not None
+        shape = [int(d.b.shape[0]), int(d.a.shape[1])]
+        return cls(layer=d.layer, map=d.map, kind="lora", rank=int(d.a.shape[0]), shape=shape)
 
 
 class LedgerError(RuntimeError):
@@ -81,7 +100,7 @@ def write_deltas(folder: Path, data: bytes) -> str:
     return digest
 
 
-def read_deltas(folder: Path, edit_id: str, digest: str, spec: list[dict[str, Any]]) -> list[MapDelta]:
+def read_deltas(folder: Path, edit_id: str, digest: str, spec: list[DeltaShape]) -> list[MapDelta]:
     """The deltas of one edit, checked: the content hash, every tensor present, finite, and of the
     shape the index recorded. A failure raises LedgerError naming the edit."""
     path = folder / f"{digest}.safetensors"
@@ -93,15 +112,15 @@ def read_deltas(folder: Path, edit_id: str, digest: str, spec: list[dict[str, An
     t = load(data)
     out = []
     for s in spec:
-        key = f"layers.{s['layer']}.{s['map']}"
+        key = f"layers.{s.layer}.{s.map}"
         try:
-            if s["kind"] == "dense":
-                d = MapDelta(s["layer"], s["map"], dense=t[f"{key}.dense"])
+            if s.kind == "dense":
+                d = MapDelta(s.layer, s.map, dense=t[f"{key}.dense"])
             else:
-                d = MapDelta(s["layer"], s["map"], b=t[f"{key}.B"], a=t[f"{key}.A"])
+                d = MapDelta(s.layer, s.map, b=t[f"{key}.B"], a=t[f"{key}.A"])
         except KeyError as e:
             raise LedgerError(f"edit {edit_id}: delta file lacks tensor {e.args[0]}") from None
-        check_delta(edit_id, d, tuple(s["shape"]))
+        check_delta(edit_id, d, tuple(s.shape))
         out.append(d)
     return out
 

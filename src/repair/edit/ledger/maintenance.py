@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from repair.edit.delta import Edit
 from repair.edit.ledger.crypto import seal, unseal
-from repair.edit.ledger.files import crashpoint, delta_bytes, dumps, write_deltas
+from repair.edit.ledger.files import DeltaShape, crashpoint, delta_bytes, dumps, write_deltas
 from repair.edit.ledger.private import forget_hmacs, pack, unpack
 from repair.edit.ledger.store import GLOBAL, EditRecord, Status, Store
 from repair.edit.record import EditMeta
@@ -21,20 +21,8 @@ from repair.edit.record import EditMeta
 BACKUP_PREFIX = "backup-"
 
 
-def delta_shapes(edit: Edit) -> list[dict[str, Any]]:
-    out = []
-    for d in edit.deltas:
-        shape = list(d.dense.shape) if d.dense is not None else [d.b.shape[0], d.a.shape[1]]  # type: ignore[union-attr]
-        out.append(
-            {
-                "layer": d.layer,
-                "map": d.map,
-                "kind": "dense" if d.dense is not None else "lora",
-                "rank": int(d.a.shape[0]) if d.a is not None else None,
-                "shape": [int(x) for x in shape],
-            }
-        )
-    return out
+def delta_shapes(edit: Edit) -> list[DeltaShape]:
+    return [DeltaShape.of(d) for d in edit.deltas]
 
 
 def stage(

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from repair.edit.ledger.crypto import EditKeys
-from repair.edit.ledger.files import LedgerBusyError, LedgerError
+from repair.edit.ledger.files import DeltaShape, LedgerBusyError, LedgerError
 from repair.edit.record import EditMeta
 
 FORMAT = "repair-ledger/2"
@@ -67,7 +67,7 @@ class EditRecord(BaseModel):
     problem: str | None = None
     fingerprint: str
     deltas_sha256: str
-    deltas: list[dict[str, Any]]
+    deltas: list[DeltaShape]
     layers: list[int] = Field(default_factory=list)
     maps: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
@@ -259,7 +259,7 @@ class Store:
             "INSERT INTO edits (id, seq, scope, status, created, fingerprint, deltas_sha256, deltas, public, "
             "forget_hmacs, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (rec.id, rec.seq, rec.scope, rec.status, rec.created, rec.fingerprint, rec.deltas_sha256,
-             json.dumps(rec.deltas), json.dumps(pub, default=str), json.dumps(rec.forget_hmacs), sealed),
+             json.dumps([d.model_dump() for d in rec.deltas]), json.dumps(pub, default=str), json.dumps(rec.forget_hmacs), sealed),
         )  # fmt: skip
 
     def update_public(self, conn: sqlite3.Connection, rec: EditRecord) -> None:
