@@ -31,7 +31,7 @@ __all__ = ["SELF_REF", "foreign_request", "foreign_target", "foreign_verb", "sel
 # first-person request verb and stay chat.
 # ---------------------------------------------------------------------------------------------------
 _FORMAL_ASK = re.compile(
-    r"\b(?:i (?:hereby )?(?:request|demand|ask|exercise|am writing to request|want to exercise|invoke)"
+    r"\b(?:i(?:, [^,]{2,60},)? (?:hereby )?(?:request|demand|ask|exercise|am writing to request|want to exercise|invoke)"
     r"|(?:i'd|i would|i wish|i want) to (?:exercise|invoke|request)"
     r"|(?:^|[.;:!]\s*)(?:delete|erase|remove)\s+(?:all\s+(?:of\s+)?)?my\b"
     r"|request (?:to delete|(?:the )?(?:erasure|deletion|removal))|please (?:delete|erase|remove)"
