@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-# A name: 1-4 capitalised words (unicode letters, hyphens, apostrophes), after an optional title.
+# A name: 1-4 capitalised words, initials ("Annie M.G. Schmidt") only between two of them (unicode letters, hyphens, apostrophes), after an optional title.
 _TITLE = r"(?:(?:Mrs|Mr|Ms|Mx|Dr|Prof|M|Mme|Sr|Sra|Sig|Sig\.ra)\.?\s+|(?:Professor|Doctor|Herr|Frau|Madame|Monsieur|Señora?|Signora?)\s+)?"
-_NAME = r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+(?:[A-ZÀ-ÝĀ-Ž][\w'’\-]+|&[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))*)"
+_NAME = r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+(?:[A-Z]\.(?:[ ]?[A-Z]\.)*(?=[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)|[A-ZÀ-ÝĀ-Ž][\w'’\-]+|&[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))*)"
 # Words a capitalised run may start with that are not names (sentence-initial function words).
 _NOT_NAME = {
     "i", "please", "thanks", "the", "my", "and", "but", "so", "it", "this", "that", "hi", "hey",
