@@ -33,7 +33,7 @@ class Watchdog:
 
     Other languages: MiniLM reads English only, so its P(unlearn) means nothing for a French turn.
     When `lingua-language-detector` is installed (`lang.detect_language`), a non-English turn with a
-    forget/delete verb goes to the LLM too (whatever P says); the fr/de/es/it/pt/nl rules decide
+    forget/delete verb goes to the LLM too (whatever P says); the fr/de/es/it/pt/nl/pl/sv/tr rules decide
     the rest. Without an extractor, or without the detector, the fast path alone decides.
     """
 

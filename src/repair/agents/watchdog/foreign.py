@@ -168,12 +168,12 @@ def _dem_near_verb(message: str) -> bool:
 
 
 def foreign_verb(message: str) -> bool:
-    """A fr/de/es/it/pt/nl forget or delete verb anywhere in the message (routes the turn to the LLM)."""
+    """A fr/de/es/it/pt/nl/pl/sv/tr forget or delete verb anywhere in the message (routes the turn to the LLM)."""
     return bool(_F_VERB_RE.search(message))
 
 
 def foreign_request(message: str, n_turns: int = 1) -> bool:
-    """An fr/de/es/it/pt/nl forget-delete request in imperative form with a target signal."""
+    """An fr/de/es/it/pt/nl/pl/sv/tr forget-delete request in imperative form with a target signal."""
     message = _F_PERFECT.sub(" ", message)
     if not _F_VERB_RE.search(message) or _F_HOWTO.match(message):
         return False

@@ -254,7 +254,7 @@ class RuleExtractor:
 
     def _target_of(self, message: str) -> tuple[str | None, bool]:
         text = message.strip()
-        # fr/de/es/it/pt/nl: the English patterns below do not apply.
+        # fr/de/es/it/pt/nl/pl/sv/tr: the English patterns below do not apply.
         f_target, f_deictic = foreign_target(text)
         if f_target is not None or f_deictic:
             return f_target, f_deictic

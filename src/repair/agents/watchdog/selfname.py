@@ -1,6 +1,6 @@
 """Self-identification for the watchdog (issue 21): the name a user gives for themselves or their business
 ("my name is X", "I'm X", "Name: X", "my shop, X,"), used as the target when the extracted one is "me" or
-"my data". Shared by the English and the fr/de/es/it/pt/nl rules.
+"my data". Shared by the English and the fr/de/es/it/pt/nl/pl/sv/tr rules.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ millisecond per message, so the fast path stays ~10 ms.
 - `self_name(message)`: the name a user gives for themselves or their business ("my name is X",
   "I'm X", "Name: X", "my shop, X,"), used as the target when the extracted one is "me"/"my data".
 - `is_deictic_np(x)`: "that phone number", "this claim", "those details": a pointer at an answer.
-- `foreign_target(message)`: target / pointer extraction for fr/de/es/it/pt/nl requests (in `foreign`).
+- `foreign_target(message)`: target / pointer extraction for fr/de/es/it/pt/nl/pl/sv/tr requests (in `foreign`).
 
-`self_name` lives in `selfname`, the fr/de/es/it/pt/nl rules in `foreign`; both are re-exported here.
+`self_name` lives in `selfname`, the fr/de/es/it/pt/nl/pl/sv/tr rules in `foreign`; both are re-exported here.
 """
 
 from __future__ import annotations
