@@ -118,3 +118,11 @@ def test_dev4_end_to_end_fast_path() -> None:
     right = sum(verdicts[d.id].intent == "unlearn" and target_right(d, verdicts[d.id].target, verdicts[d.id].pairs)
                 for d in req)  # fmt: skip
     assert recall >= 0.97 and fp == 0 and right / len(req) >= 0.93
+
+
+# Named subjects: "... the Titanic? all of it" ("all of it" is the whole subject, not a pointer), a name
+# with initials ("Annie M.G. Schmidt"), "... of Hedy Lamarr from yourself".
+@pytest.mark.parametrize("did", ["d-4053", "d-4059", "d-4061"])
+def test_named_targets(did: str) -> None:
+    d = DEV4[did]
+    assert d.cls == "named" and rules_right(d)

@@ -105,6 +105,7 @@ _MY = re.compile(
     r"\b(my\s+(?:[\w'\-]+\s+){0,2}?[\w'\-]+?)(?=\s*(?:[,.;!?]|$|\s+(?:with|to|earlier|before|and|that|i|from|in)\b))",
     re.I,
 )
+_ALL_OF_IT = re.compile(r"[,?!.]?\s*\ball of (?:it|them)\b[.!?]*\s*$", re.I)
 _POINTER = re.compile(
     r"\b(?:that|it|this|just said|just told|last (?:answer|reply|response)|previous)\b", re.I
 )
@@ -258,8 +259,10 @@ class RuleExtractor:
         f_target, f_deictic = foreign_target(text)
         if f_target is not None or f_deictic:
             return f_target, f_deictic
+        # "unlearn the Titanic? all of it": "all of it" means the whole subject, not a pointer
+        scan = _ALL_OF_IT.sub("", text)
         for r in _EXPLICIT:
-            for m in r.finditer(text):
+            for m in r.finditer(scan):
                 x = _clean(m.group("x"))
                 if not x:
                     continue
