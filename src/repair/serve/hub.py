@@ -24,6 +24,7 @@ from repair.serve.security import GLOBAL
 from repair.serve.worker import Cancelled, Deferred, Job, Worker
 from repair.session import Reply, Session
 from repair.session.files import stored_turns
+from repair.session.reply import TurnStopped
 
 MAX_TURNS = 400  # turns a scope's in-memory conversation keeps (its context is the last k exchanges)
 
@@ -84,7 +85,7 @@ class _Watching:
         job = self._worker.current
         if verdict.intent == "unlearn" and job is not None and not job.may_edit:
             job.refused = True
-            raise PermissionError("this key may not edit the model")
+            raise TurnStopped("this key may not edit the model")
         if verdict.intent == "unlearn" and job is not None and job.confirm:
             job.pending = _confirmation(verdict)
             raise _AskFirst("the client asked to confirm edits first")
@@ -107,7 +108,7 @@ class _Watching:
         return self._inner.plan(*args, **kwargs)
 
 
-class _AskFirst(Exception):
+class _AskFirst(TurnStopped):
     """A forget request whose client wants to confirm it first: nothing is edited now."""
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from repair.session.reply import TurnStopped
+
 log = logging.getLogger(__name__)
 
 
@@ -30,7 +32,7 @@ class QueueFull(Exception):
     """More requests are waiting than the server keeps."""
 
 
-class Deferred(Exception):
+class Deferred(TurnStopped):
     """A job run between another job's steps turned out to need the model to itself (a chat that is a
     forget request): it goes back to the head of the queue and runs after the job it interrupted."""
 
@@ -127,17 +129,20 @@ class Worker:
 
     def _run(self, job: Job) -> None:
         outer, self.current, job.started = self.current, job, True
+        result, error = None, None
         try:
-            job._finish(job.fn(job))
+            result = job.fn(job)
         except BaseException as e:  # noqa: BLE001 - the handler decides what the client sees
             if isinstance(e, Deferred) and job.inline:  # see interleave: it runs again later
                 job.started = False
                 raise
             if not isinstance(e, Cancelled):
                 log.exception("job failed")
-            job._finish(error=e)
+            error = e
         finally:
             self.current = outer
+        # only now: a client answered must find the worker free (/health's "busy")
+        job._finish(result, error)
 
     def interleave(self) -> int:
         """At a point of the running job where the weights hold only committed edits (an edit between two

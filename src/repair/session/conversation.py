@@ -28,7 +28,7 @@ from repair.session.control import Confirm, as_messages, context_turns, mark_sta
 from repair.session.files import attach_ledger, load_turns, model_of, stored_turns
 from repair.session.guard import Budget, GuardBudget
 from repair.session.pipeline import Unlearning
-from repair.session.reply import ENGINES, Engine, Reply
+from repair.session.reply import ENGINES, Engine, Reply, TurnStopped
 from repair.session.subject import SubjectEngine
 
 log = logging.getLogger(__name__)
@@ -245,6 +245,10 @@ class Session:
                     kind="error",
                     error="busy",
                     timings={"total": time.perf_counter() - t0},
+                )
+            except TurnStopped as e:  # the server's decision, not a failure
+                return Reply(
+                    text=str(e), kind="error", error="stopped", timings={"total": time.perf_counter() - t0}
                 )
             except Exception as e:  # one bad turn must not end the conversation
                 log.exception("session turn failed")

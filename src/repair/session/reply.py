@@ -13,6 +13,12 @@ Engine = Literal["stamp", "stamp2"]
 ENGINES: tuple[str, ...] = Engine.__args__  # type: ignore[attr-defined]  # the one list of engine names
 
 
+class TurnStopped(Exception):
+    """Raised by a wrapper of the watchdog or surgeon (the server's) to end a turn before it changes
+    anything: a forget request that must wait, be confirmed first, or is not allowed. Not a failure: the
+    session answers an error reply and logs nothing."""
+
+
 class Attempt(BaseModel):
     """One verified STAMP attempt of a request, as the reply reports it."""
 
@@ -52,5 +58,5 @@ class Reply(BaseModel):
     plan: ReplyPlan | None = None
     timings: dict[str, float] = Field(default_factory=dict)
     error: str | None = (
-        None  # machine-readable reason for kind "error": "empty", "too_long", "busy", "internal"
+        None  # machine-readable reason for kind "error": "empty", "too_long", "busy", "stopped", "internal"
     )
