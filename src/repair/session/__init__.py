@@ -11,6 +11,5 @@
 
 from repair.session.conversation import Session
 from repair.session.reply import Reply
-from repair.session.verify import stated_pairs  # eval/forget_quality imports it from here
 
-__all__ = ["Reply", "Session", "stated_pairs"]
+__all__ = ["Reply", "Session"]

@@ -85,7 +85,7 @@ def forget_request(patient: Any, target: Target) -> ForgetRequest:
     """The pairs a chat request resolves to: a fact's direct question with the model's reply (the user
     asked, then said "forget that"); an entity's questions from ``repair chat``'s probe step."""
     from repair.agents.watchdog import probe_prompts
-    from repair.session import stated_pairs
+    from repair.session.verify import stated_pairs
 
     if target.kind == "fact":
         prompts = [next(p.prompt for p in target.probes if p.type == "direct")]

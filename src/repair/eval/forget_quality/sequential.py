@@ -68,7 +68,7 @@ def request_for(patient: Any, item: Scored | FillerFact) -> ForgetRequest:
     as a user who asked and then said "forget that"."""
     if isinstance(item, Scored):
         return forget_request(patient, item.target)
-    from repair.session import stated_pairs
+    from repair.session.verify import stated_pairs
 
     reply = patient.generate([item.prompt], max_new_tokens=MAX_NEW_TOKENS)[0]
     pairs = stated_pairs([(item.prompt, reply)])
