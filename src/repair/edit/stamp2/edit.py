@@ -10,7 +10,7 @@ import torch
 from repair.edit.delta import Edit, MapDelta, new_edit_id
 from repair.edit.solvers import check_finite, hold, keep_solve
 from repair.edit.stamp2.config import Stamp2Config, load_hparams
-from repair.edit.stamp2.keep import entity_factors, prefix_keys, prior_factor
+from repair.edit.stamp2.keep import contrast_keys, entity_factors, prefix_keys, prior_factor
 from repair.edit.stamp2.rows import BandRows
 from repair.edit.stamp2.subject import chat_ids, subject_positions
 from repair.edit.stamp2.vector import edit_prompts, refusal_vector
@@ -79,29 +79,25 @@ def forget_subject(
     else:
         factors = {layer: stats.kfactor(layer, "down", cfg.lam)[0] for layer in cfg.layers}
     held = prefix_keys(patient, cfg.layers) if cfg.keep_prefix else None
-    saved = {
-        layer: patient.arch.linear(patient.model, layer, "down").weight.detach().clone()
-        for layer in cfg.layers
-    }
+    contrast = contrast_keys(patient, cfg.layers, subject, cfg.formats) if cfg.contrast else None
     deltas: list[MapDelta] = []
-    try:
-        for i, layer in enumerate(cfg.layers):
-            keys, top = first if i == 0 else reader.read(layer)
-            resid = (z - top) / (len(cfg.layers) - i)
-            factor, kept = factors[layer], None
-            if cfg.keep_prior:
-                factor, kept = prior_factor(
-                    patient, factor, prior, layer, (cfg.lam, cfg.formats, cfg.keep_entities)
-                )
-            a = _solve(keys.double(), factor, kept, None if held is None else held[layer])
-            check_finite(a, resid)
-            d = MapDelta(layer=layer, map="down", b=resid.T.float(), a=a.float(), keys=keys)
-            Edit(id="", deltas=[d]).apply(patient.model, patient.arch)  # the next layer's keys see it
-            deltas.append(d)
-    finally:
-        with torch.no_grad():  # the caller applies the edit (the ledger keeps undo exact)
-            for layer, w in saved.items():
-                patient.arch.linear(patient.model, layer, "down").weight.copy_(w)
+    for i, layer in enumerate(cfg.layers):
+        keys, top = first if i == 0 else reader.read(layer)
+        resid = (z - top) / (len(cfg.layers) - i)
+        factor, kept = factors[layer], None
+        if cfg.keep_prior:
+            factor, kept = prior_factor(
+                patient, factor, prior, layer, (cfg.lam, cfg.formats, cfg.keep_entities)
+            )
+        if contrast is not None:
+            kept = contrast[layer].double() if kept is None else torch.cat([kept, contrast[layer].double()])
+        a = _solve(keys.double(), factor, kept, None if held is None else held[layer])
+        check_finite(a, resid)
+        d = MapDelta(layer=layer, map="down", b=resid.T.float(), a=a.float(), keys=keys)
+        # the next layer's keys see it through a hook: the shared weights are never written, so the
+        # server may answer other requests between two layers (the caller applies the edit)
+        reader.add(d)
+        deltas.append(d)
     meta = {
         "method": "stamp2",
         "subject": subject,

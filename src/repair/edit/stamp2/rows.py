@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
 from repair.edit.capture import _expand, _prefix_kv, right_padded
+from repair.edit.delta import MapDelta
 from repair.edit.trace import StopForward, TraceDict
 from repair.models.decoding import cache_kw
 
 # below this many shared tokens the prefix is fed again with each row: the cache costs more than it saves
 MIN_PREFIX = 8
+_READERS = itertools.count()  # tells the prefix caches of different readers' added deltas apart
 
 
 @dataclass
 class _Saved:
     start: int  # the block whose input ``out`` is
     out: object  # block start-1's output, as the model passes it on
-    versions: tuple[int, ...]  # of blocks below start when it was recorded
+    versions: tuple  # of blocks below start when it was recorded, and the deltas added below it
 
 
 def shared_prefix(seqs: Sequence[Sequence[int]], poss: Sequence[Sequence[int]]) -> int:
@@ -76,28 +79,34 @@ def _read(
     n_in: int,
     skip: int,
     replay: _Saved | None = None,
+    added: Sequence[MapDelta] = (),
+    tag: Hashable = None,
 ) -> tuple[dict[str, list[torch.Tensor]], object]:
     """One batch: the first ``n_in`` names' inputs and the others' outputs, a tensor per sequence, and
     the raw output of the first output name (the residual a later read may start from). The first
     ``skip`` tokens (shared by all) are run once, with the current weights, and their keys and values
     given to every row: the same rows up to float rounding, for a third of the compute on SmolLM2's chat
-    template. ``replay``: the blocks below its start are not run; the recorded residual stands in."""
+    template. ``replay``: the blocks below its start are not run; the recorded residual stands in.
+    ``added``: deltas added to their maps' outputs (see `added`); ``tag`` names them for the prefix cache."""
     model = patient.model
     device = next(model.parameters()).device
     ids, mask = right_padded([s[skip:] for s in seqs], patient.tokenizer.pad_token_id or 0)
     extra: dict = {"use_cache": False}
-    if skip:
-        kv = _prefix_kv(model, names[-1], list(seqs[0][:skip]), device)
-        extra = {**cache_kw(model, _expand(kv, len(seqs), model.config)), "use_cache": True}
-        mask = torch.cat([torch.ones(len(seqs), skip, dtype=mask.dtype), mask], dim=1)
-    start, out = (replay.start, replay.out) if replay else (0, None)
-    # the forward ends after the last traced module (callers list the deepest last): the layers above
-    # the band and the LM head are not needed
-    with TraceDict(model, names, stop=True) as tr, _replayed(patient.arch.blocks(model), start, out):
-        try:
-            model(input_ids=ids.to(device), attention_mask=mask.to(device), **extra)
-        except StopForward:
-            pass
+    with _added(patient, added):
+        if skip:
+            # the prefix cache is keyed on the weights' versions, which added deltas leave as they are
+            state = (_versions([model]), tag, len(added)) if added else None
+            kv = _prefix_kv(model, names[-1], list(seqs[0][:skip]), device, state)
+            extra = {**cache_kw(model, _expand(kv, len(seqs), model.config)), "use_cache": True}
+            mask = torch.cat([torch.ones(len(seqs), skip, dtype=mask.dtype), mask], dim=1)
+        start, out = (replay.start, replay.out) if replay else (0, None)
+        # the forward ends after the last traced module (callers list the deepest last): the layers above
+        # the band and the LM head are not needed
+        with TraceDict(model, names, stop=True) as tr, _replayed(patient.arch.blocks(model), start, out):
+            try:
+                model(input_ids=ids.to(device), attention_mask=mask.to(device), **extra)
+            except StopForward:
+                pass
     rows = {}
     for k, n in enumerate(names):
         x = tr[n].input if k < n_in else tr[n].output
@@ -105,6 +114,36 @@ def _read(
         rows[n] = [x[i, [j - skip for j in pos]].float().cpu() for i, pos in enumerate(poss)]
     raw = tr[names[n_in]].output if n_in < len(names) else None
     return rows, raw
+
+
+@contextmanager
+def _added(patient, deltas: Sequence[MapDelta]) -> Iterator[None]:
+    """``deltas`` added to their maps' outputs by forward hooks while the block runs (``x @ Aᵀ @ Bᵀ``, or
+    ``x @ Dᵀ`` for a dense one, in float32 at least): the model computes as if they were written into its weights,
+    which stay untouched, so the shared model may serve other requests between two reads of an edit."""
+    device = next(patient.model.parameters()).device
+    handles = []
+    try:
+        for d in deltas:
+            parts = (d.dense,) if d.dense is not None else (d.a, d.b)
+            mats = [t.T.contiguous().to(device) for t in parts if t is not None]
+            module = patient.arch.linear(patient.model, d.layer, d.map)
+            handles.append(module.register_forward_hook(_adds(mats)))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _adds(mats: list[torch.Tensor]):
+    def hook(_mod: torch.nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor:
+        dtype = torch.promote_types(out.dtype, torch.float32)  # low-precision outputs take a float32 sum
+        add = args[0].to(dtype)
+        for m in mats:
+            add = add @ m.to(dtype)
+        return (out.to(dtype) + add).to(out.dtype)
+
+    return hook
 
 
 @contextmanager
@@ -126,11 +165,13 @@ def _versions(blocks: Sequence[torch.nn.Module]) -> tuple[int, ...]:
 class BandRows:
     """The same prompts' rows read again and again while the band's down maps are edited bottom-up.
 
-    A read at ``layer`` returns that layer's down-map input rows and the top block's output rows. It runs
-    only the blocks from the lowest one whose input is still known: the residual stream entering each
-    read layer is kept, and it stays valid while the blocks below it are unchanged (checked by the
-    parameters' version counters; otherwise the forward starts from the embeddings). For a band edited
-    bottom-up this is 23 block passes instead of 54 on SmolLM2's band of five, with the same rows."""
+    A read at ``layer`` returns that layer's down-map input rows and the top block's output rows, with the
+    updates given to ``add`` so far added to their maps' outputs by hooks (the weights are not written).
+    It runs only the blocks from the lowest one whose input is still known: the residual stream entering
+    each read layer is kept, and it stays valid while the blocks below it are unchanged (checked by the
+    parameters' version counters and the updates added below it; otherwise the forward starts from the
+    embeddings). For a band edited bottom-up this is 23 block passes instead of 54 on SmolLM2's band of
+    five, with the same rows."""
 
     def __init__(self, patient, seqs: list[list[int]], poss: list[list[int]], top: int) -> None:
         self.p, self.seqs, self.poss, self.top = patient, seqs, poss, top
@@ -138,6 +179,15 @@ class BandRows:
         self.skip = skip if skip >= MIN_PREFIX else 0
         self.groups = _groups([len(s) - self.skip for s in seqs])
         self.saved: dict[int, _Saved] = {}
+        self.added: list[MapDelta] = []
+        self.tag = next(_READERS)
+
+    def add(self, delta: MapDelta) -> None:
+        """Later reads see ``delta`` as if it were written into its map's weights."""
+        self.added.append(delta)
+
+    def _state(self, blocks: Sequence[torch.nn.Module], start: int) -> tuple:
+        return _versions(blocks[:start]), tuple(id(d) for d in self.added if d.layer < start)
 
     def read(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         arch = self.p.arch
@@ -154,12 +204,13 @@ class BandRows:
     def _read_group(self, k: int, g: list[int], layer: int, down: str, top: str):
         blocks = self.p.arch.blocks(self.p.model)
         saved = self.saved.get(k)
-        if saved is None or saved.start > layer or saved.versions != _versions(blocks[: saved.start]):
+        if saved is None or saved.start > layer or saved.versions != self._state(blocks, saved.start):
             saved = _Saved(start=0, out=None, versions=())
         below = f"{self.p.arch.layers}.{layer - 1}"
         names = [down, top] if layer == 0 else [down, below, top]
         seqs, poss = [self.seqs[i] for i in g], [self.poss[i] for i in g]
-        rows, raw = _read(self.p, seqs, poss, names, 1, self.skip, replay=saved if saved.start else None)
+        replay = saved if saved.start else None
+        rows, raw = _read(self.p, seqs, poss, names, 1, self.skip, replay, self.added, self.tag)
         if layer > 0:  # the residual entering this layer, for the next read
-            self.saved[k] = _Saved(start=layer, out=raw, versions=_versions(blocks[:layer]))
+            self.saved[k] = _Saved(start=layer, out=raw, versions=self._state(blocks, layer))
         return rows[down], rows[top]
