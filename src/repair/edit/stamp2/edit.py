@@ -10,7 +10,7 @@ import torch
 from repair.edit.delta import Edit, MapDelta, new_edit_id
 from repair.edit.solvers import check_finite, hold, keep_solve
 from repair.edit.stamp2.config import Stamp2Config, load_hparams
-from repair.edit.stamp2.keep import contrast_keys, entity_factors, prefix_keys, prior_factor
+from repair.edit.stamp2.keep import entity_factors, prefix_keys, prior_factor
 from repair.edit.stamp2.rows import BandRows
 from repair.edit.stamp2.subject import chat_ids, subject_positions
 from repair.edit.stamp2.vector import edit_prompts, refusal_vector
@@ -79,7 +79,6 @@ def forget_subject(
     else:
         factors = {layer: stats.kfactor(layer, "down", cfg.lam)[0] for layer in cfg.layers}
     held = prefix_keys(patient, cfg.layers) if cfg.keep_prefix else None
-    contrast = contrast_keys(patient, cfg.layers, subject, cfg.formats) if cfg.contrast else None
     deltas: list[MapDelta] = []
     for i, layer in enumerate(cfg.layers):
         keys, top = first if i == 0 else reader.read(layer)
@@ -89,8 +88,6 @@ def forget_subject(
             factor, kept = prior_factor(
                 patient, factor, prior, layer, (cfg.lam, cfg.formats, cfg.keep_entities)
             )
-        if contrast is not None:
-            kept = contrast[layer].double() if kept is None else torch.cat([kept, contrast[layer].double()])
         a = _solve(keys.double(), factor, kept, None if held is None else held[layer])
         check_finite(a, resid)
         d = MapDelta(layer=layer, map="down", b=resid.T.float(), a=a.float(), keys=keys)
