@@ -47,6 +47,11 @@ class Patient:
     def n_layers(self) -> int:
         return self.arch.n_layers(self.model)
 
+    def between(self) -> None:
+        """A long edit calls this where the weights hold only committed edits (STAMP-2 between two layers
+        and after probing): a server answers other users' requests there (`serve.scopes.ServedPatient`).
+        Alone there is nothing to do."""
+
     def chat_text(self, messages: list[dict[str, str]]) -> str:
         """The chat-templated text the model continues (with the generation header)."""
         tok = self.tokenizer

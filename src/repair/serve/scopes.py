@@ -105,6 +105,7 @@ class ServedPatient:
         self._patient = patient
         self.scope = scope
         self._emit = emit
+        self._between = between
         self.ledger = ScopedLedger(patient.ledger, scope, emit, between)
 
     def __getattr__(self, name: str) -> Any:
@@ -127,6 +128,13 @@ class ServedPatient:
         return self._patient.generate(
             [prompt], histories=[history or []], max_new_tokens=max_new_tokens, until=step
         )[0]
+
+    def between(self) -> None:
+        """A step of this scope's request has ended with only committed edits on the weights (a STAMP-2
+        edit between two layers): other scopes' chats run now (see `Worker.interleave`), as between two
+        checks of an edit (`ScopedLedger.trial`)."""
+        if self._between is not None and not self._ledger_in_trial():
+            self._between()
 
     def generate(self, prompts: list[str], **kwargs: Any) -> list[str]:
         if self._ledger_in_trial():

@@ -146,14 +146,18 @@ class Worker:
 
     def interleave(self) -> int:
         """At a point of the running job where the weights hold only committed edits (an edit between two
-        checks: its trial is off), run the waiting chats and reads of other scopes, so that they wait for
-        one check of another scope's edit, not all of it. One that turns out to be a forget request goes
-        back to the head of the queue (`Deferred`). Worker thread only; returns how many ran."""
+        checks or two layers: nothing of it is on the weights), run the chats and reads of other scopes
+        waiting now, so that they wait for one step of another scope's edit, not all of it; those that
+        come meanwhile wait for the next step (a stream of chats cannot hold the edit back). One that turns
+        out to be a forget request goes back to the head of the queue (`Deferred`). Worker thread only;
+        returns how many ran."""
         running = self.current
         if running is None or running.inline:
             return 0
+        with self.queue.mutex:
+            ready = {id(j) for j in self.queue.queue if j is not None}
         n = 0
-        while (job := self._take(running.scope)) is not None:
+        while (job := self._take(running.scope, ready)) is not None:
             if job.stopped():
                 job._finish(error=Cancelled("timed out" if job.timed_out else "the client went away"))
                 continue
@@ -169,11 +173,12 @@ class Worker:
             n += 1
         return n
 
-    def _take(self, scope: str) -> Job | None:
-        """The first waiting job that may run between the steps of ``scope``'s job, out of the queue."""
+    def _take(self, scope: str, ready: set[int]) -> Job | None:
+        """The first job of ``ready`` (ids) still waiting that may run between the steps of ``scope``'s
+        job, out of the queue."""
         with self.queue.mutex:
             for job in self.queue.queue:
-                if job is not None and job.interleave and job.scope != scope:
+                if job is not None and id(job) in ready and job.interleave and job.scope != scope:
                     self.queue.queue.remove(job)
                     self.queue.not_full.notify()
                     return job

@@ -145,6 +145,7 @@ class Unlearning:
             answers = self.patient.generate(probes, max_new_tokens=self.probe_tokens)
             pairs = list(zip(probes, answers, strict=True))
             timings["probe"] = time.perf_counter() - t
+            self.patient.between()  # nothing is edited yet: a server answers other users' chats here
         pairs = stated_pairs(pairs)
         target = texts.display_target(target) if target else "that"
         if not pairs:

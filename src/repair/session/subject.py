@@ -13,6 +13,8 @@ from repair.edit.delta import Edit
 from repair.edit.record import ProbeCheck, Verification
 from repair.edit.verify import GuardQuestion, guard_verdict, label, probe_with_guard
 
+PROBES_PER_TRIAL = 1  # check questions asked per trial of the edit (see check)
+
 
 class SubjectEngine:
     """STAMP-2 for a session: its per-model settings, statistics and refusal vector, prepared once."""
@@ -47,10 +49,20 @@ def check(
     max_new_tokens: int,
 ) -> tuple[Verification, list[GuardQuestion]]:
     """Ask the check questions and the guard questions with ``edit`` applied (then restored exactly);
-    also returns the guard questions still answered, the next request's guard set."""
-    with patient.ledger.trial(edit):
-        outs, kept = probe_with_guard(patient, probes, leaks, guard, max_new_tokens=max_new_tokens)
-    kept = kept if kept is not None else []
+    also returns the guard questions still answered, the next request's guard set. Each check question
+    is asked in a trial of its own (the guard questions ride with the first): between two, the weights
+    hold only committed edits, and a server answers other users' chats there (``ScopedLedger.trial``).
+    One decoding loop per question instead of one for all: on a CPU about half as long again."""
+    outs: list[str] = []
+    kept: list[GuardQuestion] = []
+    for i in range(0, max(len(probes), 1), PROBES_PER_TRIAL):
+        with patient.ledger.trial(edit):
+            step = probes[i : i + PROBES_PER_TRIAL]
+            got, still = probe_with_guard(
+                patient, step, leaks, guard if i == 0 else [], max_new_tokens=max_new_tokens
+            )
+        outs += got
+        kept = kept if i else (still or [])
     ver = Verification.of(
         [ProbeCheck(prompt=q, reply=r, label=label(r, leaks(r))) for q, r in zip(probes, outs, strict=True)],
         guard=guard_verdict(len(kept), guard_total),
