@@ -35,6 +35,17 @@ def tiny_llama_model(**overrides):
     return LlamaForCausalLM(LlamaConfig(**{**sizes, **overrides})).eval()
 
 
+def pytest_collection_modifyitems(config, items):
+    """tests/unit: no model; tests/integration: tiny models built in the test; tests/e2e: the real default
+    model. Everything under tests/e2e is marked e2e, and REPAIR_SKIP_E2E skips every e2e-marked test."""
+    skip = pytest.mark.skip(reason="REPAIR_SKIP_E2E set") if os.environ.get("REPAIR_SKIP_E2E") else None
+    for item in items:
+        if "e2e" in item.path.parent.parts[-1:]:
+            item.add_marker(pytest.mark.e2e)
+        if skip is not None and item.get_closest_marker("e2e") is not None:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def tiny_llama():
     return tiny_llama_model()

@@ -14,7 +14,7 @@ from repair.edit.ledger import Ledger
 from repair.edit.record import EditMeta, ProbeCheck, Verification
 from repair.models.arch import arch_for
 
-OLD = json.loads((Path(__file__).parent / "fixtures" / "ledger" / "edit_meta_v1.json").read_text())
+OLD = json.loads((Path(__file__).parents[1] / "fixtures" / "ledger" / "edit_meta_v1.json").read_text())
 SECRETS = ("Zubrowka", "Quillford", "Vienna", "I'm sorry")
 
 

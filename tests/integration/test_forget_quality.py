@@ -195,7 +195,7 @@ def test_labeller_on_hand_labelled_real_replies():
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location(
-        "validate", Path(__file__).resolve().parents[1] / "benchmarks" / "validate_fq_labeller.py"
+        "validate", Path(__file__).resolve().parents[2] / "benchmarks" / "validate_fq_labeller.py"
     )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -212,7 +212,7 @@ def test_readme_results_table_is_what_repair_report_writes():
 
     from repair.eval.forget_quality.docs import README_BEGIN, README_END, headline_table
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     text = (root / "README.md").read_text()
     block = text.split(README_BEGIN, 1)[1].split(README_END, 1)[0].strip()
     assert block == headline_table(root / "results").strip(), (

@@ -24,7 +24,7 @@ from repair.eval.runner import TABLES, run_table, run_task
 from repair.serve.app import create_app
 from repair.session import Reply, Session
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "contracts.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
 EMPTY = inspect.Parameter.empty
 
 

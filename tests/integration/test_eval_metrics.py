@@ -23,7 +23,7 @@ from repair.eval.tasks import (
     utility_corpus,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 # ---------------------------------------------------------------------------------------------
 # answer matching / accuracy

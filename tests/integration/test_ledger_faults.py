@@ -20,7 +20,7 @@ from ledger_child import SEEDS, checksum, make_edit, tiny_llama, write_v1
 from repair.edit.ledger import Ledger
 from repair.models.arch import arch_for
 
-CHILD = str(Path(__file__).with_name("ledger_child.py"))
+CHILD = str(Path(__file__).parents[1] / "ledger_child.py")
 TIMEOUT = 180
 
 
@@ -30,7 +30,7 @@ def _home(tmp_path_factory, monkeypatch):
 
 
 def _env(**extra: str) -> dict[str, str]:
-    src = str(Path(__file__).parents[1] / "src")
+    src = str(Path(__file__).parents[2] / "src")
     return {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]), **extra}
 
 

