@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from repair.cli_errors import fail
-from repair.models.registry import BUNDLED
+from repair.models.registry import BUNDLED, repair_home
 
 console = Console()
 
@@ -33,8 +33,6 @@ def ledger_dir(model: str, ledger: Path | None) -> Path:
     if ledger is not None:  # a chat session's folder holds its ledger in ledger/
         inner = ledger / "ledger"
         return inner if not (ledger / "ledger.db").exists() and (inner / "ledger.db").exists() else ledger
-    from repair.models.loader import repair_home
-
     name = Path(model).expanduser().name if Path(model).expanduser().is_dir() else model
     return repair_home() / "ledgers" / name.replace("/", "__")
 

@@ -58,7 +58,7 @@ def edits_list(
         status = r.status + (f" ({r.problem})" if r.problem else "")
         text = {"sealed": "sealed", "purged": "purged", "none": "–"}[r.private]
         if reveal and r.private == "sealed" and (private := private_part(store, r.id)) is not None:
-            meta = r.meta.merged(private[0])
+            meta = r.meta.merged(private.meta)
             text = str(meta.target or meta.subject or (meta.forget or [("", "")])[0][0])[:60]
         table.add_row(
             *(
@@ -96,7 +96,7 @@ def edits_show(
     out = store.record(edit_id).as_dict()
     if reveal:
         private = private_part(store, out["id"])
-        out["revealed"] = private[0] if private else "purged: the forgotten text is gone"
+        out["revealed"] = private.meta.dump() if private else "purged: the forgotten text is gone"
     console.print_json(json.dumps(out, default=str))
 
 
@@ -176,7 +176,7 @@ def edits_doctor(
 ) -> None:
     """Check every active edit's delta file (present, sha256, finite, shape); report and, with
     --quarantine, set the failing ones aside (never silently)."""
-    from repair.edit.ledger.ops import doctor
+    from repair.edit.ledger.tensors import doctor
 
     store = _store(model, ledger)
     shape_of = None

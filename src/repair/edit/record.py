@@ -9,11 +9,21 @@ config keys, in the record and in its engine config), so old ledgers still open.
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
-from repair.edit.settings import StampConfig
+from repair.edit.settings import Stamp2Config, StampConfig
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +141,17 @@ class Verification(BaseModel):
         return data
 
 
+def _engine_of(config: Any) -> str:
+    """Which engine's settings these are: a STAMP-2 config always carries its strength and vector fit."""
+    if isinstance(config, BaseModel):
+        return "stamp2" if isinstance(config, Stamp2Config) else "stamp"
+    return "stamp2" if isinstance(config, dict) and {"strength", "vector"} & config.keys() else "stamp"
+
+
+EngineConfig = Annotated[
+    Annotated[StampConfig, Tag("stamp")] | Annotated[Stamp2Config, Tag("stamp2")], Discriminator(_engine_of)
+]
+
 PRIVATE_FIELDS = {"forget", "paraphrases", "answer", "target", "subject"}  # text the user asked to forget
 
 
@@ -152,9 +173,9 @@ class EditMeta(BaseModel):
     # the engine's settings and what its search did
     layers: list[int] | None = None
     alpha: float | None = None  # STAMP: the strength of the committed edit
-    # STAMP and STAMP-LR: the full settings (spec and policy), for escalation; STAMP-2 records its few
-    # settings as the fields below (layers, strength, formats, lam)
-    config: StampConfig | None = None
+    # the engine's full settings: STAMP's and STAMP-LR's spec and policy (for escalation), or STAMP-2's
+    # (which also records its main ones as the fields below: layers, strength, formats, lam)
+    config: EngineConfig | None = None
     screened: int | None = None  # STAMP: α steps the teacher-forced screen rejected
     bands_tried: list[list[int]] | None = None
     collateral: dict[str, float] | None = None  # STAMP: per band, the cost that chose it
@@ -179,8 +200,25 @@ class EditMeta(BaseModel):
             log.debug("edit record: dropping keys no longer written: %s", sorted(unknown))
         data = {k: v for k, v in data.items() if k not in unknown}
         if isinstance(data.get("config"), dict):
-            data["config"] = _known_settings(data["config"])
+            engine = Stamp2Config if data.get("method") == "stamp2" else StampConfig
+            data["config"] = engine.model_validate(_known_settings(data["config"], engine))
         return cls.model_validate(data)
+
+    @field_validator("method", "config")
+    @classmethod
+    def _config_of_its_engine(cls, value: Any, info: ValidationInfo) -> Any:
+        """A field check, not a model one: a refused assignment then leaves the record as it was."""
+        other = info.data.get("config" if info.field_name == "method" else "method")
+        method, config = (value, other) if info.field_name == "method" else (other, value)
+        if config is not None and method is not None:
+            if (method == "stamp2") != isinstance(config, Stamp2Config):
+                raise ValueError(f"a {method} edit records {type(config).__name__} settings")
+        return value
+
+    @property
+    def stamp_config(self) -> StampConfig | None:
+        """STAMP's settings (None for a STAMP-2 edit or none recorded): what escalation starts from."""
+        return self.config if isinstance(self.config, StampConfig) else None
 
     def set(self, **fields: Any) -> None:
         """Set fields by name, each validated (a misspelt name fails)."""
@@ -202,9 +240,10 @@ class EditMeta(BaseModel):
             private["verification"] = full["verification"]
         return public, private
 
-    def merged(self, private: dict[str, Any]) -> EditMeta:
-        """This public part with its private part put back."""
-        return EditMeta.load({**self.dump(), **private})
+    def merged(self, private: dict[str, Any] | EditMeta) -> EditMeta:
+        """This public part with its private part (``split``'s second part, or it read back) put back."""
+        extra = private.dump() if isinstance(private, EditMeta) else private
+        return EditMeta.load({**self.dump(), **extra})
 
     def texts(self) -> list[str]:
         """Every forgotten text an audit may ask about: prompts, answers, paraphrases, target, subject."""
@@ -214,13 +253,14 @@ class EditMeta(BaseModel):
         return [t for t in dict.fromkeys(texts) if t.strip()]
 
 
-def _known_settings(config: dict[str, Any]) -> dict[str, Any]:
+def _known_settings(config: dict[str, Any], engine: type[StampConfig] | type[Stamp2Config]) -> dict[str, Any]:
     """A stored engine config with the settings no longer known dropped, and those whose old value the
     current model rejects (a removed choice) left to their defaults: an old record still opens."""
-    config = {k: v for k, v in config.items() if k in StampConfig.model_fields}
+    config = {k: v for k, v in config.items() if k in engine.model_fields}
+    required = {k: v for k, v in config.items() if engine.model_fields[k].is_required()}
     for field, value in list(config.items()):
         try:
-            StampConfig.model_validate({field: value})
+            engine.model_validate({**required, field: value})
         except ValueError:
             log.debug("edit record: setting %s=%r is no longer valid; default used", field, value)
             del config[field]

@@ -2,8 +2,9 @@
 without loading torch, and ``record`` can type ``EditMeta.config`` without importing an engine.
 
 ``StampConfig`` is STAMP's (and STAMP-LR's) spec and search policy as one flat model (every field stays a
-keyword of ``repair.stamp`` and a ``--set`` key); ``.spec`` and ``.policy`` give the two parts. The
-per-model values and the YAML reader live in ``edit/stamp/config.py``.
+keyword of ``repair.stamp`` and a ``--set`` key); ``.spec`` and ``.policy`` give the two parts.
+``Stamp2Config`` is STAMP-2's. The per-model values and the YAML readers live in ``edit/stamp/config.py``
+and ``edit/stamp2/config.py``.
 """
 
 from __future__ import annotations
@@ -85,3 +86,49 @@ class StampConfig(SearchPolicy, StampSpec):
     @property
     def policy(self) -> SearchPolicy:
         return SearchPolicy.model_validate(self.model_dump(include=set(SearchPolicy.model_fields)))
+
+
+class VectorConfig(BaseModel):
+    """How the per-model refusal vector is found (once per model, then cached)."""
+
+    model_config = ConfigDict(extra="forbid")
+    steps: int = Field(25, ge=1)
+    lr: float = Field(1.0, gt=0)
+    templates_per_subject: int = Field(6, ge=1)  # plain questions per subject
+    formats: bool = False  # also the other shapes of question (vector.FORMATS)
+    subjects: int = Field(10, ge=1)  # training subjects (vector.vector_subjects)
+    # u is also added where the refusal itself names the subject: the edit acts on every mention, the
+    # reply's own included, and a vector fitted on the question alone lets the reply start over there
+    reply: bool = False
+    batch: int | None = Field(None, ge=1)  # rows per step (None: all)
+    # where the fit starts: zero, or the vector of the plain-question recipe (VectorConfig()), which the
+    # other shapes of question then refine at CPU cost
+    start: Literal["zero", "questions"] = "zero"
+
+
+class Stamp2Config(BaseModel):
+    """STAMP-2's settings for one edit: the band, the strength, the ridge, the refusal vector's fit and what
+    each edit keeps in place. A STAMP-2 edit records them as ``EditMeta.config``."""
+
+    model_config = ConfigDict(extra="forbid")
+    # the band of down maps that is edited; the refusal vector lives after its last block
+    layers: list[int] = Field(min_length=1)
+    strength: float = Field(1.0, gt=0)  # s: the subject state moves by s·u
+    lam: float = Field(0.01, gt=0)  # ridge, relative to the mean diagonal of C_K
+    vector: VectorConfig = Field(default_factory=VectorConfig)
+    # what else each edit keeps in place (see keep.py); all are on by default, off only for ablations
+    keep_entities: bool = True  # other entities' subject keys (C_E)
+    keep_prior: bool = True  # the keys of the edits already applied
+    keep_prefix: bool = True  # the chat template's shared prefix (system prompt) held exactly (keep.py)
+    # the model's own replies to the generic prompts join the keep rows: C_K then covers how it writes,
+    # not only what it reads, and a reply is where every edit's spill onto shared tokens shows
+    keep_replies: bool = True
+    formats: bool = False  # key the edit on the other shapes of question too (vector.FORMATS)
+    # a described subject's inner names asked about on their own keep their outputs (keep.contrast_keys)
+    contrast: bool = False
+    # the k directions all entity keys share are held exactly (keep.entity_directions): 0 turns it off
+    hold_entities: int = Field(0, ge=0)
+
+    @property
+    def vector_layer(self) -> int:
+        return self.layers[-1]

@@ -136,6 +136,8 @@ class Stamp2MethodConfig(BaseModel):
     keep_prefix: bool | None = None
     keep_replies: bool | None = None
     formats: bool | None = None
+    contrast: bool | None = None
+    hold_entities: int | None = None
     vector: dict[str, Any] | None = None  # VectorConfig fields (how the refusal vector is fitted)
 
     def overrides(self) -> dict[str, Any]:
@@ -170,7 +172,7 @@ class Stamp2Unlearner:
         edit = forget_subject(
             patient, request.subject, self._cfg, self._stats, prompts, patient.ledger.active
         )
-        patient.ledger.commit(edit, requested_by="forget-quality", subject=request.subject)
+        patient.ledger.commit(edit, requested_by="forget-quality", subject=request.subject, config=self._cfg)
         seconds = time.perf_counter() - t
         return Applied(
             method=self.name,

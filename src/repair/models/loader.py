@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from repair.models.registry import BUNDLED, BundledModel
+from repair.models.registry import BUNDLED, BundledModel, repair_home
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +32,6 @@ class ModelNotFoundError(ValueError):
 
 class IntegrityError(RuntimeError):
     """An assembled weight file does not match its pinned sha256, or weights are not finite."""
-
-
-def repair_home() -> Path:
-    """``$REPAIR_HOME``, else ``$XDG_CACHE_HOME/repair``, else ``~/.cache/repair``."""
-    if os.environ.get("REPAIR_HOME"):
-        return Path(os.environ["REPAIR_HOME"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "repair"
 
 
 def _sha256(paths: list[Path], out: Path | None = None) -> str:

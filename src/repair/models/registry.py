@@ -1,8 +1,20 @@
-"""Named offline patients: which registry packages carry them and the sha256 of the assembled GGUF."""
+"""Named offline patients: which registry packages carry them and the sha256 of the assembled GGUF; and
+``repair_home``, where models, statistics and ledgers are kept (standard library only: the ledger's
+commands find their folder without importing torch)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+
+
+def repair_home() -> Path:
+    """``$REPAIR_HOME``, else ``$XDG_CACHE_HOME/repair``, else ``~/.cache/repair``."""
+    if os.environ.get("REPAIR_HOME"):
+        return Path(os.environ["REPAIR_HOME"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "repair"
 
 
 @dataclass(frozen=True)

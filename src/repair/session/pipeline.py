@@ -280,7 +280,7 @@ class Unlearning:
     def _stronger(self, kwargs: dict[str, Any], edit: Edit) -> dict[str, Any]:
         """The one escalation: the α search goes on above the α that was reached, or, at the engine's
         maximum already, runs again on a wider layer band."""
-        cfg = edit.meta.config or StampConfig()
+        cfg = edit.meta.stamp_config or StampConfig()
         amax, growth = cfg.alpha_max, cfg.alpha_growth
         alpha = edit.meta.alpha or amax
         out = dict(kwargs)

@@ -35,7 +35,9 @@ class SubjectEngine:
         from repair.edit.stamp2 import forget_subject
 
         cfg, stats = self.prepare(patient)
-        return forget_subject(patient, subject, cfg, stats, prompts, patient.ledger.active)
+        edit = forget_subject(patient, subject, cfg, stats, prompts, patient.ledger.active)
+        edit.meta.config = cfg  # the record keeps the settings it was made with
+        return edit
 
 
 def check(

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 
 from repair.edit.delta import Edit
-from repair.edit.ledger import maintenance, ops
-from repair.edit.ledger.files import LedgerBusyError, LedgerError, crashpoint, read_deltas
+from repair.edit.ledger import maintenance, ops, tensors
+from repair.edit.ledger.files import LedgerBusyError, LedgerError, crashpoint
 from repair.edit.ledger.history import History
 from repair.edit.ledger.store import GLOBAL, EditRecord, ShownEdit
 from repair.edit.record import EditMeta
@@ -165,7 +165,7 @@ class Ledger:
                     f"edit {rec.id} belongs to another base model (fingerprint {rec.fingerprint[:12]}…, "
                     f"this patient {self.fingerprint[:12]}…); refusing to apply it"
                 )
-            deltas = read_deltas(self.store.deltas, rec.id, rec.deltas_sha256, rec.deltas)
+            deltas = tensors.read_deltas(self.store.deltas, rec.id, rec.deltas_sha256, rec.deltas)
             for d, s in zip(deltas, rec.deltas, strict=True):
                 if tuple(s.shape) != self._shape(rec.id, d.layer, d.map):
                     raise LedgerError(
@@ -186,9 +186,10 @@ class Ledger:
             private = None
         meta = EditMeta.load(rec.meta)
         if private is not None:
-            meta = rec.meta.merged(private[0])
+            meta = rec.meta.merged(private.meta)
+            keys = tensors.forget_keys(private.data)
             for d in deltas:
-                d.keys = private[1].get(d.key)
+                d.keys = keys.get(d.key)
         return Edit(rec.id, deltas, meta=meta, timings=dict(rec.timings))
 
     # -- public API --------------------------------------------------------------------------
@@ -216,7 +217,7 @@ class Ledger:
                     self._dv = self.store.data_version()
                     if applied:
                         self._apply_checked(edit)
-                    rec, key = maintenance.stage(
+                    rec, key = tensors.stage(
                         self.store,
                         conn,
                         edit,
@@ -254,7 +255,7 @@ class Ledger:
         seq = 1 + max((r.seq for r in self._records.values()), default=0)
         self._records[edit.id] = EditRecord(
             id=edit.id, seq=seq, scope=scope, status="active", created=time.time(), fingerprint=self.fingerprint,
-            deltas_sha256="", deltas=maintenance.delta_shapes(edit), layers=edit.layers, maps=edit.maps,
+            deltas_sha256="", deltas=tensors.delta_shapes(edit), layers=edit.layers, maps=edit.maps,
             timings=dict(edit.timings), meta=EditMeta.load(public), forget_hmacs=[], private="sealed",  # no audit in memory
         )  # fmt: skip
         self._private[edit.id] = private
@@ -327,7 +328,7 @@ class Ledger:
         else:
             rec = self.store.record(edit_id)
             found = maintenance.private_part(self.store, rec.id) if reveal else None
-            private = found[0] if found is not None else None
+            private = found.meta.dump() if found is not None else None
         return ShownEdit(
             **dict(rec.model_copy(deep=True)), revealed=None if private is None else dict(private)
         )

@@ -14,6 +14,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from repair.edit.ledger.files import LedgerError, atomic_write_bytes, fsync_dir
+from repair.models.registry import repair_home
 
 NONCE = 12
 
@@ -28,8 +29,6 @@ def operator_key() -> bytes:
             raise LedgerError(
                 "REPAIR_OPERATOR_KEY must be hex; make one with: openssl rand -hex 32"
             ) from None
-    from repair.models.loader import repair_home
-
     path = repair_home() / "operator.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,6 @@
-"""Files of the ledger: atomic writes, delta files named by their content hash, and their checks on load."""
+"""Files of the ledger: atomic writes, delta files named by their content hash, what the index records of
+a delta. Standard library and pydantic only: reading a ledger never imports torch (the tensors are read
+and written in ``tensors``)."""
 
 from __future__ import annotations
 
@@ -7,13 +9,12 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
 from pydantic import BaseModel
-from safetensors.torch import load, save
 
-from repair.edit.delta import Edit, MapDelta
+if TYPE_CHECKING:
+    from repair.edit.delta import MapDelta
 
 
 class DeltaShape(BaseModel):
@@ -77,19 +78,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def delta_bytes(edit: Edit) -> bytes:
-    """The deltas (only what undo and re-apply need: no forget keys) as safetensors bytes."""
-    tensors: dict[str, torch.Tensor] = {}
-    for d in edit.deltas:
-        if d.dense is not None:
-            tensors[f"{d.key}.dense"] = d.dense.detach().float().contiguous()
-        else:
-            assert d.a is not None and d.b is not None
-            tensors[f"{d.key}.B"] = d.b.detach().float().contiguous()
-            tensors[f"{d.key}.A"] = d.a.detach().float().contiguous()
-    return save(tensors)
-
-
 def write_deltas(folder: Path, data: bytes) -> str:
     """Store ``data`` as ``folder/<sha256>.safetensors`` (atomic; an identical file is reused)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,43 +86,6 @@ def write_deltas(folder: Path, data: bytes) -> str:
     if not path.exists():
         atomic_write_bytes(path, data)
     return digest
-
-
-def read_deltas(folder: Path, edit_id: str, digest: str, spec: list[DeltaShape]) -> list[MapDelta]:
-    """The deltas of one edit, checked: the content hash, every tensor present, finite, and of the
-    shape the index recorded. A failure raises LedgerError naming the edit."""
-    path = folder / f"{digest}.safetensors"
-    if not path.exists():
-        raise LedgerError(f"edit {edit_id}: its delta file {path.name} is missing")
-    data = path.read_bytes()
-    if sha256_bytes(data) != digest:
-        raise LedgerError(f"edit {edit_id}: delta file {path.name} does not match its sha256 (corrupt)")
-    t = load(data)
-    out = []
-    for s in spec:
-        key = f"layers.{s.layer}.{s.map}"
-        try:
-            if s.kind == "dense":
-                d = MapDelta(s.layer, s.map, dense=t[f"{key}.dense"])
-            else:
-                d = MapDelta(s.layer, s.map, b=t[f"{key}.B"], a=t[f"{key}.A"])
-        except KeyError as e:
-            raise LedgerError(f"edit {edit_id}: delta file lacks tensor {e.args[0]}") from None
-        check_delta(edit_id, d, tuple(s.shape))
-        out.append(d)
-    return out
-
-
-def check_delta(edit_id: str, d: MapDelta, shape: tuple[int, ...]) -> None:
-    parts = [d.dense] if d.dense is not None else [d.b, d.a]
-    if not all(p is not None and torch.isfinite(p).all() for p in parts):
-        raise LedgerError(f"edit {edit_id}: the delta of layer {d.layer} {d.map} is not finite (NaN or Inf)")
-    got = tuple(d.dense.shape) if d.dense is not None else (d.b.shape[0], d.a.shape[1])  # type: ignore[union-attr]
-    lora_ok = d.dense is not None or d.b.shape[1] == d.a.shape[0]  # type: ignore[union-attr]
-    if got != shape or not lora_ok:
-        raise LedgerError(
-            f"edit {edit_id}: the delta of layer {d.layer} {d.map} has shape {got}, expected {shape}"
-        )
 
 
 def dumps(obj: Any) -> str:

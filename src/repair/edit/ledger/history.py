@@ -7,12 +7,31 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from repair.edit.ledger.crypto import seal, unseal
 from repair.edit.ledger.files import LedgerError
 from repair.edit.ledger.store import GLOBAL, Store
 
 FORGOTTEN = "[forgotten]"
 COLUMNS = ("role", "kind", "time", "edit_id", "outcome")
+
+
+class Turn(BaseModel):
+    """One turn of a session as its history shows it (``public_turn``; ``GET /v1/history``). A key is
+    shown only where the turn has it: dump with ``exclude_unset``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int | None = None  # its row in the database (a session without a folder has none)
+    role: str
+    content: str | None  # FORGOTTEN for a forgotten turn
+    kind: str | None = None  # the reply's kind: chat, unlearn, confirm, ...
+    time: float | None = None
+    edit_id: str | None = None  # the edit an acknowledgement reports
+    outcome: str | None = None
+    redacted_by: str | None = None  # the edit that hides it from the context
+    stale_by: str | None = None  # a reply given while an edit that was since undone was on
 
 
 class History:

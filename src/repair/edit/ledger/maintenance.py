@@ -1,4 +1,5 @@
-"""Writing an edit's rows and files, purging its private part, and tidying a folder after a crash."""
+"""Reading and purging an edit's private part, and tidying a folder after a crash (standard library and
+pydantic only; an edit's rows and files are written by ``tensors.stage``)."""
 
 from __future__ import annotations
 
@@ -7,62 +8,25 @@ import shutil
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, Field
 
-from repair.edit.delta import Edit
-from repair.edit.ledger.crypto import seal, unseal
-from repair.edit.ledger.files import DeltaShape, crashpoint, delta_bytes, dumps, write_deltas
-from repair.edit.ledger.private import forget_hmacs, pack, unpack
-from repair.edit.ledger.store import GLOBAL, EditRecord, Status, Store
+from repair.edit.ledger.crypto import unseal
+from repair.edit.ledger.files import atomic_write_bytes, crashpoint
+from repair.edit.ledger.private import PrivatePart
+from repair.edit.ledger.store import Store
 from repair.edit.record import EditMeta
 
 BACKUP_PREFIX = "backup-"
 
 
-def delta_shapes(edit: Edit) -> list[DeltaShape]:
-    return [DeltaShape.of(d) for d in edit.deltas]
-
-
-def stage(
-    store: Store,
-    conn: sqlite3.Connection,
-    edit: Edit,
-    *,
-    fingerprint: str,
-    scope: str = GLOBAL,
-    status: Status = "active",
-    created: float | None = None,
-    force_key: bool = False,
-) -> tuple[EditRecord, bytes | None]:
-    """Write the edit's delta file and key and insert its row (inside the caller's transaction). Returns
-    the record and the edit's key (None when nothing private was kept)."""
-    public, private = edit.meta.split()
-    digest = write_deltas(store.deltas, delta_bytes(edit))
-    crashpoint("commit:after-delta")
-    key = sealed = None
-    if force_key or private or any(d.keys is not None for d in edit.deltas):
-        key = store.keys.create(edit.id)
-        crashpoint("commit:after-key")
-        sealed = seal(key, pack(edit, private), edit.id)
-    rec = EditRecord(
-        id=edit.id, seq=store.next_seq(conn), scope=scope, status=status, created=created or time.time(),
-        fingerprint=fingerprint, deltas_sha256=digest, deltas=delta_shapes(edit), layers=edit.layers,
-        maps=edit.maps, timings=dict(edit.timings), meta=EditMeta.load(json.loads(dumps(public))),
-        forget_hmacs=forget_hmacs(edit.meta),
-    )  # fmt: skip
-    store.insert(conn, rec, sealed)
-    store.bump(conn)
-    return rec, key
-
-
-def private_part(store: Store, edit_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(private meta, forget keys by delta) of an edit, or None once purged (or never kept)."""
+def private_part(store: Store, edit_id: str) -> PrivatePart | None:
+    """An edit's private part (its forgotten text; the forget keys as bytes), or None once purged (or never
+    kept)."""
     blob, key = store.sealed(edit_id), store.keys.get(edit_id)
     if blob is None or key is None:
         return None
-    return unpack(unseal(key, blob, edit_id))
+    return PrivatePart.of(unseal(key, blob, edit_id))
 
 
 def purge_locked(store: Store, conn: sqlite3.Connection, ids: list[str]) -> None:
@@ -161,8 +125,6 @@ def scrub_backups(root: Path, ids: list[str] | None) -> None:
 
 
 def _scrub_history(path: Path, ids: set[str], texts: set[str]) -> None:
-    from repair.edit.ledger.files import atomic_write_bytes
-
     data = json.loads(path.read_text())
     turns = data.get("turns", [])
     drop = set()

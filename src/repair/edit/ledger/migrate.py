@@ -10,13 +10,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load
-
-from repair.edit.delta import Edit, MapDelta
-from repair.edit.ledger.files import LedgerError, crashpoint, fsync_dir, sha256_bytes
-from repair.edit.ledger.maintenance import BACKUP_PREFIX, stage
+from repair.edit.ledger.files import LedgerError, crashpoint, fsync_dir
+from repair.edit.ledger.history import History
+from repair.edit.ledger.maintenance import BACKUP_PREFIX
 from repair.edit.ledger.store import Store
-from repair.edit.record import EditMeta
 
 V1 = "repair-ledger/1"
 REQUIRED = (
@@ -54,24 +51,6 @@ def _read(path: Path, fingerprints: set[str] | None) -> dict[str, Any]:
     return m
 
 
-def _edit(root: Path, m: dict[str, Any]) -> Edit:
-    path = root / m["deltas_file"]
-    if not path.exists():
-        raise LedgerError(f"ledger manifest {m['id']} names {path.name}, which is missing")
-    data = path.read_bytes()
-    if sha256_bytes(data) != m["deltas_sha256"]:
-        raise LedgerError(f"delta file {path} does not match its manifest's sha256 (corrupt)")
-    t = load(data)
-    deltas = []
-    for s in m["deltas"]:
-        key = f"layers.{s['layer']}.{s['map']}"
-        parts = (
-            {"dense": t[f"{key}.dense"]} if s["kind"] == "dense" else {"b": t[f"{key}.B"], "a": t[f"{key}.A"]}
-        )
-        deltas.append(MapDelta(s["layer"], s["map"], keys=t.get(f"{key}.keys"), **parts))
-    return Edit(m["id"], deltas, meta=EditMeta.load(m.get("meta")), timings=m.get("timings", {}))
-
-
 def _backup(root: Path, files: list[Path]) -> Path:
     """Copy the old files to ``backup-v1`` (made whole under a temporary name, then renamed)."""
     dst = root / f"{BACKUP_PREFIX}v1"
@@ -94,13 +73,15 @@ def needs_migration(store: Store, conn: sqlite3.Connection) -> bool:
 
 def migrate(store: Store, conn: sqlite3.Connection, fingerprint: str, aliases: set[str]) -> int:
     """Inside the caller's write transaction: import every v1 manifest in order. Returns the count."""
+    from repair.edit.ledger.tensors import legacy_edit, stage  # only a v1 ledger loads the tensor side
+
     root = store.root
     manifests = [_read(p, {fingerprint, *aliases} if fingerprint else None) for p in legacy_manifests(root)]
     files = [root / f"{m['id']}.json" for m in manifests] + [root / m["deltas_file"] for m in manifests]
     _backup(root, [f for f in files if f.exists()])
     crashpoint("migrate:after-backup")
     for m in sorted(manifests, key=lambda m: m["seq"]):
-        edit = _edit(root, m)
+        edit = legacy_edit(root, m)
         rec, _ = stage(
             store,
             conn,
@@ -128,8 +109,6 @@ def remove_legacy(store: Store) -> None:
 def migrate_history(store: Store, path: Path) -> int:
     """Import a session's ``history.json`` (``repair-session/1``) into the database: turns hidden by an
     active edit are sealed under its key. The file is copied to the backup first, then removed."""
-    from repair.edit.ledger.history import History
-
     data = json.loads(path.read_text())
     turns = data.get("turns", [])
     with store.write() as conn:

@@ -1,6 +1,7 @@
-"""Operations on a ledger folder that need no model: open (migrate, tidy), undo, audit, doctor, retention.
-``repair edits list|show|undo|purge|audit|doctor|retention`` use these; a running server sees their
-changes on its next request (``Ledger.sync``)."""
+"""Operations on a ledger folder that need no model: open (migrate, tidy), undo, audit, retention.
+``repair edits list|show|undo|purge|audit|retention`` use these (``doctor`` reads tensors: ``tensors``); a
+running server sees their changes on its next request (``Ledger.sync``). Standard library and pydantic
+only, but for a v1 ledger's migration."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 from repair.edit.ledger.crypto import text_hmac
-from repair.edit.ledger.files import LedgerError, crashpoint, read_deltas
+from repair.edit.ledger.files import LedgerError, crashpoint
 from repair.edit.ledger.history import History
 from repair.edit.ledger.maintenance import Tidy, backups, cleanup, finish_purge, scrub_backups
 from repair.edit.ledger.migrate import migrate, needs_migration, remove_legacy
@@ -79,35 +79,6 @@ def audit(store: Store, text: str) -> list[EditRecord]:
     """The edits that forgot ``text`` (matched by its HMAC under the operator key; case and spacing aside)."""
     h = text_hmac(text)
     return [r for r in store.records() if h in r.forget_hmacs]
-
-
-def check(store: Store, rec: EditRecord, shape_of: Any = None) -> str | None:
-    """Why an edit cannot be applied (its delta file missing, corrupt, not finite, of the wrong shape for the
-    model), or None."""
-    try:
-        deltas = read_deltas(store.deltas, rec.id, rec.deltas_sha256, rec.deltas)
-        for d in deltas if shape_of is not None else []:
-            want = shape_of(rec.id, d.layer, d.map)
-            got = tuple(d.dense.shape) if d.dense is not None else (d.b.shape[0], d.a.shape[1])  # type: ignore[union-attr]
-            if tuple(want) != got:
-                raise LedgerError(
-                    f"edit {rec.id}: the delta of layer {d.layer} {d.map} has shape {got}, "
-                    f"but this model's map is {tuple(want)}"
-                )
-    except LedgerError as e:
-        return str(e)
-    return None
-
-
-def doctor(store: Store, quarantine: bool = False, shape_of: Any = None) -> dict[str, str]:
-    """Problems of the active edits by id; with ``quarantine`` (the user's consent) each failing edit is set
-    aside (status "quarantined": never applied, still listed with its problem) so that the rest load."""
-    problems = {r.id: p for r in store.records() if r.status == "active" and (p := check(store, r, shape_of))}
-    if quarantine and problems:
-        with store.write() as conn:
-            for eid, why in problems.items():
-                store.set_status(conn, eid, "quarantined", problem=why)
-    return problems
 
 
 def set_retention(store: Store, seconds: float | None) -> Tidy:

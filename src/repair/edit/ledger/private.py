@@ -1,15 +1,13 @@
 """What of an edit is public (kept in the index in plain) and what is private (sealed under the edit's
-key): the forgotten text and everything derived from it that undo does not need."""
+key): the forgotten text and everything derived from it that undo does not need. Standard library and
+pydantic only: the forgotten text is read without torch (the forget keys, tensors, in ``tensors``)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import torch
-from safetensors.torch import load, save
+from pydantic import BaseModel, ConfigDict
 
-from repair.edit.delta import Edit
 from repair.edit.ledger.crypto import operator_key, text_hmac
 from repair.edit.record import EditMeta
 
@@ -21,17 +19,20 @@ def forget_hmacs(meta: EditMeta) -> list[str]:
     return sorted({text_hmac(t, key) for t in texts})
 
 
-def pack(edit: Edit, private: dict[str, Any]) -> bytes:
-    """The private meta and the forget keys (activations of the forgotten text), as safetensors bytes."""
-    tensors = {
-        f"{d.key}.keys": d.keys.detach().float().contiguous() for d in edit.deltas if d.keys is not None
-    }
-    return save(tensors, metadata={"private": json.dumps(private, default=str)})
+class PrivatePart(BaseModel):
+    """An edit's sealed part, opened: ``meta`` holds ``EditMeta``'s private fields (the forgotten text, the
+    full verdict); ``data`` is the safetensors blob that carries it in its header with the forget keys
+    (``tensors.forget_keys`` reads those)."""
 
+    model_config = ConfigDict(frozen=True)
 
-def unpack(data: bytes) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    tensors = load(data)
-    n = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8 : 8 + n])
-    private = json.loads((header.get("__metadata__") or {}).get("private", "{}"))
-    return private, {k.removesuffix(".keys"): v for k, v in tensors.items()}
+    meta: EditMeta
+    data: bytes
+
+    @classmethod
+    def of(cls, data: bytes) -> PrivatePart:
+        """Read the header alone (8-byte length, then JSON): no tensor is loaded."""
+        n = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + n])
+        private = json.loads((header.get("__metadata__") or {}).get("private", "{}"))
+        return cls(meta=EditMeta.load(private), data=data)
