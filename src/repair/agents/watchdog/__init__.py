@@ -16,7 +16,8 @@ A cascade, so that ordinary chat costs ~20 ms on one CPU thread:
 
 The package: `classifier` (MiniLM + lexical head), `schema` (`Verdict`, `Extraction`), `llm` (the LLM
 extractor's prompt, parser and backends), `signals` (the issue-21 rule signals beside the classifier),
-`rules` (`RuleExtractor`), `history` (turn pairs and what a pointer means), `selfname`, `foreign` (fr/de/es/it/pt/nl/pl/sv/tr rules), `lang` (offline language identification, optional) and `cascade` (`Watchdog`). Every name is re-exported here.
+`rules` (`RuleExtractor`), `history` (turn pairs and what a pointer means), `context` (targets that lie in earlier
+turns: the answer to "what should I forget?", the user named in the history), `selfname`, `foreign` (fr/de/es/it/pt/nl/pl/sv/tr rules), `lang` (offline language identification, optional) and `cascade` (`Watchdog`). Every name is re-exported here.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from .classifier import IntentClassifier
+from .context import edits_a_draft, followup_target
 from .history import _grounded, find_in_history, turn_pairs
 from .lang import detect_language
 from .llm import extractor_messages, parse_extraction
@@ -126,7 +127,13 @@ class Watchdog:
             ext, llm_error = self._llm(pairs, message)
             llm_s = time.perf_counter() - t
         # High-precision rules beside the classifier: formal erasure requests, corrections, other languages.
-        unlearn = (p >= self.threshold and not plain_question(message)) or rule_request(message, len(pairs))
+        unlearn = (
+            (p >= self.threshold and not plain_question(message))
+            or rule_request(message, len(pairs))
+            or followup_target(message, pairs) is not None  # the answer to "what should I forget?"
+        )
+        if unlearn and edits_a_draft(message, pairs) and self.rules.target_of(message)[1]:
+            unlearn = False  # "bórralo" after "Escríbeme un poema": the poem goes, not knowledge
         llm_decided = False
         if ext is not None and p < hi:  # unsure band
             if (

@@ -22,15 +22,18 @@ from .selfname import _NAME, _NOT_NAME, self_name
 # meine Daten löschst", "vorrei che cancellassi"); never the first person ("j'oublie", "ich vergesse").
 _F_VERB = (
     r"oublie|oublies|oubliez|oublier|efface|effaces|effacez|effacer|supprime|supprimes|supprimez|supprimer"
-    r"|retirez|retirer|enl[èe]ve|enlevez|enlever"  # fr
+    r"|retirez|retirer|enl[èe]ve|enlevez|enlever|d[ée]sapprends|d[ée]sapprenez|d[ée]sapprendre"  # fr
+    r"|retire(?=\s+(?:ce|cet|cette|ces|[çc]a|cela|le|la|les|l['’]|tout|toute|tous|mon|ma|mes)\b)"  # fr, not English
+    r"|verlerne|verlernen|nimm(?=[^.!?]*\b(?:raus|heraus|weg)\b)"  # de ("nimm das aus dem Modell raus")
     r"|vergiss|vergisst|vergessen|l[öo]sch|l[öo]sche|l[öo]schst|l[öo]schen|entferne|entfernst|entfernen"  # de
     r"|olvida|olvide|olvides|olvidad|olvidar|olv[ií]date|olv[ií]dese|b[oó]rra\w*|b[oó]rre\w*|elimina|elimine|elimines|eliminar"
-    r"|suprime|suprima|suprimir|quita|quitar"  # es
+    r"|suprime|suprima|suprimir|quita|quitar|desaprende|desaprenda|desaprender|olv[ií]dame|olv[ií]denme"  # es/pt
+    r"|elim[ií]na(?:me|la|las|lo|los)|qu[ií]ta(?:me|la|las|lo|los)|supr[ií]me(?:me|la|las|lo|los)"  # es, a clitic
     r"|dimentica|dimentichi|dimenticare|dimenticati|dimenticass\w+|cancella|cancelli|cancellare|cancellass\w+|elimini"
     r"|eliminare|rimuovi|rimuova|rimuovere"  # it
     r"|esquece|esque[çc]a|esque[çc]as|esquecer|apaga|apague|apagues|apagar|remova|remover|exclua|excluir"  # pt
     r"|tira|tire|retira|remove(?=\s+(?:essa|esse|esta|este|isso|isto|essas|esses)\b)"  # pt; "remove" alone is English
-    r"|togli|tolga|togliere"  # it
+    r"|togli|tolga|togliere|dimentica(?:mi|la|lo|li|le)|cancella(?:mi|la|lo|li|le)|disimpara|disimparare"  # it
     r"|vergeet|vergeten|verwijder|verwijderen|wis|wissen|haal"  # nl
     r"|zapomnij|zapomnijcie|zapomnie[ćc]|usu[ńn]|usu[ńn]cie|usun[ąa][ćc]|wyma[żz]|wymaza[ćc]|skasuj|skasowa[ćc]"  # pl
     r"|gl[öo]m|gl[öo]mma|(?<!jag )gl[öo]mmer|radera|ta bort"  # sv ("jag glömmer alltid" is the speaker)
@@ -61,7 +64,7 @@ _F_MEMORY = re.compile(
     re.I,
 )
 _F_ALL_ABOUT = re.compile(
-    r"\b(?:tout ce (?:que (?:tu sais|vous savez)|qui concerne)|ce que (?:tu sais|vous savez)"
+    r"\b(?:tout ce (?:que (?:tu sais|vous savez)|qui concerne)|ce que (?:tu sais|vous savez)|tout sur"
     r"|alles,? (?:was (?:du|sie)|über)|(?:todo )?lo que sab(?:es|e)|todo sobre"
     r"|tutto (?:su|quello che sai|ci[òo] che sai)|quello che sai|tudo (?:sobre|o que)|o que (?:voc[êe] sabe|sabes)"
     r"|alles (?:over|wat)|wat je weet|lo que sepas|todo lo que|tout ce que|alles was|tutto ci[òo]|tudo o que"
@@ -88,12 +91,53 @@ _F_SELF = re.compile(
     r"|che mi riguarda|over mij|(?:mes|meine|mis|i miei|os meus|mijn) (?:\w+ )?(?:donn[ée]es|daten|datos|dati"
     r"|dados|gegevens|informations|informationen)"
     r"|o mnie|moich danych|moje dane|o mojej firmie|om mig|mina (?:person)?uppgifter|om mitt f[öo]retag"
-    r"|hakk[ıi]mda|ki[şs]isel verilerim\w*|[şs]irketim hakk[ıi]nda)\b",
+    r"|hakk[ıi]mda|ki[şs]isel verilerim\w*|[şs]irketim hakk[ıi]nda"
+    # "forget me": "olvídame", "oublie-moi", "vergiss mich", "dimenticami", "esquece-me"
+    r"|olv[ií]d(?:a|e|en)me|b[oó]rr(?:a|e|en)me|(?:oublie[sz]?|efface[sz]?|supprime[sz]?)-moi|vergiss mich"
+    r"|vergessen sie mich|dimenticami|cancellami|esque[çc](?:e|a)-me|apag(?:a|ue)-me|vergeet (?:mij|me)"
+    r"|zapomnij (?:o )?mnie|gl[öo]m mig)\b",
     re.I,
 )
+# A delete verb with an object clitic after an answer: "bórrala", "elimínalo", "supprime-la", "cancellalo",
+# "apaga-o" (delete her / it). Not a forget verb: "olvídalo", "dimenticalo" mean "never mind".
+_F_CLITIC = re.compile(
+    r"\b(?:b[oó]rra(?:la|las|lo|los)|elim[ií]na(?:la|las|lo|los)|qu[ií]ta(?:la|las|lo|los)|supr[ií]me(?:la|las|lo|los)"
+    r"|(?:efface|supprime)[sz]?-(?:la|le|les)|cancella(?:la|lo|li|le)|(?:apaga|apague|remove)-(?:a|o|as|os))\b",
+    re.I,
+)
+# The answer called wrong (a correction asking for removal): "c'est faux", "das stimmt nicht", "es
+# mentira", "sbagliato", "está errada", "klopt niet", "nieprawda", "stämmer inte", "yanlış".
+_F_WRONG = re.compile(
+    r"\b(?:faux|fausse|n['’]importe quoi|erron[ée]e?s?|inexacte?s?|pas vrai|diffamatoire|mensonge"
+    r"|stimmt nicht|falsch\w*|unwahr|gelogen|erfunden|verleumd\w*"
+    r"|falso|falsa|mentira|incorrect[oa]|err[óo]ne[oa]|equivocad[oa]|est[áa] mal|no es (?:cierto|verdad)"
+    r"|inventad[oa]|difamatori[oa]|sbagliat[oa]|non [èe] vero|errat[oa]|inventat[oa]|diffamatori[oa]"
+    r"|errad[oa]|n[ãa]o [ée] verdade|incorret[oa]|difamat[óo]ri[oa]"
+    r"|klopt niet|onjuist|onwaar|nieprawda|b[łl][ęe]dn\w*|fa[łl]szyw\w*|st[äa]mmer inte|felaktig\w*|osant"
+    r"|yanl[ıi][şs]|do[ğg]ru de[ğg]il)(?!\w)",
+    re.I,
+)
+# A question that asks about deleting (an infinitive, no "you"): "¿Cuánto tarda Google en borrar mis datos?"
+_F_YOU = re.compile(
+    r"\b(?:tu|te|toi|vous|du|dich|dir|sie|t[úu]|puedes|podr[íi]as?|pourrais|pourriez|peux|pouvez|kannst"
+    r"|k[öo]nntest|k[öo]nnen|puoi|potresti|pu[òo]|podes|pode|podia|poderia|podias|voc[êe]|je|jij|u|kun|kan du"
+    r"|kan ni|mo[żz]esz|czy|m[ıi]s[ıi]n|bilir misin)\b|\b(?:peux|pouvez|pourrais|pourriez)-(?:tu|vous)\b",
+    re.I,
+)
+_F_INFINITIVE = re.compile(r"(?:er|ir|ar|re|en|ać|ić|ąć|eć|ma)$", re.I)
+
+
+def _asks_about_deleting(message: str) -> bool:
+    """A question whose forget/delete verbs are all infinitives and that addresses no "you"."""
+    if not message.rstrip().endswith("?") or _F_YOU.search(message):
+        return False
+    return all(_F_INFINITIVE.search(m.group()) for m in _F_VERB_RE.finditer(message))
+
+
 _F_DEM_NOUN = re.compile(
     r"\b(?:ce(?!\s+qu)|cet|cette|ces|diese[rsnm]?|ese|esa|esos|esas|este|esta|questo|questa|quel(?!\s+che)|quella|quello(?!\s+che)|esse|essa"
-    r"|deze|dit|dat|ten|t[ęe]|tego|tej|den|det|denna|detta|den d[äa]r|det d[äa]r|bu|şu)\s+(?:\w+\s+){0,2}?\w{3,}",
+    r"|deze|dit|dat|ten|t[ęe]|tego|tej|den|det|denna|detta|den d[äa]r|det d[äa]r|bu|şu)\s+(?:\w+\s+){0,2}?\w{3,}"
+    r"|\b(?:quell|quest|cett)['’]\w{3,}",  # "quell'indirizzo", "quest'informazione"
     re.I,
 )
 _F_ART = (
@@ -137,7 +181,7 @@ def _f_name(message: str) -> str | None:
 _F_FORGET_NAME = re.compile(
     rf"(?i:(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|olvidad|olv[ií]date|olv[ií]dese"
     rf"|dimentica|dimentichi|dimenticati|esquece|esque[çc]a|esquece-te|esque[çc]a-se|vergeet|zapomnij|gl[öo]m)\s+"
-    rf"(?:(?:{_F_ABOUT}|de)\s+)?"
+    rf"(?:(?:{_F_ABOUT}|de|tout sur|alles über|todo sobre|tutto su|tudo sobre)\s+)?"
     rf"{_F_ART}){_NAME}"
 )
 _F_FORGET_DEM = re.compile(
@@ -152,7 +196,11 @@ _F_ANSWER_NOUN = re.compile(
     r"|detalle|dettaglio|detalhe|gegeven|fait|fakt|hecho|fatto|facto|feit"
     r"|adresse|adres|direcci[óo]n|indirizzo|morada|endere[çc]o|num[ée]ro|numero|nummer|t[ée]l[ée]phone|telefoon"
     r"|e-?mail|courriel|correo|salaire|gehalt|sueldo|salario|stipendio|sal[áa]rio|salaris|voto|nota|cijfer"
-    r"|numer|numr|odpowied|pensj|svar|uppgift|l[öo]n|bilgi|cevab|cevap|yan[ıi]t|numara)\w*\b"
+    r"|numer|numr|odpowied|pensj|svar|uppgift|l[öo]n|bilgi|cevab|cevap|yan[ıi]t|numara"
+    # a rumour, a claim, an age, a date, a code, a diagnosis: "dieses Gerücht", "quella notizia sull'età"
+    r"|notizi|notici|not[íi]ci|nouvelle|rumeur|ger[üu]cht|rumor|boato|pettegolezz|chisme|bulo|l[ée]gende|leyenda"
+    r"|leggend|lenda|affirmation|afirmaci|affermazion|afirma[çc]|behauptung|aussage|mensonge|mentira|menzogna"
+    r"|l[üu]ge|diagn|et[àa]|edad|[âa]ge|idade|alter|fecha|datum|data|code|c[óo]digo|codice)\w*\b"
     r"|\b\w+(?:angabe|antwort|nummer|adresse|daten)\b",
     re.I,
 )
@@ -167,6 +215,19 @@ def _dem_near_verb(message: str) -> bool:
     return False
 
 
+def _dem_answer(message: str) -> bool:
+    """A demonstrative + a word for an answer anywhere in the message ("Dieses Gerücht ... Vergiss das")."""
+    return any(_F_ANSWER_NOUN.search(m.group()) for m in _F_DEM_NOUN.finditer(message))
+
+
+_F_ABOUT_MINE = re.compile(
+    rf"\b{_F_ABOUT}\s+(?:mon|ma|mes|mein\w*|mi|la mia|il mio|o meu|a minha|mijn)\s+(?:entreprise|soci[ée]t[ée]"
+    r"|boutique|magasin|restaurant|firma|unternehmen|laden|gesch[äa]ft|empresa|tienda|negocio|azienda|negozio"
+    r"|loja|bedrijf|winkel|zaak)\b",
+    re.I,
+)
+
+
 def foreign_verb(message: str) -> bool:
     """A fr/de/es/it/pt/nl/pl/sv/tr forget or delete verb anywhere in the message (routes the turn to the LLM)."""
     return bool(_F_VERB_RE.search(message))
@@ -175,11 +236,12 @@ def foreign_verb(message: str) -> bool:
 def foreign_request(message: str, n_turns: int = 1) -> bool:
     """An fr/de/es/it/pt/nl/pl/sv/tr forget-delete request in imperative form with a target signal."""
     message = _F_PERFECT.sub(" ", message)
-    if not _F_VERB_RE.search(message) or _F_HOWTO.match(message):
+    if not _F_VERB_RE.search(message) or _F_HOWTO.match(message) or _asks_about_deleting(message):
         return False
-    dem = bool(n_turns and _dem_near_verb(message))
+    dem = bool(n_turns and (_dem_near_verb(message) or _dem_answer(message)))
     return bool(
-        _F_MEMORY.search(message)
+        (n_turns and (_F_WRONG.search(message) or _F_CLITIC.search(message)))
+        or _F_MEMORY.search(message)
         or _F_ALL_ABOUT.search(message)
         or _F_SELF.search(message)
         or (dem and (_F_FORGET_DEM.search(message) or _F_ANSWER_NOUN.search(message)))
@@ -202,9 +264,9 @@ def foreign_target(message: str) -> tuple[str | None, bool]:
         return None, True  # "supprime cette réponse", "bórralo de tu memoria": the answer just given
     name = _f_name(message)
     own = self_name(message)
-    if (
-        name and own and name.endswith(own)
-    ):  # "über meine Firma Holzwerk Berger": the business, not "Firma ..."
+    # "über meine Firma Holzwerk Berger": the business, not "Firma ..."; "C'est Apolline Marchal ... oublie
+    # tout sur ma boutique, Les Jardins d'Apolline": the business the request is about, not the speaker
+    if name and own and (name.endswith(own) or _F_ABOUT_MINE.search(message)):
         return own, False
     if name:
         return name, False

@@ -70,7 +70,7 @@ def _grounded(target: str, message: str, pairs: list[tuple[str, str]]) -> bool:
 _DEM_PHRASE = re.compile(
     r"\b(?:that|this|those|these|ce|cet|cette|ces|diese[rsnm]?|ese|esa|este|esta|questo|questa|quel|quella|quello"
     r"|esse|essa|deze|dit|dat|ten|tę|tego|tej|den där|det där|denna|detta|den|det|bu|şu)\s+"
-    r"((?:[\w'\-]+\s+){0,3}?[\w'\-]+)",
+    r"((?:[\w'\-]+\s+){0,3}?[\w'\-]+)|\b(?:quell|quest|cett)['’]((?:[\w'\-]+\s+){0,3}?[\w'\-]+)",
     re.I,
 )
 # "the address you dug up", "the trivia you gave me": an answer named by what the model did with it
@@ -96,12 +96,62 @@ _DIGIT_NOUN = re.compile(
 )
 
 
+# What kind of thing a pointer names, and what an answer that holds one looks like: "die Adresse von
+# vorhin" is the newest answer with a street and a house number, "that age" the one with "47 anni",
+# "a data de nascimento" the one with a year, "tę informację o pensji" the one with an amount earned.
+_STREET = (
+    r"stra(?:ß|ss)e|str|street|st|road|rd|avenue|ave|lane|drive|close|gardens|rue|impasse|all[ée]e|boulevard|calle"
+    r"|avenida|plaza|paseo|via|viale|piazza|corso|rua|travessa|largo|straat|laan|gracht|gatan|v[äa]gen|ulica|ul"
+    r"|sokak|caddesi|mahallesi"
+)
+_CUES = [
+    (
+        re.compile(
+            r"\b(?:address|\w*adresse|adres\w*|direcci[óo]n|indirizzo|morada|endere[çc]o|adress\w*)\b", re.I
+        ),
+        re.compile(
+            rf"\b(?:{_STREET})\b\.?[^.;]{{0,40}}?\d|\d+[a-z]?,?\s+(?:[\w'’\-]+\s+){{0,2}}?(?:{_STREET})\b"
+            r"|\w(?:stra(?:ß|ss)e|gasse|weg|platz|straat|gatan|v[äa]gen)\s+\d",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(
+            r"\b(?:salary|salaries|pay|wages?|earnings|salaire|\w*gehalt|verdienst|sueldo|salario|stipendio|sal[áa]rio"
+            r"|salaris|pensj\w*|zarobk\w*|l[öo]n\w*|maa[şs]\w*)\b",
+            re.I,
+        ),
+        re.compile(
+            r"\d[\d.,\s]*\s*(?:€|euros?|eur|£|\$|dollars?|pounds?|z[łl]\w*|tysi[ęe]cy|kr(?:onor)?|lira|tl|reais"
+            r"|francs?)\b|[€£$]\s*\d|\b(?:earns?|gagne|verdient|cobra|guadagna|ganha|zarabia|tj[äa]nar|kazan\w*)\b",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(r"\b(?:age|[âa]ge|alter|edad|et[àa]|idade|wiek\w*|[åa]lder\w*|ya[şs][ıi]\w*)(?!\w)", re.I),
+        re.compile(
+            r"\b\d{1,3}\s*(?:years?|yrs|ans|jahre?\w*|a[ñn]os|anni|anos|lat|[åa]r|ya[şs]\w*)\b"
+            r"|\b(?:aged?|is|est|ist|ha|tem|tiene|ma|[äa]r)\s+\d{1,3}\b(?![\d.,])",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(
+            r"\b(?:date|year|birthday|data|fecha|datum|ann[ée]e|anno|a[ñn]o|ano|nascimento|naissance|geburt\w*"
+            r"|nacimiento|nascita|geboortedatum|urodzin\w*|f[öo]delse\w*|do[ğg]um)\b",
+            re.I,
+        ),
+        re.compile(r"\b(?:1[0-9]|20)\d{2}\b"),
+    ),
+]
+
+
 def _pointed_turn(message: str, pairs: list[tuple[str, str]]) -> int:
     """The turn a pointer means: the last one, unless its noun ("that phone number") fits only an earlier
     answer, then the newest such answer."""
     want: set[str] = set()
     for m in [*_DEM_PHRASE.finditer(message), *_YOU_DID.finditer(message)]:
-        want |= _stems(m.group(1)) - {w[:5] for w in _GENERIC}
+        want |= _stems(m.group(1) or m.group(2) or "") - {w[:5] for w in _GENERIC}
     last = len(pairs) - 1
     if len(pairs) < 2:
         return last
@@ -110,6 +160,11 @@ def _pointed_turn(message: str, pairs: list[tuple[str, str]]) -> int:
     for i in range(last - 1, -1, -1):
         if want & _stems(" ".join(pairs[i])):  # "that octopus fact": the turn that asked about octopuses
             return i
+    for noun, cue in _CUES:
+        if noun.search(message):
+            fits = [i for i, (_, a) in enumerate(pairs) if cue.search(a)]
+            if fits:
+                return fits[-1]
     digits = [i for i, (_, a) in enumerate(pairs) if re.search(r"\d{2,}", a)]
     if _DIGIT_NOUN.search(message) and digits and last not in digits:
         return digits[-1]

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from .context import followup_target, self_in_history
 from .history import _GENERIC, _YOU_DID, _pointed_turn, find_in_history
 from .schema import ProbeFn
 from .selfname import _NOT_NAME
@@ -292,6 +293,22 @@ class RuleExtractor:
                 return caps[0], False
         return None, True  # an unlearn request with no named subject refers to what was just said
 
+    def _target_in_context(self, message: str, pairs: list[tuple[str, str]]) -> tuple[str | None, bool]:
+        """`target_of`, reading the history where the message alone does not say what: the answer to
+        "what should I forget?", and "forget me" from a user whom an earlier turn names. A turn about the
+        user comes back as (its 1-based number as text, True)."""
+        follow = followup_target(message, pairs)
+        if follow:
+            return follow, False
+        target, deictic = self.target_of(message)
+        if pairs and (target is None or SELF_REF.match(target.strip()) or _MINE.search(target)):
+            who, at = self_in_history(message, pairs)
+            if who:
+                return who, False
+            if at is not None:
+                return str(at + 1), True
+        return target, deictic
+
     def resolve(
         self,
         message: str,
@@ -305,7 +322,9 @@ class RuleExtractor:
         if target is not None and _DEICTIC.match(target.strip(" .!?")):
             target = None  # an LLM that answers "that" has not named a subject
         if target is None and turn is None:
-            target, deictic = self.target_of(message)
+            target, deictic = self._target_in_context(message, pairs)
+            if deictic and target is not None:  # the turn about the user ("lol that's me")
+                target, deictic, turn = None, False, int(target)
         if turn is not None and 1 <= turn <= len(pairs):
             p = pairs[turn - 1]
             return Resolution(target or subject_of_prompt(p[0]), "history", [p], [])

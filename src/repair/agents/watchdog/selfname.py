@@ -9,7 +9,7 @@ import re
 
 # A name: 1-4 capitalised words, initials ("Annie M.G. Schmidt") only between two of them (unicode letters, hyphens, apostrophes), after an optional title.
 _TITLE = r"(?:(?:Mrs|Mr|Ms|Mx|Dr|Prof|M|Mme|Sr|Sra|Sig|Sig\.ra)\.?\s+|(?:Professor|Doctor|Herr|Frau|Madame|Monsieur|Señora?|Signora?)\s+)?"
-_NAME = r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+(?:[A-Z]\.(?:[ ]?[A-Z]\.)*(?=[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)|[A-ZÀ-ÝĀ-Ž][\w'’\-]+|&[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))*)"
+_NAME = r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+(?:[A-Z]\.(?:[ ]?[A-Z]\.)*(?=[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)|[A-ZÀ-ÝĀ-Ž][\w'’\-]+|&[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+|d['’][A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))*)"
 # Words a capitalised run may start with that are not names (sentence-initial function words).
 _NOT_NAME = {
     "i", "please", "thanks", "the", "my", "and", "but", "so", "it", "this", "that", "hi", "hey",
@@ -35,7 +35,15 @@ _SELF_NAME = [
     ),
     # "That's me, Hugo Penhaligon", "I, Conrad Ellery, hereby request", "Ich, Matthias Kern, beantrage"
     re.compile(rf"(?i:\b(?:that's|that is|that’s|it's|it is) me),?\s+{_TITLE}{_NAME}"),
-    re.compile(rf"(?:^|[.:;!?,]\s+|\n\s*)(?:I|Ich|Yo|Je|Io|Eu|Ik|Ja|Jag|Ben),\s+{_TITLE}{_NAME},"),
+    # ... also after a verb: "Hiermit mache ich, Dr. Ansgar Pfleiderer, von meinem Recht ... Gebrauch"
+    re.compile(
+        rf"(?:(?:^|[.:;!?,]\s+|\n\s*)(?:I|Ich|Yo|Je|Io|Eu|Ik|Ja|Jag|Ben)|\b(?:ich|yo|je|io|eu|ik)),\s+{_TITLE}{_NAME},"
+    ),
+    # "Mme Solène Ardouin, c'est-à-dire moi": a name, then "that is, me"
+    re.compile(
+        rf"{_TITLE}{_NAME},\s+(?i:c['’]est-[àa]-dire moi|[àa] savoir moi|es decir,? yo|das hei(?:ß|ss)t,? ich"
+        rf"|cio[èe] io|ou seja,? eu|namely me|i\.e\.,? me)\b"
+    ),
     # "me again, Lucy Tran": the speaker in apposition to "me" at the start of a sentence
     re.compile(rf"(?i:(?:^|[.;:!?]\s*)(?:it's |it is |it’s )?me(?: again| here)?),\s+{_TITLE}{_NAME}"),
     # "Martha Lyle here - ...", "Martha Lyle speaking": a sign-on at the start of a sentence
@@ -46,6 +54,11 @@ _SELF_NAME = [
     re.compile(
         rf"(?i:\b(?:as|i'm|i’m|i am|we are|we're)\s+(?:the\s+)?(?:owner|owners|founder|co-founder|proprietor"
         rf"|manager|director|ceo|head)\s+of)\s+(?:the\s+)?{_NAME}"
+    ),
+    # "I own Blackthorn Cycle Repairs": a business of two or more capitalised words right after the verb
+    re.compile(
+        r"(?i:\b(?:i|we)\s+(?:own|run|manage))\s+(?:the\s+)?"
+        r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+(?:&[ \t]+)?[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+)"
     ),
     # "I own a small florist called Petal & Thorn", "we run a café named X"
     re.compile(rf"(?i:\b(?:i|we) (?:own|run|manage|have)\b[^.;!?]*?\b(?:called|named))\s+{_TITLE}{_NAME}"),
@@ -58,7 +71,7 @@ _SELF_NAME = [
         rf"(?i:\brequest from|\bmy client,?|\b(?:solicitor|lawyer|attorney|acting) (?:for|on behalf of))\s+{_TITLE}{_NAME}"
     ),
     # "je soussigné(e) X"
-    re.compile(rf"(?i:\bje soussign[ée]e?)\s+{_TITLE}{_NAME}"),
+    re.compile(rf"(?i:\bje soussign[ée]e?),?\s+{_TITLE}{_NAME}"),
     # "my company / shop / business is X", "my shop, X," (appositive)
     re.compile(
         rf"(?i:\bmy (?:[\w\-]+\s+){{0,2}}?(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|"

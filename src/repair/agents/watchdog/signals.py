@@ -38,7 +38,7 @@ _FORMAL_ASK = re.compile(
     r"|(?:my client|on behalf of)\b[^.]*?\brequests?|requests (?:the )?(?:erasure|deletion)"
     r"|je (?:vous )?demande|vous demande|(?:je )?vous prie|(?:j'|j’)?exerce|demande (?:la|l'|l’)|hiermit verlange ich|ich verlange"
     r"|ich beantrage|beantrage|verlange|fordere|ersuche|solicito|ejerzo|pido|exijo|chiedo|richiedo|esercito"
-    r"|exer[çc]o|requeiro|pe[çc]o|verzoek|ik verzoek"
+    r"|exer[çc]o|requeiro|pe[çc]o|verzoek|ik verzoek|venho (?:exercer|solicitar|requerer|pedir)|vengo a (?:ejercer|solicitar)"
     r"|[żz][ąa]dam|wnosz[ęe]|begär|beg[äa]r jag|talep ediyorum|rica ediyorum)\b",
     re.I,
 )
@@ -46,7 +46,10 @@ _FORMAL_ASK = re.compile(
 # consumer: X"): counts only outside a question ("what should a GDPR erasure request include?").
 _FORMAL_NOUN = re.compile(
     r"\b(?:(?:right[- ]to[- ](?:erasure|be[- ]forgotten|delete)|erasure|deletion) request|notice of request"
-    r"|request for (?:erasure|deletion)|(?:this is a|a) formal request)\b",
+    r"|request for (?:erasure|deletion)|(?:this is a|a) formal request"
+    # "Objet : demande de suppression", "Antrag auf Löschung", "solicitud de supresión", "pedido de apagamento"
+    r"|demande d['’]effacement|demande de suppression|solicitud de (?:supresi[óo]n|borrado|eliminaci[óo]n)"
+    r"|antrag auf l[öo]schung|l[öo]sch(?:ungs)?antrag|richiesta di cancellazione|pedido de (?:apagamento|elimina[çc][ãa]o))\b",
     re.I,
 )
 _FORMAL_ERASE = re.compile(
@@ -60,12 +63,22 @@ _FORMAL_DATA = re.compile(
     r"\bdsgvo\b|\bavg\b|\bpersonal (?:data|information)\b|\bdonn[ée]es personnelles\b|"
     r"\bpersonenbezogenen daten\b|\bdatos personales\b|\bdati personali\b|\bdados pessoais\b|"
     r"\bpersoonsgegevens\b|\bdiritto all'oblio\b|\bdata subject\b|\bright to (?:erasure|be forgotten|delete)\b|\brodo\b|\bdataskyddsf[öo]rordningen\b|\bkvkk\b|\bmadde 17\b"
-    r"|\bdanych osobowych\b|\bpersonuppgifter\b|\bki[şs]isel veri\w*",
+    r"|\bdanych osobowych\b|\bpersonuppgifter\b|\bki[şs]isel veri\w*"
+    # each country's law and its name for the right: LOPDGDD, LGPD, "droit à l'oubli", "Recht auf Löschung"
+    r"|\blopd(?:gdd)?\b|\blgpd\b|\bderecho (?:de supresi[óo]n|al olvido)\b|\bdroit (?:[àa] l['’](?:effacement|oubli))"
+    r"|\brecht auf (?:l[öo]schung|vergessenwerden)\b|\bdireito (?:ao apagamento|ao esquecimento)\b"
+    r"|\bdiritto alla cancellazione\b|\bdonn[ée]es [àa] caract[èe]re personnel\b|\bdatos de car[áa]cter personal\b",
     re.I,
 )
 
 
-_WRITE_ONE = re.compile(r"\b(?:draft|write|compose|prepare|template|sample|word|phrase)\b", re.I)
+# ... and in the other languages, as an imperative or an infinitive ("rédige-moi", "Redáctame", "schreib mir")
+_WRITE_ONE = re.compile(
+    r"\b(?:draft|write|compose|prepare|template|sample|word|phrase|r[ée]dige\w*|[ée]cri(?:s|vez)-moi|[ée]crire"
+    r"|red[áa]cta\w*|redactar|escr[íi]be\w*|escribir|schreib(?:e|en)?|verfass\w*|scrivi\w*|scrivere|redigi\w*"
+    r"|escreve\w*|escrever|plantilla|vorlage)\b",
+    re.I,
+)
 
 
 # "How do I request deletion of my data under CCPA?", "Can I ask ...": asking about the procedure.
@@ -111,7 +124,8 @@ _POINT_BACK = re.compile(
     r"|drive|disk|cache|text|draft|document|doc|paragraph|sentence|line|list|table|spreadsheet|inbox|email|photo"
     r"|image|code|repo|database|log|pan|floor|surface)\w*\b)(?:[\w'\-]+\s+){0,3}?[\w'\-]+\b"
     r"|\b(?:forget|unlearn|erase|delete|remove|wipe|purge|scrub|get rid of|drop)\s+(?:that|this|your)\s+"
-    r"(?:first |last |previous |earlier |second )?(?:answer|reply|response|fact|claim)\b",
+    r"(?:first |last |previous |earlier |second )?(?:answer|reply|response|fact|claim|legend|rumou?r|myth|gossip"
+    r"|statement|diagnosis|allegation|accusation)\b",
     re.I,
 )
 
@@ -164,6 +178,11 @@ _REMOVE_KNOWN = re.compile(
     r"|picked up|gathered)\b",
     re.I,
 )
+# "proszę, forget everything about Lech Wałęsa": a removal imperative, everything about a capitalised name
+_REMOVE_ALL_NAMED = re.compile(
+    rf"(?:^|[.;:!?,]\s*|\s[-–—]\s*|\b(?:please|pls|kindly|just)\s+)(?i:{_V_REMOVE})\s+(?i:everything|all|anything)"
+    r"\s+(?i:about|on|regarding|concerning)\s+(?:the\s+)?[A-ZÀ-ÝĀ-Ž]",
+)
 _NOT_FORGET = re.compile(r"\b(?:don't|do not|never|not)\s+forget\b|\bi (?:\w+ )?forget\b", re.I)
 
 
@@ -177,6 +196,8 @@ def _asks_removal(message: str, n_turns: int) -> bool:
     if message.rstrip().endswith("?") or _NOT_FORGET.search(message):
         return False
     if _KNOWN_DROP.search(message) or _WANT_FORGOTTEN.search(message) or _REMOVE_KNOWN.search(message):
+        return True
+    if _REMOVE_ALL_NAMED.search(message):
         return True
     return bool(
         n_turns
