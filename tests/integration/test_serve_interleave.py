@@ -2,15 +2,19 @@
 chats between an edit's checks, when the weights hold only committed edits, with that chat's own adapters
 and none of the editing scope's. A chat that turns out to be a forget request waits for the edit instead.
 
-The "edit" here is what an engine does while it searches: checks (generations) with a candidate applied
-through the scope's ledger, one after another; it goes on until a chat of another scope has been answered,
-or a bounded number of checks. Every wait has a timeout; the assertions are about order only."""
+The "edit" of the first tests is what STAMP does while it searches: checks (generations) with a candidate
+applied through the scope's ledger, one after another; it goes on until a chat of another scope has been
+answered, or a bounded number of checks. The last test runs a whole STAMP-2 request through the session:
+chats run after its probing, between the layers of its edit (computed without writing the weights) and
+between its check questions. Every wait has a timeout; the assertions are about order only."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +30,7 @@ from repair.session import Session
 
 WAIT_S = 120  # the longest any one step may take before the test fails (a slow, shared machine)
 MAX_CHECKS = 400  # the edit's checks: far more than a chat needs to be answered between two of them
+MAX_CHAIN = 40  # chats queued one after another during a STAMP-2 request: more than it has steps
 
 
 class Rules:
@@ -48,10 +53,8 @@ def tok():
     return AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
 
 
-@pytest.fixture
-def served(tok):
-    patient = Patient(tiny_llama_for(tok), tok, name="tiny", source="", fingerprint="fp", ledger_dir=None)
-    hub = Hub(Session(patient, watchdog=Rules(), max_new_tokens=6))  # type: ignore[arg-type]
+def serving(session: Session) -> Iterator[tuple[Hub, asyncio.AbstractEventLoop]]:
+    hub = Hub(session)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -59,6 +62,12 @@ def served(tok):
     hub.close()
     loop.call_soon_threadsafe(loop.stop)
     thread.join(WAIT_S)
+
+
+@pytest.fixture
+def served(tok):
+    patient = Patient(tiny_llama_for(tok), tok, name="tiny", source="", fingerprint="fp", ledger_dir=None)
+    yield from serving(Session(patient, watchdog=Rules(), max_new_tokens=6))  # type: ignore[arg-type]
 
 
 def big_edit(patient: Any) -> Edit:
@@ -169,3 +178,100 @@ def test_a_forget_request_waits_for_the_edit_in_progress(served, caplog):
     # carol's chat ran between the edit's checks; bob's forget request only after the edit
     assert order == ["carol", "edit", "bob"]
     assert not [r for r in caplog.records if r.levelname == "ERROR"]  # waiting its turn is not a failure
+
+
+class Subject:
+    """A watchdog: "Forget Marie Curie." asks to forget that subject, with nothing about it in the history
+    (the pipeline first asks the model itself); anything else is chat."""
+
+    k = 4
+
+    def inspect(self, history: list[dict], message: str) -> Verdict:
+        if message.startswith("Forget"):
+            probes = ["Who is Marie Curie?", "Tell me about Marie Curie."]
+            return Verdict(
+                intent="unlearn", confidence=1.0, target="Marie Curie", source="probe", probes=probes
+            )
+        return Verdict(intent="chat", confidence=1.0)
+
+
+LAYERS = [1, 2]  # the STAMP-2 band of the tiny model
+
+
+@pytest.fixture
+def served_stamp2(tok, monkeypatch):
+    from repair.edit.stamp2 import Stamp2Config
+    from repair.edit.stats import EditStats
+
+    model = tiny_llama_for(tok, layers=4, positions=256, intermediate_size=256)
+    patient = Patient(model, tok, name="tiny", source="", fingerprint="fp2", ledger_dir=None)
+    cfg = Stamp2Config(layers=LAYERS, lam=1e-4, keep_replies=False, keep_entities=False)
+    stats = EditStats(patient, persist=False)
+    stats.keep = stats.keep[:2]
+    # the per-model preparation (statistics, refusal vector) is not what is tested here
+    u = torch.randn(32, generator=torch.Generator().manual_seed(3)) * 5
+    monkeypatch.setattr("repair.edit.stamp2.prepare", lambda patient, **kw: (cfg, stats))
+    monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
+    yield from serving(Session(patient, watchdog=Subject(), max_new_tokens=6, engine="stamp2"))  # type: ignore[arg-type]
+
+
+STEPS = {
+    ("pipeline.py", "run"): "after probing",
+    ("edit.py", "forget_subject"): "between layers",
+    ("subject.py", "check"): "between checks",
+}
+
+
+def step_of_edit() -> str | None:
+    """The step of the request running on this thread that a chat runs after: the innermost on the stack
+    (None: the chat is not run inside another request)."""
+    frame = sys._getframe()
+    while frame is not None:
+        step = STEPS.get((Path(frame.f_code.co_filename).name, frame.f_code.co_name))
+        if step is not None:
+            return step
+        frame = frame.f_back
+    return None
+
+
+def test_a_stamp2_request_lets_other_scopes_chat_between_its_steps(served_stamp2):
+    """Each chat of another scope that waits while alice's STAMP-2 forget request runs is answered at its
+    next step: after the probing, after each layer of the edit, after each check question; each queues the
+    next, which waits for the step after. They get the same reply as without the edit, and the weights
+    are bit for bit what they were (the edit is computed with hooks, checked in trials, kept as alice's)."""
+    hub, loop = served_stamp2
+    model = hub.patient.model
+    alone = result(submit(hub, loop, chat(hub, "Hello there."), "carol", True), loop).text
+    w0 = {n: p.detach().clone() for n, p in model.named_parameters()}
+    seen: list[tuple[str | None, bool, str]] = []
+    pending: list[Job] = []
+
+    def chatting(k: int) -> Callable[[Job], Any]:
+        def fn(job: Job) -> Any:
+            step = step_of_edit()
+            reply = hub.turn(job, "Hello there.", None, 6)
+            seen.append((step, job.inline, reply.text))
+            if job.inline and k < MAX_CHAIN:  # the next chat comes now: it waits for alice's next step
+                pending.append(submit(hub, loop, chatting(k + 1), f"bob{k + 1}", True))
+            return reply
+
+        return fn
+
+    gate = threading.Event()
+    held = submit(hub, loop, lambda job: gate.wait(WAIT_S), "gate", False)  # both queued before either runs
+    forget = submit(hub, loop, chat(hub, "Forget Marie Curie."), "alice", True)
+    pending.append(submit(hub, loop, chatting(0), "bob0", True))
+    gate.set()
+    assert result(held, loop)
+    reply = result(forget, loop)
+    assert reply.kind == "unlearn" and reply.plan is not None and reply.plan.method == "stamp2"
+    for job in list(pending):
+        result(job, loop)
+    steps = [step for step, inline, _ in seen if inline]
+    checks = len(steps) - 1 - len(LAYERS)
+    assert steps == ["after probing"] + ["between layers"] * len(LAYERS) + ["between checks"] * checks
+    assert checks >= 2  # one trial per check question
+    assert [inline for _, inline, _ in seen] == [True] * len(steps) + [False]  # the last one came after
+    assert all(text == alone for _, _, text in seen)  # nothing of alice's edit reached another scope
+    assert all(torch.equal(w0[n], p) for n, p in model.named_parameters())
+    assert not any(m._forward_hooks for m in model.modules())
