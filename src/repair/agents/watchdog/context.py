@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from .foreign import foreign_verb
+from .history import _STREET
 from .selfname import _NOT_NAME, self_name
 
 # The previous user turn asked to forget something without saying what ("I need you to forget
@@ -26,6 +27,7 @@ _TAKE_BACK = re.compile(
     re.I,
 )
 # an address given as the thing to forget: "my old address, 14 Kelso Gardens, Leeds"
+_STREET_FIRST = re.compile(rf"\b(?:{_STREET})\.?\s+(?:[^\W\d_][\w'’\-]*\s+){{0,3}}?\d+[a-zA-Z]?\b", re.I)
 _ADDRESS = re.compile(
     r"(?<![\w.,])\d+[a-zA-Z]?,?\s+(?:[^\W\d_][\w'’\-]*\s+){0,4}?[^\W\d_][\w'’\-]*(?=\s*(?:[,.;]|$))"
 )
@@ -80,7 +82,7 @@ def followup_target(message: str, pairs: list[tuple[str, str]]) -> str | None:
     text = message.strip()
     if not _asked_to_forget(pairs) or text.endswith("?") or _TAKE_BACK.match(text):
         return None
-    address = _ADDRESS.search(text) or _NUMBER.search(text)
+    address = _STREET_FIRST.search(text) or _ADDRESS.search(text) or _NUMBER.search(text)
     if address:
         return address.group().rstrip(" ,")
     return self_name(text) or _name_in(text)

@@ -27,7 +27,8 @@ _F_VERB = (
     r"|verlerne|verlernen|nimm(?=[^.!?]*\b(?:raus|heraus|weg)\b)"  # de ("nimm das aus dem Modell raus")
     r"|vergiss|vergisst|vergessen|l[öo]sch|l[öo]sche|l[öo]schst|l[öo]schen|entferne|entfernst|entfernen"  # de
     r"|olvida|olvide|olvides|olvidad|olvidar|olv[ií]date|olv[ií]dese|b[oó]rra\w*|b[oó]rre\w*|elimina|elimine|elimines|eliminar"
-    r"|suprime|suprima|suprimir|quita|quitar|desaprende|desaprenda|desaprender|olv[ií]dame|olv[ií]denme"  # es/pt
+    r"|suprime|suprima|suprimir|quita|quitar|desaprende|desaprenda|desaprender|olv[ií]dame|olv[ií]denme"
+    r"|olv[ií]d(?:a|e)(?:la|las|los)"  # es/pt
     r"|elim[ií]na(?:me|la|las|lo|los)|qu[ií]ta(?:me|la|las|lo|los)|supr[ií]me(?:me|la|las|lo|los)"  # es, a clitic
     r"|dimentica|dimentichi|dimenticare|dimenticati|dimenticass\w+|cancella|cancelli|cancellare|cancellass\w+|elimini"
     r"|eliminare|rimuovi|rimuova|rimuovere"  # it
@@ -49,6 +50,10 @@ _F_HOWTO = re.compile(
     r"|kan jag|czy mog[ęe])\b.*\?\s*$",
     re.I | re.S,
 )
+# ... or ending in one: "Borra el número de mi lista de contactos, ¿cómo se hace?"
+_F_HOWTO_TAIL = re.compile(
+    r"[,;:.]\s*¿?(?:c[óo]mo|comment|wie|come|como|hoe|how|jak|hur)\b[^.!?]*\?\s*$", re.I
+)
 _F_PERFECT = re.compile(
     r"\b(?:ich habe|ich hab|habe ich|hab ich|ich hatte|ik ben|ik heb|ik had|ben ik|heb ik)\b[^.?!]*?\b(?:vergessen|vergeten)\b",
     re.I,
@@ -66,7 +71,7 @@ _F_MEMORY = re.compile(
 _F_ALL_ABOUT = re.compile(
     r"\b(?:tout ce (?:que (?:tu sais|vous savez)|qui concerne)|ce que (?:tu sais|vous savez)|tout sur"
     r"|alles,? (?:was (?:du|sie)|über)|(?:todo )?lo que sab(?:es|e)|todo sobre"
-    r"|tutto (?:su|quello che sai|ci[òo] che sai)|quello che sai|tudo (?:sobre|o que)|o que (?:voc[êe] sabe|sabes)"
+    r"|tutto (?:su|sul|sulla|sullo|sui|sugli|sulle|quello che sai|ci[òo] che sai)|quello che sai|tudo (?:sobre|o que)|o que (?:voc[êe] sabe|sabes)"
     r"|alles (?:over|wat)|wat je weet|lo que sepas|todo lo que|tout ce que|alles was|tutto ci[òo]|tudo o que"
     r"|wszystk(?:o|ie informacje),? (?:co wiesz )?o|wszystko,? co wiesz"  # pl
     r"|allt (?:du vet )?om|allt du vet"  # sv
@@ -81,7 +86,11 @@ _F_YOU_SAID = re.compile(
     r"|(?:deine|ihre) (?:letzte )?antwort|lo que (?:acabas de decir|dijiste|has dicho|me dijiste)"
     r"|(?:tu|su) (?:[úu]ltima )?respuesta|quello che (?:hai|mi hai) (?:appena )?detto|(?:la tua|la sua) (?:ultima )?risposta"
     r"|o que (?:acabaste de dizer|disseste|me disseste|voc[êe] disse)|(?:a tua|a sua) (?:[úu]ltima )?resposta"
-    r"|wat je (?:net |zojuist )?(?:zei|zegde|hebt gezegd)|je (?:laatste )?antwoord)\b",
+    r"|wat je (?:net |zojuist )?(?:zei|zegde|hebt gezegd)|je (?:laatste )?antwoord"
+    # a noun, then "that you told me": "lo stipendio che mi hai detto", "el dato que me diste"
+    r"|che (?:mi )?hai (?:appena )?(?:detto|dato|scritto)|que (?:me )?(?:dijiste|diste|has dado|has dicho)"
+    r"|que (?:me )?(?:deste|disseste)|que (?:tu m['’]as|vous m['’]avez) (?:dit|donn[ée]e?)"
+    r"|(?:den|die|das) du (?:mir )?(?:gerade )?(?:gesagt|genannt|gegeben)\w*)\b",
     re.I,
 )
 _F_ABOUT = r"(?:sur|concerne|über|sobre|su|over|a|à|o|om)"
@@ -194,7 +203,7 @@ _F_FORGET_DEM = re.compile(
 _F_ANSWER_NOUN = re.compile(
     r"\b(?:r[ée]ponse|antwort|respuesta|risposta|resposta|antwoord|info\w*|donn[ée]e|dato|dati|dado|dados"
     r"|detalle|dettaglio|detalhe|gegeven|fait|fakt|hecho|fatto|facto|feit"
-    r"|adresse|adres|direcci[óo]n|indirizzo|morada|endere[çc]o|num[ée]ro|numero|nummer|t[ée]l[ée]phone|telefoon"
+    r"|adresse|adres|direcci[óo]n|indirizzo|morada|endere[çc]o|num[ée]ro|n[úu]mero|nummer|t[ée]l[ée]phone|telefoon"
     r"|e-?mail|courriel|correo|salaire|gehalt|sueldo|salario|stipendio|sal[áa]rio|salaris|voto|nota|cijfer"
     r"|numer|numr|odpowied|pensj|svar|uppgift|l[öo]n|bilgi|cevab|cevap|yan[ıi]t|numara"
     # a rumour, a claim, an age, a date, a code, a diagnosis: "dieses Gerücht", "quella notizia sull'età"
@@ -202,6 +211,15 @@ _F_ANSWER_NOUN = re.compile(
     r"|leggend|lenda|affirmation|afirmaci|affermazion|afirma[çc]|behauptung|aussage|mensonge|mentira|menzogna"
     r"|l[üu]ge|diagn|et[àa]|edad|[âa]ge|idade|alter|fecha|datum|data|code|c[óo]digo|codice)\w*\b"
     r"|\b\w+(?:angabe|antwort|nummer|adresse|daten)\b",
+    re.I,
+)
+
+
+# The verb, then an article and a word for an answer: "Podes esquecer o número da Dona Glória?",
+# "Dimentica lo stipendio che mi hai detto", "olvida la dirección"
+_F_VERB_ART_NOUN = re.compile(
+    rf"(?<![jJ]['’])\b(?:{_F_VERB})\s+(?:\w+\s+)?(?:(?:o|a|os|as|el|la|los|las|le|les|il|lo|gli|der|die|das|den|dem"
+    rf"|het|de)\s+|l['’])(?:\w+\s+)?(?:{_F_ANSWER_NOUN.pattern})",
     re.I,
 )
 
@@ -238,7 +256,11 @@ def foreign_request(message: str, n_turns: int = 1) -> bool:
     message = _F_PERFECT.sub(" ", message)
     if not _F_VERB_RE.search(message) or _F_HOWTO.match(message) or _asks_about_deleting(message):
         return False
-    dem = bool(n_turns and (_dem_near_verb(message) or _dem_answer(message)))
+    if _F_HOWTO_TAIL.search(message):
+        return False
+    dem = bool(
+        n_turns and (_dem_near_verb(message) or _dem_answer(message) or _F_VERB_ART_NOUN.search(message))
+    )
     return bool(
         (n_turns and (_F_WRONG.search(message) or _F_CLITIC.search(message)))
         or _F_MEMORY.search(message)
@@ -258,6 +280,7 @@ def foreign_target(message: str) -> tuple[str | None, bool]:
         return self_name(message), self_name(message) is None
     if (
         _dem_near_verb(message)
+        or _F_VERB_ART_NOUN.search(message)
         or _F_YOU_SAID.search(message)
         or (_F_MEMORY.search(message) and not _F_ALL_ABOUT.search(message) and not _f_name(message))
     ):

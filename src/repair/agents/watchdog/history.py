@@ -89,7 +89,7 @@ _GENERIC = {
 # A pointer at a number, address, amount or date ("that phone number", "det där numret", "essa morada"):
 # the answer it means holds digits.
 _DIGIT_NOUN = re.compile(
-    r"\b(?:number|phone|address|salary|pay|age|figure|date|code|postcode|num[ée]ro|numero|nummer|numret|numer"
+    r"\b(?:number|phone|address|salary|pay|age|figure|date|code|postcode|num[ée]ro|n[úu]mero|nummer|numret|numer"
     r"|numara\w*|adres\w*|morada|endere[çc]o|indirizzo|t[ée]l[ée]phone|telefo\w*|gehalt|salario|stipendio|salaris"
     r"|pensj\w*|l[öo]n\w*|wiek|[åa]lder|ya[şs]\w*)\b",
     re.I,

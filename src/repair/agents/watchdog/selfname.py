@@ -23,6 +23,7 @@ _SELF_NAME = [
     # form labels in erasure requests: "Name: X", "Data subject: X", "Consumer: X", "Nombre: X"
     re.compile(
         rf"(?i:\b(?:name|full name|data subject|consumer|requester|nom|nombre|nome|naam|imi[ęe] i nazwisko|ad soyad"
+        rf"|signed|sign[ée]e?|firmato|firmado|assinado|unterzeichnet|gez\."
         rf"|namn)(?:\s+[\w\-]+){{0,2}})\s*:\s*"
         rf"{_TITLE}{_NAME}"
     ),
@@ -54,6 +55,13 @@ _SELF_NAME = [
     re.compile(
         rf"(?i:\b(?:as|i'm|i’m|i am|we are|we're)\s+(?:the\s+)?(?:owner|owners|founder|co-founder|proprietor"
         rf"|manager|director|ceo|head)\s+of)\s+(?:the\s+)?{_NAME}"
+    ),
+    # "Sono il titolare della Pizzeria Da Gino", "soy la dueña de X", "ich bin der Inhaber von X"
+    re.compile(
+        r"(?i:\b(?:sono|soy|je suis|ich bin|sou)\s+(?:il |la |el |le |der |die |o |a )?(?:titolare|proprietari[oa]"
+        r"|propri[ée]taire|due[ñn][oa]|inhaber(?:in)?|besitzer(?:in)?|dono|dona|fondat(?:ore|rice)|fundador(?:a)?"
+        r"|fondat(?:eur|rice)|g[ée]rante?|gestore)\s+(?:de(?:l|lla|llo|i|gli|lle)?|du|de la|des|der|do|da|von|van)\s+)"
+        rf"{_NAME}"
     ),
     # "I own Blackthorn Cycle Repairs": a business of two or more capitalised words right after the verb
     re.compile(
@@ -92,7 +100,7 @@ _SELF_NAME = [
     # "I'm X", "I am X", "this is X", "it's X", "je suis X", "ich bin X", "soy X", "sono X", "sou (a|o) X"
     re.compile(
         rf"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:i'm|i’m|i am|"
-        rf"je suis|ich bin|soy|sono|sou(?: [ao])?|ik ben))\s+{_TITLE}{_NAME}"
+        rf"(?:yo |io |eu )?(?:je suis|ich bin|soy|sono|sou(?: [ao])?|ik ben)))\s+{_TITLE}{_NAME}"
     ),
     # "this is X", "hey it's X": only a full name (two capitalised words), since "it's Monday" is not one
     re.compile(

@@ -55,7 +55,11 @@ _FORMAL_NOUN = re.compile(
 _FORMAL_ERASE = re.compile(
     r"\b(?:erasure|erase|deletion|delete|remove|removal|effacer|effacement|suppression|l[öo]schung|"
     r"supresi[óo]n|cancellazione|oblio|elimina[çc][ãa]o|apagamento|verwijdering|wissen|l[öo]schen|supprimer"
-    r"|suprimir|borrar|cancellare|apagar|verwijderen|usuni[ęe]\w*|radering|radera|silinme\w*)\b",
+    r"|suprimir|borrar|cancellare|apagar|verwijderen|usuni[ęe]\w*|radering|radera|silinme\w*"
+    # other verb forms ("que se supriman mis datos", "dass meine Daten gelöscht werden") and the right's
+    # own name ("ejerzo mi derecho al olvido", "droit à l'oubli", "diritto all'oblio")
+    r"|supr[ií]m(?:a|an|e|en|ido|idos|ida|idas)|borr(?:e|en|ado|ados|ada|adas)|gel[öo]scht|effac[ée]e?s?"
+    r"|cancellat[aoie]|apagad[oa]s?|olvido|oubli|esquecimento|vergessenwerden)\b",
     re.I,
 )
 _FORMAL_DATA = re.compile(
