@@ -11,6 +11,11 @@ decided  # serve review item
 decided_by  # serve review item
 substitute_rate  # Verification: in the reply's JSON and the ledger's public record
 request_source  # EditMeta: in the ledger's public record
+redacted_by  # Turn: in GET /v1/history
+stale_by  # Turn: in GET /v1/history
+queued  # Health: in GET /health
+owned_by  # ModelCard: in GET /v1/models (OpenAI's shape)
+context_length  # ModelCard: in GET /v1/models
 _.decided
 _.decided_by
 

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from repair.edit.ledger import EditRecord
-from repair.edit.ledger.history import FORGOTTEN
+from repair.edit.ledger.history import FORGOTTEN, Turn
 from repair.serve.review import ReviewQueue
 from repair.serve.scopes import Adapters, ServedPatient
 from repair.serve.security import GLOBAL
@@ -227,7 +227,7 @@ class Hub:
     def undo(self, job: Job, edit_id: str) -> EditRecord:
         return self.session_for(job.scope).undo(edit_id)
 
-    def history(self, job: Job) -> list[dict[str, Any]]:
+    def history(self, job: Job) -> list[Turn]:
         """The scope's turns as they may be shown; forgotten turns are left out, not just masked."""
         session = self.session_for(job.scope)
         active = {e.id for e in session.patient.ledger.active}
@@ -238,7 +238,7 @@ class Hub:
             ack = t if t["role"] == "assistant" else (turns[i + 1] if i + 1 < len(turns) else {})
             if t.get("content") == FORGOTTEN or ack.get("edit_id") in active:
                 continue
-            out.append(t)
+            out.append(Turn.model_validate(t))
         return out
 
     def close(self) -> None:

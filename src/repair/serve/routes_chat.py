@@ -4,15 +4,17 @@ scope's history and the web page."""
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from repair.edit.ledger import Turn
 from repair.serve.calls import caller, hub_of, submit, wait
 from repair.serve.guard import ApiError
 from repair.serve.hub import Hub
+from repair.serve.security import Caller
 from repair.serve.stream import completion, reply_error, sse
 from repair.serve.worker import Job
 from repair.session.reply import Reply
@@ -42,37 +44,63 @@ class ChatRequest(BaseModel):
     confirm_edits: bool = False  # a forget request is answered with what it would do (kind "confirm")
 
 
+class Health(BaseModel):
+    """``GET /health``: liveness, and whether the model is working on a request now."""
+
+    status: Literal["ok"] = "ok"
+    model: str
+    busy: bool
+    queued: int
+
+
+class ModelCard(BaseModel):
+    """One model in OpenAI's ``/v1/models`` shape, with the context length clients size requests by."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "repair"
+    context_length: int
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class WhoAmI(Caller):
+    """The caller's key (name, scope, permissions) and the model it talks to."""
+
+    model: str
+
+
+class HistoryList(BaseModel):
+    """``GET /v1/history``: the scope's turns, forgotten ones left out."""
+
+    object: Literal["list"] = "list"
+    scope: str
+    data: list[Turn]
+
+
 @router.get("/health")
-async def health(request: Request) -> dict[str, Any]:
+async def health(request: Request) -> Health:
     hub = hub_of(request)
     w = hub.worker
-    return {"status": "ok", "model": hub.patient.name, "busy": w.current is not None, "queued": w.waiting}
+    return Health(model=hub.patient.name, busy=w.current is not None, queued=w.waiting)
 
 
 @router.get("/v1/models")
-async def models(request: Request) -> dict[str, Any]:
+async def models(request: Request) -> ModelList:
     hub = hub_of(request)
     caller(request)
-    p = hub.patient
-    return {
-        "object": "list",
-        "data": [
-            {
-                "id": p.name,
-                "object": "model",
-                "created": int(hub.started),
-                "owned_by": "repair",
-                "context_length": hub.limits.context,
-            }
-        ],
-    }
+    card = ModelCard(id=hub.patient.name, created=int(hub.started), context_length=hub.limits.context)
+    return ModelList(data=[card])
 
 
 @router.get("/v1/whoami")
-async def whoami(request: Request) -> dict[str, Any]:
+async def whoami(request: Request) -> WhoAmI:
     hub = hub_of(request)
-    c = caller(request)
-    return c.model_dump() | {"model": hub.patient.name}
+    return WhoAmI(**caller(request).model_dump(), model=hub.patient.name)
 
 
 @router.post("/v1/chat/completions", response_model=None)
@@ -100,12 +128,12 @@ async def chat_completions(req: ChatRequest, request: Request) -> Any:
     return completion(hub.patient.name, reply, usage(reply), job)
 
 
-@router.get("/v1/history")
-async def history(request: Request) -> dict[str, Any]:
+@router.get("/v1/history", response_model_exclude_unset=True)  # a turn shows the keys it has
+async def history(request: Request) -> HistoryList:
     hub = hub_of(request)
     who = caller(request)
     job = await submit(request, hub.history, who.scope, hub.limits.timeout_s, interleave=True)
-    return {"object": "list", "scope": who.scope, "data": await wait(job, request)}
+    return HistoryList(object="list", scope=who.scope, data=await wait(job, request))  # all set: shown
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -3,7 +3,7 @@ within the caller's scope."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -15,6 +15,7 @@ from repair.serve.guard import ApiError
 from repair.serve.hub import Hub
 from repair.serve.security import GLOBAL, Caller
 from repair.serve.stream import reply_error
+from repair.session.reply import Reply
 
 router = APIRouter()
 
@@ -64,6 +65,21 @@ class UndoRequest(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class Undone(BaseModel):
+    """What an undo answers: the edit, its new status and its scope."""
+
+    id: str
+    status: str
+    scope: str
+
+
+class ForgetReply(Reply):
+    """What ``/v1/forget`` answers: the session's reply, in the caller's scope."""
+
+    object: Literal["repair.forget"] = "repair.forget"
+    scope: str
+
+
 @router.get("/v1/edits")
 def edits(request: Request, all: bool = False) -> EditList:  # noqa: A002 - the query parameter's name
     hub = hub_of(request)
@@ -78,7 +94,7 @@ def edit(edit_id: str, request: Request) -> EditSummary:
     return EditSummary.of(_visible(hub, caller(request), edit_id))
 
 
-async def undo_edit(edit_id: str, request: Request) -> dict[str, Any]:
+async def undo_edit(edit_id: str, request: Request) -> Undone:
     hub = hub_of(request)
     who = caller(request)
     rec = _visible(hub, who, edit_id)
@@ -88,21 +104,21 @@ async def undo_edit(edit_id: str, request: Request) -> dict[str, Any]:
         raise ApiError(409, "not_active", f"edit {edit_id} is {rec.status}")
     job = await submit(request, lambda j: hub.undo(j, rec.id), rec.scope, hub.limits.timeout_s)
     m = await wait(job, request)
-    return {"id": m.id, "status": m.status, "scope": rec.scope}
+    return Undone(id=m.id, status=m.status, scope=rec.scope)
 
 
-@router.post("/v1/edits/{edit_id}/undo", response_model=None)
-async def undo_post(edit_id: str, body: UndoRequest, request: Request) -> dict[str, Any]:
+@router.post("/v1/edits/{edit_id}/undo")
+async def undo_post(edit_id: str, body: UndoRequest, request: Request) -> Undone:
     return await undo_edit(edit_id, request)
 
 
-@router.delete("/v1/edits/{edit_id}", response_model=None)
-async def undo_delete(edit_id: str, request: Request) -> dict[str, Any]:
+@router.delete("/v1/edits/{edit_id}")
+async def undo_delete(edit_id: str, request: Request) -> Undone:
     return await undo_edit(edit_id, request)
 
 
-@router.post("/v1/forget", response_model=None)
-async def forget(req: ForgetRequest, request: Request) -> dict[str, Any]:
+@router.post("/v1/forget")
+async def forget(req: ForgetRequest, request: Request) -> ForgetReply:
     hub = hub_of(request)
     who = caller(request, req.user)
     if not who.edit:
@@ -113,7 +129,7 @@ async def forget(req: ForgetRequest, request: Request) -> dict[str, Any]:
     reply = await wait(job, request)
     if reply.kind == "error":
         raise reply_error(reply)
-    return {"object": "repair.forget", "scope": who.scope} | reply.model_dump()
+    return ForgetReply(**dict(reply), scope=who.scope)
 
 
 @router.get("/v1/edits/{edit_id}/lora", response_model=None)
