@@ -1,7 +1,7 @@
 """The watchdog's section of ``docs/results.md`` (issue 21), written by ``repair report`` from the JSON
 files that the watchdog benchmarks write under ``results/watchdog/``:
 
-- ``benchmarks/watchdog_v2_eval.py --split dev|dev2|dev3|dev4|test --label L [--llm M] --json ...``: the
+- ``benchmarks/watchdog_v2_eval.py --split dev|dev2|dev3|dev4|dev5|test --label L [--llm M] --json ...``: the
   hand-written sets (``repair/data/watchdog_v2``), overall, per language and per class;
 - ``benchmarks/watchdog_eval.py [--heldout ...] --label L --json ...``: the older generator-made
   held-out sets.
@@ -17,7 +17,7 @@ from typing import Any
 
 TARGETS = "recall ≥ 0.98, false-positive rate ≤ 0.01, right target ≥ 0.95, fast path < 50 ms per turn"
 LABEL_ORDER = {"before": 0, "now": 1}
-SPLIT_ORDER = {"test": 0, "dev": 1, "dev2": 2, "dev3": 3, "dev4": 4}
+SPLIT_ORDER = {"test": 0, "dev": 1, "dev2": 2, "dev3": 3, "dev4": 4, "dev5": 5}
 LANG_ORDER = ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "sv", "tr")
 
 
@@ -90,8 +90,9 @@ def v2_lines(v2: list[dict[str, Any]]) -> list[str]:
     L += ["", "Commands:", ""]
     L += [f"- {r['set']} · {_watchdog(r)}: `{_command(r)}`" for r in v2 if r.get("command")]
     for r in v2:
-        # per language and class: the held-out set, and dev4 (the one set with Polish, Swedish, Turkish)
-        if r["split"] not in ("test", "dev4") or r.get("label") != "now":
+        # per language and class: the held-out set, dev4 (the one set with Polish, Swedish, Turkish) and dev5
+        # (weighted to Spanish, French, German, Italian and Portuguese)
+        if r["split"] not in ("test", "dev4", "dev5") or r.get("label") != "now":
             continue
         langs = sorted(r["by_lang"], key=lambda k: LANG_ORDER.index(k) if k in LANG_ORDER else 99)
         L += ["", f"Per language, {r['set']} · {_watchdog(r)}:", "", HEAD.format("language")]
@@ -128,7 +129,7 @@ def section(folder: str | Path) -> list[str]:
         "other turn; among all requests (a miss counts as wrong) and among the detected ones. Latency: "
         "`Watchdog.inspect` on one CPU thread of a 2-core machine shared with other jobs; the fast path is "
         "every turn the LLM did not see, the LLM path is reported on its own. `test` is never used for "
-        "tuning; `dev`, `dev2`, `dev3` and `dev4` are.",
+        "tuning; `dev`, `dev2`, `dev3`, `dev4` and `dev5` are.",
         "",
     ]
     if v2:
