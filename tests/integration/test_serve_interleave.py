@@ -5,12 +5,13 @@ and none of the editing scope's. A chat that turns out to be a forget request wa
 The "edit" of the first tests is what STAMP does while it searches: checks (generations) with a candidate
 applied through the scope's ledger, one after another; it goes on until a chat of another scope has been
 answered, or a bounded number of checks. The last test runs a whole STAMP-2 request through the session:
-chats run after its probing, between the layers of its edit (computed without writing the weights) and
-between its check questions. Every wait has a timeout; the assertions are about order only."""
+chats run while and after it probes the model, between the layers of its edit (computed without writing
+the weights) and between its check questions. Every wait has a timeout; the assertions are about order only."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -215,35 +216,39 @@ def served_stamp2(tok, monkeypatch):
     yield from serving(Session(patient, watchdog=Subject(), max_new_tokens=6, engine="stamp2"))  # type: ignore[arg-type]
 
 
-STEPS = {
-    ("pipeline.py", "run"): "after probing",
-    ("edit.py", "forget_subject"): "between layers",
-    ("subject.py", "check"): "between checks",
+STEPS = {  # the frames that say where a request stands
+    ("decoding.py", "greedy"): "decoding",
+    ("edit.py", "forget_subject"): "layers",
+    ("subject.py", "check"): "checks",
+    ("pipeline.py", "_subject_edit"): "stamp2",
+    ("pipeline.py", "run"): "forget",
 }
 
 
-def step_of_edit() -> str | None:
-    """The step of the request running on this thread that a chat runs after: the innermost on the stack
-    (None: the chat is not run inside another request)."""
-    frame = sys._getframe()
+def step_of_edit() -> str:
+    """Where the request running on this thread stands when a chat runs inside it, from the innermost
+    frame out: "decoding/forget" (a generation of the forget request), "forget" (after its probing),
+    "layers/stamp2/forget", "checks/stamp2/forget"; "" outside any."""
+    frame, names = sys._getframe(), []
     while frame is not None:
         step = STEPS.get((Path(frame.f_code.co_filename).name, frame.f_code.co_name))
         if step is not None:
-            return step
+            names.append(step)
         frame = frame.f_back
-    return None
+    return "/".join(names)
 
 
 def test_a_stamp2_request_lets_other_scopes_chat_between_its_steps(served_stamp2):
     """Each chat of another scope that waits while alice's STAMP-2 forget request runs is answered at its
-    next step: after the probing, after each layer of the edit, after each check question; each queues the
-    next, which waits for the step after. They get the same reply as without the edit, and the weights
-    are bit for bit what they were (the edit is computed with hooks, checked in trials, kept as alice's)."""
+    next step: every few tokens of its probing (asking the model what it knows), after the probing, after
+    each layer of the edit, after each check question, never inside a check; each queues the next, which
+    waits for the step after. They get the same reply as without the edit, and the weights are bit for
+    bit what they were (the edit is computed with hooks, checked in trials, kept as alice's)."""
     hub, loop = served_stamp2
     model = hub.patient.model
     alone = result(submit(hub, loop, chat(hub, "Hello there."), "carol", True), loop).text
     w0 = {n: p.detach().clone() for n, p in model.named_parameters()}
-    seen: list[tuple[str | None, bool, str]] = []
+    seen: list[tuple[str, bool, str]] = []
     pending: list[Job] = []
 
     def chatting(k: int) -> Callable[[Job], Any]:
@@ -268,10 +273,16 @@ def test_a_stamp2_request_lets_other_scopes_chat_between_its_steps(served_stamp2
     for job in list(pending):
         result(job, loop)
     steps = [step for step, inline, _ in seen if inline]
-    checks = len(steps) - 1 - len(LAYERS)
-    assert steps == ["after probing"] + ["between layers"] * len(LAYERS) + ["between checks"] * checks
-    assert checks >= 2  # one trial per check question
     assert [inline for _, inline, _ in seen] == [True] * len(steps) + [False]  # the last one came after
+    assert seen[-1][0] == ""
+    # in order: while probing (several), after it, while the guard questions are first asked (in the
+    # STAMP-2 step: the session was not warmed), between the layers, between the checks
+    runs = [k for k, _ in itertools.groupby(steps)]
+    assert runs[:2] == ["decoding/forget", "forget"] and steps.count("decoding/forget") >= 2
+    assert runs[-2:] == ["layers/stamp2/forget", "checks/stamp2/forget"]
+    assert set(runs[2:-2]) <= {"decoding/stamp2/forget"}
+    assert steps.count("layers/stamp2/forget") == len(LAYERS)
+    assert steps.count("checks/stamp2/forget") >= 2  # one trial per check question
     assert all(text == alone for _, _, text in seen)  # nothing of alice's edit reached another scope
     assert all(torch.equal(w0[n], p) for n, p in model.named_parameters())
     assert not any(m._forward_hooks for m in model.modules())

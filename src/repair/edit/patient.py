@@ -49,8 +49,9 @@ class Patient:
 
     def between(self) -> None:
         """A long edit calls this where the weights hold only committed edits (STAMP-2 between two layers
-        and after probing): a server answers other users' requests there (`serve.scopes.ServedPatient`).
-        Alone there is nothing to do."""
+        and after probing): a server answers other users' requests there (`serve.scopes.ServedPatient`,
+        which also does so every few tokens of a generation outside a trial). Alone there is nothing to
+        do."""
 
     def chat_text(self, messages: list[dict[str, str]]) -> str:
         """The chat-templated text the model continues (with the generation header)."""
@@ -69,12 +70,14 @@ class Patient:
         histories: list[list[dict[str, str]]] | None = None,
         stop_when: Callable[[int, str], bool] | None = None,
         until: Callable[[int, str], bool] | None = None,
+        each: Callable[[int], object] | None = None,
     ) -> list[str]:
         """Greedy chat replies for a batch of user prompts (optionally after earlier turns).
 
         ``stop_when``: the whole batch stops as soon as one reply so far satisfies ``stop_when(i, reply)``
         (a verification that has found a leak needs no more tokens). ``until``: reply i ends once ``until(i, reply)``
-        holds (a check that has seen what it looks for). Replies are cut where they stopped."""
+        holds (a check that has seen what it looks for). ``each(k)``: called after the k-th new token
+        (see ``greedy``). Replies are cut where they stopped."""
         if not prompts:
             return []
         tok = self.tokenizer
@@ -98,6 +101,7 @@ class Patient:
             max_new_tokens=max_new_tokens,
             stop_when=stop_when,
             until=until,
+            each=each,
         )
         return [tok.decode(o, skip_special_tokens=True).strip() for o in out]
 

@@ -47,10 +47,12 @@ def greedy(
     max_new_tokens: int,
     stop_when: Callable[[int, str], bool] | None = None,
     until: Callable[[int, str], bool] | None = None,
+    each: Callable[[int], object] | None = None,
 ) -> list[list[int]]:
     """New token ids per row of a left-padded batch. Row i ends at an end-of-sequence token, after
     ``max_new_tokens``, or once ``until(i, reply so far)``; every row ends once ``stop_when(i, reply)``
-    holds for one of them."""
+    holds for one of them. ``each(k)`` runs after the batch's k-th new token, before the next forward
+    (the decoding's state is all here: a server may answer other requests then)."""
     n = len(ids)
     eos = eos_ids(model, tok)
     out: list[list[int]] = [[] for _ in range(n)]
@@ -61,7 +63,7 @@ def greedy(
         input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, **cache_kw(model, cache)
     ).logits[:, -1]
     last = pos[:, -1:]
-    for _ in range(max_new_tokens):
+    for k in range(1, max_new_tokens + 1):
         nxt = logits.argmax(-1)
         for b, i in enumerate(active):
             out[i].append(int(nxt[b]))
@@ -84,6 +86,8 @@ def greedy(
             active = [active[b] for b in keep]
         mask = torch.cat([mask, mask.new_ones(len(active), 1)], dim=1)
         last = last + 1
+        if each is not None and k < max_new_tokens:
+            each(k)
         logits = model(
             input_ids=nxt[:, None],
             attention_mask=mask,

@@ -25,6 +25,7 @@ from repair.edit.ledger.history import History
 from repair.serve.security import GLOBAL
 
 Emit = Callable[[str, Any], None]
+PAUSE_TOKENS = 8  # a generation outside a trial lets other scopes' chats run after every this many tokens
 
 
 class ScopedLedger:
@@ -137,8 +138,13 @@ class ServedPatient:
             self._between()
 
     def generate(self, prompts: list[str], **kwargs: Any) -> list[str]:
+        """The patient's replies. Outside a trial (a forget request asking the model what it knows, the
+        guard questions) the weights hold only committed edits: other scopes' chats run every
+        ``PAUSE_TOKENS`` tokens, so that they do not wait for a whole long generation either."""
         if self._ledger_in_trial():
             self._emit("progress", {"step": "verify", "text": f"checking {len(prompts)} question(s)"})
+        elif self._between is not None and "each" not in kwargs:
+            kwargs["each"] = lambda k: k % PAUSE_TOKENS or self.between()
         return self._patient.generate(prompts, **kwargs)
 
     def _ledger_in_trial(self) -> bool:
