@@ -8,9 +8,9 @@ both phases, errors, and whether the ledger is consistent afterwards.
 The chats of the second phase are sent once s0's forget request has gone out, so they arrive while the edit
 runs; ``overlapping_edit`` reports the chats whose time overlapped the edit's and how much of it they spent
 inside the edit's window. One worker owns the model, and runs other scopes' chats between an edit's steps
-(STAMP: its checks; STAMP-2: its probing, each layer of its edit, each check question): a chat waits for
-one step of the edit, not all of it (a chat behind the whole edit spends about ``edit_s`` inside its
-window).
+(every 8 tokens while it asks the model what it knows; STAMP: its checks; STAMP-2: each layer of its edit,
+each check question): a chat waits for one step of the edit, not all of it (a chat behind the whole edit
+spends about ``edit_s`` inside its window).
 """
 
 from __future__ import annotations
