@@ -124,10 +124,6 @@ class Stamp2Config(BaseModel):
     # not only what it reads, and a reply is where every edit's spill onto shared tokens shows
     keep_replies: bool = True
     formats: bool = False  # key the edit on the other shapes of question too (vector.FORMATS)
-    # a described subject's inner names asked about on their own keep their outputs (keep.contrast_keys)
-    contrast: bool = False
-    # the k directions all entity keys share are held exactly (keep.entity_directions): 0 turns it off
-    hold_entities: int = Field(0, ge=0)
 
     @property
     def vector_layer(self) -> int:

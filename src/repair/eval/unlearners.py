@@ -136,8 +136,6 @@ class Stamp2MethodConfig(BaseModel):
     keep_prefix: bool | None = None
     keep_replies: bool | None = None
     formats: bool | None = None
-    contrast: bool | None = None
-    hold_entities: int | None = None
     vector: dict[str, Any] | None = None  # VectorConfig fields (how the refusal vector is fitted)
 
     def overrides(self) -> dict[str, Any]:
