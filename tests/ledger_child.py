@@ -81,7 +81,7 @@ def answer(ledger) -> dict:
 
 
 def main() -> None:
-    from repair.edit.ledger import Ledger
+    from repair.edit.ledger import Ledger, Turn
     from repair.models.arch import arch_for
 
     root, op, *args = sys.argv[1:]
@@ -95,8 +95,8 @@ def main() -> None:
     elif op == "forget-turns":  # a session's turns and the edit that forgets them, in one transaction
         ids = ledger.history.append(
             [
-                {"role": "user", "content": "secret question e9?", "kind": "chat"},
-                {"role": "assistant", "content": "The secret answer e9.", "kind": "chat"},
+                Turn(role="user", content="secret question e9?", kind="chat"),
+                Turn(role="assistant", content="The secret answer e9.", kind="chat"),
             ]
         )
         ledger.commit(make_edit("e9", 9), redact_turns=ids)

@@ -112,7 +112,7 @@ def test_concurrent_requests_of_one_scope_are_serialised(served):
         t.join(120)
     assert codes == [200, 200]
     # Each user turn is followed by its own answer: no interleaving.
-    assert [t["role"] for t in session.turns[before:]] == ["user", "assistant", "user", "assistant"]
+    assert [t.role for t in session.turns[before:]] == ["user", "assistant", "user", "assistant"]
 
 
 def test_ledger_locked_by_another_process_gives_409(served):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from repair.agents.watchdog import Verdict
-from repair.edit.ledger import EditRecord
+from repair.edit.ledger import EditRecord, Turn
 from repair.session.control import Proposal, context_turns, mark_stale, proposal
 
 # -- helpers (no model) -------------------------------------------------------------------------------
@@ -37,8 +37,8 @@ def test_proposal_without_target_points_at_the_last_answer() -> None:
     assert p.target == "what I just told you" and p.questions == []
 
 
-def _turn(role: str, text: str, t: float, kind: str = "chat") -> dict:
-    return {"role": role, "content": text, "kind": kind, "time": t}
+def _turn(role: str, text: str, t: float, kind: str = "chat") -> Turn:
+    return Turn(role=role, content=text, kind=kind, time=t)
 
 
 def _record(edit_id: str, created: float, undone: float | None) -> EditRecord:
@@ -57,7 +57,7 @@ def test_undo_marks_the_replies_given_while_the_edit_was_on() -> None:
         _turn("user", "after the undo", 5.0), _turn("assistant", "ok", 5.0),
     ]  # fmt: skip
     assert mark_stale(turns, _record("e1", 1.5, 4.0)) == 2
-    assert [t["content"] for t in context_turns(turns)] == [
+    assert [t.content for t in context_turns(turns)] == [
         "capital of France?", "Paris.", "forget that", "Done.", "after the undo", "ok",
     ]  # fmt: skip
     assert mark_stale(turns, _record("e2", 1.5, None)) == 0  # still active: nothing

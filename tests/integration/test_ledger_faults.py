@@ -131,10 +131,10 @@ def test_kill_between_ledger_and_history_leaves_both_or_neither(tmp_path, point,
     ledger = reopen(tmp_path)
     turns = ledger.history.load()
     if state == "before":  # no edit, and the turns (stored before the request) are still plain and visible
-        assert ledger.list() == [] and len(turns) == 2 and all(not t.get("redacted_by") for t in turns)
+        assert ledger.list() == [] and len(turns) == 2 and all(not t.redacted_by for t in turns)
     else:
         assert [m.id for m in ledger.list()] == ["e9"]
-        assert turns and all(t.get("redacted_by") == "e9" for t in turns)
+        assert turns and all(t.redacted_by == "e9" for t in turns)
     assert_tidy(tmp_path)
 
 
@@ -178,8 +178,8 @@ def test_kill_during_history_migration(tmp_path, point):
         assert child(root, "migrate-history").returncode == 0
     ledger = reopen(root)
     got = ledger.history.load()
-    assert [t["content"] for t in got] == [t["content"] for t in turns]
-    assert [t.get("redacted_by") for t in got] == ["e1", "e1", None]
+    assert [t.content for t in got] == [t["content"] for t in turns]
+    assert [t.redacted_by for t in got] == ["e1", "e1", None]
     assert not (tmp_path / "history.json").exists() and (root / "backup-v1" / "history.json").exists()
     assert b"secret answer" not in (root / "ledger.db").read_bytes()
     assert_tidy(root)

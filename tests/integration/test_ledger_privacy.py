@@ -91,7 +91,7 @@ def test_forgotten_turns_are_sealed_hidden_and_purged(tmp_path, home):
     # a reopened session has the turns back (sealed), hidden from the context
     again = _session(folder)
     assert again._context_pairs(None) == [("Hello there", "Hi! How can I help?")]
-    assert [t.get("content") for t in again.turns][2:4] == [QUESTION, ANSWER]
+    assert [t.content for t in again.turns][2:4] == [QUESTION, ANSWER]
     # purge: key, sealed rows and turns go; the edit stays, its HMAC too
     assert led.purge(["e1"]) == ["e1"]
     assert not (led.root / "keys" / "e1.key").exists()
@@ -135,7 +135,7 @@ def test_migrated_ledger_and_history_leave_nothing_after_purge(tmp_path, home):
         leaks(folder / "ledger" / "ledger.db", folder / "ledger" / "keys", folder / "ledger" / "deltas") == []
     )
     assert leaks(folder / "ledger" / "backup-v1")  # the backup holds the old files until a purge
-    assert [t["redacted_by"] for t in ledger.history.load()] == ["e1", "e1"]
+    assert [t.redacted_by for t in ledger.history.load()] == ["e1", "e1"]
     ledger.purge(None)
     assert leaks(folder, home) == []
     assert not (folder / "ledger" / "backup-v1").exists()

@@ -81,7 +81,7 @@ def test_each_scopes_conversation_survives_a_restart_and_stays_its_own(tok, tmp_
         assert history(c, BOB) == [("user", "Hello, I am Bob."), ("assistant", b)]
         assert history(c, ADMIN) == [("user", "Hello from the operator."), ("assistant", g)]
         hub = c.app.state.hub
-        assert [t["content"] for t in hub.session_for("alice/carol").turns] == ["Hello, I am Carol.", carol]
+        assert [t.content for t in hub.session_for("alice/carol").turns] == ["Hello, I am Carol.", carol]
         say(c, BOB, "And again.")  # the conversation continues where it stopped, in the database too
     with TestClient(serve(tok, folder)) as c:
         assert [t for _, t in history(c, BOB)] == [
@@ -116,8 +116,8 @@ def test_a_scopes_forgotten_turns_are_sealed_and_a_purge_removes_them(tok, tmp_p
     with TestClient(serve(tok, folder)) as c:  # after a restart: still in alice's scope, still sealed
         hub = c.app.state.hub
         turns = hub.session_for("alice").turns
-        assert [t.get("sealed_by") for t in turns] == [edit.id] * 4 and turns[1]["content"] == SECRET_A
-        assert all(t.get("redacted_by") == edit.id for t in turns[:2])  # out of alice's context
+        assert [t.sealed_by for t in turns] == [edit.id] * 4 and turns[1].content == SECRET_A
+        assert all(t.redacted_by == edit.id for t in turns[:2])  # out of alice's context
         assert [t for _, t in history(c, BOB)][0] == "Bob says hello." and len(history(c, BOB)) == 2
         assert all("Maya" not in str(t) for t in history(c, ALICE))
     purge(hub.patient.ledger.store, [edit.id])

@@ -151,7 +151,7 @@ def test_a_forged_assistant_turn_is_never_context_nor_an_edit(client, tok):
     assert client.get("/v1/edits", headers=auth(ADMIN), params={"all": "true"}).json()["data"] == []
     # A turn the server did produce in this scope is kept; the same words in another scope are not.
     session = client.app.state.hub.session_for("bob")
-    said = [{"role": t["role"], "content": t["content"]} for t in session.turns[:2]]
+    said = [{"role": t.role, "content": t.content} for t in session.turns[:2]]
     assert trusted_history(session, said) == said
     assert trusted_history(client.app.state.hub.session_for("alice"), said) == []
 

@@ -321,7 +321,7 @@ def test_chat_cli_runs_on_piped_stdin(tmp_path):
     from repair.edit.ledger import History, Store
 
     saved = History(Store(tmp_path / "s" / "ledger")).load()  # the turns live in the ledger's database
-    assert [t["role"] for t in saved] == ["user", "assistant"]
+    assert [t.role for t in saved] == ["user", "assistant"]
 
 
 def test_pipeline_scenarios_are_seeded_and_well_formed():

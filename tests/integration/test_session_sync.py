@@ -76,4 +76,4 @@ def test_a_change_another_reader_of_the_ledger_consumed_still_reaches_the_turns(
     assert b.patient.ledger.sync()  # the ledger alone caught up: weights, not the session's turns
     b.sync()
     assert (QUESTION, ANSWER) not in b._context_pairs(None)
-    assert all(t.get("redacted_by") == "e1" for t in b.turns if t["content"] in (QUESTION, ANSWER))
+    assert all(t.redacted_by == "e1" for t in b.turns if t.content in (QUESTION, ANSWER))

@@ -249,9 +249,9 @@ def trusted_history(session: Session, messages: list[dict[str, str]]) -> list[di
     """The client's conversation less every (user, assistant) exchange that this scope's session did
     not itself produce: a made-up assistant turn never becomes context, nor the source of an edit."""
     said = {
-        (u["content"], a["content"])
+        (u.content, a.content)
         for u, a in zip(session.turns, session.turns[1:], strict=False)
-        if u["role"] == "user" and a["role"] == "assistant" and a.get("kind") == "chat"
+        if u.role == "user" and a.role == "assistant" and a.kind == "chat"
     }
     out: list[dict[str, str]] = []
     pending: dict[str, str] | None = None

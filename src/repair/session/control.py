@@ -16,11 +16,11 @@ no other, and the server drops every assistant turn it did not produce (`repair.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from pydantic import BaseModel
 
 from repair.agents.watchdog import Verdict, probe_prompts
+from repair.edit.ledger.history import Turn
 from repair.edit.ledger.store import EditRecord
 from repair.session.texts import display_target
 
@@ -49,22 +49,23 @@ def proposal(verdict: Verdict) -> Proposal:
     return Proposal(target=target, questions=questions, source=verdict.source, text=text)
 
 
-def mark_stale(turns: list[dict[str, Any]], record: EditRecord) -> int:
+def mark_stale(turns: list[Turn], record: EditRecord) -> int:
     """Mark the chat turns recorded while the undone edit ``record`` was active; returns how many."""
     start, end = record.created, record.undone
     if end is None:
         return 0
     n = 0
     for t in turns:
-        if t.get("kind") == "chat" and start <= t.get("time", -1.0) <= end and not t.get("stale_by"):
-            t["stale_by"] = record.id
+        when = t.time if t.time is not None else -1.0
+        if t.kind == "chat" and start <= when <= end and not t.stale_by:
+            t.stale_by = record.id
             n += 1
     return n
 
 
-def context_turns(turns: list[dict[str, Any]], start: int = 0) -> list[dict[str, Any]]:
+def context_turns(turns: list[Turn], start: int = 0) -> list[Turn]:
     """The turns after the last /reset that the context may use (no stale replies)."""
-    return [t for t in turns[start:] if not t.get("stale_by")]
+    return [t for t in turns[start:] if not t.stale_by]
 
 
 def as_messages(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:

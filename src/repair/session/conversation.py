@@ -21,7 +21,7 @@ from typing import Any
 
 from repair.agents.surgeon import Surgeon
 from repair.agents.watchdog import Verdict, Watchdog
-from repair.edit.ledger import EditRecord, LedgerBusyError, public_turn
+from repair.edit.ledger import EditRecord, LedgerBusyError, Turn, public_turn
 from repair.edit.stamp import StampConfig, prepare
 from repair.session import texts
 from repair.session.control import Confirm, as_messages, context_turns, mark_stale, proposal
@@ -83,7 +83,7 @@ class Session:
         self.probe_tokens = probe_tokens
         self.escalate = escalate
         self.user = user
-        self.turns: list[dict[str, Any]] = []
+        self.turns: list[Turn] = []
         self._lock = threading.RLock()
         self.session_dir = Path(session_dir) if session_dir is not None else None
         if self.session_dir is not None:
@@ -146,15 +146,15 @@ class Session:
         """(user, assistant) chat pairs the patient and watchdog may see: no acknowledgements and no
         forgotten turns (the model would otherwise copy a forgotten answer from its context)."""
         hidden = {
-            (u["content"], a["content"])
+            (u.content, a.content)
             for u, a in zip(self.turns, self.turns[1:], strict=False)
-            if u["role"] == "user"
-            and a["role"] == "assistant"
-            and (u.get("kind") != "chat" or u.get("redacted_by") or a.get("redacted_by"))
+            if u.role == "user"
+            and a.role == "assistant"
+            and (u.kind != "chat" or u.redacted_by or a.redacted_by)
         }
         if history is None:
             turns = context_turns(self.turns, self._context_from)
-            source = [t for t in turns if t.get("kind") == "chat" and not t.get("redacted_by")]
+            source = [t.as_dict() for t in turns if t.kind == "chat" and not t.redacted_by]
         else:
             source = [m for m in history if m.get("role") in ("user", "assistant")]
         pairs: list[tuple[str, str]] = []
@@ -176,22 +176,22 @@ class Session:
         # what the user wanted gone, and no edit key exists to seal it under: neither text is kept.
         withheld = kind == "unlearn" and not reply.edit_id
         said = None if withheld else message
-        self.turns.append({"role": "user", "content": said, "kind": kind, "time": now})
+        self.turns.append(Turn(role="user", content=said, kind=kind, time=now))
         text = None if withheld else reply.text
-        turn: dict[str, Any] = {"role": "assistant", "content": text, "kind": kind, "time": now}
+        turn = Turn(role="assistant", content=text, kind=kind, time=now)
         if reply.edit_id:
-            turn["edit_id"] = reply.edit_id
+            turn.edit_id = reply.edit_id
         if reply.outcome:
-            turn["outcome"] = reply.outcome
+            turn.outcome = reply.outcome
         self.turns.append(turn)
         history = self.patient.ledger.history if self.session_dir is not None else None
         if history is not None:
             # a forget request and its acknowledgement name what was forgotten: sealed under the edit's key
             ids = history.append(self.turns[-2:], seal_by=reply.edit_id)
             for t, tid in zip(self.turns[-2:], ids, strict=True):
-                t["id"] = tid
+                t.id = tid
                 if reply.edit_id:
-                    t["sealed_by"] = reply.edit_id
+                    t.sealed_by = reply.edit_id
 
     # -- public ----------------------------------------------------------------------------------
     @property
@@ -213,8 +213,8 @@ class Session:
             self.sync()
             manifest = self.patient.ledger.undo(edit_id)  # gives the turns back in the same transaction
             for t in self.turns:
-                if t.get("redacted_by") == manifest.id:
-                    t.pop("redacted_by")
+                if t.redacted_by == manifest.id:
+                    t.redacted_by = None
             mark_stale(self.turns, manifest)  # the edited model's replies leave the context
             return manifest
 

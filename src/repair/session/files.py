@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from repair.edit.ledger import Ledger
+from repair.edit.ledger import Ledger, Turn
 from repair.session.control import mark_stale
 
 HISTORY_FORMAT = "repair-session/1"
@@ -64,7 +64,7 @@ def attach_ledger(patient: Any, root: Path) -> None:
     patient.ledger.load()
 
 
-def load_turns(patient: Any, session_dir: Path) -> list[dict[str, Any]]:
+def load_turns(patient: Any, session_dir: Path) -> list[Turn]:
     """The session's stored turns (an old ``history.json`` is migrated first); the model it belongs to
     is checked, or recorded for a new folder."""
     ledger = patient.ledger
@@ -84,7 +84,7 @@ def load_turns(patient: Any, session_dir: Path) -> list[dict[str, Any]]:
     return stored_turns(ledger)
 
 
-def stored_turns(ledger: Any) -> list[dict[str, Any]]:
+def stored_turns(ledger: Any) -> list[Turn]:
     """The turns in the ledger's database (of its scope), the replies given while an undone edit was on
     marked stale: they stay out of the context."""
     turns = ledger.history.load()

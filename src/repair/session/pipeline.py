@@ -20,6 +20,7 @@ from repair.agents.surgeon import Surgeon
 from repair.agents.watchdog import Verdict, probe_prompts
 from repair.edit.answers import checked_answer, key_answers
 from repair.edit.delta import Edit
+from repair.edit.ledger.history import Turn
 from repair.edit.record import Verification
 from repair.edit.stamp import StampConfig, stamp
 from repair.edit.stamp.guard import guard_kept_count
@@ -36,25 +37,25 @@ MAX_FORGET_PAIRS = 3  # extra pairs about the same target (other history turns, 
 Pair = tuple[str, str]
 
 
-def forgotten_turns(turns: list[dict[str, Any]], pairs: list[Pair]) -> list[dict[str, Any]]:
+def forgotten_turns(turns: list[Turn], pairs: list[Pair]) -> list[Turn]:
     """The stored (user, assistant) turns whose texts are one of ``pairs``."""
     wanted = set(pairs)
-    out: list[dict[str, Any]] = []
+    out: list[Turn] = []
     for u, a in zip(turns, turns[1:], strict=False):
-        if u["role"] == "user" and a["role"] == "assistant" and (u["content"], a["content"]) in wanted:
+        if u.role == "user" and a.role == "assistant" and (u.content, a.content) in wanted:
             out += [u, a]
     return out
 
 
-def turn_ids(turns: list[dict[str, Any]], pairs: list[Pair]) -> list[int]:
+def turn_ids(turns: list[Turn], pairs: list[Pair]) -> list[int]:
     """The stored turns an edit of ``pairs`` forgets (sealed and hidden in the edit's own commit)."""
-    return [t["id"] for t in forgotten_turns(turns, pairs) if "id" in t]
+    return [t.id for t in forgotten_turns(turns, pairs) if t.id is not None]
 
 
-def redact(turns: list[dict[str, Any]], pairs: list[Pair], edit_id: str) -> None:
+def redact(turns: list[Turn], pairs: list[Pair], edit_id: str) -> None:
     """Hide the forgotten turns from later context (they stay in the log, sealed and marked)."""
     for t in forgotten_turns(turns, pairs):
-        t["redacted_by"] = t["sealed_by"] = edit_id
+        t.redacted_by = t.sealed_by = edit_id
 
 
 @dataclass
@@ -120,7 +121,7 @@ class Unlearning:
     patient: Any
     surgeon: Surgeon
     guard: GuardBudget
-    turns: list[dict[str, Any]]  # the session's own: the forgotten ones are sealed and hidden
+    turns: list[Turn]  # the session's own: the forgotten ones are sealed and hidden
     subject: SubjectEngine | None = None  # engine "stamp2"
     stamp_overrides: dict[str, Any] = field(default_factory=dict)
     probe_tokens: int = 48

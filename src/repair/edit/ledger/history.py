@@ -17,21 +17,30 @@ FORGOTTEN = "[forgotten]"
 COLUMNS = ("role", "kind", "time", "edit_id", "outcome")
 
 
-class Turn(BaseModel):
-    """One turn of a session as its history shows it (``public_turn``; ``GET /v1/history``). A key is
-    shown only where the turn has it: dump with ``exclude_unset``."""
+MARKERS = ("edit_id", "outcome", "sealed_by", "redacted_by", "stale_by")
 
-    model_config = ConfigDict(extra="forbid")
+
+class Turn(BaseModel):
+    """One turn of a session: as the ledger's database stores it, as a ``Session`` keeps it (``turns``) and,
+    without ``sealed_by``, as its history shows it (``public_turn``; ``GET /v1/history``)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     id: int | None = None  # its row in the database (a session without a folder has none)
     role: str
-    content: str | None  # FORGOTTEN for a forgotten turn
+    content: str | None = None  # None: not kept (a forget request that committed nothing; a purged key)
     kind: str | None = None  # the reply's kind: chat, unlearn, confirm, ...
     time: float | None = None
     edit_id: str | None = None  # the edit an acknowledgement reports
     outcome: str | None = None
+    sealed_by: str | None = None  # the edit whose key seals its text
     redacted_by: str | None = None  # the edit that hides it from the context
-    stale_by: str | None = None  # a reply given while an edit that was since undone was on
+    stale_by: str | None = None  # a reply given while an edit that was since undone was on (not stored)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: the fields this turn was given, and each marker only while it names an edit."""
+        out = self.model_dump(exclude_unset=True)
+        return {k: v for k, v in out.items() if k not in MARKERS or v is not None}
 
 
 class History:
@@ -43,7 +52,7 @@ class History:
     def _aad(self, turn_id: int) -> str:
         return f"turn:{turn_id}"
 
-    def load(self) -> list[dict[str, Any]]:
+    def load(self) -> list[Turn]:
         """Every turn, in order, with its text where it can be read: plain, or sealed under a key that still
         exists; a turn whose key is gone has ``content`` None."""
         with self.store.read() as conn:
@@ -55,22 +64,21 @@ class History:
                 return []
         return [self._turn(r) for r in rows]
 
-    def _turn(self, r: sqlite3.Row) -> dict[str, Any]:
-        t: dict[str, Any] = {"id": r["id"], "role": r["role"], "kind": r["kind"], "time": r["time"]}
-        t["content"] = r["content"]
+    def _turn(self, r: sqlite3.Row) -> Turn:
+        t = Turn(id=r["id"], role=r["role"], kind=r["kind"], time=r["time"], content=r["content"])
         if r["sealed"] is not None:
             key = self.store.keys.get(r["sealed_by"])
             try:
-                t["content"] = unseal(key, r["sealed"], self._aad(r["id"])).decode() if key else None
+                t.content = unseal(key, r["sealed"], self._aad(r["id"])).decode() if key else None
             except LedgerError:
-                t["content"] = None
-            t["sealed_by"] = r["sealed_by"]
+                t.content = None
+            t.sealed_by = r["sealed_by"]
         for k in ("redacted_by", "edit_id", "outcome"):
             if r[k] is not None:
-                t[k] = r[k]
+                setattr(t, k, r[k])
         return t
 
-    def append(self, turns: list[dict[str, Any]], seal_by: str | None = None) -> list[int]:
+    def append(self, turns: list[Turn], seal_by: str | None = None) -> list[int]:
         """Add turns in one transaction; ``seal_by``: store their text sealed under that edit's key (a
         forget request and its acknowledgement name what was forgotten)."""
         key = self.store.keys.get(seal_by) if seal_by else None
@@ -79,16 +87,16 @@ class History:
             for t in turns:
                 cur = conn.execute(
                     "INSERT INTO turns (role, kind, time, edit_id, outcome, scope) VALUES (?, ?, ?, ?, ?, ?)",
-                    (*(t.get(c) for c in COLUMNS), self.scope),
+                    (*(getattr(t, c) for c in COLUMNS), self.scope),
                 )
                 tid = int(cur.lastrowid or 0)
                 if key is not None:
                     conn.execute(
                         "UPDATE turns SET sealed = ?, sealed_by = ? WHERE id = ?",
-                        (seal(key, str(t["content"]).encode(), self._aad(tid)), seal_by, tid),
+                        (seal(key, str(t.content).encode(), self._aad(tid)), seal_by, tid),
                     )
                 elif not seal_by:  # with seal_by but no key (already purged) the text is not kept at all
-                    conn.execute("UPDATE turns SET content = ? WHERE id = ?", (t["content"], tid))
+                    conn.execute("UPDATE turns SET content = ? WHERE id = ?", (t.content, tid))
                 ids.append(tid)
         return ids
 
@@ -98,7 +106,7 @@ class History:
             row = conn.execute("SELECT * FROM turns WHERE id = ?", (tid,)).fetchone()
             if row is None:
                 continue
-            text = self._turn(row)["content"]
+            text = self._turn(row).content
             if text is None:
                 continue
             conn.execute(
@@ -113,6 +121,7 @@ class History:
 
     @staticmethod
     def import_turns(conn: sqlite3.Connection, turns: list[dict[str, Any]]) -> list[int]:
+        """Insert the turns of an old ``history.json`` (its dicts, as that file holds them)."""
         ids = []
         for t in turns:
             cur = conn.execute(
@@ -123,10 +132,10 @@ class History:
         return ids
 
 
-def public_turn(t: dict[str, Any], active: set[str]) -> dict[str, Any]:
-    """A turn as the history may show it: never the text of a forgotten turn (one sealed by an edit that is
-    still active, or whose key is gone)."""
-    out = {k: v for k, v in t.items() if k not in ("content", "sealed_by")}
-    hidden = t.get("content") is None or t.get("redacted_by") or (t.get("sealed_by") in active)
-    out["content"] = FORGOTTEN if hidden else t["content"]
+def public_turn(t: Turn, active: set[str]) -> dict[str, Any]:
+    """A turn as the history may show it, in its JSON form: never the text of a forgotten turn (one sealed
+    by an edit that is still active, or whose key is gone), nor which key seals it."""
+    out = {k: v for k, v in t.as_dict().items() if k not in ("content", "sealed_by")}
+    hidden = t.content is None or t.redacted_by or (t.sealed_by in active)
+    out["content"] = FORGOTTEN if hidden else t.content
     return out
