@@ -50,8 +50,8 @@ def test_patient():
     assert list(params(Patient.chat)) == ["self", "prompt", "history", "max_new_tokens"]
     assert defaults(Patient.chat) == {"history": None, "max_new_tokens": 64}
     gen = params(Patient.generate)
-    assert list(gen) == ["self", "prompts", "max_new_tokens", "histories", "stop_when", "until"]
-    assert keyword_only(Patient.generate) == {"max_new_tokens", "histories", "stop_when", "until"}
+    assert list(gen) == ["self", "prompts", "max_new_tokens", "histories", "stop_when", "until", "each"]
+    assert keyword_only(Patient.generate) == {"max_new_tokens", "histories", "stop_when", "until", "each"}
     # stop_when and until both take (i, reply)
     assert "Callable[[int, str], bool]" in str(gen["stop_when"].annotation)
     assert "Callable[[int, str], bool]" in str(gen["until"].annotation)
