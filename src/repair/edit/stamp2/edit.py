@@ -103,5 +103,6 @@ def forget_subject(
         "rows": sum(map(len, poss)),
         "strength": cfg.strength,
         "formats": cfg.formats,
+        "config": cfg,
     }
     return Edit(id=new_edit_id(), deltas=deltas, meta=meta, timings={"total": time.perf_counter() - t0})
