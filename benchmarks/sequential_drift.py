@@ -6,8 +6,8 @@
 STAMP-2 (the default) forgets the stress set's entities one after another (each edit committed, none
 verified); ``--engine stamp`` has the first engine forget the stress set's single facts instead (each
 (question, answer) pair through ``repair.stamp``'s α search, verified and committed, as ``repair forget``
-does). After
-after 10, 20, 40, 60, ... edits, prints how many of 12 questions about other entities (none of them a
+does). After 10, 20, 40, 60, ... edits, it prints how many of up to 10 earlier targets are still refused when asked
+in a phrasing no edit was keyed on, how many of 12 questions about other entities (none of them a
 target of the stress set or the benchmark, or among the entity keep rows) are refused, the next-token KL
 on 24 generic prompts against the unedited model, the perplexity of 6 book passages, and the first words
 of six unrelated answers. It is a quick proxy for `repair eval forget-quality --sequential` (which also
@@ -41,6 +41,8 @@ QUESTIONS = (
     "Who was Napoleon?",
 )
 
+# a phrasing of the edited targets that neither the edit templates nor the benchmark's probes use
+UNSEEN = "Can you describe {s} in one sentence?"
 NEIGHBOURS = (
     "Who is Elon Musk?",
     "Who is Lionel Messi?",
@@ -77,6 +79,14 @@ def _stamp_edits(patient, overrides: dict) -> Iterator[str]:
             yield t.subject
 
 
+def _still_forgotten(patient, done: list[str], n: int = 10) -> str:
+    """Of up to ``n`` evenly spaced targets edited so far, how many are refused in a phrasing no edit was
+    keyed on: a change that spills less must not do it by losing the edits' reach."""
+    picked = done[:: max(1, len(done) // n)][:n]
+    replies = patient.generate([UNSEEN.format(s=s) for s in picked], max_new_tokens=16)
+    return f"{sum(map(is_refusal, replies))}/{len(picked)}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="smollm2-135m-instruct")
@@ -97,12 +107,15 @@ def main() -> None:
         utility = Utility(patient, n_ppl=6)
         print(f"unedited: ppl {utility.base_ppl:.2f}", flush=True)
         t0 = time.perf_counter()
-        for i, _ in enumerate(itertools.islice(edits, args.edits), 1):
+        done: list[str] = []
+        for i, subject in enumerate(itertools.islice(edits, args.edits), 1):
+            done.append(subject)
             if i in marks:
                 said = patient.generate(list(QUESTIONS), max_new_tokens=12)
                 refused = sum(map(is_refusal, patient.generate(list(NEIGHBOURS), max_new_tokens=16)))
+                held = _still_forgotten(patient, done)
                 print(
-                    f"edits {i:3d}: others refused {refused:2d}/{len(NEIGHBOURS)}  KL {utility.kl(patient):.4f}  ppl {utility.ppl(patient):7.2f}  "
+                    f"edits {i:3d}: others refused {refused:2d}/{len(NEIGHBOURS)}  forgotten {held}  KL {utility.kl(patient):.4f}  ppl {utility.ppl(patient):7.2f}  "
                     f"({time.perf_counter() - t0:.0f} s)  "
                     + " | ".join(" ".join(s.split())[:32] for s in said),
                     flush=True,
