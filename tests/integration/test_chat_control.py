@@ -122,14 +122,10 @@ def test_undo_drops_the_replies_of_the_edited_model(smollm) -> None:
 
 @pytest.mark.e2e
 def test_chat_asks_before_forgetting(tmp_path) -> None:
-    import os
-
     from typer.testing import CliRunner
 
     from repair.cli import app
 
-    if os.environ.get("REPAIR_SKIP_E2E"):
-        pytest.skip("REPAIR_SKIP_E2E set")
     script = "Forget everything you know about Marie Curie.\nn\n/edits\n/reset\n/quit\n"
     res = CliRunner().invoke(app, ["chat", "--session", str(tmp_path / "s")], input=script)
     assert res.exit_code == 0, res.output
