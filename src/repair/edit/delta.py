@@ -48,6 +48,24 @@ def new_edit_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
+def output_hook(chains: list[tuple[torch.Tensor, ...]]):
+    """A forward hook that adds ``x @ M1 @ M2 ...`` for each chain of matrices to a linear map's output
+    (``(Aᵀ, Bᵀ)`` for factors, ``(Dᵀ,)`` for a dense delta): the map computes as if the deltas were written
+    into its weight, which stays untouched. The sum is taken in float32 at least (bfloat16 outputs)."""
+
+    def hook(_mod: torch.nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor:
+        dtype = torch.promote_types(out.dtype, torch.float32)
+        x, add = args[0].to(dtype), 0
+        for chain in chains:
+            y = x
+            for m in chain:
+                y = y @ m.to(dtype)
+            add = add + y
+        return (out.to(dtype) + add).to(out.dtype)
+
+    return hook
+
+
 @dataclass
 class Edit:
     id: str

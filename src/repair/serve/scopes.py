@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from repair.edit.delta import output_hook
 from repair.edit.ledger import EditRecord
 from repair.edit.ledger.history import History
 from repair.serve.security import GLOBAL
@@ -180,7 +181,7 @@ class Adapters:
                 by_map.setdefault((layer, name), []).append((at, bt))
         arch, model = self.patient.arch, self.patient.model
         return [
-            arch.linear(model, layer, name).register_forward_hook(_lora_hook(pairs))
+            arch.linear(model, layer, name).register_forward_hook(output_hook(pairs))
             for (layer, name), pairs in by_map.items()
         ]
 
@@ -200,12 +201,3 @@ class Adapters:
             if self._open:
                 outer = self._open[-1][0]
                 self._open[-1] = (outer, self._hooks(outer))
-
-
-def _lora_hook(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> Callable[..., torch.Tensor]:
-    def hook(module: torch.nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> torch.Tensor:
-        x = args[0].float()
-        add = sum((x @ at) @ bt for at, bt in pairs)
-        return (out.float() + add).to(out.dtype) if out.dtype != torch.float32 else out + add
-
-    return hook

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from repair.edit.capture import _expand, _prefix_kv, right_padded
-from repair.edit.delta import MapDelta
+from repair.edit.delta import MapDelta, output_hook
 from repair.edit.trace import StopForward, TraceDict
 from repair.models.decoding import cache_kw
 
@@ -128,22 +128,11 @@ def _added(patient, deltas: Sequence[MapDelta]) -> Iterator[None]:
             parts = (d.dense,) if d.dense is not None else (d.a, d.b)
             mats = [t.T.contiguous().to(device) for t in parts if t is not None]
             module = patient.arch.linear(patient.model, d.layer, d.map)
-            handles.append(module.register_forward_hook(_adds(mats)))
+            handles.append(module.register_forward_hook(output_hook([tuple(mats)])))
         yield
     finally:
         for h in handles:
             h.remove()
-
-
-def _adds(mats: list[torch.Tensor]):
-    def hook(_mod: torch.nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor:
-        dtype = torch.promote_types(out.dtype, torch.float32)  # low-precision outputs take a float32 sum
-        add = args[0].to(dtype)
-        for m in mats:
-            add = add @ m.to(dtype)
-        return (out.to(dtype) + add).to(out.dtype)
-
-    return hook
 
 
 @contextmanager
