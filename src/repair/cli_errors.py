@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sqlite3
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -15,8 +16,12 @@ from rich.markup import escape
 console = Console()
 DEBUG = {"on": bool(os.environ.get("REPAIR_DEBUG"))}
 
-HINTS = {
+HINTS = {  # the first whose name is among the error's classes
     "LedgerBusyError": "wait for the other edit to finish, then run the command again",
+    "NoLedgerError": "give --ledger DIR, a ledger folder or a `repair chat --session` folder; or make an edit first",
+    "UnreadableLedgerError": "move that folder aside to start a new ledger, or restore it from a backup",
+    "OperationalError": "another program may hold the ledger's database: try again in a moment",
+    "DatabaseError": "the ledger's database is damaged: move its folder aside or restore it from a backup",
     "LedgerError": "`repair edits doctor` checks the ledger; --debug shows the traceback",
     "ModelNotFoundError": "`repair --help` lists the bundled models; a folder must hold *.safetensors",
     "IntegrityError": "delete the cached copy under $REPAIR_HOME/models and load again",
@@ -41,7 +46,7 @@ def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
-        except (RuntimeError, ValueError, KeyError, OSError) as e:
+        except (RuntimeError, ValueError, KeyError, OSError, sqlite3.Error) as e:
             if DEBUG["on"]:
                 raise
             msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)

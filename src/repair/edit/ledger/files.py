@@ -43,6 +43,14 @@ class LedgerBusyError(LedgerError):
     """Another process or thread is editing this patient right now."""
 
 
+class NoLedgerError(LedgerError):
+    """The folder given holds no ledger (a command that only reads one found nothing there)."""
+
+
+class UnreadableLedgerError(LedgerError):
+    """The ledger's database cannot be opened or read (not a database, damaged, a folder in its place)."""
+
+
 def crashpoint(name: str) -> None:
     """Fault injection for the crash tests: ``REPAIR_CRASH_AT=name`` kills the process right here, as a
     power cut would (no cleanup, no flush of Python buffers)."""

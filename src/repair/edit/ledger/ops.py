@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from repair.edit.ledger.crypto import text_hmac
-from repair.edit.ledger.files import LedgerError, crashpoint
+from repair.edit.ledger.files import LedgerError, NoLedgerError, crashpoint
 from repair.edit.ledger.history import History
 from repair.edit.ledger.maintenance import Tidy, backups, cleanup, finish_purge, scrub_backups
 from repair.edit.ledger.migrate import migrate, needs_migration, remove_legacy
@@ -28,7 +28,7 @@ def open_store(
     """Open (and on first use create or migrate) the ledger in ``root``, and tidy it under the write lock."""
     root = Path(root)
     if not create and not (root / "ledger.db").exists() and not any(root.glob("*.json")):
-        raise LedgerError(f"no ledger in {root} (give --ledger DIR, or make an edit first)")
+        raise NoLedgerError(f"no ledger in {root}")
     store = Store(root, wait)
     migrated = False
     with store.write() as conn:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from repair.edit.ledger.crypto import EditKeys
-from repair.edit.ledger.files import DeltaShape, LedgerBusyError, LedgerError
+from repair.edit.ledger.files import DeltaShape, LedgerBusyError, LedgerError, UnreadableLedgerError
 from repair.edit.record import EditMeta
 
 FORMAT = "repair-ledger/2"
@@ -119,16 +119,17 @@ class Store:
         self.keys = EditKeys(self.root / "keys")
         self.wait = lock_wait() if wait is None else wait
         self._mutex = threading.RLock()  # one connection, shared by the process's threads
-        self.db = sqlite3.connect(
-            self.root / "ledger.db", timeout=self.wait, isolation_level=None, check_same_thread=False
-        )
-        self.db.row_factory = sqlite3.Row
+        path = self.root / "ledger.db"
         try:
+            self.db = sqlite3.connect(path, timeout=self.wait, isolation_level=None, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
+            for pragma in ("synchronous=FULL", "secure_delete=ON", "foreign_keys=ON"):
+                self.db.execute(f"PRAGMA {pragma}")
+        except sqlite3.OperationalError as e:
+            raise UnreadableLedgerError(f"cannot open the ledger database {path} ({e})") from None
         except sqlite3.DatabaseError as e:
-            raise LedgerError(f"{self.root / 'ledger.db'} is not a ledger database ({e})") from None
-        for pragma in ("synchronous=FULL", "secure_delete=ON", "foreign_keys=ON"):
-            self.db.execute(f"PRAGMA {pragma}")
+            raise UnreadableLedgerError(f"{path} is not a ledger database ({e})") from None
 
     def close(self) -> None:
         with self._mutex:
