@@ -186,6 +186,15 @@ def _retain_table(probes: list[str], before: list[str], after: list[str]) -> Tab
     return table
 
 
+def _turns_saying(patient: Any, edit: Any) -> list[int]:
+    """A chat session's stored turns that ask or give what ``edit`` forgets (``--ledger SESSION``): sealed
+    and hidden in the edit's commit, so that neither the history nor the chat's context keeps them."""
+    from repair.edit.ledger.history import turns_saying
+
+    store = getattr(patient.ledger, "store", None)
+    return turns_saying(store, edit.meta.texts()) if store is not None else []
+
+
 def _settle(patient: Any, edit: Any, keep_unverified: bool) -> bool:
     """Commit the edit if it is verified (or kept anyway) and say what happened; whether it was committed."""
     v = edit.meta.verification
@@ -197,7 +206,7 @@ def _settle(patient: Any, edit: Any, keep_unverified: bool) -> bool:
         where += f"; the early band {tried[0][0]}-{tried[0][-1]} changed a retain answer"
     if verified or keep_unverified:
         t = time.perf_counter()
-        patient.ledger.commit(edit)
+        patient.ledger.commit(edit, redact_turns=_turns_saying(patient, edit))
         edit.timings["write"] = time.perf_counter() - t
         patient.ledger.update_meta(edit.id, timings=edit.timings)
         console.print(

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from repair.edit.ledger.crypto import seal, unseal
+from repair.edit.ledger.crypto import normalise, seal, unseal
 from repair.edit.ledger.files import LedgerError
 from repair.edit.ledger.store import GLOBAL, Store
 
@@ -130,6 +130,30 @@ class History:
             )
             ids.append(int(cur.lastrowid or 0))
         return ids
+
+
+def turns_saying(store: Store, texts: list[str]) -> list[int]:
+    """The plain turns, of every scope, that say one of ``texts`` (case and spacing aside), each with the
+    other turn of its question and answer: what an edit made outside a chat (``repair forget --ledger
+    SESSION``) must seal and hide in its own commit, as a chat's forget request does with the turns it
+    names."""
+    wanted = {normalise(t) for t in texts if t.strip()}
+    with store.read() as conn:
+        try:
+            rows = conn.execute("SELECT id, role, scope, content FROM turns ORDER BY id").fetchall()
+        except sqlite3.OperationalError:
+            return []
+    by_scope: dict[str, list[sqlite3.Row]] = {}
+    for r in rows:
+        by_scope.setdefault(r["scope"], []).append(r)
+    ids: set[int] = set()
+    for turns in by_scope.values():
+        said = [t["content"] is not None and normalise(t["content"]) in wanted for t in turns]
+        ids |= {t["id"] for t, hit in zip(turns, said, strict=True) if hit}
+        for i, (u, a) in enumerate(zip(turns, turns[1:], strict=False)):
+            if u["role"] == "user" and a["role"] == "assistant" and (said[i] or said[i + 1]):
+                ids |= {u["id"], a["id"]}
+    return sorted(ids)
 
 
 def public_turn(t: Turn, active: set[str]) -> dict[str, Any]:
