@@ -128,6 +128,7 @@ def cache_bundled(name: str, *, fetch: bool | None = None, progress: bool = True
     if marker.exists():
         meta = json.loads(marker.read_text())
         if meta.get("sha256") == bm.sha256:
+            _check_float_copy(name, final, meta)
             return final
     gguf = _assembled_gguf(name, bm, fetch)
     t0 = time.perf_counter()
@@ -150,10 +151,32 @@ def cache_bundled(name: str, *, fetch: bool | None = None, progress: bool = True
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
+    _check_float_copy(name, final, json.loads(marker.read_text()))  # records what the copy holds
     if bm.chunked:
         gguf.unlink(missing_ok=True)  # the float copy is what we keep
     log.warning("cached %s in %s (%.1f s)", name, final, time.perf_counter() - t0)
     return final
+
+
+def _check_float_copy(name: str, folder: Path, meta: dict) -> None:
+    """The float copy must hold the weights it was made with: its files' content hash (cached under their
+    inode, size, mtime and ctime, so a load costs a stat) is recorded in ``repair_source.json`` when it is
+    made (or, for a copy from before, on its first load) and checked on every load. The ledger names a
+    bundled model by its pinned GGUF's sha256; without this check, other weights put in its place (``cp
+    -p``, rsync, tar) would be given its edits and statistics."""
+    from repair.models.identity import weight_files, weights_fingerprint
+
+    got = weights_fingerprint(weight_files(folder))
+    if meta.get("weights") is None:
+        marker = folder / "repair_source.json"
+        tmp = marker.with_name(f".{marker.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps({**meta, "weights": got}, indent=1))
+        os.replace(tmp, marker)
+    elif got != meta["weights"]:
+        raise IntegrityError(
+            f"{name}: the float copy in {folder} does not hold the weights it was made with (its files were "
+            "changed or replaced)"
+        )
 
 
 def _assembled_gguf(name: str, bm: BundledModel, fetch: bool | None) -> Path:
