@@ -1,6 +1,6 @@
 """Score the watchdog's fast path on the hand-written v2 sets (repair/data/watchdog_v2).
 
-    python benchmarks/watchdog_v2_eval.py [--split dev|dev2|dev3|dev4|dev5|test] [--json out.json] [--show-misses]
+    python benchmarks/watchdog_v2_eval.py [--split dev|dev2|dev3|dev4|dev5|dev6|test] [--json out.json] [--show-misses]
                                           [--llm qwen2.5-coder-0.5b-instruct] [--label NAME]
 
 Runs `Watchdog(k=4)` with its default classifier (MiniLM + lexical head) and the rule extractor, no LLM

@@ -1,7 +1,7 @@
 """The hand-written watchdog sets (``repair/data/watchdog_v2``): schema, loader and exact scoring.
 
 ``test.jsonl`` is the held-out set (never edited, never used for tuning); ``dev.jsonl``, ``dev2.jsonl`` and
-``dev3.jsonl``, ``dev4.jsonl``, ``dev5.jsonl`` are for tuning and tests. See ``repair/data/watchdog_v2/README.md``.
+``dev3.jsonl``, ``dev4.jsonl``, ``dev5.jsonl``, ``dev6.jsonl`` are for tuning and tests. See ``repair/data/watchdog_v2/README.md``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from repair.eval.forget_quality.schema import Turn  # one chat-turn model for both sets
 
-Split = Literal["dev", "dev2", "dev3", "dev4", "dev5", "test"]
+Split = Literal["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "test"]
 SPLITS: tuple[str, ...] = Split.__args__  # type: ignore[attr-defined]
 RequestClass = Literal["that_noun", "self_named", "formal", "correction", "named", "history_scope"]
 ChatClass = Literal["chat_plain", "hard_negative"]
