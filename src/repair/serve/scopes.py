@@ -53,9 +53,12 @@ class ScopedLedger:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ledger, name)
 
-    def commit(self, edit: Any, *, scope: str | None = None, **meta: Any) -> Any:
+    def commit(
+        self, edit: Any, *, scope: str | None = None, based_on: tuple[str, ...] | None = None, **meta: Any
+    ) -> Any:
+        """Commit ``edit`` in this scope; ``based_on``: the `state` it was made on (see `Ledger.commit`)."""
         self._emit("progress", {"step": "commit", "text": f"committing edit in scope {self.scope}"})
-        out = self._ledger.commit(edit, scope=self.scope, **meta)
+        out = self._ledger.commit(edit, scope=self.scope, based_on=based_on, **meta)
         self._held[edit.id] = edit
         return out
 
@@ -81,8 +84,12 @@ class ScopedLedger:
         """The scope's active edits that are not merged into the weights (none for the global scope)."""
         if self.scope == GLOBAL:
             return []
+        # the scope's records only: a global edit another process has just committed is merged by the
+        # ledger's next sync (the loading below may run it), never added per request as well
         merged = {e.id for e in self._ledger.active}
-        ids = [r.id for r in self._ledger.list(scope=self.scope) if r.id not in merged]
+        ids = [
+            r.id for r in self._ledger.list(scope=self.scope) if r.scope == self.scope and r.id not in merged
+        ]
         if any(i not in self._held for i in ids) and self._ledger.store is not None:
             for e in self._ledger.edits_for(self.scope):  # made by an earlier run, or another process
                 self._held.setdefault(e.id, e)

@@ -12,6 +12,7 @@ hides the turns it forgets in the same transaction.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from repair.agents.surgeon import Surgeon
 from repair.agents.watchdog import Verdict, probe_prompts
 from repair.edit.answers import checked_answer, key_answers
 from repair.edit.delta import Edit
+from repair.edit.ledger.files import LedgerChangedError
 from repair.edit.ledger.history import Turn
 from repair.edit.record import Verification
 from repair.edit.stamp import StampConfig, stamp
@@ -34,7 +36,9 @@ from repair.session.subject import check as check_subject_edit
 from repair.session.verify import VERIFY_TOKENS, reply_leaks, score_replies, stated_pairs
 
 MAX_FORGET_PAIRS = 3  # extra pairs about the same target (other history turns, probe answers)
+MAX_TRIES = 2  # an edit made again when the model changed under it (see ``Unlearning.run``), then refused
 Pair = tuple[str, str]
+log = logging.getLogger(__name__)
 
 
 def forgotten_turns(turns: list[Turn], pairs: list[Pair]) -> list[Turn]:
@@ -127,6 +131,7 @@ class Unlearning:
     probe_tokens: int = 48
     escalate: bool = True
     user: str = "session"
+    based_on: tuple[str, ...] | None = None  # the ledger's state the edit in progress is made on
 
     def run(self, verdict: Verdict, t0: float, timings: dict[str, float], context: list[Pair]) -> Reply:
         """Resolve what to forget (the verdict's pairs, or the patient's answers to probe questions),
@@ -152,8 +157,19 @@ class Unlearning:
         if not pairs:
             return texts.nothing_stored(target, timings)
         req = Request(verdict, target, pairs[: 1 + MAX_FORGET_PAIRS], context, t0, timings)
-        if self.subject is not None and verdict.target:
-            reply = self._subject_edit(req, verdict.target)
+        for _ in range(MAX_TRIES):
+            # what the edit is made and checked on: the commit refuses it if another process's commit or
+            # undo changed that meanwhile (a server syncs between an edit's steps), and it is made again
+            self.based_on = self.patient.ledger.state
+            try:
+                return self._edit(req)
+            except LedgerChangedError as e:
+                log.info("%s: making the edit again", e)
+        return req.reply("failed", texts.model_changed(req.target))
+
+    def _edit(self, req: Request) -> Reply:
+        if self.subject is not None and req.verdict.target:
+            reply = self._subject_edit(req, req.verdict.target)
             if reply is not None:
                 return reply
         return self._stamp(req)
@@ -226,6 +242,7 @@ class Unlearning:
             plan_source=plan_source,
             request_source=req.verdict.source,
             redact_turns=turn_ids(self.turns, req.pairs),
+            based_on=self.based_on,
         )
         if guard_after is not None:
             self.patient.cache[guard_key(self.patient)] = guard_after

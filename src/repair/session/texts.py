@@ -96,3 +96,11 @@ def removed(target: str, ver: Verification, where: str) -> str:
         f"Partly removed: information related to {target} is gone for {n - len(left)} of {n} test "
         f"questions, but {left[0]!r} still gets it. {where}"
     )
+
+
+def model_changed(target: str) -> str:
+    """Each edit was made on a model that another process's edit or undo changed before it was committed."""
+    return (
+        f"Could not remove information related to {target}: the model's edits kept changing while I edited "
+        "it (another edit or undo was committed meanwhile). Nothing was changed; please ask again."
+    )

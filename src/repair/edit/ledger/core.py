@@ -200,21 +200,30 @@ class Ledger:
         return list(self._edits)
 
     def commit(
-        self, edit: Edit, *, scope: str = GLOBAL, redact_turns: Sequence[int] = (), **meta: Any
+        self,
+        edit: Edit,
+        *,
+        scope: str = GLOBAL,
+        redact_turns: Sequence[int] = (),
+        based_on: Sequence[str] | None = None,
+        **meta: Any,
     ) -> Edit:
         """Apply ``edit`` to the live weights (when its scope is applied here) and persist it. ``meta``:
         ``EditMeta`` fields to record with it (the verdict, the target). ``redact_turns``: session turns
-        sealed under the edit's key and hidden, in the same transaction."""
+        sealed under the edit's key and hidden, in the same transaction. ``based_on``: the ``state_in(scope)``
+        the edit was made and checked on; any other in the transaction raises `LedgerChangedError`."""
         with self._exclusive():
             edit.meta.set(**meta)
             applied = scope in self.scopes
             if self.store is None:
+                ops.check_base(self.state_in(scope), based_on)
                 self._apply_checked(edit) if applied else None
                 return self._commit_memory(edit, scope, applied)
             try:
                 with self.store.write() as conn:
                     self._reconcile(self.store.records(conn))  # the database's state first
                     self._dv = self.store.data_version()
+                    ops.check_base(self.state_in(scope), based_on)
                     if applied:
                         self._apply_checked(edit)
                     rec, key = tensors.stage(
@@ -239,6 +248,10 @@ class Ledger:
             if redact_turns:
                 self.store.checkpoint()  # the turns' plain text leaves no copy in the WAL
         return edit
+
+    def state_in(self, scope: str) -> tuple[str, ...]:
+        """The edits a request in ``scope`` runs with, as last read (see ``ops.scope_state``)."""
+        return ops.scope_state([e.id for e in self._edits], self._records.values(), scope)
 
     def _apply_checked(self, edit: Edit) -> None:
         for d in edit.deltas:

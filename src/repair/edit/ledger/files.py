@@ -43,6 +43,11 @@ class LedgerBusyError(LedgerError):
     """Another process or thread is editing this patient right now."""
 
 
+class LedgerChangedError(LedgerError):
+    """The edits on the model changed (another process committed or undid one) after an edit was computed
+    on it: the edit was made and checked against another model than the one it would be committed to."""
+
+
 class NoLedgerError(LedgerError):
     """The folder given holds no ledger (a command that only reads one found nothing there)."""
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from repair.edit.ledger.crypto import text_hmac
-from repair.edit.ledger.files import LedgerError, NoLedgerError, crashpoint
+from repair.edit.ledger.files import LedgerChangedError, LedgerError, NoLedgerError, crashpoint
 from repair.edit.ledger.history import History
 from repair.edit.ledger.maintenance import Tidy, backups, cleanup, finish_purge, scrub_backups
 from repair.edit.ledger.migrate import migrate, needs_migration, remove_legacy
@@ -110,3 +111,21 @@ def expire(store: Store) -> list[str]:
     if tidy.purged:
         finish_purge(store, tidy.purged)
     return tidy.purged
+
+
+def scope_state(applied: list[str], records: Iterable[EditRecord], scope: str) -> tuple[str, ...]:
+    """The edits a request in ``scope`` runs with: ``applied`` (on the weights, in order), then the
+    scope's own active edits that are not, in order."""
+    rest = sorted(
+        (r for r in records if r.status == "active" and r.id not in set(applied)), key=lambda r: r.seq
+    )
+    return tuple(applied + [r.id for r in rest if r.scope == scope])
+
+
+def check_base(state: tuple[str, ...], based_on: Sequence[str] | None) -> None:
+    """Refuse to commit an edit computed on another ``state`` than the one it would now be committed on."""
+    if based_on is not None and state != tuple(based_on):
+        raise LedgerChangedError(
+            "the edits on the model changed while this edit was made (another process committed or undid "
+            "one); it was checked against another model and is not committed"
+        )
