@@ -150,21 +150,44 @@ def chat_command(
         raise typer.Exit(2) from None
 
 
+KeysOpt = Annotated[
+    Path | None, typer.Option("--keys", help="keys.toml: API keys, scopes, permissions (needed off loopback)")
+]
+PolicyOpt = Annotated[
+    Path | None, typer.Option("--policy", help="policy.toml: which requests for a global edit are queued")
+]
+ServeSessionOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--session", help="folder that keeps the edits and turns (default $REPAIR_HOME/sessions/MODEL)"
+    ),
+]
+
+
+def default_session(model: str | None) -> Path:
+    """Where `repair serve` keeps its edits and turns without --session: one folder per model (said)."""
+    import re
+
+    from repair.models.registry import repair_home
+
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model or DEFAULT_MODEL).name) or "model"
+    folder = repair_home() / "sessions" / name
+    console.print(f"session folder: {folder} (--session DIR for another)")
+    return folder
+
+
 def serve_command(
-    session: Annotated[Path, typer.Option("--session", help="folder that keeps the edits and turns")],
     model: Annotated[
         str | None, typer.Option("--model", "-m", help=f"patient (default {DEFAULT_MODEL}, or the session's)")
     ] = None,
+    session: ServeSessionOpt = None,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     surgeon: SurgeonOpt = "rule",
     k: KOpt = 4,
     dtype: DtypeOpt = "auto",
     engine: EngineOpt = "stamp2",  # it refuses where STAMP makes up (docs/results.md)
-    keys: Annotated[
-        Path | None,
-        typer.Option("--keys", help="keys.toml: API keys, scopes, permissions (needed off loopback)"),
-    ] = None,
+    keys: KeysOpt = None,
     allow_host: Annotated[
         list[str] | None, typer.Option("--allow-host", help="another Host name to answer to (repeatable)")
     ] = None,
@@ -173,6 +196,7 @@ def serve_command(
     edit_timeout: EditTimeoutOpt = 900.0,
     max_body: MaxBodyOpt = None,
     max_tokens: MaxTokensOpt = None,
+    policy: PolicyOpt = None,
 ) -> None:
     """Serve the session over HTTP: OpenAI-compatible /v1/chat/completions, /v1/edits, and a web chat at /.
     Binds 127.0.0.1 unless --host says otherwise; a public address needs --keys."""
@@ -184,6 +208,7 @@ def serve_command(
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--host") from e
 
+    session = session or default_session(model)
     check_session_folder(session)
     _check_engine(engine)
     _check_surgeon(surgeon)
@@ -207,6 +232,7 @@ def serve_command(
             max_body=max_body,
             max_tokens=max_tokens,
         ),
+        policy_file=str(policy) if policy else None,
     )
 
 

@@ -74,6 +74,7 @@ def test_serve_and_chat_refuse_bad_input_in_one_line(tmp_path):
     one_line_error(
         cli("serve", "--session", s, "--keys", str(tmp_path / "empty.toml")), "key: String should have"
     )
+    one_line_error(cli("serve", "--session", s, "--policy", str(tmp_path / "bad.toml")), "policy file")
     one_line_error(cli("serve", "--session", str(tmp_path / "a-file")), "is a file: give a folder")
     one_line_error(cli("chat", "--session", str(tmp_path / "a-file")), "is a file: give a folder")
     with socket.socket() as busy:  # a port in use is refused before the model loads
@@ -164,6 +165,33 @@ def test_serve_limits_reach_the_server(tiny_folder):
                                                                "max_tokens": 9})  # fmt: skip
         assert r.status_code == 400 and "between 1 and 8" in r.text
     assert application.state.hub.worker.queue.maxsize == 3
+
+
+def test_serve_without_session_keeps_one_folder_per_model(tmp_path, monkeypatch):
+    """`repair serve --model M --port P --keys K` as the issue gives it: no --session needed."""
+    import os
+
+    import repair.serve.app
+
+    got: list[tuple] = []
+    monkeypatch.setattr(
+        repair.serve.app, "serve", lambda model, folder, **kw: got.append((model, folder, kw))
+    )
+    keys = tmp_path / "k.toml"
+    keys.write_text('[[key]]\nname = "alice"\nkey = "sk-alice-0123456789abcdef"\n')
+    r = cli("serve", "--model", "smollm2-135m-instruct", "--port", "8011", "--keys", str(keys))
+    home = os.environ["REPAIR_HOME"]
+    assert r.exit_code == 0, r.output
+    assert got[0][:2] == ("smollm2-135m-instruct", f"{home}/sessions/smollm2-135m-instruct")
+    assert got[0][2]["port"] == 8011 and got[0][2]["keys_file"] == str(keys)
+    assert got[0][2]["policy_file"] is None
+    (tmp_path / "p.toml").write_text("[review]\nenabled = false\n")
+    assert cli("serve", "--policy", str(tmp_path / "p.toml")).exit_code == 0
+    assert got[1][1] == f"{home}/sessions/smollm2-135m-instruct" and got[1][2]["policy_file"] == str(
+        tmp_path / "p.toml"
+    )
+    assert cli("serve", "--model", str(tmp_path / "my model/")).exit_code == 0
+    assert got[2][1] == f"{home}/sessions/my_model"
 
 
 def _tok(folder):

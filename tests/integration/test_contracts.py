@@ -125,7 +125,7 @@ def test_session_and_reply():
 
 def test_server_and_eval():
     assert list(params(create_app))[0] == "session"
-    assert keyword_only(create_app) == {"hosts", "limits"}
+    assert keyword_only(create_app) == {"hosts", "limits", "policy"}
     assert list(params(ensure_finetuned))[:4] == ["model_name", "task", "which", "cfg"]
     assert list(params(run_task))[:3] == ["task_name", "methods", "cfg"]
     assert list(params(run_table)) == ["name", "cfg"]

@@ -345,3 +345,16 @@ def test_a_global_edit_request_waits_for_an_admin(client):
     r = client.post(f"/v1/review/{item}", headers=auth(ADMIN), json={"approve": False})
     assert r.status_code == 200 and r.json()["status"] == "rejected" and r.json()["prompt"] is None
     assert client.post(f"/v1/review/{item}", headers=auth(ADMIN), json={"approve": True}).status_code == 409
+
+
+def test_a_policy_decides_which_requests_for_a_global_edit_are_queued(tok):
+    from repair.serve.review import Policy
+
+    app = make_app(tok)
+    app.state.hub.review.policy = Policy(about=["self"])
+    with TestClient(app) as c:
+        body = {"prompt": "Where does Maya Taylor live?", "about": "person"}
+        r = c.post("/v1/review", headers=auth(BOB), json=body)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "policy"
+        assert c.post("/v1/review", headers=auth(BOB), json=body | {"about": "self"}).status_code == 202
+        assert c.post("/v1/review", headers=auth(BOB), json=body | {"about": "general"}).status_code == 422

@@ -32,19 +32,26 @@ from repair.serve import routes_chat, routes_edits, routes_review
 from repair.serve.docs import mount_docs
 from repair.serve.guard import ApiError, Guard
 from repair.serve.hub import Hub, Limits
+from repair.serve.review import Policy
 from repair.serve.security import Keys
 from repair.session import Session
 
 
 def create_app(
-    session: Session, keys: Keys | None = None, *, hosts: set[str] | None = None, limits: Limits | None = None
+    session: Session,
+    keys: Keys | None = None,
+    *,
+    hosts: set[str] | None = None,
+    limits: Limits | None = None,
+    policy: Policy | None = None,
 ) -> FastAPI:
     """The app over ``session`` (its scope is the global one). ``keys``: None makes one local admin key,
-    readable as ``app.state.local_key``. ``hosts``: Host names answered (default: loopback names)."""
+    readable as ``app.state.local_key``. ``hosts``: Host names answered (default: loopback names).
+    ``policy``: which requests for a global edit the review queue takes (default: `Policy()`)."""
     local = None
     if keys is None:
         keys, local = Keys.local()
-    hub = Hub(session, limits)
+    hub = Hub(session, limits, policy)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -84,11 +91,12 @@ def serve(
     keys_file: str | None = None,
     allow_hosts: tuple[str, ...] = (),
     limits: dict[str, Any] | None = None,
+    policy_file: str | None = None,
 ) -> None:
     """Load the session (its ledger re-applied) and serve it with uvicorn until interrupted. A public
     address needs a keys file; without one a local admin key is made and printed. ``limits``: overrides
-    of `Limits` fields (the CLI's --max-queue, --timeout …). A bad keys file or a busy port fails before
-    the model loads, limits beyond the model's context before the warm-up."""
+    of `Limits` fields (the CLI's --max-queue, --timeout …). A bad keys or policy file or a busy port
+    fails before the model loads, limits beyond the model's context before the warm-up."""
     import uvicorn
 
     from repair.serve.security import allowed_hosts, check_bind, check_port
@@ -96,6 +104,7 @@ def serve(
 
     check_bind(host, keys_file)
     keys = Keys.load(keys_file) if keys_file else None
+    policy = Policy.load(policy_file) if policy_file else None
     check_port(host, port)
     session = Session.open(
         session_dir,
@@ -109,7 +118,7 @@ def serve(
     # the limits are checked before the once-per-model warm-up, which can take minutes
     lim = Limits.for_model(session.patient, session.max_new_tokens, **(limits or {}))
     session.warm()
-    app = create_app(session, keys, hosts=allowed_hosts(host, allow_hosts), limits=lim)
+    app = create_app(session, keys, hosts=allowed_hosts(host, allow_hosts), limits=lim, policy=policy)
     if app.state.local_key:
         shown = "localhost" if host in ("127.0.0.1", "localhost") else host
         print(

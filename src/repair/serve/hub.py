@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from repair.edit.ledger import EditRecord
 from repair.edit.ledger.history import FORGOTTEN, Turn
-from repair.serve.review import ReviewQueue
+from repair.serve.review import Policy, ReviewQueue
 from repair.serve.scopes import Adapters, ServedPatient
 from repair.serve.security import GLOBAL
 from repair.serve.worker import Cancelled, Deferred, Job, Worker
@@ -123,7 +123,7 @@ def _confirmation(verdict: Any) -> dict[str, Any]:
 class Hub:
     """The patient, the worker that owns it, and the scopes' sessions."""
 
-    def __init__(self, session: Session, limits: Limits | None = None) -> None:
+    def __init__(self, session: Session, limits: Limits | None = None, policy: Policy | None = None) -> None:
         self.patient = session.patient
         self.limits = limits or Limits.for_model(self.patient, session.max_new_tokens)
         self.worker = Worker(self.patient.model, self.limits.max_queue)
@@ -131,7 +131,7 @@ class Hub:
         self.started = time.time()
         self._template = session
         folder = session.session_dir
-        self.review = ReviewQueue(folder / "review.json" if folder is not None else None)
+        self.review = ReviewQueue(folder / "review.json" if folder is not None else None, policy)
         self._wrap(session, GLOBAL)
         self.sessions: OrderedDict[str, Session] = OrderedDict({GLOBAL: session})
 

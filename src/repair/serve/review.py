@@ -16,14 +16,49 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Status = Literal["pending", "approved", "rejected"]
+About = Literal["self", "person"]  # the caller's own data; a named private person
+
+
+class Policy(BaseModel):
+    """Which requests for a global edit the server queues for an admin: ``repair serve --policy FILE``::
+
+        [review]
+        enabled = true                # users may ask for global edits (POST /v1/review); false: 403
+        about = ["self", "person"]    # what a request may concern: the caller's own data, a private person
+        max_pending = 1000            # requests waiting for a decision (more: 429)
+
+    General knowledge is not among the choices: it is never erased globally on one user's word."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    about: list[About] = Field(default_factory=lambda: ["self", "person"])
+    max_pending: int = Field(default=1000, ge=1, le=100_000)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Policy:
+        """The file's [review] table; a ValueError of one line for anything amiss."""
+        import tomllib
+
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            unknown = set(raw) - {"review"}
+            if unknown:
+                raise ValueError(f"unknown table(s) {sorted(unknown)}: only [review]")
+            return cls.model_validate(raw.get("review", {}))
+        except (OSError, tomllib.TOMLDecodeError, ValueError) as e:
+            if isinstance(e, ValidationError):
+                err = e.errors()[0]
+                e = ValueError(f"review.{'.'.join(map(str, err['loc']))}: {err['msg']}")
+            raise ValueError(f"policy file {path}: {e}") from None
 
 
 class ReviewItem(BaseModel):
     id: str
     status: Status = "pending"
+    about: About = "self"
     requested_by: str
     scope: str
     created: float
@@ -40,6 +75,7 @@ class ReviewRequest(BaseModel):
     """A user's request for a global edit: about themselves or a named private person."""
 
     prompt: str = Field(min_length=1, max_length=4000)
+    about: About = "self"  # the caller's own data, or a named private person ("person")
     target: str | None = Field(default=None, max_length=200)
     reason: str | None = Field(default=None, max_length=1000)
     user: str | None = Field(default=None, max_length=64)
@@ -52,8 +88,8 @@ class Decision(BaseModel):
 class ReviewQueue:
     """Pending and decided requests, persisted in ``path`` (atomically replaced) when given."""
 
-    def __init__(self, path: Path | None, max_pending: int = 1000) -> None:
-        self.path, self.max_pending = path, max_pending
+    def __init__(self, path: Path | None, policy: Policy | None = None) -> None:
+        self.path, self.policy = path, policy or Policy()
         self._lock = threading.Lock()
         self.items: dict[str, ReviewItem] = {}
         if path is not None and path.exists():
@@ -70,11 +106,17 @@ class ReviewQueue:
         os.replace(tmp, self.path)
 
     def add(self, req: ReviewRequest, requested_by: str, scope: str) -> ReviewItem:
+        """Queue ``req``; PermissionError where the policy does not take it, OverflowError when full."""
+        if not self.policy.enabled:
+            raise PermissionError("this server takes no requests for global edits")
+        if req.about not in self.policy.about:
+            raise PermissionError(f"this server takes requests about {' or '.join(self.policy.about)} only")
         with self._lock:
-            if sum(i.status == "pending" for i in self.items.values()) >= self.max_pending:
+            if sum(i.status == "pending" for i in self.items.values()) >= self.policy.max_pending:
                 raise OverflowError("too many requests are waiting for review")
             item = ReviewItem(
                 id="rev-" + secrets.token_hex(6),
+                about=req.about,
                 requested_by=requested_by,
                 scope=scope,
                 created=time.time(),

@@ -23,6 +23,8 @@ def review_ask(req: ReviewRequest, request: Request) -> ReviewItem:
         return hub.review.add(req, who.name, who.scope)
     except OverflowError as e:
         raise ApiError(429, "queue_full", str(e)) from None
+    except PermissionError as e:
+        raise ApiError(403, "policy", str(e)) from None
 
 
 @router.get("/v1/review")
