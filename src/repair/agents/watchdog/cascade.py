@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from .classifier import IntentClassifier
-from .context import edits_a_draft, followup_target
+from .context import claims_answer, edits_a_draft, followup_target
 from .history import _grounded, find_in_history, turn_pairs
 from .lang import detect_language
 from .llm import extractor_messages, parse_extraction
@@ -131,6 +131,7 @@ class Watchdog:
             (p >= self.threshold and not plain_question(message))
             or rule_request(message, len(pairs))
             or followup_target(message, pairs) is not None  # the answer to "what should I forget?"
+            or claims_answer(message, pairs)  # "c'est moi, ça ... effacer" after an answer about them
         )
         if unlearn and edits_a_draft(message, pairs) and self.rules.target_of(message)[1]:
             unlearn = False  # "bórralo" after "Escríbeme un poema": the poem goes, not knowledge

@@ -97,6 +97,14 @@ _ITS_ME = re.compile(
     r"|\bdas bin ich\b|\bsono io\b|\bsou eu\b|\bdat ben ik\b|\bto ja\b|\bdet [äa]r jag\b|\bo benim\b",
     re.I,
 )
+
+
+def claims_answer(message: str, pairs: list[tuple[str, str]]) -> bool:
+    """ "C'est moi, ça. Merci de tout effacer": the user says an answer is about them and asks for removal."""
+    verb = (_EN_FORGET.search(message) and not _HABIT.search(message)) or foreign_verb(message)
+    return bool(pairs and verb and _ITS_ME.search(message))
+
+
 # the message is about the speaker: "anything about me", "forget me", "olvídame", "su di me", "sobre mí"
 ABOUT_ME = re.compile(
     r"\b(?:about|on|of|regarding|concerning) me\b|\b(?:forget|erase|delete|remove|wipe|unlearn) me\b|\bmyself\b"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .selfname import _NAME, _NOT_NAME, self_name
+from .selfname import _NAME, _NOT_NAME, BUSINESS, self_name
 
 # ---------------------------------------------------------------------------------------------------
 # Other languages (fr, de, es, it, pt, nl). An imperative / polite forget-delete verb, not after a
@@ -23,6 +23,8 @@ from .selfname import _NAME, _NOT_NAME, self_name
 _F_VERB = (
     r"oublie|oublies|oubliez|oublier|efface|effaces|effacez|effacer|supprime|supprimes|supprimez|supprimer"
     r"|retirez|retirer|enl[èe]ve|enlevez|enlever|d[ée]sapprends|d[ée]sapprenez|d[ée]sapprendre"  # fr
+    # fr subjunctive after "je veux que vous ...", "je voudrais que tu ..."
+    r"|effaciez|supprimiez|oubliiez|retiriez|enleviez|d[ée]sapprenne|d[ée]sapprennes|d[ée]sappreniez"
     r"|retire(?=\s+(?:ce|cet|cette|ces|[çc]a|cela|le|la|les|l['’]|tout|toute|tous|mon|ma|mes)\b)"  # fr, not English
     r"|verlerne|verlernen|nimm(?=[^.!?]*\b(?:raus|heraus|weg)\b)"  # de ("nimm das aus dem Modell raus")
     r"|vergiss|vergisst|vergessen|l[öo]sch|l[öo]sche|l[öo]schst|l[öo]schen|entferne|entfernst|entfernen"  # de
@@ -82,8 +84,8 @@ _F_ALL_ABOUT = re.compile(
 # "quello che hai detto", "o que disseste", "wat je net zei", "ta dernière réponse" (not "what I said").
 _F_YOU_SAID = re.compile(
     r"\b(?:ce que (?:tu viens|vous venez) de dire|ce que (?:tu as|vous avez) (?:dit|écrit|répondu)"
-    r"|(?:ta|votre) (?:derni[èe]re )?r[ée]ponse|was (?:du|sie) (?:gerade |eben )?(?:gesagt|geschrieben|geantwortet)"
-    r"|(?:deine|ihre) (?:letzte )?antwort|lo que (?:acabas de decir|dijiste|has dicho|me dijiste)"
+    r"|(?:ta|votre) (?:derni[èe]re )?r[ée]ponse|was (?:du|sie) (?:\w+\s+){0,4}?(?:gesagt|geschrieben|geantwortet|erz[äa]hlt)"
+    r"|(?:deine|ihre) (?:letzte )?antwort|lo que (?:acabas de decir|dijiste|has dicho|me dijiste|me has dicho)"
     r"|(?:tu|su) (?:[úu]ltima )?respuesta|quello che (?:hai|mi hai) (?:appena )?detto|(?:la tua|la sua) (?:ultima )?risposta"
     r"|o que (?:acabaste de dizer|disseste|me disseste|voc[êe] disse)|(?:a tua|a sua) (?:[úu]ltima )?resposta"
     r"|wat je (?:net |zojuist )?(?:zei|zegde|hebt gezegd)|je (?:laatste )?antwoord"
@@ -161,7 +163,10 @@ _F_MULTI_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\
 # "tout ce qui concerne la société Vélonova", "über meine Firma Holzwerk Berger": a name a few words
 # after the "about" word
 _F_NAME_NEAR = re.compile(
-    rf"(?i:\b(?:sur|concerne|concernant|über|sobre|acerca de|su|riguardo a|over)\s+(?:[a-zà-ÿß'’]+\s+){{0,3}}?){_NAME}"
+    rf"(?i:\b(?:sur|concerne|concernant|über|sobre|acerca de|su|riguardo a|over"
+    # "tout ce qui touche à l'affaire X", "tout ce qui a trait à X"
+    rf"|touche (?:à|au|aux)|a trait (?:à|au|aux)|li[ée]e?s? (?:à|au|aux)|relati(?:f|ve|fs|ves) (?:à|au|aux))"
+    rf"\s+(?:[a-zà-ÿß'’]+\s+){{0,3}}?){_NAME}"
 )
 
 
@@ -188,10 +193,16 @@ def _f_name(message: str) -> str | None:
 # Forget verbs proper (not delete verbs): "olvida a Pablo Neruda" is a request, "borra a Juan de la
 # lista" edits a list; "oublie ce mot de passe" points at an answer, "lösche diese Datei" at a file.
 _F_FORGET_NAME = re.compile(
-    rf"(?i:(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|olvidad|olv[ií]date|olv[ií]dese"
+    rf"(?i:(?<![’'])\b(?:oublie|oubliez|oublies|vergiss|vergessen sie|olvida|olvide|olvides|olvidad|olv[ií]date|olv[ií]dese"
     rf"|dimentica|dimentichi|dimenticati|esquece|esque[çc]a|esquece-te|esque[çc]a-se|vergeet|zapomnij|gl[öo]m)\s+"
     rf"(?:(?:{_F_ABOUT}|de|tout sur|alles über|todo sobre|tutto su|tudo sobre)\s+)?"
     rf"{_F_ART}){_NAME}"
+)
+# an infinitive after "can you": "Peux-tu oublier Victor Hugo ?", "¿Puedes olvidar a X?", "Puoi dimenticare X?"
+_F_CAN_FORGET_NAME = re.compile(
+    rf"(?i:\b(?:peux-tu|pouvez-vous|pourrais-tu|pourriez-vous|tu peux|vous pouvez|puedes|podr[íi]as|puede|podr[íi]a"
+    rf"|puoi|potresti|pu[òo]|potrebbe|podes|pode|podias|poderia)\s+(?:\w+\s+)?(?:oublier|olvidar|dimenticare"
+    rf"|esquecer)\s+(?:(?:{_F_ABOUT}|de|tout sur|todo sobre|tutto su|tudo sobre)\s+)?{_F_ART}){_NAME}"
 )
 _F_FORGET_DEM = re.compile(
     r"(?<![’'])\b(?:oublie|oubliez|vergiss|vergessen sie|olvida|olvide|olvides|dimentica|dimentichi|esquece"
@@ -224,11 +235,27 @@ _F_VERB_ART_NOUN = re.compile(
 )
 
 
+# A third-person possessive and a word for an answer: "Oublie son âge", "Lösch seine Adresse", "Borra sus datos"
+_F_POSS_NOUN = re.compile(
+    rf"\b(?:son|sa|ses|leurs?|sein\w*|ihr\w*|su|sus|suo|sua|suoi|sue|seu|seus|suas)\s+(?:\w+\s+)?(?:{_F_ANSWER_NOUN.pattern})",
+    re.I,
+)
+# A forget/delete verb under a negation ("N'oublie pas son anniversaire", "Vergiss seine Adresse nicht", "No olvides
+# su cumpleaños"): a reminder, not a request; cut out before the rules read the message
+_F_NEGATED = re.compile(
+    r"\b(?:n['’]|ne\s+)(?:\w+\s+)?(?:oublie|oublies|oubliez|efface\w*|supprime\w*)\s+(?:pas|jamais|plus)\b"
+    r"|\b(?:vergiss|vergesst|vergessen sie|l[öo]sch\w*)\s+(?:\w+\s+){0,2}?(?:nicht|nie|niemals)\b"
+    r"|\bno\s+(?:te\s+)?(?:olvides|olvide|borres|borre)\b|\bnon\s+(?:dimenticare|dimenticarti|cancellare)\b"
+    r"|\bn[ãa]o\s+(?:te\s+)?(?:esque[çc]as|esque[çc]a|apagues)\b|\b(?:vergeet|verwijder)\s+(?:\w+\s+)?niet\b",
+    re.I,
+)
+
+
 def _dem_near_verb(message: str) -> bool:
     """A demonstrative + noun in the same clause as the forget verb ("Oublie ça, ... : quel temps fait-il"
     has its "quel" in another clause)."""
     for clause in re.split(r"[,.;:!?]", message):
-        if _F_VERB_RE.search(clause) and _F_DEM_NOUN.search(clause):
+        if _F_VERB_RE.search(clause) and (_F_DEM_NOUN.search(clause) or _F_POSS_NOUN.search(clause)):
             return True
     return False
 
@@ -239,9 +266,16 @@ def _dem_answer(message: str) -> bool:
 
 
 _F_ABOUT_MINE = re.compile(
-    rf"\b{_F_ABOUT}\s+(?:mon|ma|mes|mein\w*|mi|la mia|il mio|o meu|a minha|mijn)\s+(?:entreprise|soci[ée]t[ée]"
-    r"|boutique|magasin|restaurant|firma|unternehmen|laden|gesch[äa]ft|empresa|tienda|negocio|azienda|negozio"
-    r"|loja|bedrijf|winkel|zaak)\b",
+    rf"\b{_F_ABOUT}\s+(?:mon|ma|mes|mein\w*|mi|la mia|il mio|o meu|a minha|mijn)\s+(?:{BUSINESS})\b", re.I
+)
+# What the model knows said to have to go, with no imperative: "Tout ce que tu sais sur X doit disparaître",
+# "alles über X muss weg", "todo lo que sabes de X debe desaparecer", "tutto su X deve sparire"
+_F_SHOULD_GO = re.compile(
+    r"\b(?:doit|doivent|devrait|devraient|muss|m[üu]ssen|soll|sollte|debe|deben|deber[íi]a|tiene que|deve|devono"
+    r"|dovrebbe|moet|moeten)\s+(?:\w+\s+)?(?:dispara[îi]tre|partir|[êe]tre (?:effac|supprim|oubli|retir)\w*|weg"
+    r"|verschwinden|gel[öo]scht werden|vergessen werden|desaparecer|borrarse|eliminarse|ser (?:borrad|eliminad)\w*"
+    r"|sparire|scomparire|essere (?:cancellat|eliminat|dimenticat)\w*|sumir|ser apagad\w*|verdwijnen"
+    r"|verwijderd worden|vergeten worden)\b",
     re.I,
 )
 
@@ -253,7 +287,10 @@ def foreign_verb(message: str) -> bool:
 
 def foreign_request(message: str, n_turns: int = 1) -> bool:
     """An fr/de/es/it/pt/nl/pl/sv/tr forget-delete request in imperative form with a target signal."""
-    message = _F_PERFECT.sub(" ", message)
+    message = _F_NEGATED.sub(" ", _F_PERFECT.sub(" ", message))
+    known = _F_ALL_ABOUT.search(message) or _F_SELF.search(message)
+    if known and _F_SHOULD_GO.search(message) and not message.rstrip().endswith("?"):
+        return True
     if not _F_VERB_RE.search(message) or _F_HOWTO.match(message) or _asks_about_deleting(message):
         return False
     if _F_HOWTO_TAIL.search(message):
@@ -268,13 +305,14 @@ def foreign_request(message: str, n_turns: int = 1) -> bool:
         or _F_SELF.search(message)
         or (dem and (_F_FORGET_DEM.search(message) or _F_ANSWER_NOUN.search(message)))
         or _F_FORGET_NAME.search(message)
+        or _F_CAN_FORGET_NAME.search(message)
         or (n_turns and _F_YOU_SAID.search(message))
     )
 
 
 def foreign_target(message: str) -> tuple[str | None, bool]:
     """(target, points back at an answer) for a non-English request; (None, False) if no verb."""
-    if not _F_VERB_RE.search(message):
+    if not _F_VERB_RE.search(message) and not _F_SHOULD_GO.search(message):
         return None, False
     if _F_SELF.search(message):
         return self_name(message), self_name(message) is None

@@ -146,9 +146,56 @@ _CUES = [
 ]
 
 
+# "what you told me about my sister", "ce que tu m'as dit sur ma voisine", "the second thing you told me, about
+# her husband": the pointer says what the answer was about; the turn whose question names it is meant
+_ABOUT_NP = re.compile(
+    r"\b(?:about|regarding|concerning|sur|über|sobre|acerca de|over)\s+(?:(?:my|his|her|their|the|ma|mon|mes|sa|son"
+    r"|ses|la|le|les|meine[mnrs]?|mein|seine[mnrs]?|ihre[mnrs]?|die|der|den|dem|das|mi|mis|su|sus|el|los|las|mijn"
+    r"|zijn|haar|de|het)\s+)*([^\W\d_][\w\-]{2,})",
+    re.I,
+)
+
+
+def _about_turn(message: str, pairs: list[tuple[str, str]]) -> int | None:
+    """The newest turn whose question names what the pointer is about, if any does."""
+    for m in _ABOUT_NP.finditer(message):
+        want = _stems(m.group(1)) - {w[:5] for w in _GENERIC}
+        hits = [i for i, (user, _) in enumerate(pairs) if want and want <= _stems(user)]
+        if hits:
+            return hits[-1]
+    return None
+
+
+# "the second answer you gave me", "forget the first number", "la deuxième réponse": the turn counted from the
+# oldest one in view
+_ORDINALS = (
+    (r"first|1st|premi[eè]re?|erste\w*|primer[ao]?|prim[ao]|primeir[ao]|eerste", 0),
+    (r"second|2nd|deuxi[eè]me|seconde|zweite\w*|segund[ao]|second[ao]|tweede", 1),
+    (r"third|3rd|troisi[eè]me|dritte\w*|tercer[ao]?|terz[ao]|terceir[ao]|derde", 2),
+)
+_ORDINAL_NOUN = (
+    r"\s+(?:\w+\s+)?(?:answer|reply|response|thing|one|fact|number|address|claim|figure|date|detail|bit|part|info\w*"
+    r"|r[ée]ponse|chose|antwort\w*|sache|angabe|respuesta|cosa|dato|risposta|resposta|coisa|antwoord|ding|num[ée]ro"
+    r"|n[úu]mero|nummer|adresse|direcci[óo]n|indirizzo)s?\b"
+)
+
+
+def _ordinal_turn(message: str, n: int) -> int | None:
+    for words, i in _ORDINALS:
+        if i < n and re.search(rf"\b(?:{words}){_ORDINAL_NOUN}", message, re.I):
+            return i
+    return None
+
+
 def _pointed_turn(message: str, pairs: list[tuple[str, str]]) -> int:
     """The turn a pointer means: the last one, unless its noun ("that phone number") fits only an earlier
     answer, then the newest such answer."""
+    nth = _ordinal_turn(message, len(pairs)) if len(pairs) > 1 else None
+    if nth is not None:
+        return nth
+    about = _about_turn(message, pairs) if len(pairs) > 1 else None
+    if about is not None:
+        return about
     want: set[str] = set()
     for m in [*_DEM_PHRASE.finditer(message), *_YOU_DID.finditer(message)]:
         want |= _stems(m.group(1) or m.group(2) or "") - {w[:5] for w in _GENERIC}

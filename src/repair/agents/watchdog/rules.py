@@ -46,6 +46,8 @@ _TRIM = [
     re.compile(
         r"\s+(?:please|pls|plz|entirely|completely|totally|for good|forever|permanently|right now|right away|anymore|any more|any longer"
         r"|now|immediately|asap|altogether|too|as well|needs? to be|has to be|must be|should be|because|since|so that"
+        # "delete it so you don't repeat it": a purpose clause, not part of the target
+        r"|so(?=\s+(?:you|it|that|i|we|they|he|she|nobody|no one)\b)"
         r"|(?:has|have|needs?|must|should)\s+(?:to\s+)?go|(?:has|have) got to go"
         r"|(?:that\s+)?i\s+(?:gave|shared|mentioned|told|provided|typed|sent)"
         r"|(?:that\s+)?you\s+(?:have|hold|know|learned|learnt|stored|were told|got))\b.*$",
@@ -224,6 +226,23 @@ def _my_phrase(text: str) -> str | None:
     return _clean(my.group(1))
 
 
+# "his address", "the suspension claim", "what you said about her love life ...": a target that names an answer,
+# not a subject; when the history does not hold it by name, it points at a turn
+_ANSWER_NP = re.compile(
+    r"^(?:the|that|this|your|his|her|their|its)\s+(?:[\w'\-]+\s+){0,3}?(?:claim|rumou?r|fact|bit|part|detail|info"
+    r"|information|answer|reply|response|statement|allegation|accusation|number|address|figure|date|salary|age"
+    r"|e-?mail)s?$",
+    re.I,
+)
+_SAID_ABOUT = re.compile(
+    r"\bwhat (?:you|u)\s+(?:just\s+)?(?:said|told me|wrote|mentioned|claimed|gave me|came up with)\b", re.I
+)
+
+
+def _names_an_answer(target: str, message: str) -> bool:
+    return bool(_ANSWER_NP.match(target) or (_SAID_ABOUT.search(message) and not re.search(r"[A-Z]", target)))
+
+
 # a target that still speaks of the user ("Under GDPR I want my data"): the name they gave is meant
 _MINE = re.compile(r"\b(?:me|myself|my (?:personal )?(?:data|information|info|details))\b", re.I)
 
@@ -337,6 +356,9 @@ class RuleExtractor:
         clause = _CLAUSE.match(target)
         if hits:
             return Resolution(target, "history", [pairs[i] for i in hits], [])
+        if pairs and _names_an_answer(target, message):
+            p = pairs[_pointed_turn(message, pairs)]
+            return Resolution(subject_of_prompt(p[0]), "history", [p], [])
         if clause:
             # "forget that Maya Taylor lives in Oslo": the message itself states the fact.
             subj = clause.group("s")

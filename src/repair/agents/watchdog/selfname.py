@@ -9,11 +9,35 @@ import re
 
 # A name: 1-4 capitalised words, initials ("Annie M.G. Schmidt") only between two of them (unicode letters, hyphens, apostrophes), after an optional title.
 _TITLE = r"(?:(?:Mrs|Mr|Ms|Mx|Dr|Prof|M|Mme|Sr|Sra|Sig|Sig\.ra)\.?\s+|(?:Professor|Doctor|Herr|Frau|Madame|Monsieur|Señora?|Signora?)\s+)?"
-_NAME = r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+(?:[A-Z]\.(?:[ ]?[A-Z]\.)*(?=[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)|[A-ZÀ-ÝĀ-Ž][\w'’\-]+|&[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+|d['’][A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))*)"
+_NAME = (
+    r"(?P<n>(?:[A-Z]\.[ \t]?){0,3}[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+(?:[A-Z]\.(?:[ ]?[A-Z]\.)*(?=[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)|[A-ZÀ-ÝĀ-Ž][\w'’\-]+"
+    r"|&[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+|d['’][A-ZÀ-ÝĀ-Ž][\w'’\-]+"
+    # "Inés de la Fuente", "João dos Santos": particles that are also common words, only before a capital
+    r"|(?:de[ \t]+la|de[ \t]+los|de[ \t]+las|du|dos|das|do)(?=[ \t]+[A-ZÀ-ÝĀ-Ž])|de|da|van|von|der|del|di))*)"
+)
+# Before _NAME where one capitalised word is too little ("this is Monday", "c'est Paris"): a second
+# capitalised word follows, perhaps after particles ("Marguerite de Valois-Fenton")
+_FULL = r"(?=(?:[A-Z]\.[ \t]?)+[A-ZÀ-ÝĀ-Ž]|[A-ZÀ-ÝĀ-Ž][\w'’\-]+[ \t]+(?:(?:de|da|van|von|der|den|del|di|du|dos|la|le)[ \t]+)*[A-ZÀ-ÝĀ-Ž])"
+# A business's name may hold small words between capitalised ones ("Glow by Gemma", "House of Hops")
+_BIZ_NAME = (
+    r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+(?:(?:of|by|and|the|de|du|des|la|le|di|del|da|do|von|van|&)[ \t]+)*"
+    r"(?!I\b|I['’])(?:d['’])?[A-ZÀ-ÝĀ-Ž][\w'’\-]+)*)"
+)
+# Kinds of business a user speaks for ("my bakery, X", "ma librairie", "meine Bäckerei"), in each language
+BUSINESS = (
+    r"company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|nursery|practice|salon|studio"
+    r"|charity|agency|clinic|surgery|pub|bar|bistro|hotel|gym|garage|workshop|farm|gallery|bookshop|label|school"
+    r"|entreprise|soci[ée]t[ée]|boutique|magasin|librairie|boulangerie|p[âa]tisserie|atelier|cabinet|agence|h[ôo]tel"
+    r"|firma|unternehmen|laden|gesch[äa]ft|b[äa]ckerei|praxis|werkstatt|kanzlei|empresa|tienda|negocio|panader[íi]a"
+    r"|librer[íi]a|taller|azienda|negozio|ristorante|panetteria|libreria|bottega|loja|padaria|bedrijf|winkel|zaak"
+    r"|bakkerij"
+)
 # Words a capitalised run may start with that are not names (sentence-initial function words).
 _NOT_NAME = {
     "i", "please", "thanks", "the", "my", "and", "but", "so", "it", "this", "that", "hi", "hey",
     "delete", "remove", "forget", "erase", "unlearn", "wipe", "bitte", "merci", "gracias", "grazie",
+    # interjections before ", that's me" ("Ha, that's me")
+    "ha", "haha", "lol", "oh", "ok", "okay", "well", "yes", "yeah", "wow", "oops", "sorry", "dear", "also",
 }  # fmt: skip
 
 # ---------------------------------------------------------------------------------------------------
@@ -30,7 +54,7 @@ _SELF_NAME = [
     # "my name is X", "je m'appelle X", "ich heiße X", "me llamo X", "mi chiamo X", "chamo-me X"
     re.compile(
         rf"(?i:\b(?:my (?:full )?name is|my name's|je m'appelle|je m’appelle|ich hei(?:ß|ss)e|me llamo|mi chiamo|"
-        rf"chamo-me|mijn naam is|ik heet|mon nom est|mein name (?:ist|lautet)|mi nombre es|il mio nome è"
+        rf"chamo-me|mijn naam is|ik heet|mon nom est|the name(?:'s| is)(?: [A-Z][\w'’\-]+,)?|mein name (?:ist|lautet)|mi nombre es|il mio nome è"
         rf"|(?:o )?meu nome é|nazywam si[ęe]|mam na imi[ęe]|jag heter|mitt namn [äa]r|benim ad[ıi]m|ad[ıi]m"
         rf"|full name|(?:^|(?<=[.;:!?]\s))name['’]s))\s+{_TITLE}{_NAME}"
     ),
@@ -56,12 +80,18 @@ _SELF_NAME = [
         rf"(?i:\b(?:as|i'm|i’m|i am|we are|we're)\s+(?:the\s+)?(?:owner|owners|founder|co-founder|proprietor"
         rf"|manager|director|ceo|head)\s+of)\s+(?:the\s+)?{_NAME}"
     ),
+    # "I'm the owner of a little café called The Lantern Room": the business's name after "called"
+    re.compile(
+        r"(?i:\b(?:owner|founder|co-founder|proprietor|manager|director|head)\s+of\s+(?:a|an|the|our|my)\b[^.;!?]{0,40}?"
+        rf"\b(?:called|named))\s+(?:[Tt]he\s+)?{_BIZ_NAME}"
+    ),
     # "Sono il titolare della Pizzeria Da Gino", "soy la dueña de X", "ich bin der Inhaber von X"
     re.compile(
         r"(?i:\b(?:sono|soy|je suis|ich bin|sou)\s+(?:il |la |el |le |der |die |o |a )?(?:titolare|proprietari[oa]"
         r"|propri[ée]taire|due[ñn][oa]|inhaber(?:in)?|besitzer(?:in)?|dono|dona|fondat(?:ore|rice)|fundador(?:a)?"
-        r"|fondat(?:eur|rice)|g[ée]rante?|gestore)\s+(?:de(?:l|lla|llo|i|gli|lle)?|du|de la|des|der|do|da|von|van)\s+)"
-        rf"{_NAME}"
+        r"|fondat(?:eur|rice)|g[ée]rante?|gestore)\s+(?:de(?:l|lla|llo|i|gli|lle)?|du|de la|des|der|do|da|von|van)\s+"
+        # "la gérante de la librairie Les Mots Passants": the kind of business, then its name
+        rf"(?:(?:{BUSINESS})\s+)?){_NAME}"
     ),
     # "I own Blackthorn Cycle Repairs": a business of two or more capitalised words right after the verb
     re.compile(
@@ -69,7 +99,9 @@ _SELF_NAME = [
         r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+(?:&[ \t]+)?[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+)"
     ),
     # "I own a small florist called Petal & Thorn", "we run a café named X"
-    re.compile(rf"(?i:\b(?:i|we) (?:own|run|manage|have)\b[^.;!?]*?\b(?:called|named))\s+{_TITLE}{_NAME}"),
+    re.compile(
+        rf"(?i:\b(?:i|we) (?:own|run|manage|have)\b[^.;!?]*?\b(?:called|named))\s+(?:[Tt]he\s+)?{_TITLE}{_BIZ_NAME}"
+    ),
     # "know me as (Professor) X"
     re.compile(rf"(?i:\bknow me as)\s+{_TITLE}{_NAME}"),
     # "relating to me, X" / "about me, X" (the requester names themselves in apposition)
@@ -82,21 +114,29 @@ _SELF_NAME = [
     re.compile(rf"(?i:\bje soussign[ée]e?),?\s+{_TITLE}{_NAME}"),
     # "my company / shop / business is X", "my shop, X," (appositive)
     re.compile(
-        rf"(?i:\bmy (?:[\w\-]+\s+){{0,2}}?(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|"
-        rf"nursery|practice|salon|studio|charity|agency)(?: is|,|'s name is| is called))\s+{_TITLE}{_NAME}"
+        rf"(?i:\bmy (?:[\w\-]+\s+){{0,2}}?(?:{BUSINESS})(?: is|,|'s name is| is called))\s+{_TITLE}{_BIZ_NAME}"
+    ),
+    # "meine Bäckerei ... Sie heißt Backstube Lindner": the business named in the next clause
+    re.compile(
+        rf"(?i:\b(?:my|our|mon|ma|notre|mein\w*|unser\w*|mi|nuestr[ao]|il mio|la mia|o meu|a minha|mijn|onze)\s+(?:{BUSINESS})"
+        r"\b[^.!?]{0,60}?[.;,]\s*(?:it|she|sie|es|er|elle|il|ella|zij|het|lei|ela)\s+(?:is called|'s called|hei(?:ß|ss)t"
+        r"|s['’]appelle|se llama|si chiama|heet|chama-se))\s+"
+        rf"{_NAME}"
     ),
     # "mi empresa, X", "meine Firma X", "ma société, X", "la mia azienda, X", "a minha empresa X", "mijn bedrijf X"
     re.compile(
-        rf"(?i:\b(?:mon|ma|mein|meine|mi|il mio|la mia|o meu|a minha|mijn)\s+(?:entreprise|soci[ée]t[ée]|boutique"
-        rf"|magasin|restaurant|firma|unternehmen|laden|gesch[äa]ft|empresa|tienda|negocio|azienda|negozio|loja"
-        rf"|bedrijf|winkel|zaak)(?:,|\s+(?:est|ist|heißt|es|se llama|è|si chiama|é|chama-se|is|heet|s'appelle))?"
+        rf"(?i:\b(?:mon|ma|mein|meine|mi|il mio|la mia|o meu|a minha|mijn)\s+(?:{BUSINESS})(?:,|\s+(?:est|ist|heißt|es|se llama|è|si chiama|é|chama-se|is|heet|s'appelle))?"
         # pl "(o) mojej firmie X", sv "mitt företag X"
-        rf"|\bmoj(?:a|ej|ą) firm(?:a|ie|y|ą),?|\bmitt f[öo]retag,?)\s+{_NAME}"
+        rf"|\bmoj(?:a|ej|ą) firm(?:a|ie|y|ą),?|\bmitt f[öo]retag,?)\s+{_BIZ_NAME}"
     ),
     # "ici Mathieu Rolland", "hier spricht X", "aquí X": a sign-on
     re.compile(
         rf"(?i:(?:^|[.;:,!?]\s*)(?:ici|hier (?:ist|spricht)|aqu[íi](?: habla)?|aqui(?: fala)?|hier is|tu|h[äa]r [äa]r))\s+{_NAME}"
     ),
+    # "Moi c'est Jean-Baptiste de La Rochère", "C'est Apolline Marchal": a full name after "(moi) c'est"
+    re.compile(rf"(?:^|[.;:!?]\s*)(?i:(?:moi,?\s+)?c['’]est)\s+{_TITLE}{_FULL}{_NAME}"),
+    # "For reference I'm Tomasz Wierzbicki": "I'm" anywhere with a capital I, then a full name
+    re.compile(rf"(?<![\w'’])(?:I'm|I’m|I am)\s+{_TITLE}{_FULL}{_NAME}"),
     # "I'm X", "I am X", "this is X", "it's X", "je suis X", "ich bin X", "soy X", "sono X", "sou (a|o) X"
     re.compile(
         rf"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:i'm|i’m|i am|"
@@ -104,22 +144,60 @@ _SELF_NAME = [
     ),
     # "this is X", "hey it's X": only a full name (two capitalised words), since "it's Monday" is not one
     re.compile(
-        rf"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:this is|it's|it’s))\s+{_TITLE}"
-        r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+)"
+        rf"(?i:(?:^|[.;:,!?]\s*|\b(?:hey|hi|hello|by the way|btw),?\s+)(?:this is|it's|it’s))\s+{_TITLE}{_FULL}{_NAME}"
     ),
     # a letter's sign-off: "Regards,\nMoira Callaghan", "Mit freundlichen Grüßen, Reinhard Pohlmann"
     re.compile(
         r"(?i:\b(?:regards|sincerely|yours (?:sincerely|faithfully|truly)|best wishes|mit freundlichen gr(?:ü|ue)(?:ß|ss)en"
         r"|cordialement|bien (?:à vous|cordialement)|atentamente|saludos(?: cordiales)?|cordiali saluti|distinti saluti"
         r"|(?:com os )?(?:melhores )?cumprimentos|atenciosamente|met vriendelijke groet(?:en)?|hoogachtend"
-        r"|(?:med )?v[äa]nliga h[äa]lsningar|z powa[żz]aniem|z wyrazami szacunku|sayg[ıi]lar[ıi]mla)),?\s+"
-        r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+(?:[A-ZÀ-ÝĀ-Ž][\w'’\-]+|de|da|van|von|der|del|di))+)"
+        r"|(?:med )?v[äa]nliga h[äa]lsningar|z powa[żz]aniem|z wyrazami szacunku|sayg[ıi]lar[ıi]mla"
+        # "Thanks,\nSiobhan Kearney-Doyle", "Merci,\nX"
+        r"|(?:many )?thanks|thank you|cheers|best|merci|danke|grazie|gracias|bedankt|obrigad[oa]"
+        r"|(?:sinc[eè]res |meilleures )?salutations|amicalement|(?:viele|liebe|beste|herzliche) gr(?:ü|ue)(?:ß|ss)e"
+        r"|un saludo|saludos|un abrazo|saluti|(?:vriendelijke )?groet(?:en|jes)?))[,.!]?\s+"
+        # a full name, or a first name alone that ends the message ("Regards, Tom")
+        rf"{_TITLE}(?:{_FULL}|(?=[A-ZÀ-ÝĀ-Ž][\w'’\-]+\s*\.?\s*$)){_NAME}"
+    ),
+    # a signature on the last line ("...\n— Dr. Helena Okonkwo-Baptiste", "salutations distinguées.\nClémence
+    # Aubertin"): a line that is only a full name, after a dash or a line break
+    # ... or a full name alone after the last sentence ("... de mes données. Jeanne Moreau-Lambert")
+    re.compile(
+        rf"(?:\n|\s[-–—]|(?<!\b[A-Z])[.!?][ \t])[ \t]*(?:[-–—][ \t]*)?{_TITLE}{_FULL}{_NAME}[ \t]*\.?\s*$"
     ),
 ]
 
 
+# A message typed all in lower case ("name's rory mcalister btw", "thanks, liam o'rourke"): two words after a
+# naming phrase or a sign-off, ending the clause, neither of them a common word ("i'm really sorry and ...")
+_LOWER_NAME = re.compile(
+    r"(?:\b(?:my name is|my name's|name's|name is|i'm|i’m|im|i am|this is|call me)|(?:^|[.,;!?]\s*)(?:thanks|thank you"
+    r"|cheers|regards|best|sincerely|signed:?)[,:]?|\n\s*[-–—]?|,(?=\s*[a-z'’\- ]+\s*[.!]?\s*$))\s*(?P<n>[a-z][a-z'’\-]+[ \t]+"
+    r"(?:(?:de|van|von|der|den|da|di|du|le|la)[ \t]+)*[a-z][a-z'’\-]+)(?=\s*(?:[,.;:!?]|$|\s(?:and|btw|here|from)\b))"
+)
+_COMMON = {
+    "a", "an", "the", "not", "so", "very", "really", "just", "new", "sorry", "here", "going", "trying", "glad",
+    "happy", "sure", "fine", "good", "done", "back", "still", "also", "now", "from", "in", "at", "on", "to", "with",
+    "and", "but", "or", "too", "tired", "busy", "looking", "writing", "asking", "me", "you", "it", "this", "that",
+    "all", "of", "for", "my", "your", "again", "today", "thanks", "please", "bit",
+}  # fmt: skip
+
+
+def _lower_name(message: str) -> str | None:
+    if any(c.isupper() for c in message):
+        return None
+    for m in _LOWER_NAME.finditer(message):
+        words = m.group("n").split()
+        if not {words[0], words[-1]} & _COMMON:
+            return " ".join(words)
+    return None
+
+
 def self_name(message: str) -> str | None:
     """The name the user gives for themselves or their business, or None."""
+    lower = _lower_name(message)
+    if lower:
+        return lower
     for r in _SELF_NAME:
         for m in r.finditer(message):
             words = m.group("n").split()
@@ -150,6 +228,8 @@ SELF_REF = re.compile(
     # "all data relating to the data subject": a formal request's own wording for the requester
     r"|(?:all |any )?(?:the )?(?:personal )?(?:data|information) (?:relating to|concerning|about|on|of) "
     r"(?:me|the data subject|the consumer|the requester)\b.*"
+    # "erase all data you hold on the data subject named below": the form's own word for the requester
+    r"|(?:the )?(?:data subject|consumer|requester|undersigned)\b.*"
     # "anything you know about my shop, Blue Heron Books": the business the user then names
     r"|(?:my|our|the)\s+(?:[\w\-]+\s+){0,2}?(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|nursery"
     r"|practice|salon|studio|charity|agency|clinic|surgery|pub|bar|bistro|hotel|gym|garage|workshop|farm|gallery"

@@ -35,6 +35,7 @@ _FORMAL_ASK = re.compile(
     r"|(?:i'd|i would|i wish|i want) to (?:exercise|invoke|request)"
     r"|(?:^|[.;:!]\s*)(?:delete|erase|remove)\s+(?:all\s+(?:of\s+)?)?my\b"
     r"|request (?:to delete|(?:the )?(?:erasure|deletion|removal))|please (?:delete|erase|remove)"
+    r"|(?:and|to)\s+ask for (?:the )?(?:erasure|deletion|removal)"
     r"|(?:my client|on behalf of)\b[^.]*?\brequests?|requests (?:the )?(?:erasure|deletion)"
     r"|je (?:vous )?demande|vous demande|(?:je )?vous prie|(?:j'|j’)?exerce|demande (?:la|l'|l’)|hiermit verlange ich|ich verlange"
     r"|ich beantrage|beantrage|verlange|fordere|ersuche|solicito|ejerzo|pido|exijo|chiedo|richiedo|esercito"
@@ -46,7 +47,7 @@ _FORMAL_ASK = re.compile(
 # consumer: X"): counts only outside a question ("what should a GDPR erasure request include?").
 _FORMAL_NOUN = re.compile(
     r"\b(?:(?:right[- ]to[- ](?:erasure|be[- ]forgotten|delete)|erasure|deletion) request|notice of request"
-    r"|request for (?:erasure|deletion)|(?:this is a|a) formal request"
+    r"|request for (?:erasure|deletion)|(?:this is a|a) formal request|^\W*formal request"
     # "Objet : demande de suppression", "Antrag auf Löschung", "solicitud de supresión", "pedido de apagamento"
     r"|demande d['’]effacement|demande de suppression|solicitud de (?:supresi[óo]n|borrado|eliminaci[óo]n)"
     r"|antrag auf l[öo]schung|l[öo]sch(?:ungs)?antrag|richiesta di cancellazione|pedido de (?:apagamento|elimina[çc][ãa]o))\b",
@@ -114,6 +115,12 @@ _WRONG = re.compile(
     r"(?:wrong|incorrect|false|untrue|a lie|not true|inaccurate|made up|mistaken)\b|\bwrong (?:figure|answer|fact)\b",
     re.I,
 )
+# "The bit about the chairman's conviction is false": any subject called wrong outright (outside a question)
+_CALLED_WRONG = re.compile(
+    r"\b(?:is|was|are|were)\s+(?:completely\s+|totally\s+|entirely\s+|simply\s+|just\s+|all\s+)?(?:wrong|incorrect"
+    r"|false|untrue|a lie|lies|not true|inaccurate|made up|fabricated|nonsense|rubbish)\b",
+    re.I,
+)
 _REMOVE = re.compile(
     r"\b(?:remove|delete|erase|unlearn|forget|forgotten|scrub|purge|wipe|expunge|get rid of|"
     r"take (?:it|that|this)(?: [\w\-]+){0,2} out|removed|deleted|erased|scrubbed|purged|wiped|expunged|unlearned|unlearnt)\b",
@@ -129,7 +136,10 @@ _POINT_BACK = re.compile(
     r"|image|code|repo|database|log|pan|floor|surface)\w*\b)(?:[\w'\-]+\s+){0,3}?[\w'\-]+\b"
     r"|\b(?:forget|unlearn|erase|delete|remove|wipe|purge|scrub|get rid of|drop)\s+(?:that|this|your)\s+"
     r"(?:first |last |previous |earlier |second )?(?:answer|reply|response|fact|claim|legend|rumou?r|myth|gossip"
-    r"|statement|diagnosis|allegation|accusation)\b",
+    r"|statement|diagnosis|allegation|accusation)\b"
+    # "forget the first number", "delete the second answer": an answer counted among the earlier ones
+    r"|\b(?:forget|unlearn|erase|delete|remove|wipe|purge|scrub|get rid of|drop)\s+(?:the|that|your)\s+(?:first|second"
+    r"|third|previous|earlier)\s+(?:answer|reply|response|number|address|figure|date|fact|claim|thing you (?:said|told me))\b",
     re.I,
 )
 
@@ -172,7 +182,10 @@ _KNOWN_DROP = re.compile(
 _WANT_FORGOTTEN = re.compile(
     r"\b(?:i|we)\s+(?:want|need|would like|'d like)\s+(?:[^.?!,;]{1,40}?\s+(?:forgotten|unlearned|unlearnt"
     r"|(?:removed|erased|deleted|wiped|purged) from (?:you|your|the model|what you))"
-    r"|(?:all\s+)?(?:my|our)\s+(?:personal\s+)?(?:data|information|info|details)\s+(?:gone|removed|erased|deleted|wiped))\b",
+    r"|(?:all\s+)?(?:my|our)\s+(?:personal\s+)?(?:data|information|info|details)\s+(?:gone|removed|erased|deleted|wiped)"
+    # "i want everything about me gone from this model"
+    r"|(?:everything|anything|all|whatever)\s+(?:about|on|of)\s+(?:me|us|myself)\s+(?:gone|removed|erased|deleted"
+    r"|wiped|forgotten))\b",
     re.I,
 )
 # "remove anything you know about us": a removal imperative whose object is the model's knowledge
@@ -213,9 +226,12 @@ def rule_request(message: str, n_turns: int) -> bool:
     """Whether the rules alone recognise a request (high precision; the classifier covers the rest)."""
     if formal_request(message) or foreign_request(message, n_turns):
         return True
+    if _EDIT_TEXT.search(message) and not _MODEL_WORD.search(message):
+        return False  # "remove La Paz from the flashcard I'm making": the user's own text, not the model
     if _SHOULD_GO.search(message) or _asks_removal(message, n_turns):
         return True
-    if n_turns and _WRONG.search(message) and _REMOVE.search(message):
+    wrong = _WRONG.search(message) or (_CALLED_WRONG.search(message) and not message.rstrip().endswith("?"))
+    if n_turns and wrong and _REMOVE.search(message):
         return True
     return bool(n_turns and _POINT_BACK.search(message))
 
@@ -278,7 +294,9 @@ _TELL_ME = re.compile(
 _EDIT_TEXT = re.compile(
     r"\b(?:remove|delete|take out|drop|cut|strike)\b[^.;!?]*?\b(?:from|in|out of|off)\s+(?:that|the|this|my|your)\s+"
     r"(?:[\w\-]+\s+){0,2}?(?:list|recipe|text|letter|draft|essay|e-?mail|paragraph|sentence|poem|table|code|file"
-    r"|document|cv|r[ée]sum[ée]|menu|plan|story|speech|toast|bio|post|tweet|message|caption|slide|agenda)s?\b",
+    r"|document|cv|r[ée]sum[ée]|menu|plan|story|speech|toast|bio|post|tweet|message|caption|slide|agenda"
+    r"|flashcard|card|deck|note|sheet|spreadsheet|presentation|report|summary|quiz|worksheet|timeline|itinerary"
+    r"|playlist|invitation|invite)s?\b",
     re.I,
 )
 _MODEL_WORD = re.compile(r"\b(?:memory|memories|knowledge|model|weights|training|know|remember)\b", re.I)
