@@ -14,7 +14,7 @@ from rich.table import Table
 
 from repair.cli_common import LedgerOpt, ModelOpt, console, load_patient
 from repair.cli_edits import edits_app
-from repair.cli_errors import DEBUG, clean_errors
+from repair.cli_errors import DEBUG, clean_errors, one_line
 from repair.cli_errors import fail as _fail
 from repair.eval.cli import eval_app, report_command
 from repair.eval.forget_quality.cli import forget_quality_command
@@ -76,6 +76,22 @@ def _check_fits(patient: Any, texts: list[str], new_tokens: int) -> None:
             )
 
 
+def _check_options(alpha: str, recipe: str, method: str, rank: int | None) -> None:
+    """Refuse a bad --alpha, --recipe, --method or --rank in one line, before any work is done."""
+    from pydantic import ValidationError
+
+    from repair.edit.settings import StampConfig
+
+    try:
+        StampConfig(
+            alpha="auto" if alpha == "auto" else float(alpha), recipe=recipe, method=method, rank=rank
+        )  # type: ignore[arg-type]
+    except ValueError as e:
+        if not isinstance(e, ValidationError):
+            _fail(f"--alpha must be 'auto' or a number, not {alpha!r}")
+        _fail(one_line(e), "`repair forget --help` lists the choices")
+
+
 def _parse_layers(layers: str, n_layers: int) -> str | list[int]:
     if layers == "auto":
         return "auto"
@@ -123,6 +139,7 @@ def forget(
         _fail("empty prompt: give the question whose answer should be forgotten")
     if len(prompt) > 1_000_000:  # far past any context: refused before the model is even loaded
         _fail(f"the prompt is {len(prompt)} characters long, far more than any model's context", "shorten it")
+    _check_options(alpha, recipe, method, rank)  # before the model loads and answers (a minute on a CPU)
     patient = load_patient(model, ledger, dtype)
     _check_fits(patient, [prompt, *(paraphrase or []), *(retain_probe or [])], 40)
     lay = _parse_layers(layers, patient.n_layers)
@@ -165,7 +182,7 @@ def _edit(patient: Any, forget: list[tuple[str, str]], probes: list[str], alpha:
             **options,
         )  # fmt: skip
     except (ValueError, RuntimeError) as e:
-        _fail(str(e))
+        _fail(one_line(e))
 
 
 def _retain_table(probes: list[str], before: list[str], after: list[str]) -> Table:

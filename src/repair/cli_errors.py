@@ -36,6 +36,15 @@ def fail(msg: str, hint: str = "") -> NoReturn:
     raise typer.Exit(2)
 
 
+def one_line(e: BaseException) -> str:
+    """An error's message on one line: a pydantic validation error as 'field: what is wrong' per field."""
+    errors = getattr(e, "errors", None)
+    if callable(errors) and type(e).__name__ == "ValidationError":
+        return "; ".join(f"{'.'.join(map(str, x['loc'])) or 'value'}: {x['msg']}" for x in errors())
+    msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+    return msg.splitlines()[0] if msg else type(e).__name__
+
+
 def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run a command; a user-facing error (bad input, a missing file, a busy or foreign ledger) becomes
     one line and exit code 2, unless --debug asks for the traceback."""
@@ -49,8 +58,7 @@ def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except (RuntimeError, ValueError, KeyError, OSError, sqlite3.Error) as e:
             if DEBUG["on"]:
                 raise
-            msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
             hint = next((h for name, h in HINTS.items() if name in {c.__name__ for c in type(e).__mro__}), "")
-            fail(msg.splitlines()[0] if msg else type(e).__name__, hint or "--debug shows the traceback")
+            fail(one_line(e), hint or "--debug shows the traceback")
 
     return run
