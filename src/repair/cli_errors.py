@@ -18,6 +18,7 @@ DEBUG = {"on": bool(os.environ.get("REPAIR_DEBUG"))}
 
 HINTS = {  # the first whose name is among the error's classes
     "LedgerBusyError": "wait for the other edit to finish, then run the command again",
+    "ForeignLedgerError": "give this model its own --ledger folder, or load the model the ledger was made with",
     "NoLedgerError": "give --ledger DIR, a ledger folder or a `repair chat --session` folder; or make an edit first",
     "UnreadableLedgerError": "move that folder aside to start a new ledger, or restore it from a backup",
     "OperationalError": "another program may hold the ledger's database: try again in a moment",
@@ -58,7 +59,10 @@ def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except (RuntimeError, ValueError, KeyError, OSError, sqlite3.Error) as e:
             if DEBUG["on"]:
                 raise
+            msg = one_line(e)
             hint = next((h for name, h in HINTS.items() if name in {c.__name__ for c in type(e).__mro__}), "")
-            fail(one_line(e), hint or "--debug shows the traceback")
+            if "`repair " in msg:  # the message names the command to run: no other hint
+                hint = "--debug shows the traceback"
+            fail(msg, hint or "--debug shows the traceback")
 
     return run

@@ -11,7 +11,7 @@ from ledger_child import make_edit, tiny_llama
 from typer.testing import CliRunner
 
 from repair.cli import app
-from repair.edit.ledger import Ledger
+from repair.edit.ledger import Ledger, LedgerError
 from repair.models.arch import arch_for
 
 
@@ -63,3 +63,33 @@ def test_a_damaged_database_is_one_line_and_debug_shows_the_traceback(tmp_path):
     _one_line(r, "error:", "restore it from a backup")
     r = cli("--debug", "edits", "list", "--ledger", str(tmp_path))
     assert isinstance(r.exception, sqlite3.DatabaseError)
+
+
+def _shown(error: Exception) -> str:
+    """What a `repair` command prints when it raises ``error``."""
+    import typer
+
+    from repair.cli_errors import DEBUG, clean_errors
+
+    DEBUG["on"] = False  # as `repair` without --debug sets it
+    demo = typer.Typer()
+
+    @demo.command()
+    @clean_errors
+    def run() -> None:
+        raise error
+
+    r = CliRunner().invoke(demo, [])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    return r.output
+
+
+def test_each_ledger_error_says_what_to_do_once():
+    from repair.edit.ledger.files import ForeignLedgerError
+
+    out = _shown(ForeignLedgerError("ledger L belongs to another base model (fingerprint a…, this model b…)"))
+    assert "give this model its own --ledger folder" in out and "doctor" not in out
+    out = _shown(
+        LedgerError("edit e1: not finite. `repair edits doctor --ledger L --quarantine` sets it aside")
+    )
+    assert out.count("repair edits doctor") == 1  # the message says it; no hint repeats it

@@ -48,6 +48,10 @@ class LedgerChangedError(LedgerError):
     on it: the edit was made and checked against another model than the one it would be committed to."""
 
 
+class ForeignLedgerError(LedgerError):
+    """The ledger (or one of its edits) was made on another base model than the one loaded."""
+
+
 class NoLedgerError(LedgerError):
     """The folder given holds no ledger (a command that only reads one found nothing there)."""
 

@@ -12,7 +12,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from repair.edit.ledger.crypto import text_hmac
-from repair.edit.ledger.files import LedgerChangedError, LedgerError, NoLedgerError, crashpoint
+from repair.edit.ledger.files import (
+    ForeignLedgerError,
+    LedgerChangedError,
+    NoLedgerError,
+    crashpoint,
+)
 from repair.edit.ledger.history import History
 from repair.edit.ledger.maintenance import Tidy, backups, cleanup, finish_purge, scrub_backups
 from repair.edit.ledger.migrate import migrate, needs_migration, remove_legacy
@@ -36,9 +41,9 @@ def open_store(
         store.ensure_schema(conn, fingerprint)
         known = store.info(conn, "fingerprint")
         if fingerprint and known not in (fingerprint, *(aliases or ())):
-            raise LedgerError(
+            raise ForeignLedgerError(
                 f"ledger {root} belongs to another base model (fingerprint {known[:12]}…, this model "
-                f"{fingerprint[:12]}…); refusing to apply its edits. Give this model its own --ledger folder."
+                f"{fingerprint[:12]}…); refusing to apply its edits"
             )
         if needs_migration(store, conn):
             migrate(store, conn, fingerprint or "", aliases or set())
