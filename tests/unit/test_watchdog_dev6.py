@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from watchdog_cases import needs_minilm, pairs_of, rules_right
 
-from repair.agents.watchdog import Watchdog
+from repair.agents.watchdog import RuleExtractor, Watchdog
 from repair.agents.watchdog.context import claims_answer
 from repair.agents.watchdog.history import _pointed_turn
-from repair.agents.watchdog.signals import foreign_request, rule_request, self_name
+from repair.agents.watchdog.signals import foreign_request, plain_question, rule_request, self_name
 from repair.agents.watchdog_sets import load_set, target_right
 
 DEV6 = {d.id: d for d in load_set("dev6")}
@@ -106,6 +106,101 @@ def test_ordinal_and_possessive_pointers() -> None:
     assert not foreign_request("N'oublie pas son anniversaire samedi, rappelle-le-moi.", 1)
     assert foreign_request("Oublie son âge, s'il te plaît.", 1)
     assert not rule_request("That's wrong. Remove La Paz from the flashcard I'm making.", 1)
+
+
+# More forms of the same kinds, written while tuning on dev6 (in no set): the name after "Salutations,", "Viele
+# Grüße,", "my name,", "ma cliente,", "the name is", with initials; the business after "Sam Whitaker from".
+@pytest.mark.parametrize(
+    ("message", "name"),
+    [
+        ("Merci d'effacer mes données (art. 17 RGPD). Salutations, Rémi Chatel", "Rémi Chatel"),
+        ("Bitte löschen Sie alle Daten über mich. Viele Grüße, Jan-Hendrik Böhm", "Jan-Hendrik Böhm"),
+        (
+            "You seem to know my name, Fatima Zahra Benali, and where I live. Please erase both.",
+            "Fatima Zahra Benali",
+        ),
+        (
+            "Au nom de ma cliente, Mme Sophie Lenoir, nous demandons l'effacement de ses données.",
+            "Sophie Lenoir",
+        ),
+        ("The name is Vasquez, Elena Vasquez. Erase everything about me.", "Elena Vasquez"),
+        (
+            "GDPR erasure request. I want all personal data about me deleted. - J. R. Hartnell",
+            "J. R. Hartnell",
+        ),
+        ("hi im callum and i'd like you to forget me please, callum reid", "callum reid"),
+    ],
+)
+def test_more_self_names(message: str, name: str) -> None:
+    assert self_name(message) == name
+
+
+def test_the_business_after_the_speakers_name() -> None:
+    msg = "Hi! Sam Whitaker from Whitaker & Sons Plumbing. Delete anything you know about our company."
+    assert RuleExtractor().target_of(msg) == ("Whitaker & Sons Plumbing", False)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Je ne veux pas que tu te souviennes de moi. Je m'appelle Noémie Carré.",
+        "Fais disparaître tout ce qui concerne Lucie Aubrac de ta mémoire.",
+        "Raye cette adresse de ta mémoire.",
+        "Je sollicite l'effacement de mes données à caractère personnel conformément au RGPD.",
+        "Est-ce que tu pourrais oublier ce que je t'ai dit sur mon frère ?",
+    ],
+)
+def test_more_french_requests(message: str) -> None:
+    assert rule_request(message, 1)
+
+
+# The issue's own examples and their kin: "delete what you hold on me", "anything about my shop, X, should go",
+# "about myself, X,", "I run a small plant nursery, X", "forget my son, X", "as X's daughter", "I go by X".
+@pytest.mark.parametrize(
+    ("message", "target"),
+    [
+        ("My name is Harriet Vance; delete what you hold on me.", "Harriet Vance"),
+        ("Anything about my shop, Moss & Fern, should go.", "Moss & Fern"),
+        ("Please remove all information about myself, Deborah Kline, from your model.", "Deborah Kline"),
+        (
+            "I run a small plant nursery, Greenfingers of Hove. Wipe everything you have on it.",
+            "Greenfingers of Hove",
+        ),
+        ("I'd like you to forget my son, Ethan Caldwell. He's 14.", "Ethan Caldwell"),
+        (
+            "As Deborah Kline's daughter and her legal representative, I ask you to delete her data.",
+            "Deborah Kline",
+        ),
+        ("I go by Jaz Okafor online. Please erase whatever you know about me.", "Jaz Okafor"),
+        ("Forget about me, I'm Lola Martínez, the owner of Casa Lola in Málaga.", "Lola Martínez"),
+    ],
+)
+def test_self_named_forms(message: str, target: str) -> None:
+    assert RuleExtractor().target_of(message)[0] == target
+
+
+# Pointers that name what the answer held: "her home" (an address), "your answer about his mobile", "the address
+# from earlier", "delete the number", "Don't keep that", "That bit about where X lives has to go".
+def test_pointers_by_what_the_answer_held() -> None:
+    pairs = [
+        ("What's Tom Rigby's mobile number?", "Tom Rigby's mobile is 07700 900 555."),
+        ("Where does Nadia Bloom live?", "Nadia Bloom lives at 41 Rose Lane, Bath."),
+        ("Any tips for coaching kids?", "Keep sessions short and fun."),
+    ]
+    rules = RuleExtractor()
+    assert rules.resolve("Remove the info about her home from your memory.", pairs).pairs == [pairs[1]]
+    assert rules.resolve("Please unlearn your answer about his mobile.", pairs).pairs == [pairs[0]]
+    assert rules.resolve("Unlearn the address from earlier.", pairs).pairs == [pairs[1]]
+    for message in [
+        "delete the number",
+        "He was never paid. Don't keep that.",
+        "That bit about X has to go.",
+    ]:
+        assert rule_request(message, 3)
+
+
+def test_a_story_about_forgetting_is_chat() -> None:
+    assert plain_question("Write a scene where a robot is asked to forget its creator, Dr. Elias Vane.")
 
 
 @pytest.mark.parametrize("did", [d.id for d in DEV6.values() if d.intent == "chat"])

@@ -23,6 +23,7 @@ from .selfname import _NAME, _NOT_NAME, BUSINESS, self_name
 _F_VERB = (
     r"oublie|oublies|oubliez|oublier|efface|effaces|effacez|effacer|supprime|supprimes|supprimez|supprimer"
     r"|retirez|retirer|enl[èe]ve|enlevez|enlever|d[ée]sapprends|d[ée]sapprenez|d[ée]sapprendre"  # fr
+    r"|raye|rayez|rayer|fai(?:s|tes) dispara[îi]tre"  # fr ("raye cette adresse", "fais disparaître tout ce qui ...")
     # fr subjunctive after "je veux que vous ...", "je voudrais que tu ..."
     r"|effaciez|supprimiez|oubliiez|retiriez|enleviez|d[ée]sapprenne|d[ée]sapprennes|d[ée]sappreniez"
     r"|retire(?=\s+(?:ce|cet|cette|ces|[çc]a|cela|le|la|les|l['’]|tout|toute|tous|mon|ma|mes)\b)"  # fr, not English
@@ -84,6 +85,9 @@ _F_ALL_ABOUT = re.compile(
 # "quello che hai detto", "o que disseste", "wat je net zei", "ta dernière réponse" (not "what I said").
 _F_YOU_SAID = re.compile(
     r"\b(?:ce que (?:tu viens|vous venez) de dire|ce que (?:tu as|vous avez) (?:dit|écrit|répondu)"
+    # what the user said earlier in the chat: "ce que je t'ai dit sur mon frère", "lo que te dije de mi hermano"
+    r"|ce que je (?:t['’]|vous )ai (?:dit|racont[ée]|confi[ée])|was ich (?:dir|ihnen) (?:\w+\s+){0,4}?(?:gesagt|erz[äa]hlt)"
+    r"|lo que te (?:dije|cont[ée])|quello che ti ho (?:detto|raccontato)|o que te (?:disse|contei)|wat ik je (?:heb )?verteld"
     r"|(?:ta|votre) (?:derni[èe]re )?r[ée]ponse|was (?:du|sie) (?:\w+\s+){0,4}?(?:gesagt|geschrieben|geantwortet|erz[äa]hlt)"
     r"|(?:deine|ihre) (?:letzte )?antwort|lo que (?:acabas de decir|dijiste|has dicho|me dijiste|me has dicho)"
     r"|(?:tu|su) (?:[úu]ltima )?respuesta|quello che (?:hai|mi hai) (?:appena )?detto|(?:la tua|la sua) (?:ultima )?risposta"
@@ -280,6 +284,16 @@ _F_SHOULD_GO = re.compile(
 )
 
 
+# Not wanting to be remembered: "Je ne veux pas que tu te souviennes de moi", "No quiero que me recuerdes",
+# "Ich will nicht, dass du dich an mich erinnerst", "Non voglio che ti ricordi di me", "Não quero que te lembres de mim"
+_F_NO_REMEMBER = re.compile(
+    r"\bne (?:veux|voudrais|souhaite) (?:pas|plus) que (?:tu|vous) (?:te|vous) souvien\w+ de"
+    r"|\bnicht,? dass (?:du|sie) (?:dich|sich) (?:\w+\s+){0,3}?erinner\w*|\bno quiero que (?:me )?recuerdes"
+    r"|\bnon voglio che (?:tu )?ti ricordi|\bn[ãa]o quero que (?:te )?lembres|\bwil niet dat je (?:je )?(?:\w+\s+)?herinnert",
+    re.I,
+)
+
+
 def foreign_verb(message: str) -> bool:
     """A fr/de/es/it/pt/nl/pl/sv/tr forget or delete verb anywhere in the message (routes the turn to the LLM)."""
     return bool(_F_VERB_RE.search(message))
@@ -290,6 +304,8 @@ def foreign_request(message: str, n_turns: int = 1) -> bool:
     message = _F_NEGATED.sub(" ", _F_PERFECT.sub(" ", message))
     known = _F_ALL_ABOUT.search(message) or _F_SELF.search(message)
     if known and _F_SHOULD_GO.search(message) and not message.rstrip().endswith("?"):
+        return True
+    if _F_NO_REMEMBER.search(message) and not message.rstrip().endswith("?"):
         return True
     if not _F_VERB_RE.search(message) or _F_HOWTO.match(message) or _asks_about_deleting(message):
         return False
@@ -312,7 +328,7 @@ def foreign_request(message: str, n_turns: int = 1) -> bool:
 
 def foreign_target(message: str) -> tuple[str | None, bool]:
     """(target, points back at an answer) for a non-English request; (None, False) if no verb."""
-    if not _F_VERB_RE.search(message) and not _F_SHOULD_GO.search(message):
+    if not (_F_VERB_RE.search(message) or _F_SHOULD_GO.search(message) or _F_NO_REMEMBER.search(message)):
         return None, False
     if _F_SELF.search(message):
         return self_name(message), self_name(message) is None

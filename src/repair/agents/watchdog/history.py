@@ -107,7 +107,10 @@ _STREET = (
 _CUES = [
     (
         re.compile(
-            r"\b(?:address|\w*adresse|adres\w*|direcci[óo]n|indirizzo|morada|endere[çc]o|adress\w*)\b", re.I
+            # ... or where someone lives: "her home", "where she lives", "son domicile", "seinen Wohnort"
+            r"\b(?:address|\w*adresse|adres\w*|direcci[óo]n|indirizzo|morada|endere[çc]o|adress\w*|home|domicile"
+            r"|wohnort|domicilio|where (?:\w+ )?lives?)\b",
+            re.I,
         ),
         re.compile(
             rf"\b(?:{_STREET})\b\.?[^.;]{{0,40}}?\d|\d+[a-z]?,?\s+(?:[\w'’\-]+\s+){{0,2}}?(?:{_STREET})\b"

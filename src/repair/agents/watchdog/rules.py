@@ -9,7 +9,7 @@ from typing import Literal
 from .context import followup_target, self_in_history
 from .history import _GENERIC, _YOU_DID, _pointed_turn, find_in_history
 from .schema import ProbeFn
-from .selfname import _NOT_NAME
+from .selfname import _FULL, _NAME, _NOT_NAME, _TITLE, BUSINESS, own_business
 from .signals import (
     SELF_REF,
     foreign_target,
@@ -56,7 +56,9 @@ _TRIM = [
     # "all data about me wiped from your memory": the participle is the request, not the subject
     re.compile(r"\s+(?:wiped|removed|deleted|erased|forgotten|purged|gone|scrubbed)\b.*$"),
     # a time reference left at the end: "forget what you said just now" -> "what you said"
-    re.compile(r"\s+(?:just|a (?:moment|minute|second|little while) ago|earlier)\s*$", re.I),
+    re.compile(
+        r"\s+(?:from\s+)?(?:just|a (?:moment|minute|second|little while) ago|earlier|before|above)\s*$", re.I
+    ),
 ]
 _LEAD = re.compile(
     r"^(?:about|all about|all|any|every|everything about|the stuff about|the details (?:about|on)"
@@ -85,7 +87,7 @@ _EXPLICIT = [
     # "what you know / told me / said about X", "what I told you about X"
     re.compile(
         r"\bwhat (?:you|i)\s+(?:\w+\s+){0,2}?(?:know|said|say|told|learned|learnt|remember|mentioned|wrote|"
-        r"stored|have)(?:\s+\w+)?\s+(?:about|on|regarding|concerning)\s+(?P<x>.+)",
+        r"stored|have|hold|keep|store|retain|got)(?:\s+\w+)?\s+(?:about|on|regarding|concerning)\s+(?P<x>.+)",
         re.I,
     ),
     re.compile(rf"\b(?:{_V})\s+(?:about\s+)?(?:who|what|where)\s+(?P<x>.+?)\s+(?:is|was|are|were)\b", re.I),
@@ -231,7 +233,12 @@ def _my_phrase(text: str) -> str | None:
 _ANSWER_NP = re.compile(
     r"^(?:the|that|this|your|his|her|their|its)\s+(?:[\w'\-]+\s+){0,3}?(?:claim|rumou?r|fact|bit|part|detail|info"
     r"|information|answer|reply|response|statement|allegation|accusation|number|address|figure|date|salary|age"
-    r"|e-?mail)s?$",
+    r"|e-?mail)s?$"
+    # "your answer about his mobile", "the info about where she lives"
+    r"|^(?:the|that|this|your)\s+(?:\w+\s+){0,2}?(?:answer|reply|response|claim|info|information|bit|part|stuff"
+    r"|details?)\s+(?:about|on|regarding|concerning|where|that)\b.*"
+    # "her home", "his mobile": the person a turn was about, by pronoun
+    r"|^(?:his|her|their)\s+\w+(?:\s+\w+)?$",
     re.I,
 )
 _SAID_ABOUT = re.compile(
@@ -243,6 +250,7 @@ def _names_an_answer(target: str, message: str) -> bool:
     return bool(_ANSWER_NP.match(target) or (_SAID_ABOUT.search(message) and not re.search(r"[A-Z]", target)))
 
 
+_OUR_BUSINESS = re.compile(rf"^(?:my|our)\s+(?:[\w\-]+\s+)?(?:{BUSINESS})\b", re.I)
 # a target that still speaks of the user ("Under GDPR I want my data"): the name they gave is meant
 _MINE = re.compile(r"\b(?:me|myself|my (?:personal )?(?:data|information|info|details))\b", re.I)
 
@@ -261,6 +269,15 @@ class RuleExtractor:
     def target_of(self, message: str) -> tuple[str | None, bool]:
         """(explicit target or None, whether the message points back at the last answer)."""
         target, deictic = self._target_of(message)
+        biz = own_business(message) if target and _OUR_BUSINESS.match(target.strip()) else None
+        if biz:  # "Sam Whitaker from Whitaker & Sons Plumbing ... about our company": the company, not Sam
+            return biz, False
+        if target and target.lower().startswith(
+            "my "
+        ):  # "forget my son, Ethan Caldwell": the name he is given
+            named = re.search(re.escape(target) + rf",?\s+{_TITLE}{_FULL}{_NAME}", message)
+            if named:
+                return named.group("n"), False
         # The user named themselves ("I'm Oliver Strand ... forget me", "Name: X" in an erasure
         # request): the name is the subject, not "me" / "my personal data".
         name = self_name(message)

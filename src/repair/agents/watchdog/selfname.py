@@ -56,7 +56,7 @@ _SELF_NAME = [
         rf"(?i:\b(?:my (?:full )?name is|my name's|je m'appelle|je m’appelle|ich hei(?:ß|ss)e|me llamo|mi chiamo|"
         rf"chamo-me|mijn naam is|ik heet|mon nom est|the name(?:'s| is)(?: [A-Z][\w'’\-]+,)?|mein name (?:ist|lautet)|mi nombre es|il mio nome è"
         rf"|(?:o )?meu nome é|nazywam si[ęe]|mam na imi[ęe]|jag heter|mitt namn [äa]r|benim ad[ıi]m|ad[ıi]m"
-        rf"|full name|(?:^|(?<=[.;:!?]\s))name['’]s))\s+{_TITLE}{_NAME}"
+        rf"|full name|(?:^|(?<=[.;:!?]\s))name['’]s|my (?:full )?name,))\s+{_TITLE}{_NAME}"
     ),
     # "That's me, Hugo Penhaligon", "I, Conrad Ellery, hereby request", "Ich, Matthias Kern, beantrage"
     re.compile(rf"(?i:\b(?:that's|that is|that’s|it's|it is) me),?\s+{_TITLE}{_NAME}"),
@@ -103,12 +103,27 @@ _SELF_NAME = [
         rf"(?i:\b(?:i|we) (?:own|run|manage|have)\b[^.;!?]*?\b(?:called|named))\s+(?:[Tt]he\s+)?{_TITLE}{_BIZ_NAME}"
     ),
     # "know me as (Professor) X"
-    re.compile(rf"(?i:\bknow me as)\s+{_TITLE}{_NAME}"),
+    re.compile(
+        rf"(?i:\b(?:know me as|i go by|i'm known as|i am known as|(?:you can |people |everyone )?call me))\s+{_TITLE}{_NAME}"
+    ),
+    # "I run a small plant nursery, Greenfingers of Hove": a business, then its name in apposition
+    re.compile(
+        rf"(?i:\b(?:i|we) (?:own|run|manage|have|started|founded) (?:a|an|the|my|our) (?:[\w\-]+\s+){{0,3}}?(?:{BUSINESS}))"
+        rf",?\s+{_BIZ_NAME}"
+    ),
+    # "As Deborah Kline's daughter and her legal representative": the person someone acts for
+    re.compile(
+        rf"(?i:\bas)\s+{_TITLE}{_NAME}['’]s\s+(?i:(?:\w+\s+){{0,2}}?(?:daughter|son|mother|father|parent|guardian"
+        rf"|representative|lawyer|solicitor|attorney|executor|carer|wife|husband|partner))\b"
+    ),
     # "relating to me, X" / "about me, X" (the requester names themselves in apposition)
-    re.compile(rf"(?i:\b(?:to|about|on) me),\s+{_TITLE}{_NAME}"),
+    re.compile(rf"(?i:\b(?:to|about|on) (?:me|myself)),\s+{_TITLE}{_NAME}"),
     # "request from X", "solicitor for Mrs. X" (acting for a data subject)
     re.compile(
-        rf"(?i:\brequest from|\bmy client,?|\b(?:solicitor|lawyer|attorney|acting) (?:for|on behalf of))\s+{_TITLE}{_NAME}"
+        rf"(?i:\brequest from|\bmy client,?|\b(?:solicitor|lawyer|attorney|acting) (?:for|on behalf of)"
+        # "au nom de ma cliente, Mme X", "mein Mandant X", "mi cliente, X"
+        rf"|\b(?:ma cliente|mon client|mein(?:e|en)? mandant(?:in)?|mi cliente|il mio cliente|la mia cliente"
+        rf"|o meu cliente|a minha cliente|mijn cli[ëe]nt(?:e)?),?)\s+{_TITLE}{_NAME}"
     ),
     # "je soussigné(e) X"
     re.compile(rf"(?i:\bje soussign[ée]e?),?\s+{_TITLE}{_NAME}"),
@@ -163,7 +178,7 @@ _SELF_NAME = [
     # Aubertin"): a line that is only a full name, after a dash or a line break
     # ... or a full name alone after the last sentence ("... de mes données. Jeanne Moreau-Lambert")
     re.compile(
-        rf"(?:\n|\s[-–—]|(?<!\b[A-Z])[.!?][ \t])[ \t]*(?:[-–—][ \t]*)?{_TITLE}{_FULL}{_NAME}[ \t]*\.?\s*$"
+        rf"(?:\n|\s[-–—]|(?<!\b[A-Z])[.!?:][ \t])[ \t]*(?:[-–—][ \t]*)?{_TITLE}{_FULL}{_NAME}[ \t]*\.?\s*$"
     ),
 ]
 
@@ -193,6 +208,9 @@ def _lower_name(message: str) -> str | None:
     return None
 
 
+_TAIL = ("de", "da", "van", "von", "der", "del", "di", "i", "i'm", "i’m")
+
+
 def self_name(message: str) -> str | None:
     """The name the user gives for themselves or their business, or None."""
     lower = _lower_name(message)
@@ -202,22 +220,26 @@ def self_name(message: str) -> str | None:
         for m in r.finditer(message):
             words = m.group("n").split()
             # "Larkspur Clinic I'm asking": a run of capitals can carry on into the next clause's "I"
-            while words and words[-1].lower() in {
-                "de",
-                "da",
-                "van",
-                "von",
-                "der",
-                "del",
-                "di",
-                "i",
-                "i'm",
-                "i’m",
-            }:
+            while words and words[-1].lower() in _TAIL:
                 words.pop()
+            while words and words[0].lower() in _TAIL[-3:]:  # "about me, I'm Lola Martínez"
+                words.pop(0)
             if words and words[0].lower() not in _NOT_NAME:
                 return " ".join(words)
     return None
+
+
+# "Sam Whitaker from Whitaker & Sons Plumbing": a sign-on that names the speaker's business after their name
+_FROM_BUSINESS = re.compile(
+    rf"(?:^|[.!?]\s+)(?:(?i:hi|hello|hey)[,!.]?\s+)?{_TITLE}[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+"
+    rf"\s+(?:from|at|of|de|von|van|di)\s+(?:[Tt]he\s+)?{_BIZ_NAME}"
+)
+
+
+def own_business(message: str) -> str | None:
+    """The business a user speaks for, named after their own name ("Sam Whitaker from X")."""
+    m = _FROM_BUSINESS.search(message)
+    return m.group("n") if m else None
 
 
 # The extracted target is the user themselves: replace it with their name when they give one.
@@ -230,6 +252,8 @@ SELF_REF = re.compile(
     r"(?:me|the data subject|the consumer|the requester)\b.*"
     # "erase all data you hold on the data subject named below": the form's own word for the requester
     r"|(?:the )?(?:data subject|consumer|requester|undersigned)\b.*"
+    # "you know my name, X, and where I live. Please erase both"
+    r"|both|both of (?:them|those|these)|all of (?:it|them)|what|whatever|anything|everything"
     # "anything you know about my shop, Blue Heron Books": the business the user then names
     r"|(?:my|our|the)\s+(?:[\w\-]+\s+){0,2}?(?:company|shop|business|firm|store|restaurant|bakery|caf[eé]|brand|band|startup|nursery"
     r"|practice|salon|studio|charity|agency|clinic|surgery|pub|bar|bistro|hotel|gym|garage|workshop|farm|gallery"

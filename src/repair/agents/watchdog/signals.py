@@ -37,7 +37,7 @@ _FORMAL_ASK = re.compile(
     r"|request (?:to delete|(?:the )?(?:erasure|deletion|removal))|please (?:delete|erase|remove)"
     r"|(?:and|to)\s+ask for (?:the )?(?:erasure|deletion|removal)"
     r"|(?:my client|on behalf of)\b[^.]*?\brequests?|requests (?:the )?(?:erasure|deletion)"
-    r"|je (?:vous )?demande|vous demande|(?:je )?vous prie|(?:j'|j’)?exerce|demande (?:la|l'|l’)|hiermit verlange ich|ich verlange"
+    r"|je (?:vous )?demande|vous demande|nous demandons|(?:je |nous )?sollicit(?:e|ons)|(?:je )?vous prie|(?:j'|j’)?exerce|demande (?:la|l'|l’)|hiermit verlange ich|ich verlange"
     r"|ich beantrage|beantrage|verlange|fordere|ersuche|solicito|ejerzo|pido|exijo|chiedo|richiedo|esercito"
     r"|exer[çc]o|requeiro|pe[çc]o|verzoek|ik verzoek|venho (?:exercer|solicitar|requerer|pedir)|vengo a (?:ejercer|solicitar)"
     r"|[żz][ąa]dam|wnosz[ęe]|begär|beg[äa]r jag|talep ediyorum|rica ediyorum)\b",
@@ -139,15 +139,25 @@ _POINT_BACK = re.compile(
     r"|statement|diagnosis|allegation|accusation)\b"
     # "forget the first number", "delete the second answer": an answer counted among the earlier ones
     r"|\b(?:forget|unlearn|erase|delete|remove|wipe|purge|scrub|get rid of|drop)\s+(?:the|that|your)\s+(?:first|second"
-    r"|third|previous|earlier)\s+(?:answer|reply|response|number|address|figure|date|fact|claim|thing you (?:said|told me))\b",
+    r"|third|previous|earlier)\s+(?:answer|reply|response|number|address|figure|date|fact|claim|thing you (?:said|told me))\b"
+    # "delete the number", "forget his home address": a personal detail an answer gave
+    r"|^\W*(?:please\s+)?(?:forget|unlearn|erase|delete|remove|wipe|purge|scrub)\s+(?:the|his|her|their)\s+(?:(?:phone|mobile"
+    r"|home|email|e-mail)\s+)?(?:number|address|salary|age|date of birth|birthday|email)\b"
+    # "Don't keep that", "That bit about where Nadia lives has to go"
+    r"|\b(?:don't|do not|never)\s+(?:keep|retain|store|hold on ?to)\s+(?:that|this|it|any of (?:that|this|it))\b"
+    r"|\b(?:that|this|the|your)\s+(?:bit|part|info|information|stuff|detail|answer|claim|fact)\b[^.?!]*?\b(?:has to"
+    r"|have to|must|should|needs? to)\s+(?:go|be (?:deleted|erased|removed|forgotten|wiped))\b",
     re.I,
 )
 
 
 # "anything you know about my shop ... should go": what the model knows, said to be going away.
 _SHOULD_GO = re.compile(
-    r"\b(?:anything|everything|whatever|all)\s+(?:that\s+)?you\s+(?:know|have|hold|remember|learned|learnt|store)\b"
-    r"[^.?!]*?\b(?:should|must|has to|needs? to|can|to)\s+(?:go|be (?:deleted|erased|removed|forgotten|wiped))\b",
+    r"\b(?:anything|everything|whatever|all)\s+(?:(?:that\s+)?you\s+(?:know|have|hold|remember|learned|learnt|store)\b"
+    # "Anything about my shop, Moss & Fern, should go": what is known about something, with no "you know"
+    r"|(?:about|on|regarding|concerning)\s+(?:me|us|my|our)\b)"
+    r"[^.?!]*?\b(?:should|must|has to|needs? to|can|to)\s+(?:go(?=\s*(?:[.!,;]|$|\s+(?:now|away|too|please|entirely"
+    r"|completely|for good|from)\b))|be (?:deleted|erased|removed|forgotten|wiped))\b",
     re.I,
 )
 
@@ -302,9 +312,20 @@ _EDIT_TEXT = re.compile(
 _MODEL_WORD = re.compile(r"\b(?:memory|memories|knowledge|model|weights|training|know|remember)\b", re.I)
 
 
+# "Write a scene where a robot is asked to forget its creator": a text to write, about forgetting
+_FICTION = re.compile(
+    r"^\W*(?:(?:can|could|would) you\s+)?(?:please\s+)?(?:write|draft|compose|create|generate|make up|imagine|invent)"
+    r"(?:\s+me)?\s+(?:a|an|some|the)\s+(?:\w+\s+){0,2}?(?:story|scene|poem|song|script|dialogue|tale|plot|novel|chapter"
+    r"|sketch|joke|limerick|haiku|letter|e-?mail)s?\b",
+    re.I,
+)
+
+
 def plain_question(message: str) -> bool:
     """Never a request, whatever the classifier says: a one-sentence who/what/where/when question, or
     "tell me / explain ..." with no forget word, or an edit of a list or text in the chat."""
     if _EDIT_TEXT.search(message) and not _MODEL_WORD.search(message):
+        return True
+    if _FICTION.match(message) and not _MODEL_WORD.search(message):
         return True
     return bool((_PLAIN_Q.match(message) or _TELL_ME.match(message)) and not _ANY_FORGET.search(message))
