@@ -199,6 +199,18 @@ def test_pointers_by_what_the_answer_held() -> None:
         assert rule_request(message, 3)
 
 
+# "Grüße, X" as a sign-off; "Soy X, dueña de la floristería Y ... de mi negocio": the business, and "de mi
+# negocio" is not "de mí".
+def test_other_language_signatures_and_businesses() -> None:
+    rules = RuleExtractor()
+    assert (
+        rules.target_of("Bitte vergiss alles, was du über mich weißt. Grüße, Lotte Hansen")[0]
+        == "Lotte Hansen"
+    )
+    msg = "Soy Marta Ríos, dueña de la floristería Las Camelias. Borra todo lo que sepas de mi negocio."
+    assert rules.target_of(msg)[0] == "Las Camelias"
+
+
 def test_a_story_about_forgetting_is_chat() -> None:
     assert plain_question("Write a scene where a robot is asked to forget its creator, Dr. Elias Vane.")
 

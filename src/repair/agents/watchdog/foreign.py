@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .selfname import _NAME, _NOT_NAME, BUSINESS, self_name
+from .selfname import _NAME, _NOT_NAME, BUSINESS, own_business, self_name
 
 # ---------------------------------------------------------------------------------------------------
 # Other languages (fr, de, es, it, pt, nl). An imperative / polite forget-delete verb, not after a
@@ -102,7 +102,7 @@ _F_YOU_SAID = re.compile(
 _F_ABOUT = r"(?:sur|concerne|über|sobre|su|over|a|à|o|om)"
 # About the speaker: "sur moi", "meine Daten", "mis datos", "i miei dati", "os meus dados", "mijn gegevens".
 _F_SELF = re.compile(
-    r"\b(?:sur moi|qui me concern\w*|me concernant|über mich|mich betreffend\w*|sobre m[íi]m?|de m[íi]|su di me"
+    r"\b(?:sur moi|qui me concern\w*|me concernant|über mich|mich betreffend\w*|sobre m[íi]m?|de mí|de mi(?=\s*(?:[,.;:!?]|$))|su di me"
     r"|che mi riguarda|over mij|(?:mes|meine|mis|i miei|os meus|mijn) (?:\w+ )?(?:donn[ée]es|daten|datos|dati"
     r"|dados|gegevens|informations|informationen)"
     r"|o mnie|moich danych|moje dane|o mojej firmie|om mig|mina (?:person)?uppgifter|om mitt f[öo]retag"
@@ -270,7 +270,8 @@ def _dem_answer(message: str) -> bool:
 
 
 _F_ABOUT_MINE = re.compile(
-    rf"\b{_F_ABOUT}\s+(?:mon|ma|mes|mein\w*|mi|la mia|il mio|o meu|a minha|mijn)\s+(?:{BUSINESS})\b", re.I
+    rf"\b(?:{_F_ABOUT}|de)\s+(?:mon|ma|mes|mein\w*|mi|la mia|il mio|o meu|a minha|mijn)\s+(?:{BUSINESS})\b",
+    re.I,
 )
 # What the model knows said to have to go, with no imperative: "Tout ce que tu sais sur X doit disparaître",
 # "alles über X muss weg", "todo lo que sabes de X debe desaparecer", "tutto su X deve sparire"
@@ -344,7 +345,7 @@ def foreign_target(message: str) -> tuple[str | None, bool]:
     # "über meine Firma Holzwerk Berger": the business, not "Firma ..."; "C'est Apolline Marchal ... oublie
     # tout sur ma boutique, Les Jardins d'Apolline": the business the request is about, not the speaker
     if name and own and (name.endswith(own) or _F_ABOUT_MINE.search(message)):
-        return own, False
+        return (own_business(message) if _F_ABOUT_MINE.search(message) else None) or own, False
     if name:
         return name, False
     return None, True

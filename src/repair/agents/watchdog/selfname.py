@@ -170,7 +170,7 @@ _SELF_NAME = [
         # "Thanks,\nSiobhan Kearney-Doyle", "Merci,\nX"
         r"|(?:many )?thanks|thank you|cheers|best|merci|danke|grazie|gracias|bedankt|obrigad[oa]"
         r"|(?:sinc[eè]res |meilleures )?salutations|amicalement|(?:viele|liebe|beste|herzliche) gr(?:ü|ue)(?:ß|ss)e"
-        r"|un saludo|saludos|un abrazo|saluti|(?:vriendelijke )?groet(?:en|jes)?))[,.!]?\s+"
+        r"|un saludo|saludos|un abrazo|saluti|(?:vriendelijke )?groet(?:en|jes)?|gr(?:ü|ue)(?:ß|ss)e))[,.!]?\s+"
         # a full name, or a first name alone that ends the message ("Regards, Tom")
         rf"{_TITLE}(?:{_FULL}|(?=[A-ZÀ-ÝĀ-Ž][\w'’\-]+\s*\.?\s*$)){_NAME}"
     ),
@@ -231,8 +231,13 @@ def self_name(message: str) -> str | None:
 
 # "Sam Whitaker from Whitaker & Sons Plumbing": a sign-on that names the speaker's business after their name
 _FROM_BUSINESS = re.compile(
-    rf"(?:^|[.!?]\s+)(?:(?i:hi|hello|hey)[,!.]?\s+)?{_TITLE}[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+"
-    rf"\s+(?:from|at|of|de|von|van|di)\s+(?:[Tt]he\s+)?{_BIZ_NAME}"
+    rf"(?:^|[.!?]\s+)(?:(?i:hi|hello|hey)[,!.]?\s+)?(?i:(?:soy|je suis|ich bin|sono|sou|ik ben|i'm|i am)\s+)?{_TITLE}"
+    rf"[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+(?:\s+(?:from|at|of|de|von|van|di)"
+    # "Soy Marta Ríos, dueña de la floristería Las Camelias": an owner's title, then the business
+    r"|,\s+(?i:(?:the\s+)?(?:owner|founder|manager|due[ñn][oa]|propietari[oa]|propri[ée]taire|g[ée]rante?|inhaber(?:in)?"
+    r"|titolare|proprietari[oa]|dono|dona|eigenaar)\s+(?:of|de(?:l| la)?|du|von|van|della|del|do|da)"
+    r"(?:\s+(?:the|la|el|le|les|die|der|het|il|lo|o|a))?(?:\s+[a-zà-ÿ]+)?))"
+    rf"\s+(?:[Tt]he\s+)?{_BIZ_NAME}"
 )
 
 
