@@ -2,6 +2,8 @@
 
 python tests/ledger_child.py ROOT commit ID SEED [LAYER]   commit one edit (REPAIR_CRASH_AT may kill it)
 python tests/ledger_child.py ROOT undo ID | purge ID|all | open
+python tests/ledger_child.py ROOT forget-request   a session (folder: ROOT's parent) asked to forget its last
+                                                answer; the edit engine is stubbed, the rest is the chat's
 python tests/ledger_child.py ROOT serve        a server-like loop: reads commands on stdin, one per line
                                                 ("sync", "commit ID SEED", "undo ID"), answers one JSON line
 """
@@ -80,6 +82,44 @@ def answer(ledger) -> dict:
     return {"active": [e.id for e in ledger.active], "sum": checksum(ledger.model), "version": ledger.version}
 
 
+def forget_request(ledger, session_dir: Path) -> None:
+    """A chat turn stored, then "Forget what you just told me." sent to a `Session` over that folder: the
+    watchdog, the check questions and the edit engine are stubbed (edit "e9"), the surgeon's plan, the
+    settling and the commit (with the session's turns) are the session's own."""
+    from types import SimpleNamespace
+
+    from repair.agents.watchdog import Verdict
+    from repair.edit.ledger import Turn
+    from repair.edit.record import GuardCheck, Verification
+    from repair.session import Session
+    from repair.session.pipeline import Trial, Tried, Unlearning
+
+    q, a = "secret question e9?", "The secret answer e9."
+    ledger.history.append(
+        [Turn(role="user", content=q, kind="chat"), Turn(role="assistant", content=a, kind="chat")]
+    )
+
+    class Watchdog:
+        def inspect(self, msgs, message):
+            return Verdict(intent="unlearn", confidence=1.0, target="e9", pairs=[(q, a)], source="history")
+
+    def attempt(self, kwargs, trial):
+        ver = Verification(forgotten=True, fraction=1.0, guard=GuardCheck(kept=0, total=0, ok=True))
+        return Tried(make_edit("e9", 9), ver, [])
+
+    Unlearning._trial = lambda self, req, paraphrases: Trial(a, [], a, [], 0, None)
+    Unlearning._attempt = attempt
+    model = ledger.model
+    patient = SimpleNamespace(
+        model=model, arch=ledger.arch, fingerprint="fp", name="tiny", ledger=ledger, tokenizer=None,
+        n_layers=3, cache={},
+    )  # fmt: skip
+    reply = Session(patient, watchdog=Watchdog(), session_dir=session_dir).send(
+        "Forget what you just told me."
+    )
+    assert reply.edit_id == "e9", reply
+
+
 def main() -> None:
     from repair.edit.ledger import Ledger, Turn
     from repair.models.arch import arch_for
@@ -100,6 +140,8 @@ def main() -> None:
             ]
         )
         ledger.commit(make_edit("e9", 9), redact_turns=ids)
+    elif op == "forget-request":
+        forget_request(ledger, Path(root).parent)
     elif op == "migrate-history":
         from repair.edit.ledger.migrate import migrate_history
 

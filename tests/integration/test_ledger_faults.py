@@ -123,19 +123,30 @@ def test_kill_during_purge_finishes_the_purge_on_open(tmp_path, point):
 
 
 @pytest.mark.parametrize(
-    ("point", "state"), [("commit:before-commit", "before"), ("commit:after-commit", "after")]
+    ("point", "state"),
+    [("commit:before-commit", "before"), ("commit:after-commit", "after"), (None, "after")],
 )
 def test_kill_between_ledger_and_history_leaves_both_or_neither(tmp_path, point, state):
-    r = child(tmp_path, "forget-turns", crash=point)
-    assert r.returncode == 137, r.stderr
-    ledger = reopen(tmp_path)
+    """A chat's forget request: the edit, the forgotten turns sealed and hidden, and the request with its
+    acknowledgement are one transaction; a kill leaves all of them or none (before: a kill right after
+    the commit lost the request and the "Done." reply, written in a second transaction)."""
+    root = tmp_path / "ledger"
+    r = child(root, "forget-request", crash=point)
+    assert r.returncode == (137 if point else 0), r.stderr
+    ledger = reopen(root)
     turns = ledger.history.load()
     if state == "before":  # no edit, and the turns (stored before the request) are still plain and visible
         assert ledger.list() == [] and len(turns) == 2 and all(not t.redacted_by for t in turns)
+        assert [t.content for t in turns] == ["secret question e9?", "The secret answer e9."]
     else:
         assert [m.id for m in ledger.list()] == ["e9"]
-        assert turns and all(t.redacted_by == "e9" for t in turns)
-    assert_tidy(tmp_path)
+        assert [t.role for t in turns] == ["user", "assistant"] * 2
+        assert all(t.redacted_by == "e9" for t in turns[:2])
+        request, ack = turns[2:]
+        assert request.content == "Forget what you just told me." and request.kind == "unlearn"
+        assert ack.edit_id == "e9" and ack.outcome == "done" and ack.content.startswith("Done.")
+        assert all(t.sealed_by == "e9" for t in turns)  # no plain copy of what was forgotten
+    assert_tidy(root)
 
 
 @pytest.mark.parametrize("point", ["migrate:after-backup", "migrate:mid", "migrate:before-commit",

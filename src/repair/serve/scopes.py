@@ -56,9 +56,10 @@ class ScopedLedger:
     def commit(
         self, edit: Any, *, scope: str | None = None, based_on: tuple[str, ...] | None = None, **meta: Any
     ) -> Any:
-        """Commit ``edit`` in this scope; ``based_on``: the `state` it was made on (see `Ledger.commit`)."""
+        """Commit ``edit`` in this scope; ``based_on``: the `state` it was made on (see `Ledger.commit`).
+        The turns it appends (``append_turns``) go to this scope's history."""
         self._emit("progress", {"step": "commit", "text": f"committing edit in scope {self.scope}"})
-        out = self._ledger.commit(edit, scope=self.scope, based_on=based_on, **meta)
+        out = self._ledger.commit(edit, scope=self.scope, based_on=based_on, history=self.history, **meta)
         self._held[edit.id] = edit
         return out
 

@@ -15,6 +15,7 @@ no other, and the server drops every assistant turn it did not produce (`repair.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from pydantic import BaseModel
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 from repair.agents.watchdog import Verdict, probe_prompts
 from repair.edit.ledger.history import Turn
 from repair.edit.ledger.store import EditRecord
+from repair.session.reply import Reply
 from repair.session.texts import display_target
 
 MAX_SHOWN = 3
@@ -74,3 +76,18 @@ def as_messages(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
     for u, a in pairs:
         out += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
     return out
+
+
+def exchange(message: str, reply: Reply) -> list[Turn]:
+    """The two turns one user message and its reply add to a session. A forget request that committed
+    nothing (refused, failed, declined, nothing to remove) still names what the user wanted gone, and no
+    edit key exists to seal it under: neither text is kept."""
+    now = time.time()
+    withheld = reply.kind == "unlearn" and not reply.edit_id
+    user = Turn(role="user", content=None if withheld else message, kind=reply.kind, time=now)
+    turn = Turn(role="assistant", content=None if withheld else reply.text, kind=reply.kind, time=now)
+    if reply.edit_id:
+        turn.edit_id = reply.edit_id
+    if reply.outcome:
+        turn.outcome = reply.outcome
+    return [user, turn]

@@ -24,7 +24,14 @@ from repair.agents.watchdog import Verdict, Watchdog
 from repair.edit.ledger import EditRecord, LedgerBusyError, Turn, public_turn
 from repair.edit.stamp import StampConfig, prepare
 from repair.session import texts
-from repair.session.control import Confirm, as_messages, context_turns, mark_stale, proposal
+from repair.session.control import (
+    Confirm,
+    as_messages,
+    context_turns,
+    exchange,
+    mark_stale,
+    proposal,
+)
 from repair.session.files import attach_ledger, load_turns, model_of, stored_turns
 from repair.session.guard import Budget, GuardBudget
 from repair.session.pipeline import Unlearning
@@ -170,28 +177,14 @@ class Session:
         return pairs[-self.k :]
 
     def _record(self, message: str, reply: Reply) -> None:
-        now = time.time()
-        kind = reply.kind
-        # A forget request that committed nothing (refused, failed, declined, nothing to remove) still names
-        # what the user wanted gone, and no edit key exists to seal it under: neither text is kept.
-        withheld = kind == "unlearn" and not reply.edit_id
-        said = None if withheld else message
-        self.turns.append(Turn(role="user", content=said, kind=kind, time=now))
-        text = None if withheld else reply.text
-        turn = Turn(role="assistant", content=text, kind=kind, time=now)
-        if reply.edit_id:
-            turn.edit_id = reply.edit_id
-        if reply.outcome:
-            turn.outcome = reply.outcome
-        self.turns.append(turn)
+        if reply.edit_id and self.turns and self.turns[-1].edit_id == reply.edit_id:
+            return  # committed with the edit, in its transaction (see `Unlearning._commit`)
+        turns = exchange(message, reply)
+        self.turns += turns
         history = self.patient.ledger.history if self.session_dir is not None else None
         if history is not None:
             # a forget request and its acknowledgement name what was forgotten: sealed under the edit's key
-            ids = history.append(self.turns[-2:], seal_by=reply.edit_id)
-            for t, tid in zip(self.turns[-2:], ids, strict=True):
-                t.id = tid
-                if reply.edit_id:
-                    t.sealed_by = reply.edit_id
+            history.append(turns, seal_by=reply.edit_id)
 
     # -- public ----------------------------------------------------------------------------------
     @property
@@ -302,11 +295,18 @@ class Session:
                 target=ask.target,
                 timings=timings,
             )
-        return self._unlearning().run(verdict, t0, timings, pairs)
+        run = self._unlearning(message)
+        try:
+            return run.run(verdict, t0, timings, pairs)
+        finally:
+            self.turns += run.recorded  # stored with the edit, in the commit's transaction
 
-    def _unlearning(self) -> Unlearning:
-        """A forget request's pipeline over the session's parts as they are now."""
+    def _unlearning(self, message: str | None = None) -> Unlearning:
+        """A forget request's pipeline over the session's parts as they are now; ``message``: the chat's
+        request, recorded with the edit it commits."""
         return Unlearning(
+            message=message,
+            store_turns=self.session_dir is not None,
             patient=self.patient,
             surgeon=self.surgeon,
             guard=self._guard,

@@ -28,7 +28,7 @@ from repair.edit.stamp import StampConfig, stamp
 from repair.edit.stamp.guard import guard_kept_count
 from repair.edit.verify import GuardQuestion, guard_verdict, probe_with_guard
 from repair.session import texts
-from repair.session.control import as_messages
+from repair.session.control import as_messages, exchange
 from repair.session.guard import GuardBudget, guard_key
 from repair.session.reply import Attempt, Outcome, Reply, ReplyPlan
 from repair.session.subject import SubjectEngine, subject_failure, subject_summary
@@ -132,6 +132,9 @@ class Unlearning:
     escalate: bool = True
     user: str = "session"
     based_on: tuple[str, ...] | None = None  # the ledger's state the edit in progress is made on
+    message: str | None = None  # the chat's request: its turns are committed with the edit (None: no turn)
+    store_turns: bool = False  # the session keeps its turns in the ledger's database
+    recorded: list[Turn] = field(default_factory=list)  # the request's turns, once committed
 
     def run(self, verdict: Verdict, t0: float, timings: dict[str, float], context: list[Pair]) -> Reply:
         """Resolve what to forget (the verdict's pairs, or the patient's answers to probe questions),
@@ -218,11 +221,11 @@ class Unlearning:
             alpha_max = max(a.edit.meta.alpha or 0.0 for a in attempts)
             text = texts.nothing_forgotten(req.target, len(attempts), alpha_max)
             return req.reply("failed", text, verification=ver, plan=info)
-        self._commit(req, edit, ver, info.source, best.guard_after)
         where = req.where(edit.id, list(edit.meta.layers or edit.layers))
         outcome: Outcome = "done" if ver.forgotten else "partial"
         text = texts.removed(req.target, ver, where)
-        return req.reply(outcome, text, edit_id=edit.id, verification=ver, plan=info)
+        reply = req.reply(outcome, text, edit_id=edit.id, verification=ver, plan=info)
+        return self._commit(req, edit, ver, info.source, best.guard_after, reply)
 
     def _commit(
         self,
@@ -231,10 +234,14 @@ class Unlearning:
         ver: Verification,
         plan_source: str,
         guard_after: list[GuardQuestion] | None,
-    ) -> None:
-        """Commit ``edit``, sealing and hiding the turns it forgets. ``guard_after``: the guard questions
-        checked on exactly this edit, so the next request need not ask them again."""
+        reply: Reply,
+    ) -> Reply:
+        """Commit ``edit``, sealing and hiding the turns it forgets, and (a chat's request, ``message``) the
+        request and ``reply``, its acknowledgement, in the same transaction: a crash leaves both or neither.
+        ``guard_after``: the guard questions checked on exactly this edit, so the next request need not ask
+        them again."""
         t = time.perf_counter()
+        said = exchange(self.message, reply) if self.message is not None else []
         self.patient.ledger.commit(
             edit,
             verification=ver,
@@ -242,12 +249,15 @@ class Unlearning:
             plan_source=plan_source,
             request_source=req.verdict.source,
             redact_turns=turn_ids(self.turns, req.pairs),
+            append_turns=said if self.store_turns else (),
             based_on=self.based_on,
         )
+        self.recorded = said
         if guard_after is not None:
             self.patient.cache[guard_key(self.patient)] = guard_after
-        req.timings["commit"] = time.perf_counter() - t
+        req.timings["commit"] = reply.timings["commit"] = time.perf_counter() - t
         redact(self.turns, req.pairs, edit.id)
+        return reply
 
     def _attempt(self, kwargs: dict[str, Any], trial: Trial) -> Tried:
         """One uncommitted edit. The engine's α search calls ``check`` with each candidate applied, so
@@ -343,7 +353,7 @@ class Unlearning:
         fail = subject_failure(ver, req.target)
         if fail:
             return req.reply("failed", fail, verification=ver, plan=plan)
-        self._commit(req, edit, ver, "stamp2", kept)
         text = f"{subject_summary(ver, req.target)} {req.where(edit.id, edit.layers)}"
         outcome: Outcome = "done" if ver.refused else "partial"
-        return req.reply(outcome, text, edit_id=edit.id, verification=ver, plan=plan)
+        reply = req.reply(outcome, text, edit_id=edit.id, verification=ver, plan=plan)
+        return self._commit(req, edit, ver, "stamp2", kept, reply)

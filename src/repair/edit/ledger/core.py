@@ -21,7 +21,7 @@ import torch
 from repair.edit.delta import Edit
 from repair.edit.ledger import maintenance, ops, tensors
 from repair.edit.ledger.files import LedgerBusyError, LedgerError, crashpoint
-from repair.edit.ledger.history import History
+from repair.edit.ledger.history import History, Turn
 from repair.edit.ledger.store import GLOBAL, EditRecord, ShownEdit
 from repair.edit.record import EditMeta
 from repair.models.arch import ArchMap
@@ -205,13 +205,16 @@ class Ledger:
         *,
         scope: str = GLOBAL,
         redact_turns: Sequence[int] = (),
+        append_turns: Sequence[Turn] = (),
+        history: History | None = None,
         based_on: Sequence[str] | None = None,
         **meta: Any,
     ) -> Edit:
-        """Apply ``edit`` to the live weights (when its scope is applied here) and persist it. ``meta``:
-        ``EditMeta`` fields to record with it (the verdict, the target). ``redact_turns``: session turns
-        sealed under the edit's key and hidden, in the same transaction. ``based_on``: the ``state_in(scope)``
-        the edit was made and checked on; any other in the transaction raises `LedgerChangedError`."""
+        """Apply ``edit`` to the live weights (when its scope is applied here) and persist it, with ``meta``
+        (`EditMeta` fields: the verdict, the target). In the same transaction ``redact_turns`` (session turns)
+        are sealed under the edit's key and hidden, and ``append_turns`` (the request and its reply) added to
+        ``history`` (default: the ledger's), sealed too. ``based_on``: the ``state_in(scope)`` the edit was made
+        and checked on; any other raises `LedgerChangedError`."""
         with self._exclusive():
             edit.meta.set(**meta)
             applied = scope in self.scopes
@@ -232,10 +235,13 @@ class Ledger:
                         edit,
                         fingerprint=self.fingerprint,
                         scope=scope,
-                        force_key=bool(redact_turns),
+                        force_key=bool(redact_turns or append_turns),
                     )
                     if redact_turns and self.history is not None and key is not None:
                         self.history.redact(conn, list(redact_turns), edit.id, key)
+                    into = history or self.history
+                    if append_turns and into is not None:
+                        into.insert(conn, append_turns, edit.id, key)
                     crashpoint("commit:before-commit")
             except BaseException:
                 if applied and edit.id not in {e.id for e in self._edits}:  # back to the weights before it
@@ -245,7 +251,7 @@ class Ledger:
             self._records[rec.id] = rec
             if applied:
                 self._edits.append(edit)
-            if redact_turns:
+            if redact_turns or append_turns:
                 self.store.checkpoint()  # the turns' plain text leaves no copy in the WAL
         return edit
 
@@ -264,14 +270,10 @@ class Ledger:
                 raise LedgerError(f"edit {edit.id} would write non-finite weights; not committed")
 
     def _commit_memory(self, edit: Edit, scope: str, applied: bool) -> Edit:
-        public, private = edit.meta.split()
         seq = 1 + max((r.seq for r in self._records.values()), default=0)
-        self._records[edit.id] = EditRecord(
-            id=edit.id, seq=seq, scope=scope, status="active", created=time.time(), fingerprint=self.fingerprint,
-            deltas_sha256="", deltas=tensors.delta_shapes(edit), layers=edit.layers, maps=edit.maps,
-            timings=dict(edit.timings), meta=EditMeta.load(public), forget_hmacs=[], private="sealed",  # no audit in memory
-        )  # fmt: skip
-        self._private[edit.id] = private
+        self._records[edit.id], self._private[edit.id] = tensors.memory_record(
+            edit, scope, self.fingerprint, seq
+        )
         if applied:
             self._edits.append(edit)
         return edit
@@ -385,12 +387,7 @@ class Ledger:
     def _resolve_id(self, edit_id: str) -> str:
         if self.store is not None:
             return self.store.resolve_id(edit_id)
-        if edit_id in self._records:
-            return edit_id
-        hits = [k for k in self._records if edit_id and (k.startswith(edit_id) or k.endswith(edit_id))]
-        if len(hits) == 1:
-            return hits[0]
-        raise KeyError(f"no edit '{edit_id}'" if not hits else f"edit id '{edit_id}' is ambiguous: {hits}")
+        return ops.resolve_in(list(self._records), edit_id)
 
     def _find(self, edit_id: str) -> Edit:
         eid = self._resolve_id(edit_id)

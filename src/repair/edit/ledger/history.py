@@ -5,6 +5,7 @@ API key's or user's conversation; the global one is the chat's): a `History` rea
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -82,22 +83,34 @@ class History:
         """Add turns in one transaction; ``seal_by``: store their text sealed under that edit's key (a
         forget request and its acknowledgement name what was forgotten)."""
         key = self.store.keys.get(seal_by) if seal_by else None
-        ids = []
         with self.store.write() as conn:
-            for t in turns:
-                cur = conn.execute(
-                    "INSERT INTO turns (role, kind, time, edit_id, outcome, scope) VALUES (?, ?, ?, ?, ?, ?)",
-                    (*(getattr(t, c) for c in COLUMNS), self.scope),
+            return self.insert(conn, turns, seal_by, key)
+
+    def insert(
+        self, conn: sqlite3.Connection, turns: Sequence[Turn], seal_by: str | None, key: bytes | None
+    ) -> list[int]:
+        """Add turns inside the caller's transaction (an edit's commit adds the request that asked for it
+        and its acknowledgement, sealed under its key); each turn learns its row and what seals it. With
+        ``seal_by`` but no ``key`` (already purged) the text is not kept at all."""
+        ids = []
+        for t in turns:
+            cur = conn.execute(
+                "INSERT INTO turns (role, kind, time, edit_id, outcome, scope) VALUES (?, ?, ?, ?, ?, ?)",
+                (*(getattr(t, c) for c in COLUMNS), self.scope),
+            )
+            tid = int(cur.lastrowid or 0)
+            if key is not None:
+                conn.execute(
+                    "UPDATE turns SET sealed = ?, sealed_by = ? WHERE id = ?",
+                    (seal(key, str(t.content).encode(), self._aad(tid)), seal_by, tid),
                 )
-                tid = int(cur.lastrowid or 0)
-                if key is not None:
-                    conn.execute(
-                        "UPDATE turns SET sealed = ?, sealed_by = ? WHERE id = ?",
-                        (seal(key, str(t.content).encode(), self._aad(tid)), seal_by, tid),
-                    )
-                elif not seal_by:  # with seal_by but no key (already purged) the text is not kept at all
-                    conn.execute("UPDATE turns SET content = ? WHERE id = ?", (t.content, tid))
-                ids.append(tid)
+            elif not seal_by:
+                conn.execute("UPDATE turns SET content = ? WHERE id = ?", (t.content, tid))
+            ids.append(tid)
+        for t, tid in zip(turns, ids, strict=True):
+            t.id = tid
+            if seal_by:
+                t.sealed_by = seal_by
         return ids
 
     def redact(self, conn: sqlite3.Connection, turn_ids: list[int], edit_id: str, key: bytes) -> None:

@@ -96,6 +96,17 @@ def delta_shapes(edit: Edit) -> list[DeltaShape]:
     return [DeltaShape.of(d) for d in edit.deltas]
 
 
+def memory_record(edit: Edit, scope: str, fingerprint: str, seq: int) -> tuple[EditRecord, dict[str, Any]]:
+    """An in-memory ledger's record of ``edit`` (no audit: no HMACs) and its private part."""
+    public, private = edit.meta.split()
+    rec = EditRecord(
+        id=edit.id, seq=seq, scope=scope, status="active", created=time.time(), fingerprint=fingerprint,
+        deltas_sha256="", deltas=delta_shapes(edit), layers=edit.layers, maps=edit.maps,
+        timings=dict(edit.timings), meta=EditMeta.load(public), forget_hmacs=[], private="sealed",
+    )  # fmt: skip
+    return rec, private
+
+
 def stage(
     store: Store,
     conn: sqlite3.Connection,
