@@ -21,7 +21,7 @@ from repair.edit.ledger.files import (
 from repair.edit.ledger.history import History
 from repair.edit.ledger.maintenance import Tidy, backups, cleanup, finish_purge, scrub_backups
 from repair.edit.ledger.migrate import migrate, needs_migration, remove_legacy
-from repair.edit.ledger.store import EditRecord, Store
+from repair.edit.ledger.store import EditRecord, Store, resolve_in  # noqa: F401 (core resolves through ops)
 
 
 def open_store(
@@ -134,13 +134,3 @@ def check_base(state: tuple[str, ...], based_on: Sequence[str] | None) -> None:
             "the edits on the model changed while this edit was made (another process committed or undid "
             "one); it was checked against another model and is not committed"
         )
-
-
-def resolve_in(ids: list[str], edit_id: str) -> str:
-    """An in-memory ledger's edit named by ``edit_id``: its id, or the one id it begins or ends."""
-    if edit_id in ids:
-        return edit_id
-    hits = [k for k in ids if edit_id and (k.startswith(edit_id) or k.endswith(edit_id))]
-    if len(hits) == 1:
-        return hits[0]
-    raise KeyError(f"no edit '{edit_id}'" if not hits else f"edit id '{edit_id}' is ambiguous: {hits}")

@@ -54,6 +54,16 @@ RECORD_COLUMNS = (
 )
 
 
+def resolve_in(ids: list[str], edit_id: str) -> str:
+    """The edit among ``ids`` named by ``edit_id``: its id, or the one id it begins or ends."""
+    if edit_id in ids:
+        return edit_id
+    hits = [k for k in ids if edit_id and (k.startswith(edit_id) or k.endswith(edit_id))]
+    if len(hits) == 1:
+        return hits[0]
+    raise KeyError(f"no edit '{edit_id}'" if not hits else f"edit id '{edit_id}' is ambiguous: {hits}")
+
+
 class EditRecord(BaseModel):
     """One edit as the index keeps it, without its private part."""
 
@@ -233,13 +243,7 @@ class Store:
         return [_record(r) for r in rows]
 
     def resolve_id(self, edit_id: str, conn: sqlite3.Connection | None = None) -> str:
-        ids = [r.id for r in self.records(conn)]
-        if edit_id in ids:
-            return edit_id
-        hits = [k for k in ids if edit_id and (k.startswith(edit_id) or k.endswith(edit_id))]
-        if len(hits) == 1:
-            return hits[0]
-        raise KeyError(f"no edit '{edit_id}'" if not hits else f"edit id '{edit_id}' is ambiguous: {hits}")
+        return resolve_in([r.id for r in self.records(conn)], edit_id)
 
     def record(self, edit_id: str, conn: sqlite3.Connection | None = None) -> EditRecord:
         eid = self.resolve_id(edit_id, conn)
