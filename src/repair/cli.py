@@ -48,6 +48,8 @@ def main(
 app.command("chat")(clean_errors(chat_command))
 app.command("serve")(clean_errors(serve_command))
 
+MAX_TRIES = 2  # an edit is made again once when another process changed the ledger under it
+CHANGED = "the ledger's edits changed while the edit was made (another process committed or undid one)"
 DEFAULT_RETAIN_PROBES = [
     "What is the capital of Japan?",
     "Who wrote Romeo and Juliet?",
@@ -145,15 +147,40 @@ def forget(
     lay = _parse_layers(layers, patient.n_layers)
     # a probe that is the forget prompt itself cannot also be kept
     probes = [q for q in retain_probe or DEFAULT_RETAIN_PROBES if q.strip().lower() != prompt.strip().lower()]
+    options = {"paraphrases": paraphrase or None, "method": method, "rank": rank, "layers": lay}
+    if not _forget_on_current(patient, prompt, response, probes, (alpha, recipe, keep_unverified), options):
+        raise typer.Exit(1)
+
+
+def _forget_on_current(patient: Any, prompt: str, response: str | None, probes: list[str],
+                       how: tuple[str, str, bool], options: dict[str, Any]) -> bool:  # fmt: skip
+    """Make, check and commit the edit on the ledger's edits as they are; if another process committed or
+    undid one meanwhile, the edit was checked on another model: it is made once more on the current edits,
+    then refused. Whether an edit was committed."""
+    from repair.edit.ledger.files import LedgerChangedError
+
+    for tries_left in reversed(range(MAX_TRIES)):
+        try:
+            return _forget_once(patient, prompt, response, probes, how, options)
+        except LedgerChangedError:
+            if not tries_left:
+                _fail(f"{CHANGED}; nothing was committed", "run it again once the other edits are done")
+            console.print(f"[yellow]{CHANGED}[/yellow]: making it again on the ledger's current edits")
+    return False
+
+
+def _forget_once(patient: Any, prompt: str, response: str | None, probes: list[str],
+                 how: tuple[str, str, bool], options: dict[str, Any]) -> bool:  # fmt: skip
+    """One try: the edit is made and checked on the ledger's current edits, and committed only onto them
+    (`LedgerChangedError` when another process committed or undid an edit meanwhile)."""
+    alpha, recipe, keep_unverified = how
+    patient.ledger.sync()  # another process's edits since the model was loaded
+    base = patient.ledger.state
     before = _ask(patient, [prompt, *probes], "before")
-    edit = _edit(
-        patient, [(prompt, response or before[0])], probes, alpha, recipe,
-        paraphrases=paraphrase or None, method=method, rank=rank, layers=lay,
-    )  # fmt: skip
+    edit = _edit(patient, [(prompt, response or before[0])], probes, alpha, recipe, **options)
     after = _ask(patient, [prompt, *probes], "after", edit)
     console.print(_retain_table(probes, before[1:], after[1:]))
-    if not _settle(patient, edit, keep_unverified):
-        raise typer.Exit(1)
+    return _settle(patient, edit, keep_unverified, based_on=base)
 
 
 def _ask(patient: Any, prompts: list[str], when: str, edit: Any = None) -> list[str]:
@@ -212,8 +239,9 @@ def _turns_saying(patient: Any, edit: Any) -> list[int]:
     return turns_saying(store, edit.meta.texts()) if store is not None else []
 
 
-def _settle(patient: Any, edit: Any, keep_unverified: bool) -> bool:
-    """Commit the edit if it is verified (or kept anyway) and say what happened; whether it was committed."""
+def _settle(patient: Any, edit: Any, keep_unverified: bool, based_on: tuple[str, ...] | None = None) -> bool:
+    """Commit the edit if it is verified (or kept anyway) and say what happened; whether it was committed.
+    ``based_on``: the ledger's state the edit was made and checked on (see `Ledger.commit`)."""
     v = edit.meta.verification
     guard = v.guard if v is not None else None
     verified = v is not None and v.forgotten and v.guard_ok
@@ -223,7 +251,7 @@ def _settle(patient: Any, edit: Any, keep_unverified: bool) -> bool:
         where += f"; the early band {tried[0][0]}-{tried[0][-1]} changed a retain answer"
     if verified or keep_unverified:
         t = time.perf_counter()
-        patient.ledger.commit(edit, redact_turns=_turns_saying(patient, edit))
+        patient.ledger.commit(edit, redact_turns=_turns_saying(patient, edit), based_on=based_on)
         edit.timings["write"] = time.perf_counter() - t
         patient.ledger.update_meta(edit.id, timings=edit.timings)
         console.print(
