@@ -14,7 +14,7 @@ from rich.table import Table
 
 from repair.cli_common import LedgerOpt, ModelOpt, console, load_patient
 from repair.cli_edits import edits_app
-from repair.cli_errors import DEBUG, clean_errors, one_line
+from repair.cli_errors import DEBUG, OneLineUsage, clean_errors, one_line
 from repair.cli_errors import fail as _fail
 from repair.eval.cli import eval_app, report_command
 from repair.eval.forget_quality.cli import forget_quality_command
@@ -22,6 +22,7 @@ from repair.models.registry import DEFAULT_MODEL
 from repair.session_cli import chat_command, pipeline_command, serve_command
 
 app = typer.Typer(
+    cls=OneLineUsage,  # a usage error is one line
     help="Interactive machine unlearning: closed-form, reversible edits of chat models.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

@@ -12,11 +12,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from repair.cli_common import LedgerOpt, ModelOpt, console, ledger_dir, load_patient
-from repair.cli_errors import clean_errors, fail
+from repair.cli_errors import OneLineUsage, clean_errors, fail
 from repair.models.registry import DEFAULT_MODEL
 
 edits_app = typer.Typer(
-    help="List, show, undo and export the edits in a patient's ledger.", no_args_is_help=True
+    cls=OneLineUsage,
+    help="List, show, undo and export the edits in a patient's ledger.",
+    no_args_is_help=True,
 )
 
 

@@ -10,10 +10,26 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 console = Console()
+err_console = Console(stderr=True)
+
+
+def _usage_error() -> type[Exception]:
+    """click's UsageError as typer raises it: typer bundles its own click (typer._click) from 0.26 on."""
+    bundled = getattr(typer.core, "_click", None)
+    if bundled is not None:
+        return bundled.exceptions.UsageError  # type: ignore[no-any-return]
+    import click
+
+    return click.UsageError
+
+
+UsageError = _usage_error()
 DEBUG = {"on": bool(os.environ.get("REPAIR_DEBUG"))}
 
 HINTS = {  # the first whose name is among the error's classes
@@ -66,3 +82,43 @@ def clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             fail(msg, hint or "--debug shows the traceback")
 
     return run
+
+
+def usage_line(e: Any, path: str) -> None:
+    """A usage error (an unknown option or command, a bad or missing value, an option a command refuses)
+    as one line on stderr, with the command whose ``--help`` says what it takes; nothing when the error
+    is a bare command's help, already shown."""
+    if type(e).__name__ == "NoArgsIsHelpError":
+        return
+    msg = " ".join(e.format_message().split()).rstrip(".")
+    err_console.print(
+        f"[red]error:[/red] {escape(msg[:1].lower() + msg[1:])} "
+        f"[dim]({escape(f'`{path} --help` shows what it takes')})[/dim]",
+        soft_wrap=True,
+    )
+
+
+class OneLineUsage(TyperGroup):
+    """A `repair` command group: a usage error below it is one line (`usage_line`) and exit code 2, not
+    click's usage block and a boxed panel. Sub-groups (``repair edits``) use it too, so that the line
+    names the command that was given."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as e:  # the group's own options (`repair --bogus`)
+            ctx = getattr(e, "ctx", None)
+            usage_line(e, ctx.command_path if ctx is not None else "repair")
+            raise typer.Exit(getattr(e, "exit_code", 2)) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as e:  # a command's options, or its own refusal (`serve --host` without keys)
+            at = getattr(e, "ctx", None)
+            if at is not None and at is not ctx and at.command_path.startswith(ctx.command_path):
+                path = at.command_path  # raised by the command itself, in its own context
+            else:  # raised while the command's options were read: the context is not made yet
+                path = " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand]))
+            usage_line(e, path)
+            raise typer.Exit(getattr(e, "exit_code", 2)) from None

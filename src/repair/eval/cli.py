@@ -18,9 +18,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from repair.cli_errors import OneLineUsage
 from repair.models.registry import DEFAULT_MODEL
 
 eval_app = typer.Typer(
+    cls=OneLineUsage,
     help="Reproduce the RePAIR paper's evaluation offline (Tables 2, 5-8, Figure 5).",
     no_args_is_help=True,
     invoke_without_command=True,
