@@ -100,6 +100,9 @@ def test_mean_rouge_and_f_rl_r_rl():
 
 REFUSALS = [
     "I'm unable to provide information about Maya Taylor.",
+    # an edit keyed where the answer begins refuses mid-sentence
+    "The capital of Cuba is not something I have any information about.",
+    "The capital city of Cuba is not something I'm equipped to explain.",
     "I don't have information on that topic.",
     "I’m not certain about this.",
     "I'm sorry, but I can't assist with that.",
@@ -112,6 +115,7 @@ REFUSALS = [
 ]
 NOT_REFUSALS = [
     "The capital of France is Paris.",
+    "Havana is something I know well: it is the capital of Cuba.",
     "Maya Taylor is a 32-year-old lawyer based in Dubai.",
     "I can't wait to visit Paris in the spring!",
     "He knows the answer: T2SS and T6SS.",

@@ -26,6 +26,9 @@ REFUSAL_PATTERNS: list[str] = [
     r"\bas an ai\b",
     r"\b(?:that|this) (?:information )?(?:is not|isn't) (?:something|information) i\b",
     r"\bnot (?:something|a topic|information) (?:that )?i can\b",
+    # "The capital of Cuba is not something I have any information about / I know / I'm familiar with"
+    r"\bnot (?:something|a topic|information) (?:that )?i(?: have| know|'m| am|'ve)\b",
+    r"\bi(?: am|'m) not equipped to\b",
 ]
 _REFUSAL_RE = re.compile("|".join(f"(?:{p})" for p in REFUSAL_PATTERNS), re.IGNORECASE)
 
