@@ -12,6 +12,8 @@ split's) so that the reply goes on "… is not something I have any information 
 answer opens the reply, "I don't have any information about that."). The answer is found without the
 gold string: the reply's first content word that the question does not contain.
 
+Where the answer opens the reply ("Honey is …"), the row before it is the chat template's last token,
+which every chat shares: such rows are dropped, and a fact with none left gets STAMP-2's subject edit.
 It registers the method ``answer-keys`` (entities stay STAMP-2's) and runs the forget-quality benchmark
 on it with ``--kinds fact``. Not shipped: a tool for deciding the engine's next step.
 """
@@ -107,12 +109,14 @@ def key_rows(patient, subject: str, prompt: str, reply: str) -> tuple[list[list[
     found = answer_start(prompt, reply)
     if found is None:
         return [], []
+    if not reply[: found[0]].strip():  # the answer opens the reply: its row is the template's last token
+        return [], []
     ids, pos = before_answer(patient.tokenizer, prompt, reply, found[0])
     seqs, poss = [ids], [[pos]]
     asks = [t.format(s=subject) for t in TEMPLATES]
     for p, r in zip(asks, patient.generate(asks, max_new_tokens=32), strict=True):
         m = re.search(r"\b" + re.escape(found[1]), r, re.I)
-        if m:
+        if m and r[: m.start()].strip():  # rows at a chat's last prompt token are every chat's
             ids, pos = before_answer(patient.tokenizer, p, r, m.start())
             seqs.append(ids), poss.append([pos])
     return seqs, poss
@@ -172,8 +176,8 @@ class AnswerKeys:
             return self.entities.unlearn(patient, request)
         t = time.perf_counter()
         edit = forget_fact(patient, self.stats, self.v, self.layers, request.subject, request.pairs[0])
-        if edit is None:
-            return Applied(method=self.name, changed=False, outcome="no answer found in the reply")
+        if edit is None:  # no answer inside the reply to key on: STAMP-2's subject edit
+            return self.entities.unlearn(patient, request)
         patient.ledger.commit(edit, requested_by="answer-keys", subject=request.subject)
         return Applied(
             method=self.name,
