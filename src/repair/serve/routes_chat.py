@@ -141,7 +141,7 @@ def index() -> str:
     return resources.files("repair.serve").joinpath("static/index.html").read_text(encoding="utf-8")
 
 
-def _checked(req: ChatRequest, hub: Hub) -> tuple[str, list[dict[str, str]] | None, int]:
+def _checked(req: ChatRequest, hub: Hub) -> tuple[str, list[dict[str, str]], int]:
     """The message, the conversation before it and the reply's token budget, or a 400."""
     lim = hub.limits
     if not req.messages:
@@ -165,10 +165,9 @@ def _checked(req: ChatRequest, hub: Hub) -> tuple[str, list[dict[str, str]] | No
         )
     if not msgs[-1]["content"].strip():
         raise ApiError(400, "empty", "the last message is empty")
-    # A client that sends the conversation (as OpenAI clients do) is answered in that context, less any
-    # turn this server did not produce; one that sends a single message continues its scope's session.
-    history = msgs[:-1] if len(msgs) > 1 else None
-    return msgs[-1]["content"], history, max_tokens
+    # OpenAI clients are stateless: the context is the conversation the client sent (a single message has
+    # none), less any exchange this server did not produce; the scope's stored turns are its history.
+    return msgs[-1]["content"], msgs[:-1], max_tokens
 
 
 def _n_tokens(hub: Hub, text: str) -> int:

@@ -219,8 +219,9 @@ class Session:
     def send(
         self, message: str, history: list[dict] | None = None, max_new_tokens: int | None = None
     ) -> Reply:
-        """Answer one user message. ``history``: the conversation so far as OpenAI-style messages
-        (e.g. from an HTTP client); default: the session's own turns. ``max_new_tokens``: for a chat reply."""
+        """Answer one user message. ``history``: the conversation so far as OpenAI-style messages (an HTTP
+        client's, stateless: the model's context; an empty one, none); default: the session's own turns.
+        ``max_new_tokens``: for a chat reply."""
         t0 = time.perf_counter()
         if not isinstance(message, str) or not message.strip():
             return Reply(text=texts.EMPTY, kind="error", error="empty")
@@ -276,7 +277,10 @@ class Session:
     def _route(self, message: str, history: list[dict] | None, t0: float, max_new_tokens: int) -> Reply:
         pairs = self._context_pairs(history)
         msgs = as_messages(pairs)
-        verdict = self.watchdog.inspect(msgs, message)
+        # "that", "what you just told me": in the conversation the client sent, else the last answers this
+        # session gave (a stateless client that sends one message points at the scope's last answer)
+        seen = msgs if history is None or pairs else as_messages(self._context_pairs(None))
+        verdict = self.watchdog.inspect(seen, message)
         timings = {"watchdog": verdict.latency_s}
         if verdict.intent == "chat":
             t = time.perf_counter()
