@@ -35,6 +35,16 @@ def tiny_llama_model(**overrides):
     return LlamaForCausalLM(LlamaConfig(**{**sizes, **overrides})).eval()
 
 
+@pytest.fixture(scope="module")
+def tok():
+    """The default model's tokenizer (tiny models built in tests use its vocabulary)."""
+    from transformers import AutoTokenizer
+
+    from repair.models.loader import cache_bundled
+
+    return AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
+
+
 def pytest_collection_modifyitems(config, items):
     """tests/unit: no model; tests/integration: tiny models built in the test; tests/e2e: the real default
     model. Everything under tests/e2e is marked e2e, and REPAIR_SKIP_E2E skips every e2e-marked test."""

@@ -24,15 +24,6 @@ from repair.edit.record import GuardCheck, Verification
 from repair.models.arch import arch_for
 
 
-@pytest.fixture(scope="module")
-def tok():
-    from transformers import AutoTokenizer
-
-    from repair.models.loader import cache_bundled
-
-    return AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
-
-
 @pytest.fixture
 def setup(tok, tmp_path, monkeypatch):
     """The folder, the CLI's patient on it, another process's ledger on it, and the edits the CLI made:

@@ -28,15 +28,6 @@ from repair.session.subject import SubjectEngine
 MAX_CHAIN = 40  # chats queued one after another during the request: more than it has steps
 
 
-@pytest.fixture(scope="module")
-def tok():
-    from transformers import AutoTokenizer
-
-    from repair.models.loader import cache_bundled
-
-    return AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
-
-
 @pytest.fixture
 def served(tok, monkeypatch, tmp_path):
     from repair.edit.stamp2 import Stamp2Config

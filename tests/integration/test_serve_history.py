@@ -30,15 +30,6 @@ def _home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("REPAIR_HOME", str(tmp_path_factory.mktemp("home")))
 
 
-@pytest.fixture(scope="module")
-def tok():
-    from transformers import AutoTokenizer
-
-    from repair.models.loader import cache_bundled
-
-    return AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
-
-
 def serve(tok, folder: Path):
     """A fresh server process's state over the session folder (as `repair serve --session DIR` opens it)."""
     patient = Patient(

@@ -45,15 +45,6 @@ class Rules:
         return Verdict(intent="chat", confidence=1.0)
 
 
-@pytest.fixture(scope="module")
-def tok():
-    from transformers import AutoTokenizer
-
-    from repair.models.loader import cache_bundled
-
-    return AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
-
-
 def serving(session: Session) -> Iterator[tuple[Hub, asyncio.AbstractEventLoop]]:
     hub = Hub(session)
     loop = asyncio.new_event_loop()

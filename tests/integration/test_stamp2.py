@@ -17,15 +17,6 @@ from repair.edit.stamp2.vector import VECTOR_SUBJECTS, _training_batch, add_at, 
 
 
 @pytest.fixture(scope="module")
-def tok():
-    from transformers import AutoTokenizer
-
-    from repair.models.loader import cache_bundled
-
-    return AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
-
-
-@pytest.fixture(scope="module")
 def patient(tok):
     from repair.edit.patient import Patient
 

@@ -15,15 +15,6 @@ from repair.edit.stamp2.rows import BandRows, read_rows
 PROMPTS = ["Who is Marie Curie?", "Tell me about Curie and her work in Paris, in detail, please."]
 
 
-@pytest.fixture(scope="module")
-def tok():
-    from transformers import AutoTokenizer
-
-    from repair.models.loader import cache_bundled
-
-    return AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
-
-
 def tiny(tok, dtype: torch.dtype = torch.float32):
     from repair.edit.patient import Patient
 

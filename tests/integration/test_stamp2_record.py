@@ -12,15 +12,6 @@ from repair.edit.record import EditMeta
 from repair.edit.settings import Stamp2Config, StampConfig
 
 
-@pytest.fixture(scope="module")
-def tok():
-    from transformers import AutoTokenizer
-
-    from repair.models.loader import cache_bundled
-
-    return AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
-
-
 def test_a_session_stamp2_edit_keeps_its_config_in_the_ledger(tok, tmp_path, monkeypatch):
     from repair.edit.patient import Patient
     from repair.edit.stats import EditStats
