@@ -198,6 +198,7 @@ def main() -> None:
     ap.add_argument("--split", default="dev")
     ap.add_argument("--layers", default="12,13,14,15,16")
     ap.add_argument("--out", default="/tmp/answer-keys")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N known fact targets")
     args = ap.parse_args()
     import repair.eval.unlearners as u
     from repair.cli import app
@@ -206,7 +207,13 @@ def main() -> None:
     u.METHODS["answer-keys"] = u.Method(u.NoConfig, lambda name, cfg: AnswerKeys(layers), interactive=True)
     u.UNLEARNERS = tuple(u.METHODS)
     argv = ["eval", "forget-quality", "--method", "answer-keys", "--split", args.split, "--kinds", "fact"]
-    sys.argv = ["repair", *argv, "--out", str(Path(args.out))]
+    sys.argv = [
+        "repair",
+        *argv,
+        "--out",
+        str(Path(args.out)),
+        *(["--limit", str(args.limit)] if args.limit else []),
+    ]
     app()
 
 
