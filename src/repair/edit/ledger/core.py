@@ -22,7 +22,7 @@ from repair.edit.delta import Edit
 from repair.edit.ledger import maintenance, ops, tensors
 from repair.edit.ledger.files import LedgerBusyError, LedgerError, crashpoint
 from repair.edit.ledger.history import History, Turn
-from repair.edit.ledger.store import GLOBAL, EditRecord, ShownEdit
+from repair.edit.ledger.store import GLOBAL, EditRecord, ShownEdit, resolve_in
 from repair.edit.record import EditMeta
 from repair.models.arch import ArchMap
 
@@ -387,7 +387,7 @@ class Ledger:
     def _resolve_id(self, edit_id: str) -> str:
         if self.store is not None:
             return self.store.resolve_id(edit_id)
-        return ops.resolve_in(list(self._records), edit_id)
+        return resolve_in(list(self._records), edit_id)
 
     def _find(self, edit_id: str) -> Edit:
         eid = self._resolve_id(edit_id)

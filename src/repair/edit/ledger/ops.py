@@ -21,7 +21,7 @@ from repair.edit.ledger.files import (
 from repair.edit.ledger.history import History
 from repair.edit.ledger.maintenance import Tidy, backups, cleanup, finish_purge, scrub_backups
 from repair.edit.ledger.migrate import migrate, needs_migration, remove_legacy
-from repair.edit.ledger.store import EditRecord, Store, resolve_in  # noqa: F401 (core resolves through ops)
+from repair.edit.ledger.store import EditRecord, Store
 
 
 def open_store(
