@@ -168,7 +168,7 @@ class AnswerKeys:
         self.v = fit_v(patient, self.layers[-1], [f.prompt for f in facts[:: max(1, len(facts) // 64)]])
 
     def unlearn(self, patient, request):
-        from repair.eval.unlearners import Applied
+        from repair.eval.unlearners import committed
 
         if self.v is None:
             self.prepare(patient)
@@ -178,19 +178,10 @@ class AnswerKeys:
         edit = forget_fact(patient, self.stats, self.v, self.layers, request.subject, request.pairs[0])
         if edit is None:  # no answer inside the reply to key on: STAMP-2's subject edit
             return self.entities.unlearn(patient, request)
-        patient.ledger.commit(edit, requested_by="answer-keys", subject=request.subject)
-        return Applied(
-            method=self.name,
-            changed=True,
-            outcome="done",
-            edit_id=edit.id,
-            weight_update_s=round(edit.timings["total"], 4),
-            request_s=time.perf_counter() - t,
-        )
+        return committed(self.name, patient, edit, t, subject=request.subject)
 
     def undo(self, patient, applied) -> None:
-        if applied.edit_id:
-            patient.ledger.undo(applied.edit_id)
+        self.entities.undo(patient, applied)
 
 
 def main() -> None:

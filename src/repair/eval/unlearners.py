@@ -142,6 +142,20 @@ class Stamp2MethodConfig(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
+def committed(name: str, patient: Any, edit: Any, t0: float, **meta: Any) -> Applied:
+    """Commit a closed-form ``edit`` (made since ``t0``) to the patient's ledger with ``meta``, and say so."""
+    patient.ledger.commit(edit, requested_by="forget-quality", **meta)
+    return Applied(
+        method=name,
+        changed=True,
+        outcome="done",
+        edit_id=edit.id,
+        weight_update_s=round(edit.timings["total"], 4),
+        request_s=time.perf_counter() - t0,
+        detail={"rows": edit.meta.rows, "layers": edit.meta.layers},
+    )
+
+
 class Stamp2Unlearner:
     """Engine v2 (experimental): the subject's tokens are mapped onto the model's refusal state; one
     closed-form edit per request, committed to the patient's ledger (undo is exact)."""
@@ -170,17 +184,7 @@ class Stamp2Unlearner:
         edit = forget_subject(
             patient, request.subject, self._cfg, self._stats, prompts, patient.ledger.active
         )
-        patient.ledger.commit(edit, requested_by="forget-quality", subject=request.subject, config=self._cfg)
-        seconds = time.perf_counter() - t
-        return Applied(
-            method=self.name,
-            changed=True,
-            outcome="done",
-            edit_id=edit.id,
-            weight_update_s=round(edit.timings["total"], 4),
-            request_s=seconds,
-            detail={"rows": edit.meta.rows, "layers": edit.meta.layers},
-        )
+        return committed(self.name, patient, edit, t, subject=request.subject, config=self._cfg)
 
     def undo(self, patient: Any, applied: Applied) -> None:
         if applied.edit_id:
