@@ -72,3 +72,25 @@ def test_functions_are_short():
     _, functions = _sizes()
     problems = _check(functions, FUNCTION_ALLOW, MAX_FUNCTION_LINES, "function")
     assert not problems, "\n".join(problems)
+
+
+def _real_model_tests(folder: Path) -> list[str]:
+    """Tests in ``folder`` that take the real default patient (the ``smollm`` fixture) or are marked e2e."""
+    found = []
+    for path in sorted(folder.rglob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+                if "smollm" in [a.arg for a in node.args.args]:
+                    found.append(f"{rel}::{node.name} takes the smollm fixture")
+            if isinstance(node, ast.Attribute) and node.attr == "e2e":
+                found.append(f"{rel}:{node.lineno} marks a test e2e")
+    return found
+
+
+def test_tests_on_the_real_model_live_in_e2e():
+    """tests/unit needs no language model, tests/integration builds tiny ones; a test on the real default
+    model belongs in tests/e2e (marked e2e there, skipped under REPAIR_SKIP_E2E)."""
+    found = _real_model_tests(ROOT / "tests" / "unit") + _real_model_tests(ROOT / "tests" / "integration")
+    assert not found, "\n".join(found)
