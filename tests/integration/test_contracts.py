@@ -4,12 +4,15 @@ only (``inspect``): no model is loaded. When a signature changes on purpose, cha
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import inspect
 import re
+import typing
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 import repair
 from repair.edit.capture import capture
@@ -227,3 +230,58 @@ def test_the_docs_calls_match_the_code(stated):
         ann = sig.return_annotation
         ann = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
         assert ann.replace(" ", "") == returns.replace(" ", ""), f"{said}: the code returns {ann}"
+
+
+# -- the records the docs read ------------------------------------------------------------------------
+# An edit's and a reply's records are typed (pydantic, dataclasses): every ``edit.x.y`` or ``reply.x`` in the
+# docs' code blocks names a field or property that exists, and none indexes a typed record like a dict.
+ROOTS = {"edit": Edit, "reply": Reply}
+CHAIN = re.compile(r"(?<![\w.])(edit|reply)((?:\.\w+|\[[^\]]*\])+)")
+FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+
+
+def _typed(t) -> type | None:
+    """The record class ``t`` stands for (``X | None`` is X), or None when it is not one."""
+    args = [a for a in getattr(t, "__args__", ()) if a is not type(None)]
+    t = args[0] if len(args) == 1 and not hasattr(t, "__origin__") else t
+    typed = isinstance(t, type) and (issubclass(t, BaseModel) or dataclasses.is_dataclass(t))
+    return t if typed else None
+
+
+def _walk(root: str, chain: str) -> str | None:
+    """What is wrong with reading ``root + chain`` on the typed records, or None."""
+    cls: type | None = ROOTS[root]
+    for part in re.findall(r"\.\w+|\[[^\]]*\]", chain):
+        if cls is None:
+            return None  # past the records (a dict, a list, a string): not checked
+        if part.startswith("["):
+            return f"{root}{chain}: {cls.__name__} is a typed record, read it by attribute, not {part}"
+        name = part[1:]
+        hints = typing.get_type_hints(cls)
+        found = inspect.getattr_static(cls, name, None)
+        if name in hints:
+            cls = _typed(hints[name])
+        elif isinstance(found, property):
+            cls = _typed(typing.get_type_hints(found.fget).get("return"))
+        elif found is not None:
+            return None  # a method: its call is checked above where the doc states it
+        else:
+            return f"{root}{chain}: {cls.__name__} has no {name!r}"
+    return None
+
+
+def _doc_chains() -> list[tuple[str, str, str]]:
+    docs = [DOC.parent.parent / "README.md", *sorted(DOC.parent.glob("*.md"))]
+    return [
+        (doc.name, m.group(1), m.group(2))
+        for doc in docs
+        for block in FENCE.findall(doc.read_text(encoding="utf-8"))
+        for m in CHAIN.finditer(block)
+    ]
+
+
+def test_the_docs_read_edit_and_reply_records_as_the_code_types_them():
+    chains = _doc_chains()
+    assert len(chains) >= 10  # the README's and contracts.md's examples
+    wrong = [f"{doc}: {why}" for doc, root, chain in chains if (why := _walk(root, chain)) is not None]
+    assert not wrong, "\n".join(wrong)
