@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -79,6 +80,42 @@ def tiny_llama_for(tok, *, layers: int = 2, positions: int = 128, intermediate_s
         **extra,
     )
     return LlamaForCausalLM(cfg).eval()
+
+
+@pytest.fixture
+def repair_home(tmp_path, monkeypatch) -> Path:
+    """$REPAIR_HOME (the operator key, caches, default ledgers) in the test's own folder: ``tmp_path/home``.
+    A module whose every test needs it says ``pytestmark = pytest.mark.usefixtures("repair_home")``."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("REPAIR_HOME", str(home))
+    return home
+
+
+STAMP2_LAYERS = [1, 2]  # the STAMP-2 band of the tiny model that `stamp2_session` builds
+
+
+@pytest.fixture
+def stamp2_session(tok, monkeypatch):
+    """Makes a `Session` with the STAMP-2 engine on a tiny 4-layer Llama (SmolLM2's vocabulary, ``fp2``),
+    its edits made on layers `STAMP2_LAYERS`: ``make(watchdog, session_dir=None)``. The per-model
+    preparation (statistics, refusal vector) is not what these tests test: it is a fixed small one."""
+    from repair.edit.patient import Patient
+    from repair.edit.stamp2 import Stamp2Config
+    from repair.edit.stats import EditStats
+    from repair.session import Session
+
+    def make(watchdog, session_dir: Path | None = None) -> Session:
+        model = tiny_llama_for(tok, layers=4, positions=256, intermediate_size=256)
+        patient = Patient(model, tok, name="tiny", source="", fingerprint="fp2", ledger_dir=None)
+        cfg = Stamp2Config(layers=STAMP2_LAYERS, lam=1e-4, keep_replies=False, keep_entities=False)
+        stats = EditStats(patient, persist=False)
+        stats.keep = stats.keep[:2]
+        u = torch.randn(32, generator=torch.Generator().manual_seed(3)) * 5
+        monkeypatch.setattr("repair.edit.stamp2.prepare", lambda patient, **kw: (cfg, stats))
+        monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
+        return Session(patient, watchdog=watchdog, max_new_tokens=6, engine="stamp2", session_dir=session_dir)
+
+    return make
 
 
 @pytest.fixture(scope="session")

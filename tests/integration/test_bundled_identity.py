@@ -22,12 +22,6 @@ from repair.models.registry import BUNDLED
 NAME = "smollm2-135m-instruct"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def _float_copy(home, weights=None):
     """A float copy as ``cache_bundled`` leaves it (tiny weights: the check reads files, not models)."""
     folder = home / "models" / NAME
@@ -49,8 +43,8 @@ def _swap_in_other_weights(folder) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def test_a_float_copy_with_other_weights_is_refused(home):
-    folder = _float_copy(home)
+def test_a_float_copy_with_other_weights_is_refused(repair_home):
+    folder = _float_copy(repair_home)
     assert cache_bundled(NAME) == folder  # a copy from before the check: what it holds is recorded
     recorded = json.loads((folder / "repair_source.json").read_text())["weights"]
     assert recorded.startswith("sha256:")
@@ -59,15 +53,15 @@ def test_a_float_copy_with_other_weights_is_refused(home):
     with pytest.raises(IntegrityError, match="does not hold the weights it was made with"):
         cache_bundled(NAME)
     r = CliRunner().invoke(
-        app, ["forget", "--prompt", "What is the capital of France?", "--ledger", str(home / "l")]
+        app, ["forget", "--prompt", "What is the capital of France?", "--ledger", str(repair_home / "l")]
     )
     out = " ".join(r.output.split())
     assert r.exit_code == 2 and out.count("error:") == 1 and "Traceback" not in out, r.output
     assert "delete the cached copy" in out
 
 
-def test_an_untouched_float_copy_loads_with_a_stat_per_file(home, monkeypatch):
-    folder = _float_copy(home)
+def test_an_untouched_float_copy_loads_with_a_stat_per_file(repair_home, monkeypatch):
+    folder = _float_copy(repair_home)
     cache_bundled(NAME)
     from repair.models import identity
 

@@ -25,10 +25,9 @@ from repair.models.arch import arch_for
 
 
 @pytest.fixture
-def setup(tok, tmp_path, monkeypatch):
+def setup(repair_home, tok, tmp_path, monkeypatch):
     """The folder, the CLI's patient on it, another process's ledger on it, and the edits the CLI made:
     (the ledger's active edits when the edit was made, the edit's id)."""
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
     folder = tmp_path / "ledger"
 
     def patient() -> Patient:

@@ -5,7 +5,6 @@ showed the question and its answer, the chat's context still held the answer, an
 
 from __future__ import annotations
 
-import pytest
 from ledger_child import make_edit, tiny_llama
 from test_ledger_privacy import leaks
 
@@ -19,13 +18,6 @@ from repair.session import Session
 QUESTION, ANSWER = "What is the capital of Zubrowka?", "The capital of Zubrowka is Quillford."
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "home"
-    monkeypatch.setenv("REPAIR_HOME", str(h))
-    return h
-
-
 def _chat(history: History, *pairs: tuple[str, str]) -> None:
     for q, a in pairs:
         history.append(
@@ -33,7 +25,7 @@ def _chat(history: History, *pairs: tuple[str, str]) -> None:
         )
 
 
-def test_a_cli_forget_into_a_session_folder_seals_and_hides_the_turns_it_forgets(tmp_path, home):
+def test_a_cli_forget_into_a_session_folder_seals_and_hides_the_turns_it_forgets(tmp_path, repair_home):
     folder = tmp_path / "session"
     chat = Session(
         Patient(tiny_llama(), None, name="tiny", source="", fingerprint="fp", ledger_dir=None),
@@ -66,5 +58,5 @@ def test_a_cli_forget_into_a_session_folder_seals_and_hides_the_turns_it_forgets
     alice = History(store, "alice").load()
     assert [t.redacted_by for t in alice] == ["e1", "e1", None, None]  # the scope's question and its answer
     assert cli_patient.ledger.purge(["e1"]) == ["e1"]
-    assert leaks(folder, home) == []
+    assert leaks(folder, repair_home) == []
     assert [t.content for t in History(store, "alice").load()] == ["Tell me a joke", "No."]

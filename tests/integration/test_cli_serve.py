@@ -18,10 +18,7 @@ from repair.cli import app
 from repair.edit.ledger import Ledger
 from repair.models.arch import arch_for
 
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path_factory.mktemp("home")))
+pytestmark = pytest.mark.usefixtures("repair_home")
 
 
 @pytest.fixture(scope="module")

@@ -74,8 +74,7 @@ def tiny_folder(tmp_path_factory):
 
 
 @pytest.fixture
-def run_cfg(tiny_folder, tmp_path, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
+def run_cfg(repair_home, tiny_folder, tmp_path):
     return RunConfig(
         model=str(tiny_folder),
         size="2",

@@ -22,6 +22,8 @@ from repair.serve.app import create_app  # noqa: E402
 from repair.serve.security import Keys, KeySpec  # noqa: E402
 from repair.session import Session  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("repair_home")
+
 REQUEST = "Forget my home address, 12 Quillford Lane."
 SECRET = b"quillford"
 ALICE = "sk-alice-000000000000"
@@ -37,11 +39,6 @@ class Rules:
         if message.startswith("Forget"):
             return Verdict(intent="unlearn", confidence=1.0, target="my home address", source="message")
         return Verdict(intent="chat", confidence=1.0)
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
 
 
 def files_with_secret(folder: Path) -> list[str]:

@@ -264,7 +264,7 @@ def test_stress_split_loads_and_is_its_own_set():
         assert len(known.known("stress")) >= 110  # enough for a 100-edit run on the default model
 
 
-def test_sequential_run_on_the_stress_split_with_a_sample(tmp_path, monkeypatch):
+def test_sequential_run_on_the_stress_split_with_a_sample(repair_home, tmp_path, monkeypatch):
     """--split stress takes its targets, in file order, from stress.jsonl; a sequential run with --sample
     scores the sampled targets only, and its summary is written at every checkpoint."""
     from conftest import tiny_llama_for
@@ -289,7 +289,6 @@ def test_sequential_run_on_the_stress_split_with_a_sample(tmp_path, monkeypatch)
     data = resources.files("repair.data").joinpath("forget_quality/stress.jsonl").read_bytes()
     known.sha256["stress"] = hashlib.sha256(data).hexdigest()
     monkeypatch.setattr(bench, "load_known", lambda model: known)  # the tiny model's list (data, not code)
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
     cfg = BenchConfig(
         model="tiny",
         method="none",

@@ -17,7 +17,7 @@ CHEAP = {"lr": 1e-3, "max_length": 64, "epochs": 1}
 
 
 @pytest.fixture
-def bench_setup(tmp_path, monkeypatch):
+def bench_setup(repair_home, tmp_path, monkeypatch):
     from conftest import tiny_llama_for
     from transformers import AutoTokenizer
 
@@ -34,7 +34,6 @@ def bench_setup(tmp_path, monkeypatch):
     data = resources.files("repair.data").joinpath("forget_quality/stress.jsonl").read_bytes()
     known.sha256["stress"] = hashlib.sha256(data).hexdigest()
     monkeypatch.setattr(bench, "load_known", lambda model: known)  # the tiny model's list (data, not code)
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
 
     def patient():
         return Patient(tiny_llama_for(tok, positions=512), tok, name="tiny", source="", fingerprint="t", ledger_dir=None)  # fmt: skip

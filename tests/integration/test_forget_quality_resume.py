@@ -50,7 +50,7 @@ class NudgeUnlearner:
 
 
 @pytest.fixture
-def setup(tmp_path, monkeypatch):
+def setup(repair_home, tmp_path, monkeypatch):
     from conftest import tiny_llama_for
     from transformers import AutoTokenizer
 
@@ -68,7 +68,6 @@ def setup(tmp_path, monkeypatch):
     data = resources.files("repair.data").joinpath("forget_quality/stress.jsonl").read_bytes()
     known.sha256["stress"] = hashlib.sha256(data).hexdigest()
     monkeypatch.setattr(bench, "load_known", lambda model: known)  # the tiny model's list (data, not code)
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
 
     def patient():  # the same seeded base weights every time, as a fresh process would load them
         model = tiny_llama_for(tok, positions=512)

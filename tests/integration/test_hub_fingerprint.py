@@ -17,13 +17,10 @@ from repair.edit.ledger import Ledger, LedgerError
 from repair.models.arch import arch_for
 from repair.models.loader import resolve
 
+pytestmark = pytest.mark.usefixtures("repair_home")
+
 REPO = "someone/tiny-llama"
 REVISION = "0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
 
 
 def hub_cache(root: Path, model) -> Path:

@@ -13,11 +13,7 @@ from repair.edit.export import export_lora
 from repair.edit.ledger import Ledger, LedgerBusyError, LedgerError
 from repair.models.arch import UnsupportedArchitectureError, arch_for
 
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path_factory, monkeypatch):
-    """The operator key and caches go to a folder of the test's own."""
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path_factory.mktemp("home")))
+pytestmark = pytest.mark.usefixtures("repair_home")
 
 
 def _edit(eid: str, layer: int = 1, seed: int = 0, rank: int = 2) -> Edit:

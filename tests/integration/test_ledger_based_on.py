@@ -13,10 +13,7 @@ from repair.edit.ledger.files import LedgerChangedError
 from repair.models.arch import arch_for
 from repair.serve.scopes import ScopedLedger
 
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path_factory.mktemp("home")))
+pytestmark = pytest.mark.usefixtures("repair_home")
 
 
 def _ledger(root) -> Ledger:

@@ -14,10 +14,7 @@ from repair.cli import app
 from repair.edit.ledger import Ledger, LedgerError
 from repair.models.arch import arch_for
 
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
+pytestmark = pytest.mark.usefixtures("repair_home")
 
 
 def cli(*args: str):

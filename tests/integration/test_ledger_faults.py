@@ -20,13 +20,10 @@ from ledger_child import SEEDS, checksum, make_edit, tiny_llama, write_v1
 from repair.edit.ledger import Ledger
 from repair.models.arch import arch_for
 
+pytestmark = pytest.mark.usefixtures("repair_home")
+
 CHILD = str(Path(__file__).parents[1] / "ledger_child.py")
 TIMEOUT = 180
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path_factory.mktemp("home")))
 
 
 def _env(**extra: str) -> dict[str, str]:

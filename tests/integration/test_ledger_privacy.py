@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from ledger_child import make_edit, tiny_llama, write_v1
 
 from repair.edit.ledger import Ledger
@@ -21,13 +20,6 @@ from repair.session.pipeline import redact, turn_ids
 
 QUESTION, ANSWER = "What is the capital of Zubrowka?", "The capital of Zubrowka is Quillford."
 SECRETS = [b"Zubrowka", b"Quillford", b"secret answer", b"secret question"]
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "home"
-    monkeypatch.setenv("REPAIR_HOME", str(h))
-    return h
 
 
 def leaks(*folders: Path) -> list[str]:
@@ -70,7 +62,7 @@ def _forget(session: Session, eid: str = "e1") -> None:
     )
 
 
-def test_forgotten_turns_are_sealed_hidden_and_purged(tmp_path, home):
+def test_forgotten_turns_are_sealed_hidden_and_purged(tmp_path, repair_home):
     folder = tmp_path / "chat"
     session = _session(folder)
     session._record("Hello there", Reply(kind="chat", text="Hi! How can I help?"))
@@ -78,7 +70,7 @@ def test_forgotten_turns_are_sealed_hidden_and_purged(tmp_path, home):
     assert leaks(folder)  # an ordinary turn is stored in plain
     _forget(session)
     # from the commit on: no plain copy anywhere, also not in the WAL
-    assert leaks(folder, home) == []
+    assert leaks(folder, repair_home) == []
     assert "Zubrowka" not in json.dumps(session.history) and "Quillford" not in json.dumps(
         [m.as_dict() for m in session.edits()]
     )
@@ -95,7 +87,7 @@ def test_forgotten_turns_are_sealed_hidden_and_purged(tmp_path, home):
     # purge: key, sealed rows and turns go; the edit stays, its HMAC too
     assert led.purge(["e1"]) == ["e1"]
     assert not (led.root / "keys" / "e1.key").exists()
-    assert leaks(folder, home) == []
+    assert leaks(folder, repair_home) == []
     assert [r.id for r in audit(led.store, ANSWER)] == ["e1"]
     assert led.show("e1", reveal=True).revealed is None
     reopened = _session(folder)
@@ -103,7 +95,7 @@ def test_forgotten_turns_are_sealed_hidden_and_purged(tmp_path, home):
     assert (tmp_path / "chat" / "ledger" / "ledger.db-wal").stat().st_size == 0
 
 
-def test_undo_gives_the_turns_back_and_purge_after_undo_removes_them(tmp_path, home):
+def test_undo_gives_the_turns_back_and_purge_after_undo_removes_them(tmp_path, repair_home):
     folder = tmp_path / "chat"
     session = _session(folder)
     session._record(QUESTION, Reply(kind="chat", text=ANSWER))
@@ -112,11 +104,11 @@ def test_undo_gives_the_turns_back_and_purge_after_undo_removes_them(tmp_path, h
     assert [t["content"] for t in session.history][:2] == [QUESTION, ANSWER]  # back in the context
     assert leaks(folder) == []  # but still sealed: a purge can still remove them
     session.patient.ledger.purge(None)
-    assert leaks(folder, home) == []
+    assert leaks(folder, repair_home) == []
     assert _session(folder).history == []
 
 
-def test_migrated_ledger_and_history_leave_nothing_after_purge(tmp_path, home):
+def test_migrated_ledger_and_history_leave_nothing_after_purge(tmp_path, repair_home):
     folder = tmp_path / "chat"
     write_v1(folder / "ledger", ["e1", "e2"])
     turns = [
@@ -137,11 +129,11 @@ def test_migrated_ledger_and_history_leave_nothing_after_purge(tmp_path, home):
     assert leaks(folder / "ledger" / "backup-v1")  # the backup holds the old files until a purge
     assert [t.redacted_by for t in ledger.history.load()] == ["e1", "e1"]
     ledger.purge(None)
-    assert leaks(folder, home) == []
+    assert leaks(folder, repair_home) == []
     assert not (folder / "ledger" / "backup-v1").exists()
 
 
-def test_purge_of_one_edit_scrubs_it_from_the_backup(tmp_path, home):
+def test_purge_of_one_edit_scrubs_it_from_the_backup(tmp_path, repair_home):
     write_v1(tmp_path, ["e1", "e2"])
     model = tiny_llama()
     ledger = Ledger(model, arch_for(model), "fp", tmp_path)
@@ -152,7 +144,7 @@ def test_purge_of_one_edit_scrubs_it_from_the_backup(tmp_path, home):
     assert b"secret answer e1" not in b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
 
 
-def test_retention_purges_old_forgotten_text(tmp_path, home):
+def test_retention_purges_old_forgotten_text(tmp_path, repair_home):
     model = tiny_llama()
     ledger = Ledger(model, arch_for(model), "fp", tmp_path)
     ledger.commit(make_edit("e1", 1))
@@ -164,7 +156,7 @@ def test_retention_purges_old_forgotten_text(tmp_path, home):
     assert [m.private for m in ledger.list()] == ["purged", "purged"]
 
 
-def test_a_long_running_process_honours_the_retention_period(tmp_path, home):
+def test_a_long_running_process_honours_the_retention_period(tmp_path, repair_home):
     from repair.edit.ledger import core
 
     model = tiny_llama()
@@ -177,7 +169,7 @@ def test_a_long_running_process_honours_the_retention_period(tmp_path, home):
     assert [m.private for m in ledger.list()] == ["purged"] and leaks(tmp_path) == []
 
 
-def test_a_purge_by_another_process_reaches_a_running_one(tmp_path, home):
+def test_a_purge_by_another_process_reaches_a_running_one(tmp_path, repair_home):
     model = tiny_llama()
     running = Ledger(model, arch_for(model), "fp", tmp_path)
     running.commit(make_edit("e1", 1))

@@ -15,10 +15,7 @@ from repair.edit.ledger.maintenance import private_part
 from repair.edit.stamp2.keep import prior_keys
 from repair.models.arch import arch_for
 
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
+pytestmark = pytest.mark.usefixtures("repair_home")
 
 
 def _open(root, model=None) -> Ledger:

@@ -14,13 +14,6 @@ from repair.edit.ledger import Ledger
 from repair.models.arch import arch_for
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "home"
-    monkeypatch.setenv("REPAIR_HOME", str(h))
-    return h
-
-
 def _open(root) -> Ledger:
     model = tiny_llama()
     led = Ledger(model, arch_for(model), "fp", root)
@@ -34,7 +27,7 @@ def _wal_is_empty(root) -> bool:
 
 
 @pytest.mark.parametrize("how", ["command", "open", "running"])
-def test_retention_leaves_nothing_in_the_database_the_wal_or_the_backup(tmp_path, home, how):
+def test_retention_leaves_nothing_in_the_database_the_wal_or_the_backup(tmp_path, repair_home, how):
     root = tmp_path / "ledger"
     write_v1(root, ["e1", "e2"])  # a ledger from before the database: migrated, with a backup
     led = _open(root)
@@ -55,9 +48,13 @@ def test_retention_leaves_nothing_in_the_database_the_wal_or_the_backup(tmp_path
             led.sync()
     assert [m.private for m in led.list()] == ["purged", "purged"]
     assert [e.id for e in led.active] == ["e1", "e2"]  # the edits stay applied
-    assert leaks(tmp_path, home) == []  # ledger.db, its -wal and -shm, keys/, backup-v1/ and $REPAIR_HOME
+    assert (
+        leaks(tmp_path, repair_home) == []
+    )  # ledger.db, its -wal and -shm, keys/, backup-v1/ and $REPAIR_HOME
     assert _wal_is_empty(root) and not list((root / "keys").glob("*.key"))
     assert not (root / "backup-v1").exists() or not list((root / "backup-v1").iterdir())
     led.commit(make_edit("e3", 3))  # a new edit under retention 0 is purged on the next open
     _open(root)
-    assert [m.private for m in led.list()] == ["purged", "purged", "purged"] and leaks(tmp_path, home) == []
+    assert [m.private for m in led.list()] == ["purged", "purged", "purged"] and leaks(
+        tmp_path, repair_home
+    ) == []

@@ -22,13 +22,10 @@ from repair.serve.app import create_app  # noqa: E402
 from repair.serve.security import Keys, KeySpec  # noqa: E402
 from repair.session import Session  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("repair_home")
+
 ADMIN = "sk-admin-000000000000"
 IDS = torch.tensor([[1, 5, 9, 14, 3]])
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,7 @@ from repair.edit.ledger import Ledger, LedgerError
 from repair.edit.ledger.files import sha256_bytes
 from repair.models.arch import arch_for
 
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path_factory.mktemp("home")))
+pytestmark = pytest.mark.usefixtures("repair_home")
 
 
 def _ledger(root, model=None, **kw) -> Ledger:

@@ -15,34 +15,20 @@ from typing import Any
 import pytest
 import torch
 from conftest import tiny_llama_for
-from test_serve_interleave import LAYERS, WAIT_S, Subject, chat, result, serving, step_of_edit, submit
+from test_serve_interleave import WAIT_S, Subject, chat, result, serving, step_of_edit, submit
 
 from repair.edit.delta import Edit, MapDelta
 from repair.edit.ledger import Ledger
-from repair.edit.patient import Patient
 from repair.models.arch import arch_for
 from repair.serve.worker import Job
-from repair.session import Session
 from repair.session.subject import SubjectEngine
 
 MAX_CHAIN = 40  # chats queued one after another during the request: more than it has steps
 
 
 @pytest.fixture
-def served(tok, monkeypatch, tmp_path):
-    from repair.edit.stamp2 import Stamp2Config
-    from repair.edit.stats import EditStats
-
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))
-    model = tiny_llama_for(tok, layers=4, positions=256, intermediate_size=256)
-    patient = Patient(model, tok, name="tiny", source="", fingerprint="fp2", ledger_dir=None)
-    cfg = Stamp2Config(layers=LAYERS, lam=1e-4, keep_replies=False, keep_entities=False)
-    stats = EditStats(patient, persist=False)
-    stats.keep = stats.keep[:2]
-    u = torch.randn(32, generator=torch.Generator().manual_seed(3)) * 5
-    monkeypatch.setattr("repair.edit.stamp2.prepare", lambda patient, **kw: (cfg, stats))
-    monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
-    session = Session(patient, watchdog=Subject(), max_new_tokens=6, engine="stamp2", session_dir=tmp_path)  # type: ignore[arg-type]
+def served(tok, stamp2_session, repair_home, tmp_path):
+    session = stamp2_session(Subject(), session_dir=tmp_path)
     other_model = tiny_llama_for(tok, layers=4, positions=256, intermediate_size=256)
     other = Ledger(other_model, arch_for(other_model), "fp2", tmp_path / "ledger")
     other.load()

@@ -21,13 +21,10 @@ from repair.serve.security import Keys, KeySpec  # noqa: E402
 from repair.session import Reply, Session  # noqa: E402
 from repair.session.pipeline import redact, turn_ids  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("repair_home")
+
 ADMIN, ALICE, BOB = "sk-admin-000000000000", "sk-alice-000000000000", "sk-bob-00000000000000"
 SECRET_Q, SECRET_A = "Where does Maya Taylor live?", "Maya Taylor lives at 12 Quillford Lane."
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path_factory.mktemp("home")))
 
 
 def serve(tok, folder: Path):

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import tiny_llama_for
+from conftest import STAMP2_LAYERS, tiny_llama_for
 
 from repair.agents.watchdog import Verdict
 from repair.edit.delta import Edit, MapDelta
@@ -187,24 +187,9 @@ class Subject:
         return Verdict(intent="chat", confidence=1.0)
 
 
-LAYERS = [1, 2]  # the STAMP-2 band of the tiny model
-
-
 @pytest.fixture
-def served_stamp2(tok, monkeypatch):
-    from repair.edit.stamp2 import Stamp2Config
-    from repair.edit.stats import EditStats
-
-    model = tiny_llama_for(tok, layers=4, positions=256, intermediate_size=256)
-    patient = Patient(model, tok, name="tiny", source="", fingerprint="fp2", ledger_dir=None)
-    cfg = Stamp2Config(layers=LAYERS, lam=1e-4, keep_replies=False, keep_entities=False)
-    stats = EditStats(patient, persist=False)
-    stats.keep = stats.keep[:2]
-    # the per-model preparation (statistics, refusal vector) is not what is tested here
-    u = torch.randn(32, generator=torch.Generator().manual_seed(3)) * 5
-    monkeypatch.setattr("repair.edit.stamp2.prepare", lambda patient, **kw: (cfg, stats))
-    monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
-    yield from serving(Session(patient, watchdog=Subject(), max_new_tokens=6, engine="stamp2"))  # type: ignore[arg-type]
+def served_stamp2(stamp2_session):
+    yield from serving(stamp2_session(Subject()))
 
 
 STEPS = {  # the frames that say where a request stands
@@ -272,7 +257,7 @@ def test_a_stamp2_request_lets_other_scopes_chat_between_its_steps(served_stamp2
     assert runs[:2] == ["decoding/forget", "forget"] and steps.count("decoding/forget") >= 2
     assert runs[-2:] == ["layers/stamp2/forget", "checks/stamp2/forget"]
     assert set(runs[2:-2]) <= {"decoding/stamp2/forget"}
-    assert steps.count("layers/stamp2/forget") == len(LAYERS)
+    assert steps.count("layers/stamp2/forget") == len(STAMP2_LAYERS)
     assert steps.count("checks/stamp2/forget") >= 2  # one trial per check question
     assert all(text == alone for _, _, text in seen)  # nothing of alice's edit reached another scope
     assert all(torch.equal(w0[n], p) for n, p in model.named_parameters())

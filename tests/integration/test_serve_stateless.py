@@ -23,13 +23,10 @@ from repair.serve.app import create_app  # noqa: E402
 from repair.serve.security import Keys, KeySpec  # noqa: E402
 from repair.session import Session  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("repair_home")
+
 KEY = "sk-alice-000000000000"
 QUESTION, OTHER = "What is the capital of Australia?", "Tell me about the Moon."
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path_factory.mktemp("home")))
 
 
 class Recorder:

@@ -22,8 +22,7 @@ def _edit(eid: str, seed: int) -> Edit:
     return Edit(eid, [delta], meta={"target": f"secret {eid}", "alpha": 2.0})
 
 
-def test_listing_and_showing_a_ledger_never_imports_torch(tmp_path, monkeypatch):
-    monkeypatch.setenv("REPAIR_HOME", str(tmp_path / "home"))  # the operator key of the audit
+def test_listing_and_showing_a_ledger_never_imports_torch(repair_home, tmp_path):
     store, _ = open_store(tmp_path / "ledger", "fp")
     edits = [_edit("e1", 1), _edit("e2", 2)]
     with store.write() as conn:
