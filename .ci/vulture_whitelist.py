@@ -16,6 +16,11 @@ stale_by  # Turn: in GET /v1/history
 queued  # Health: in GET /health
 owned_by  # ModelCard: in GET /v1/models (OpenAI's shape)
 context_length  # ModelCard: in GET /v1/models
+prompt_tokens  # Usage: in /v1/chat/completions (OpenAI's shape)
+completion_tokens  # Usage
+total_tokens  # Usage
+finish_reason  # Choice, ChunkChoice: in /v1/chat/completions
+_given  # serve/wire.py: a pydantic model_serializer, called when a model is written
 _.decided
 _.decided_by
 

@@ -72,7 +72,7 @@ def create_app(
 
     @app.exception_handler(ApiError)
     def api_error(_: Request, e: ApiError) -> JSONResponse:
-        return JSONResponse(status_code=e.status, content=e.body())
+        return JSONResponse(status_code=e.status, content=e.body().model_dump())
 
     for routes in (routes_chat, routes_edits, routes_review):
         app.include_router(routes.router)

@@ -4,8 +4,8 @@ bounded request body. A pure ASGI middleware: a body over the cap is refused bef
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from repair.serve.security import host_name, origin_ok
@@ -16,6 +16,18 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "
                503: "server_error", 504: "timeout"}  # fmt: skip
 
 
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: str
+
+
+class ErrorBody(BaseModel):
+    """An error in OpenAI's shape: ``{"error": {"message", "type", "code"}}``."""
+
+    error: ErrorDetail
+
+
 class ApiError(Exception):
     """An error the client sees in OpenAI's shape."""
 
@@ -23,13 +35,13 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> ErrorBody:
         kind = ERROR_TYPES.get(self.status, "server_error")
-        return {"error": {"message": self.message, "type": kind, "code": self.code}}
+        return ErrorBody(error=ErrorDetail(message=self.message, type=kind, code=self.code))
 
 
 async def _reply(send: Send, err: ApiError) -> None:
-    data = json.dumps(err.body()).encode()
+    data = json.dumps(err.body().model_dump()).encode()
     await send(
         {
             "type": "http.response.start",

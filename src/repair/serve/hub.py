@@ -21,6 +21,7 @@ from repair.edit.ledger.history import FORGOTTEN, Turn
 from repair.serve.review import Policy, ReviewQueue
 from repair.serve.scopes import Adapters, ServedPatient
 from repair.serve.security import GLOBAL
+from repair.serve.wire import Confirmation, Progress
 from repair.serve.worker import Cancelled, Deferred, Job, Worker
 from repair.session import Reply, Session
 from repair.session.files import stored_turns
@@ -93,18 +94,12 @@ class _Watching:
             job.deferred = True  # not between another edit's checks: after that edit (see Worker.interleave)
             raise Deferred("a forget request waits for the edit in progress")
         if verdict.intent == "unlearn":
-            self._worker.emit(
-                "progress",
-                {
-                    "step": "detect",
-                    "text": f"forget request: {verdict.target or 'that'}",
-                    "target": verdict.target,
-                },
-            )
+            text = f"forget request: {verdict.target or 'that'}"
+            self._worker.emit(Progress(step="detect", text=text, target=verdict.target))
         return verdict
 
     def plan(self, *args: Any, **kwargs: Any) -> Any:
-        self._worker.emit("progress", {"step": "plan", "text": "planning the edit"})
+        self._worker.emit(Progress(step="plan", text="planning the edit"))
         return self._inner.plan(*args, **kwargs)
 
 
@@ -112,12 +107,12 @@ class _AskFirst(TurnStopped):
     """A forget request whose client wants to confirm it first: nothing is edited now."""
 
 
-def _confirmation(verdict: Any) -> dict[str, Any]:
+def _confirmation(verdict: Any) -> Confirmation:
     """What a forget request would do, for the client to confirm: its target and the questions the
     model would stop answering (`repair.session.control.proposal`, as `repair chat` shows it)."""
     from repair.session.control import proposal
 
-    return proposal(verdict).model_dump(include={"target", "questions", "text"})
+    return Confirmation.model_validate(proposal(verdict).model_dump(include={"target", "questions", "text"}))
 
 
 class Hub:
@@ -183,7 +178,7 @@ class Hub:
         if job.scope != GLOBAL and len(session.turns) > MAX_TURNS:  # the context needs the last k only
             del session.turns[: len(session.turns) - MAX_TURNS]
         if job.pending is not None:
-            return Reply(kind="unlearn", target=job.pending["target"], text=job.pending["text"])
+            return Reply(kind="unlearn", target=job.pending.target, text=job.pending.text)
         if job.refused:
             return Reply(
                 kind="error", error="forbidden", text="This API key may chat but not ask the model to forget."

@@ -85,6 +85,13 @@ class Decision(BaseModel):
     approve: bool
 
 
+class ReviewList(BaseModel):
+    """``GET /v1/review``: the requests the caller's scope made (an admin: all)."""
+
+    object: Literal["list"] = "list"
+    data: list[ReviewItem]
+
+
 class ReviewQueue:
     """Pending and decided requests, persisted in ``path`` (atomically replaced) when given."""
 

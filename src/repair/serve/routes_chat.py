@@ -16,20 +16,29 @@ from repair.serve.guard import ApiError
 from repair.serve.hub import Hub
 from repair.serve.security import Caller
 from repair.serve.stream import completion, reply_error, sse
+from repair.serve.wire import Completion, Usage
 from repair.serve.worker import Job
 from repair.session.reply import Reply
 
 router = APIRouter()
 
 
+class ContentPart(BaseModel):
+    """One part of a message's content in OpenAI's list form: the "text" parts are read, others ignored."""
+
+    model_config = ConfigDict(extra="allow")  # image_url, ...
+    type: Any = None
+    text: Any = ""
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: str
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):  # OpenAI content parts: keep the text ones
-            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+            return "".join(str(p.text) for p in self.content if p.type == "text")
         return self.content or ""
 
 
@@ -104,7 +113,7 @@ async def whoami(request: Request) -> WhoAmI:
 
 
 @router.post("/v1/chat/completions", response_model=None)
-async def chat_completions(req: ChatRequest, request: Request) -> Any:
+async def chat_completions(req: ChatRequest, request: Request) -> Completion | StreamingResponse:
     hub = hub_of(request)
     who = caller(request, req.user)
     message, history, max_tokens = _checked(req, hub)
@@ -116,9 +125,8 @@ async def chat_completions(req: ChatRequest, request: Request) -> Any:
 
     job = await submit(request, fn, who.scope, timeout, interleave=True)
 
-    def usage(reply: Reply) -> dict[str, int]:
-        p, c = _n_tokens(hub, message), _n_tokens(hub, reply.text)
-        return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+    def usage(reply: Reply) -> Usage:
+        return Usage.of(_n_tokens(hub, message), _n_tokens(hub, reply.text))
 
     if req.stream:
         return StreamingResponse(sse(job, hub.patient.name, usage), media_type="text/event-stream")

@@ -3,16 +3,32 @@ approves it (the edit runs) or rejects it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 
 from repair.serve.calls import caller, hub_of, submit, wait
 from repair.serve.guard import ApiError
-from repair.serve.review import Decision, ReviewItem, ReviewRequest
+from repair.serve.review import Decision, ReviewItem, ReviewList, ReviewRequest
 from repair.serve.security import GLOBAL
+from repair.session.reply import Reply
 
 router = APIRouter()
+
+
+class Approved(ReviewItem):
+    """An approved request, with the reply of the edit that ran."""
+
+    reply: Reply
+
+
+class StillPending(BaseModel):
+    """An approval whose edit changed nothing: the request stays pending."""
+
+    id: str
+    status: Literal["pending"] = "pending"
+    reply: Reply
 
 
 @router.post("/v1/review", status_code=202)
@@ -28,14 +44,14 @@ def review_ask(req: ReviewRequest, request: Request) -> ReviewItem:
 
 
 @router.get("/v1/review")
-def review_list(request: Request) -> dict[str, Any]:
+def review_list(request: Request) -> ReviewList:
     hub = hub_of(request)
     who = caller(request)
-    return {"object": "list", "data": [i.model_dump() for i in hub.review.visible(who.scope, who.admin)]}
+    return ReviewList(data=hub.review.visible(who.scope, who.admin))
 
 
 @router.post("/v1/review/{item_id}", response_model=None)
-async def review_decide(item_id: str, body: Decision, request: Request) -> dict[str, Any]:
+async def review_decide(item_id: str, body: Decision, request: Request) -> ReviewItem | StillPending:
     hub = hub_of(request)
     who = caller(request)
     if not who.admin:
@@ -47,12 +63,11 @@ async def review_decide(item_id: str, body: Decision, request: Request) -> dict[
     except ValueError as e:
         raise ApiError(409, "decided", str(e)) from None
     if not body.approve:
-        return hub.review.decide(item_id, False, who.name).model_dump()
+        return hub.review.decide(item_id, False, who.name)
     prompt, target = item.prompt or "", item.target
     job = await submit(request, lambda j: hub.forget(j, prompt, target), GLOBAL, hub.limits.edit_timeout_s)
     reply = await wait(job, request)
     if reply.kind == "error" or not reply.edit_id:  # nothing changed: the request stays pending
-        return {"id": item_id, "status": "pending", "reply": reply.model_dump()}
-    return hub.review.decide(item_id, True, who.name, reply.edit_id, reply.outcome).model_dump() | {
-        "reply": reply.model_dump()
-    }
+        return StillPending(id=item_id, reply=reply)
+    decided = hub.review.decide(item_id, True, who.name, reply.edit_id, reply.outcome)
+    return Approved(**dict(decided), reply=reply)

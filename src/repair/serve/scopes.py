@@ -24,8 +24,10 @@ from repair.edit.delta import output_hook
 from repair.edit.ledger import EditRecord
 from repair.edit.ledger.history import History
 from repair.serve.security import GLOBAL
+from repair.serve.wire import Progress
+from repair.serve.worker import Event
 
-Emit = Callable[[str, Any], None]
+Emit = Callable[[Event], None]
 PAUSE_TOKENS = 8  # a generation outside a trial lets other scopes' chats run after every this many tokens
 
 
@@ -58,7 +60,7 @@ class ScopedLedger:
     ) -> Any:
         """Commit ``edit`` in this scope; ``based_on``: the `state` it was made on (see `Ledger.commit`).
         The turns it appends (``append_turns``) go to this scope's history."""
-        self._emit("progress", {"step": "commit", "text": f"committing edit in scope {self.scope}"})
+        self._emit(Progress(step="commit", text=f"committing edit in scope {self.scope}"))
         out = self._ledger.commit(edit, scope=self.scope, based_on=based_on, history=self.history, **meta)
         self._held[edit.id] = edit
         return out
@@ -67,8 +69,7 @@ class ScopedLedger:
     def trial(self, edit: Any) -> Iterator[None]:
         layers = sorted({d.layer for d in edit.deltas})
         self._emit(
-            "progress",
-            {"step": "edit", "text": f"editing layers {layers[0]}-{layers[-1]}" if layers else "editing"},
+            Progress(step="edit", text=f"editing layers {layers[0]}-{layers[-1]}" if layers else "editing")
         )
         with self._ledger.trial(edit):
             yield
@@ -131,7 +132,7 @@ class ServedPatient:
         def step(_: int, reply: str) -> bool:
             text = reply.lstrip()
             if len(text) > sent[0]:
-                self._emit("token", text[sent[0] :])
+                self._emit(text[sent[0] :])
                 sent[0] = len(text)
             return False
 
@@ -151,7 +152,7 @@ class ServedPatient:
         guard questions) the weights hold only committed edits: other scopes' chats run every
         ``PAUSE_TOKENS`` tokens, so that they do not wait for a whole long generation either."""
         if self._ledger_in_trial():
-            self._emit("progress", {"step": "verify", "text": f"checking {len(prompts)} question(s)"})
+            self._emit(Progress(step="verify", text=f"checking {len(prompts)} question(s)"))
         elif self._between is not None and "each" not in kwargs:
             kwargs["each"] = lambda k: k % PAUSE_TOKENS or self.between()
         return self._patient.generate(prompts, **kwargs)

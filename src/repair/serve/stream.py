@@ -5,13 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from pydantic import BaseModel
+
 from repair.serve.guard import ApiError
-from repair.serve.worker import Cancelled, Job
+from repair.serve.wire import (
+    Choice,
+    Chunk,
+    ChunkChoice,
+    Completion,
+    Delta,
+    Message,
+    Progress,
+    ProgressNote,
+    Record,
+    Usage,
+    completion_id,
+)
+from repair.serve.worker import Cancelled, Event, Job
 from repair.session.reply import Reply
 
 STATUS = {"empty": 400, "too_long": 400, "forbidden": 403, "busy": 409, "internal": 500}
@@ -30,28 +44,18 @@ def job_error(e: BaseException, job: Job) -> ApiError:
     return ApiError(500, "internal", f"{type(e).__name__}: {e}")
 
 
-def repair_field(reply: Reply, job: Job) -> dict[str, Any]:
-    """The ``repair`` field: the reply's record; a forget request held for confirmation is kind "confirm"."""
-    out = reply.model_dump(exclude={"text"})
-    if job.pending is not None:
-        out.update(kind="confirm", confirm=job.pending)
-    return out
+def completion(model: str, reply: Reply, usage: Usage, job: Job) -> Completion:
+    return Completion(
+        model=model, choices=[Choice(message=Message(content=reply.text))], usage=usage,
+        repair=Record.of(reply, job.pending),
+    )  # fmt: skip
 
 
-def completion(model: str, reply: Reply, usage: dict[str, int], job: Job) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-" + secrets.token_hex(12), "object": "chat.completion", "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}],
-        "usage": usage, "repair": repair_field(reply, job),
-    }  # fmt: skip
+def _data(obj: BaseModel) -> str:
+    return f"data: {json.dumps(obj.model_dump(mode='json'))}\n\n"
 
 
-def _data(obj: Any) -> str:
-    return f"data: {json.dumps(obj)}\n\n"
-
-
-async def _next(job: Job) -> tuple[str, Any] | None:
+async def _next(job: Job) -> Event | None:
     """The job's next event, or None once it has finished and every event is out."""
     if not job.events.empty():
         return job.events.get_nowait()
@@ -65,28 +69,22 @@ async def _next(job: Job) -> tuple[str, Any] | None:
     return job.events.get_nowait() if not job.events.empty() else None
 
 
-async def sse(job: Job, model: str, usage: Callable[[Reply], dict[str, int]]) -> AsyncIterator[str]:
+async def sse(job: Job, model: str, usage: Callable[[Reply], Usage]) -> AsyncIterator[str]:
     """Chunks in OpenAI's stream format. Leaving early (the client went away) cancels the job."""
-    head = {
-        "id": "chatcmpl-" + secrets.token_hex(12),
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-    }
+    head = {"id": completion_id(), "created": int(time.time()), "model": model}
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        return _data(head | {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]} | extra)
+    def chunk(delta: Delta, finish: str | None = None, **extra: Any) -> str:
+        return _data(Chunk(**head, choices=[ChunkChoice(delta=delta, finish_reason=finish)], **extra))
 
     streamed = False
     try:
-        yield chunk({"role": "assistant", "content": ""})
+        yield chunk(Delta(role="assistant", content=""))
         while (event := await _next(job)) is not None:
-            kind, data = event
-            if kind == "token":
+            if isinstance(event, Progress):
+                yield chunk(Delta(), repair=ProgressNote(progress=event))
+            else:  # a token
                 streamed = True
-                yield chunk({"content": data})
-            elif kind == "progress":
-                yield chunk({}, repair={"progress": data})
+                yield chunk(Delta(content=event))
         try:
             reply: Reply = job.done.result()
         except BaseException as e:  # noqa: BLE001
@@ -96,8 +94,8 @@ async def sse(job: Job, model: str, usage: Callable[[Reply], dict[str, int]]) ->
             yield _data(reply_error(reply).body())
             return
         if not streamed:  # an edit's acknowledgement (or a reply that streamed nothing) comes whole
-            yield chunk({"content": reply.text})
-        yield chunk({}, "stop", repair=repair_field(reply, job), usage=usage(reply))
+            yield chunk(Delta(content=reply.text))
+        yield chunk(Delta(), "stop", repair=Record.of(reply, job.pending), usage=usage(reply))
         yield "data: [DONE]\n\n"
     finally:
         if not job.done.done():

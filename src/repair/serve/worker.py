@@ -19,7 +19,10 @@ from typing import Any
 
 import torch
 
+from repair.serve.wire import Confirmation, Progress
 from repair.session.reply import TurnStopped
+
+Event = str | Progress  # what a running job sends its handler: a token of the reply, or a step of an edit
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ class Deferred(TurnStopped):
 
 
 class Job:
-    """A unit of model work: ``fn(job)`` runs on the worker thread; ``emit`` sends events to the handler."""
+    """A unit of model work: ``fn(job)`` runs on the worker thread; ``emit`` sends `Event`s to the handler."""
 
     def __init__(
         self, fn: Callable[[Job], Any], *, scope: str, timeout_s: float, loop: asyncio.AbstractEventLoop
@@ -46,14 +49,14 @@ class Job:
         self.fn, self.scope, self.loop = fn, scope, loop
         self.deadline = time.monotonic() + timeout_s
         self.cancel = threading.Event()
-        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.done: asyncio.Future[Any] = loop.create_future()
         self.started = False
         self.timed_out = False
         self.may_edit = True  # False: a forget request is refused (a key without the edit permission)
         self.refused = False
         self.confirm = False  # True: a forget request is answered with what it would do, not done
-        self.pending: dict[str, Any] | None = None  # that answer
+        self.pending: Confirmation | None = None  # that answer
         # may run between the checks of another scope's edit (a chat or a read; see Worker.interleave)
         self.interleave = False
         self.inline = False  # running so now
@@ -65,10 +68,10 @@ class Job:
             return True
         return self.cancel.is_set()
 
-    def emit(self, kind: str, data: Any) -> None:
+    def emit(self, event: Event) -> None:
         """Hand an event (a token, a progress step) to the waiting handler; thread-safe."""
         if not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, data))
+            self.loop.call_soon_threadsafe(self.events.put_nowait, event)
 
     def _finish(self, result: Any = None, error: BaseException | None = None) -> None:
         def settle() -> None:
@@ -110,11 +113,11 @@ class Worker:
             raise QueueFull(f"{self.queue.maxsize} requests are already waiting; try again shortly") from None
         return job
 
-    def emit(self, kind: str, data: Any) -> None:
+    def emit(self, event: Event) -> None:
         """An event for the running job (progress from inside the session); none when idle."""
         job = self.current
         if job is not None:
-            job.emit(kind, data)
+            job.emit(event)
 
     def _loop(self) -> None:
         while True:
