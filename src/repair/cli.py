@@ -40,9 +40,14 @@ def main(
     debug: Annotated[
         bool, typer.Option("--debug", help="show tracebacks instead of one-line errors")
     ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="show the progress bars of model loads (REPAIR_VERBOSE=1)")
+    ] = False,
 ) -> None:
     """Interactive machine unlearning: closed-form, reversible edits of chat models."""
     DEBUG["on"] = bool(os.environ.get("REPAIR_DEBUG")) or debug
+    if verbose:
+        os.environ["REPAIR_VERBOSE"] = "1"  # read where the model loads (repair.models.loader.verbose)
 
 
 # The interactive loop lives in repair.session_cli: `repair chat`, `repair serve`, `repair eval pipeline`.

@@ -307,13 +307,19 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
     return DTYPES[key]
 
 
+def verbose() -> bool:
+    """``repair --verbose`` (or ``REPAIR_VERBOSE=1``): model loads show transformers' progress bars."""
+    return os.environ.get("REPAIR_VERBOSE", "") not in ("", "0")
+
+
 def load_hf(
     source: str, dtype: torch.dtype = torch.float32
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # a cached float copy loads in ~2 s: a bar per load is noise
+    if not verbose():
+        hf_logging.disable_progress_bar()  # a cached float copy loads in ~2 s: a bar per load is noise
     try:
         tok = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
