@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,56 @@ def test_relative_links_resolve(doc):
         if not (doc.parent / path).exists():
             missing.append(target)
     assert not missing, f"{doc.name} links to missing files: {missing}"
+
+
+# What `repair report results` reads (repair.eval.report.load_results, forget_quality.docs.load_summaries,
+# watchdog_report) and what it writes beside them (report.md and its plots; the Figure 5 plots that
+# report.md shows are written by `repair eval run --figure5`).
+RESULTS_READ = [
+    "results/table2-*.json",
+    "results/table5-layers.json",
+    "results/table6-rank.json",
+    "results/table7-retain-ratio.json",
+    "results/table8-single-sample.json",
+    "results/delta-vs-paper.json",
+    "results/forget-quality/*/*/*/summary.json",
+    "results/watchdog/*.json",
+    "results/report.md",
+    "results/rte.png",
+    "results/table6-rank.png",
+    "results/table7-retain-ratio.png",
+    "results/figure5-*.png",
+]
+
+
+def _tracked(folder: str) -> list[str]:
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", folder], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    return out.stdout.splitlines()
+
+
+def test_results_holds_only_what_repair_report_reads():
+    """Superseded runs and side files are history (git keeps it), not results: `git rm --cached` them."""
+    tracked = _tracked("results")
+    assert tracked, "results/ holds the current tables' data"
+    extra = [
+        f
+        for f in tracked
+        if not any(fnmatch.fnmatchcase(f, p) and f.count("/") == p.count("/") for p in RESULTS_READ)
+    ]
+    assert not extra, f"results/ holds files `repair report` does not read: {extra[:10]} ({len(extra)})"
+
+
+def test_docs_results_md_is_what_repair_report_writes(tmp_path):
+    from repair.eval.forget_quality.docs import write_results_md
+    from repair.eval.watchdog_report import append_to
+
+    out = write_results_md(ROOT / "results", tmp_path / "results.md")
+    append_to(out, ROOT / "results")
+    assert out.read_text(encoding="utf-8") == (ROOT / "docs" / "results.md").read_text(encoding="utf-8"), (
+        "docs/results.md is written by `repair report results`, never by hand: run it"
+    )
