@@ -119,13 +119,26 @@ def stamp2_session(tok, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def smollm():
-    """The real default patient, with an in-memory ledger."""
+def _smollm_loaded():
     import repair
 
     if os.environ.get("REPAIR_SKIP_E2E"):
         pytest.skip("REPAIR_SKIP_E2E set")
     return repair.load("smollm2-135m-instruct", ledger=False)
+
+
+@pytest.fixture
+def smollm(_smollm_loaded):
+    """The real default patient (loaded once), with an in-memory ledger. An edit a test leaves active, also
+    one that failed before its own undo, is undone after it (in ``finally``): the next test gets the model
+    as it was."""
+    before = {e.id for e in _smollm_loaded.ledger.active}
+    try:
+        yield _smollm_loaded
+    finally:
+        for edit in reversed(list(_smollm_loaded.ledger.active)):
+            if edit.id not in before:
+                _smollm_loaded.ledger.undo(edit.id)
 
 
 @contextlib.contextmanager
