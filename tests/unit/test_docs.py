@@ -95,3 +95,17 @@ def test_docs_results_md_is_what_repair_report_writes(tmp_path):
     assert out.read_text(encoding="utf-8") == (ROOT / "docs" / "results.md").read_text(encoding="utf-8"), (
         "docs/results.md is written by `repair report results`, never by hand: run it"
     )
+
+
+def test_results_report_md_is_what_repair_report_writes(tmp_path):
+    import shutil
+
+    from repair.eval.report import build_report
+
+    for f in _tracked("results"):
+        if f.endswith(".json") and f.count("/") == 1:  # the paper's tables (report.md reads no other)
+            shutil.copy(ROOT / f, tmp_path)
+    out = build_report(tmp_path)
+    assert out.read_text(encoding="utf-8") == (ROOT / "results" / "report.md").read_text(encoding="utf-8"), (
+        "results/report.md is written by `repair report results`, never by hand: run it"
+    )

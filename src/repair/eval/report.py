@@ -235,9 +235,8 @@ def plot_sweep(r: dict[str, Any], xs: list[float], xlabel: str, png: Path) -> Pa
     return png
 
 
-def build_report(folder: str | Path) -> Path:
-    d = Path(folder)
-    res = load_results(d)
+def _header(d: Path, res: dict[str, Any]) -> list[str]:
+    """The title, the machine and the corpus of any run in the folder."""
     any_run = next(iter(res["table2"].values()), None) or next(
         (res[k] for k in ("single", "layers", "rank", "ratio", "delta") if k in res), None
     )
@@ -246,7 +245,7 @@ def build_report(folder: str | Path) -> Path:
             f"no result JSON files in {d} (run `repair eval run` or `repair eval table` first)"
         )
     cfg, mach = any_run["config"], any_run["machine"]
-    L = [
+    return [
         f"# RePAIR evaluation report — `{cfg['model']}`, size `{cfg['size']}`",
         "",
         f"Machine: {mach.get('cpu')}{', ' + mach['gpu'] if mach.get('gpu') else ''}; torch {mach.get('torch')}, "
@@ -256,55 +255,53 @@ def build_report(folder: str | Path) -> Path:
         "135M model on this machine with RTE in seconds, so compare directions and ratios, not values.",
         "",
     ]
+
+
+def _targets_section(res: dict[str, Any]) -> list[str]:
     tg = targets(res)
-    if tg:
-        L += ["## Targets (from the issue)", "", "| target | measured | met |", "|---|---|---|"]
-        L += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |" for t in tg]
-        L.append("")
-    if res["table2"]:
-        L += [
-            "## Table 2 — all methods, three tasks",
-            "",
-            *table2_wide(res["table2"]),
-            "",
-            "Paper (Llama-3-8B):",
-            "",
-            *paper_table2(),
-            "",
-        ]
-        png = plot_rte(res["table2"], d / "rte.png")
-        if png:
-            L += [f"![RTE per method]({png.name})", ""]
-    if "single" in res:
-        r = res["single"]
-        L += [
-            "## Table 8 — single-sample unlearning",
-            "",
-            single_markdown(r),
-            "Paper (WMDP, Acc_f / Acc_r / Utility):",
-            "",
-            "| Method | Acc_f↓ | Acc_r↑ | Utility↓ |",
-            "|---|---|---|---|",
-            *[f"| {k} | {a:.2f} | {b:.2f} | {c:.2f} |" for k, (a, b, c) in paper.TABLE8.items()],
-            "",
-        ]
+    if not tg:
+        return []
+    L = ["## Targets (from the issue)", "", "| target | measured | met |", "|---|---|---|"]
+    L += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |" for t in tg]
+    return [*L, ""]
+
+
+def _table2_section(res: dict[str, Any], d: Path) -> list[str]:
+    if not res["table2"]:
+        return []
+    L = ["## Table 2 — all methods, three tasks", "", *table2_wide(res["table2"]), "", "Paper (Llama-3-8B):",
+         "", *paper_table2(), ""]  # fmt: skip
+    png = plot_rte(res["table2"], d / "rte.png")
+    return [*L, f"![RTE per method]({png.name})", ""] if png else L
+
+
+def _table8_section(res: dict[str, Any]) -> list[str]:
+    if "single" not in res:
+        return []
+    return [
+        "## Table 8 — single-sample unlearning",
+        "",
+        single_markdown(res["single"]),
+        "Paper (WMDP, Acc_f / Acc_r / Utility):",
+        "",
+        "| Method | Acc_f↓ | Acc_r↑ | Utility↓ |",
+        "|---|---|---|---|",
+        *[f"| {k} | {a:.2f} | {b:.2f} | {c:.2f} |" for k, (a, b, c) in paper.TABLE8.items()],
+        "",
+    ]
+
+
+def _table5_section(res: dict[str, Any]) -> list[str]:
+    """Table 5, and Figure 5 of its task and of the Table 2 tasks (but personal) that have one."""
+    L: list[str] = []
     if "layers" in res:
         r = res["layers"]
-        L += [
-            "## Table 5 — one layer vs all layers",
-            "",
-            *variant_rows(r),
-            "",
-            "Paper:",
-            "",
-            *_paper_rows(paper.TABLE5, "Setting", "s"),
-            "",
-        ]
-    for task_res in [res["layers"]] if "layers" in res else []:
-        f5 = task_res.get("figure5")
+        L += ["## Table 5 — one layer vs all layers", "", *variant_rows(r), "", "Paper:", "",
+              *_paper_rows(paper.TABLE5, "Setting", "s"), ""]  # fmt: skip
+        f5 = r.get("figure5")
         if f5:
             L += [
-                f"## Figure 5 — per-layer separation ({task_res['task']})",
+                f"## Figure 5 — per-layer separation ({r['task']})",
                 "",
                 f"Max cosine distance {f5['max']:.3f} at layer {f5['best_layer']} of {len(f5['separation'])} "
                 f"(paper: {paper.FIGURE5['max_separation']} at layer {paper.FIGURE5['best_layer']} of 32 on "
@@ -316,44 +313,36 @@ def build_report(folder: str | Path) -> Path:
     for t, r in res["table2"].items():
         f5 = r.get("figure5")
         if f5 and t != "personal":
-            L += [
-                f"Figure 5 on `{r['task']}`: max {f5['max']:.3f} at layer {f5['best_layer']}.",
-                "",
-                f"![Figure 5 {t}]({f5['png']})",
-                "",
-            ]
-    if "rank" in res:
-        r = res["rank"]
-        xs = [float(row["overrides"]["rank"]) for k, row in r["rows"].items() if k != "base"]
-        plot_sweep(r, xs, "rank r (STAMP-LR)", d / "table6-rank.png")
-        L += [
-            "## Table 6 — STAMP-LR rank",
-            "",
-            *variant_rows(r),
-            "",
-            "Paper:",
-            "",
-            *_paper_rows(paper.TABLE6, "Rank", "min"),
-            "",
-            "![rank sweep](table6-rank.png)",
-            "",
-        ]
-    if "ratio" in res:
-        r = res["ratio"]
-        xs = [float(row["retain_ratio"]) for k, row in r["rows"].items() if k != "base"]
-        plot_sweep(r, xs, "retain ratio", d / "table7-retain-ratio.png")
-        L += [
-            "## Table 7 — retain ratio (STAMP-LR)",
-            "",
-            *variant_rows(r),
-            "",
-            "Paper:",
-            "",
-            *_paper_rows(paper.TABLE7, "Ratio", "s"),
-            "",
-            "![retain ratio](table7-retain-ratio.png)",
-            "",
-        ]
+            L += [f"Figure 5 on `{r['task']}`: max {f5['max']:.3f} at layer {f5['best_layer']}.", "",
+                  f"![Figure 5 {t}]({f5['png']})", ""]  # fmt: skip
+    return L
+
+
+def _sweep_sections(res: dict[str, Any], d: Path) -> list[str]:
+    """Tables 6 (STAMP-LR rank) and 7 (retain ratio), each with its plot."""
+    L: list[str] = []
+    sweeps = (
+        ("rank", "table6-rank", "Table 6 — STAMP-LR rank", "rank r (STAMP-LR)", paper.TABLE6, "Rank", "min",
+         "rank sweep", lambda row: row["overrides"]["rank"]),
+        ("ratio", "table7-retain-ratio", "Table 7 — retain ratio (STAMP-LR)", "retain ratio", paper.TABLE7,
+         "Ratio", "s", "retain ratio", lambda row: row["retain_ratio"]),
+    )  # fmt: skip
+    for key, name, title, xlabel, table, col, unit, alt, x_of in sweeps:
+        if key not in res:
+            continue
+        r = res[key]
+        xs = [float(x_of(row)) for k, row in r["rows"].items() if k != "base"]
+        plot_sweep(r, xs, xlabel, d / f"{name}.png")
+        L += [f"## {title}", "", *variant_rows(r), "", "Paper:", "", *_paper_rows(table, col, unit), "",
+              f"![{alt}]({name}.png)", ""]  # fmt: skip
+    return L
+
+
+def build_report(folder: str | Path) -> Path:
+    d = Path(folder)
+    res = load_results(d)
+    L = _header(d, res) + _targets_section(res) + _table2_section(res, d) + _table8_section(res)
+    L += _table5_section(res) + _sweep_sections(res, d)
     if "delta" in res:
         L += ["## Delta form vs paper-literal form of STAMP", "", *variant_rows(res["delta"]), ""]
     out = d / "report.md"
