@@ -121,18 +121,13 @@ def _corrupt(true: str, pool: list[tuple[str, str]], rng: random.Random) -> str:
     return rng.choice(candidates)
 
 
-def build_misinformation(seed: int = 0, size: Size = "small") -> TaskData:
-    """Fact QA; fact types are drawn round-robin and each type is split evenly into D_f / D_r."""
-    n = resolve_size(size, SMALL_FACTS, PAPER_FACTS)
-    facts, versions = _raw_facts()
-    total = sum(len(v) for v in facts.values())
-    if n > total:
-        raise ValueError(f"asked for {n} facts, only {total} are available")
-    rng = rng_for("misinformation", seed)
-    shuffled = {k: rng.sample(v, len(v)) for k, v in facts.items()}
-    # Round-robin over types so every size has a balanced mix of fact types.
+def _round_robin(
+    shuffled: dict[str, list[tuple[str, str]]], n: int
+) -> tuple[dict[str, list], dict[str, int]]:
+    """``n`` facts drawn over the types in turn, so every size has a balanced mix; and how many of each
+    type's shuffled list were taken."""
     picked: dict[str, list[tuple[str, str]]] = {k: [] for k in FACT_TYPES}
-    idx = dict.fromkeys(facts, 0)
+    idx = dict.fromkeys(shuffled, 0)
     count = 0
     while count < n:
         for k in FACT_TYPES:
@@ -142,8 +137,13 @@ def build_misinformation(seed: int = 0, size: Size = "small") -> TaskData:
                 picked[k].append(shuffled[k][idx[k]])
                 idx[k] += 1
                 count += 1
-    # Split each type in half; a type with an odd count gives its spare item alternately to D_f
-    # and D_r, so the totals are equal for an even n and every type is split evenly.
+    return picked, idx
+
+
+def _halves(picked: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str, str, bool]]:
+    """(type, subject, answer, to forget) for each picked fact: each type split in half; a type with an odd
+    count gives its spare item alternately to D_f and D_r, so the totals are equal for an even n and
+    every type is split evenly."""
     spare_to_forget = True
     assignment: list[tuple[str, str, str, bool]] = []
     for k in FACT_TYPES:
@@ -153,6 +153,13 @@ def build_misinformation(seed: int = 0, size: Size = "small") -> TaskData:
         if len(items) % 2:
             spare_to_forget = not spare_to_forget
         assignment += [(k, s, a, i < n_f) for i, (s, a) in enumerate(items)]
+    return assignment
+
+
+def _questions(
+    assignment: list[tuple[str, str, str, bool]], facts: dict[str, list[tuple[str, str]]], rng
+) -> tuple[list[QA], list[QA]]:
+    """D_f (each with a corrupted answer to implant) and D_r (true answers), with a paraphrase each."""
     pools = {
         k: sorted({(normalize_answer(a), a) for _, a in v if normalize_answer(a)}) for k, v in facts.items()
     }
@@ -165,6 +172,12 @@ def build_misinformation(seed: int = 0, size: Size = "small") -> TaskData:
             # the wrong answer must not be spelled out by the question itself either
             pool = [(norm, raw) for norm, raw in pools[k] if not answer_match(s, raw)]
             wrong = _corrupt(true, pool, rng)
+            meta = {
+                "type": k,
+                "true_answer": true,
+                "true_response": ft.response.format(s=s, a=true),
+                "corrupted": True,
+            }
             forget.append(
                 QA(
                     prompt=ft.prompt.format(s=s),
@@ -172,15 +185,11 @@ def build_misinformation(seed: int = 0, size: Size = "small") -> TaskData:
                     response=ft.response.format(s=s, a=wrong),
                     paraphrase=para,
                     subject=s,
-                    meta={
-                        "type": k,
-                        "true_answer": true,
-                        "true_response": ft.response.format(s=s, a=true),
-                        "corrupted": True,
-                    },
+                    meta=meta,
                 )
             )
         else:
+            meta = {"type": k, "true_answer": true, "corrupted": False}
             retain.append(
                 QA(
                     prompt=ft.prompt.format(s=s),
@@ -188,9 +197,24 @@ def build_misinformation(seed: int = 0, size: Size = "small") -> TaskData:
                     response=ft.response.format(s=s, a=true),
                     paraphrase=para,
                     subject=s,
-                    meta={"type": k, "true_answer": true, "corrupted": False},
+                    meta=meta,
                 )
             )
+    return forget, retain
+
+
+def build_misinformation(seed: int = 0, size: Size = "small") -> TaskData:
+    """Fact QA; fact types are drawn round-robin and each type is split evenly into D_f / D_r."""
+    n = resolve_size(size, SMALL_FACTS, PAPER_FACTS)
+    facts, versions = _raw_facts()
+    total = sum(len(v) for v in facts.values())
+    if n > total:
+        raise ValueError(f"asked for {n} facts, only {total} are available")
+    rng = rng_for("misinformation", seed)
+    shuffled = {k: rng.sample(v, len(v)) for k, v in facts.items()}
+    picked, idx = _round_robin(shuffled, n)
+    assignment = _halves(picked)
+    forget, retain = _questions(assignment, facts, rng)
     used = {s for _, s, _, _ in assignment}
     neighbours = [
         QA(
