@@ -14,7 +14,6 @@ pytest.importorskip("fastapi")
 
 from conftest import tiny_llama_for  # noqa: E402
 from ledger_child import make_edit  # noqa: E402
-from test_serve_http import load_tok  # noqa: E402
 
 from repair.edit.stamp.solve import prior_keys as stamp_prior_keys  # noqa: E402
 from repair.edit.stamp2.keep import prior_keys  # noqa: E402
@@ -26,11 +25,6 @@ pytestmark = pytest.mark.usefixtures("repair_home")
 
 ADMIN = "sk-admin-000000000000"
 IDS = torch.tensor([[1, 5, 9, 14, 3]])
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return load_tok()
 
 
 def _hub(tok, root):

@@ -34,19 +34,6 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def load_tok():
-    from transformers import AutoTokenizer
-
-    from repair.models.loader import cache_bundled
-
-    return AutoTokenizer.from_pretrained(cache_bundled("smollm2-135m-instruct", progress=False))
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return load_tok()
-
-
 def make_app(tok, **limits):
     from repair.edit.patient import Patient
     from repair.serve.hub import Limits

@@ -12,14 +12,14 @@ openai = pytest.importorskip("openai")
 uvicorn = pytest.importorskip("uvicorn")
 
 from conftest import uvicorn_thread  # noqa: E402
-from test_serve_http import ALICE, BOB, auth, load_tok, make_app  # noqa: E402
+from test_serve_http import ALICE, BOB, auth, make_app  # noqa: E402
 
 TIMEOUT = 30.0
 
 
 @pytest.fixture(scope="module")
-def server():
-    app = make_app(load_tok())
+def server(tok):
+    app = make_app(tok)
     model = app.state.hub.patient.model
     calls = {"n": 0}
 
