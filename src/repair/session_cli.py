@@ -201,6 +201,7 @@ def serve_command(
     """Serve the session over HTTP: OpenAI-compatible /v1/chat/completions, /v1/edits, and a web chat at /.
     Binds 127.0.0.1 unless --host says otherwise; a public address needs --keys."""
     from repair.serve.app import serve
+    from repair.serve.hub import LimitOptions
     from repair.serve.security import check_bind
 
     try:
@@ -225,7 +226,7 @@ def serve_command(
         engine=engine,
         keys_file=str(keys) if keys else None,
         allow_hosts=tuple(allow_host or ()),
-        limits=dict(
+        limits=LimitOptions(
             max_queue=max_queue,
             timeout_s=timeout,
             edit_timeout_s=edit_timeout,

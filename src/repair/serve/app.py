@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -31,7 +30,7 @@ from fastapi.responses import JSONResponse
 from repair.serve import routes_chat, routes_edits, routes_review
 from repair.serve.docs import mount_docs
 from repair.serve.guard import ApiError, Guard
-from repair.serve.hub import Hub, Limits
+from repair.serve.hub import Hub, LimitOptions, Limits
 from repair.serve.review import Policy
 from repair.serve.security import Keys
 from repair.session import Session
@@ -90,7 +89,7 @@ def serve(
     engine: str = "stamp2",
     keys_file: str | None = None,
     allow_hosts: tuple[str, ...] = (),
-    limits: dict[str, Any] | None = None,
+    limits: LimitOptions | None = None,
     policy_file: str | None = None,
 ) -> None:
     """Load the session (its ledger re-applied) and serve it with uvicorn until interrupted. A public
@@ -116,7 +115,7 @@ def serve(
         engine=engine,
     )
     # the limits are checked before the once-per-model warm-up, which can take minutes
-    lim = Limits.for_model(session.patient, session.max_new_tokens, **(limits or {}))
+    lim = Limits.for_model(session.patient, session.max_new_tokens, **(limits or LimitOptions()).model_dump())
     session.warm()
     app = create_app(session, keys, hosts=allowed_hosts(host, allow_hosts), limits=lim, policy=policy)
     if app.state.local_key:

@@ -72,6 +72,18 @@ class Limits(BaseModel):
             raise ValueError(f"{'.'.join(map(str, err['loc']))}: {msg}" if err["loc"] else msg) from None
 
 
+class LimitOptions(BaseModel):
+    """The `repair serve` options that override `Limits` fields (None: the model's default); their ranges
+    are `Limits`' own, checked by `Limits.for_model`."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_queue: int | None = None
+    timeout_s: float | None = None
+    edit_timeout_s: float | None = None
+    max_body: int | None = None
+    max_tokens: int | None = None
+
+
 class _Watching:
     """A watchdog or surgeon that reports its step to the running job (progress events)."""
 
