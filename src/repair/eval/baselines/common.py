@@ -260,6 +260,44 @@ def _epochs(
     return steps, last, epoch_means
 
 
+def _passes(
+    model: torch.nn.Module,
+    tokenizer,
+    train_params: list[torch.nn.Parameter],
+    step: StepFn,
+    f_enc: list[Encoded],
+    r_iter: Iterator[list] | None,
+    config: TrainingConfig,
+    rng: random.Random,
+    method: str,
+) -> tuple[int, dict[str, float], dict[str, float]]:
+    """`train`'s AdamW passes over the encoded forget set, with only ``train_params`` trainable: steps,
+    per-term final losses and last-epoch means."""
+    total = math.ceil(len(f_enc) / config.batch_size) * config.epochs
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
+    with _training_only(model, train_params):
+        optimizer = torch.optim.AdamW(train_params, lr=config.lr, weight_decay=config.weight_decay)
+        bar = tqdm(total=total, desc=f"unlearn[{method}]", disable=not config.progress, leave=False)
+        try:
+            return _epochs(
+                step,
+                optimizer,
+                train_params,
+                f_enc,
+                r_iter,
+                config,
+                rng,
+                pad_id(tokenizer),
+                device_of(model),
+                total,
+                bar,
+            )
+        finally:
+            bar.close()
+            optimizer.zero_grad(set_to_none=True)
+
+
 def train(
     model: torch.nn.Module,
     tokenizer,
@@ -288,30 +326,10 @@ def train(
     r_enc = encode_pairs(tokenizer, retain, config) if (use_retain and retain) else []
     r_iter = cycle_batches(r_enc, config.batch_size, rng) if r_enc else None
     train_params = list(params) if params is not None else list(model.parameters())
-    total = math.ceil(len(f_enc) / config.batch_size) * config.epochs
-    if config.max_steps is not None:
-        total = min(total, config.max_steps)
     t0 = time.perf_counter()
-    with _training_only(model, train_params):
-        optimizer = torch.optim.AdamW(train_params, lr=config.lr, weight_decay=config.weight_decay)
-        bar = tqdm(total=total, desc=f"unlearn[{method}]", disable=not config.progress, leave=False)
-        try:
-            steps, last, epoch_means = _epochs(
-                step,
-                optimizer,
-                train_params,
-                f_enc,
-                r_iter,
-                config,
-                rng,
-                pad_id(tokenizer),
-                device_of(model),
-                total,
-                bar,
-            )
-        finally:
-            bar.close()
-            optimizer.zero_grad(set_to_none=True)
+    steps, last, epoch_means = _passes(
+        model, tokenizer, train_params, step, f_enc, r_iter, config, rng, method
+    )
     return {
         "method": method,
         "steps": steps,
