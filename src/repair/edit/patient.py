@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from repair.edit.cache import LoadTimeKey, PatientCache
 from repair.edit.ledger import Ledger
 from repair.models.arch import ArchMap, arch_for
 from repair.models.decoding import greedy
@@ -36,7 +36,7 @@ class Patient:
         )
         self.arch: ArchMap = arch_for(model)
         self.ledger = Ledger(model, self.arch, fingerprint, ledger_dir, aliases=fingerprint_aliases)
-        self.cache: dict[str, Any] = {}  # per-model statistics for edits (see repair.edit.stats)
+        self.cache = PatientCache()  # per-model statistics and per-state answers (see repair.edit.cache)
 
     @property
     def dtype(self) -> str:
@@ -158,5 +158,5 @@ def load(
         fingerprint_aliases=aliases,
     )
     patient.ledger.load()
-    patient.cache["load_s"] = time.perf_counter() - t0
+    patient.cache[LoadTimeKey()] = time.perf_counter() - t0
     return patient

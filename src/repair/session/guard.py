@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from repair.edit.cache import GuardKey
 from repair.edit.verify import GuardQuestion, guard_questions
 from repair.eval.metrics import answer_match
 from repair.session.verify import VERIFY_TOKENS
@@ -29,9 +30,9 @@ GUARD: list[tuple[str, list[str]]] = [
 Budget = Literal["base", "each"]
 
 
-def guard_key(patient: Any) -> tuple:
+def guard_key(patient: Any) -> GuardKey:
     """The patient cache's key for the guard questions answered in its current state (its active edits)."""
-    return ("guard", tuple(e.id for e in patient.ledger.active))
+    return GuardKey(tuple(e.id for e in patient.ledger.active))
 
 
 class GuardBudget:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from repair.edit.cache import GuardKeptKey, GuardQuestionsKey
 from repair.edit.delta import Edit
 from repair.edit.record import Verification
 from repair.edit.verify import GuardQuestion, guard_kept, guard_questions, guard_verdict
@@ -59,10 +60,8 @@ def guard_now(
         return [], 0
     if isinstance(guard[0], GuardQuestion):
         recorded = list(guard)
-        key = (
-            "guard-kept",
-            tuple((g.question, g.gold) for g in recorded),
-            tuple(e.id for e in patient.ledger.active),
+        key = GuardKeptKey(
+            tuple((g.question, g.gold) for g in recorded), tuple(e.id for e in patient.ledger.active)
         )
         if key not in patient.cache:
             patient.cache[key] = guard_kept(patient, recorded)
@@ -74,7 +73,7 @@ def guard_now(
 def guard_set(patient, prompts: list[str]) -> list[GuardQuestion]:
     """The guard prompts the model answers now with a key answer (a name or a number), as
     ``GuardQuestion``s (see ``guard_questions``). Cached per patient state."""
-    key = ("guard-questions", tuple(prompts), tuple(e.id for e in patient.ledger.active))
+    key = GuardQuestionsKey(tuple(prompts), tuple(e.id for e in patient.ledger.active))
     if key not in patient.cache:
         patient.cache[key] = guard_questions(patient, prompts)
     return patient.cache[key]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from repair.edit.cache import CollateralBaseKey
 from repair.edit.delta import Edit
 from repair.edit.stamp.bands import fallback_layers
 from repair.edit.stamp.config import StampConfig
@@ -69,7 +70,7 @@ def edit_collateral(patient, stats, edit: Edit) -> float:
     """Mean next-token KL the edit causes on text it must not touch: retain pairs (prompt and response)
     and generic prompts, all positions."""
     samples = stats.retain[:COLLATERAL_SAMPLES] + [(q, "") for q in stats.generic[:COLLATERAL_SAMPLES]]
-    key = ("collateral-base", tuple(samples), patient.ledger.state)
+    key = CollateralBaseKey(tuple(samples), patient.ledger.state)
     if key not in patient.cache:
         patient.cache[key] = next_token_logprobs(patient, samples)
     with patient.ledger.trial(edit):

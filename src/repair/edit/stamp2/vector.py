@@ -16,6 +16,7 @@ from importlib import resources
 
 import torch
 
+from repair.edit.cache import RefusalVectorKey
 from repair.edit.capture import right_padded
 from repair.edit.stamp2.config import VectorConfig
 from repair.edit.stamp2.subject import bare, chat_ids, mentions, subject_positions
@@ -207,9 +208,9 @@ def refusal_vector(patient, layer: int, cfg: VectorConfig | None = None, stats=N
     """u for this model at ``layer``: shipped, cached on disk, or fitted now (then cached)."""
     cfg = cfg or VectorConfig()
     tag = vector_tag(cfg)
-    key = f"stamp2-u-{layer}-{tag}"
-    if key in patient.cache:
-        return patient.cache[key]
+    key = f"stamp2-u-{layer}-{tag}"  # the file's name
+    if RefusalVectorKey(layer, tag) in patient.cache:
+        return patient.cache[RefusalVectorKey(layer, tag)]
     u = _shipped(patient.name, layer, tag)
     if u is None and stats is not None:
         u = stats._load(f"{key}.pt")
@@ -220,5 +221,5 @@ def refusal_vector(patient, layer: int, cfg: VectorConfig | None = None, stats=N
         u = fit_vector(patient, layer, cfg, stats=stats)
         if stats is not None:
             stats._save(f"{key}.pt", u)
-    patient.cache[key] = u
+    patient.cache[RefusalVectorKey(layer, tag)] = u
     return u
