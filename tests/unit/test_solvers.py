@@ -1,19 +1,23 @@
-"""The maths of STAMP on small random problems and a tiny random Llama."""
+"""The maths of the solves STAMP and STAMP-2 use in production (keep_solve, hold, the ridge and paper
+forms), on small random problems: no model, a few seconds."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from repair.edit.delta import Edit, MapDelta
+from repair.edit.delta import MapDelta
 from repair.edit.solvers import (
     KeepStats,
     NonFiniteEditError,
     delta_lowrank_solve,
     delta_solve,
+    hold,
+    keep_solve,
     paper_solve,
     relative_lambda,
 )
+from repair.edit.verify import collateral
 
 torch.manual_seed(0)
 N_IN, N_OUT = 24, 16
@@ -105,21 +109,7 @@ def test_non_finite_edit_refused():
     raise AssertionError("a NaN target must be refused")
 
 
-def test_edit_apply_changes_only_named_map(tiny_llama):
-    from repair.models.arch import arch_for
-
-    arch = arch_for(tiny_llama)
-    before = {k: v.clone() for k, v in tiny_llama.state_dict().items()}
-    delta = torch.randn(32, 64)
-    Edit("e", [MapDelta(1, "down", dense=delta)]).apply(tiny_llama, arch)
-    after = tiny_llama.state_dict()
-    changed = [k for k in before if not torch.equal(before[k], after[k])]
-    assert changed == ["model.layers.1.mlp.down_proj.weight"]
-
-
 def test_keep_solve_adds_and_removes_keep_rows():
-    from repair.edit.solvers import keep_solve as _keep_solve
-
     g = torch.Generator().manual_seed(3)
     x = torch.randn(200, 12, generator=g, dtype=torch.float64)
     add, rem = torch.randn(3, 12, generator=g, dtype=torch.float64), x[:4]
@@ -127,15 +117,37 @@ def test_keep_solve_adds_and_removes_keep_rows():
     y = torch.randn(12, 2, generator=g, dtype=torch.float64)
     chol = torch.linalg.cholesky(m)
     want = torch.linalg.solve(m + add.T @ add - rem.T @ rem, y)
-    assert torch.allclose(_keep_solve(chol, add, rem)(y), want, atol=1e-10)
-    assert torch.allclose(_keep_solve(chol, None, None)(y), torch.linalg.solve(m, y), atol=1e-10)
+    assert torch.allclose(keep_solve(chol, add, rem)(y), want, atol=1e-10)
+    assert torch.allclose(keep_solve(chol, None, None)(y), torch.linalg.solve(m, y), atol=1e-10)
 
 
 def test_collateral_is_mean_kl_of_next_token_distributions():
-    from repair.edit.verify import collateral
-
     base = torch.tensor([[0.5, 0.5], [0.2, 0.8]]).log()
     edited = torch.tensor([[0.9, 0.1], [0.2, 0.8]]).log()
     # KL([.5,.5] || [.9,.1]) = .5 ln(.5/.9) + .5 ln(.5/.1) = 0.5108; the second row did not move
     assert collateral(base, edited) == pytest.approx(0.5108 / 2, abs=1e-4)
     assert collateral(base, base) == 0.0
+
+
+def test_hold_is_the_ridge_update_constrained_to_leave_the_keys_alone():
+    """hold(a, G^-1, q): the update closest to ``a`` in G's norm with ``Delta q = 0``,
+    ``a - (a q)(q^T G^-1 q)^-1 (G^-1 q)^T``; collinear keys (a causal prefix's) count once."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(40, 10, generator=g, dtype=torch.float64)
+    m = x.T @ x + 0.1 * torch.eye(10, dtype=torch.float64)
+    chol = torch.linalg.cholesky(m)
+    a = torch.randn(4, 10, generator=g, dtype=torch.float64)
+    v, w = (
+        torch.randn(10, 1, generator=g, dtype=torch.float64),
+        torch.randn(10, 1, generator=g, dtype=torch.float64),
+    )
+    q = torch.cat([v, 2 * v, w], dim=1)  # rank 2
+    held = hold(a, keep_solve(chol, None, None), q)
+    assert (held @ q).abs().max() < 1e-10  # the held keys get no output
+    q2 = torch.cat([v, w], dim=1)
+    gq = torch.linalg.solve(m, q2)
+    want = a - (a @ q2) @ torch.linalg.solve(q2.T @ gq, gq.T)
+    assert torch.allclose(held, want, atol=1e-9)
+    # a key the update already leaves alone changes nothing
+    free = torch.linalg.svd(a, full_matrices=True).Vh[-1:].T  # a @ free == 0
+    assert torch.allclose(hold(a, keep_solve(chol, None, None), free), a, atol=1e-9)
