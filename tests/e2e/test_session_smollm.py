@@ -32,9 +32,7 @@ def test_routing_and_errors_keep_the_session_working(smollm):
 
     r = session.send("What is the capital of France?")
     assert r.kind == "chat" and "Paris" in r.text
-    assert (
-        r.timings["watchdog"] < 0.1 * r.timings["generate"] + 0.5
-    )  # the classifier is cheap next to generation
+    assert {"watchdog", "generate"} <= set(r.timings)  # their sizes: benchmarks/responsiveness.py
 
     for negative in ("I forgot my password, how do I reset it?", "How do I make my browser forget cookies?"):
         assert session.send(negative).kind == "chat"

@@ -91,3 +91,85 @@ def test_tests_on_the_real_model_live_in_e2e():
     model belongs in tests/e2e (marked e2e there, skipped under REPAIR_SKIP_E2E)."""
     found = _real_model_tests(ROOT / "tests" / "unit") + _real_model_tests(ROOT / "tests" / "integration")
     assert not found, "\n".join(found)
+
+
+_CLOCKS = {"perf_counter", "perf_counter_ns", "time", "time_ns", "monotonic", "monotonic_ns"}
+_ORDER = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+
+
+def _clock_call(node: ast.AST) -> bool:
+    """``time.perf_counter()``, ``time.monotonic()``, ``perf_counter()`` ... (a read of a clock)."""
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+    return name in _CLOCKS and (not isinstance(f, ast.Attribute) or ast.unparse(f.value) == "time")
+
+
+def _timing_asserts(tree: ast.AST) -> list[int]:
+    """Lines of asserts that order a clock difference (or a name holding one, or one of a reply's
+    ``timings[...]``)."""
+    clocks: set[str] = set()  # names holding a clock reading
+    durations: set[str] = set()  # names holding a difference of readings (or a list of them)
+
+    def reads(n: ast.AST) -> bool:
+        return _clock_call(n) or (isinstance(n, ast.Name) and n.id in clocks)
+
+    def duration(expr: ast.AST) -> bool:
+        for n in ast.walk(expr):
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) and (reads(n.left) or reads(n.right)):
+                return True
+            if isinstance(n, ast.Name) and n.id in durations:
+                return True
+            if (
+                isinstance(n, ast.Subscript)
+                and isinstance(n.value, ast.Attribute)
+                and n.value.attr == "timings"
+            ):
+                return True
+        return False
+
+    for node in ast.walk(tree):  # two passes of names are enough for the patterns tests use
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if _clock_call(node.value):
+                clocks.add(node.targets[0].id)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AugAssign)) and duration(node.value):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            durations.update(t.id for t in targets if isinstance(t, ast.Name))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "append":
+            if any(duration(a) for a in node.args) and isinstance(node.func.value, ast.Name):
+                durations.add(node.func.value.id)
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assert)
+        for cmp in ast.walk(node.test)
+        if isinstance(cmp, ast.Compare) and any(isinstance(op, _ORDER) for op in cmp.ops) and duration(cmp)
+    ]
+
+
+def test_no_timing_assertions():
+    """Tests check behaviour; how long something took is a benchmark's to print (benchmarks/), since a
+    loaded machine fails a timing assertion that a quiet one passes."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        found += [f"{rel}:{line}" for line in _timing_asserts(ast.parse(path.read_text(encoding="utf-8")))]
+    assert not found, "timing assertions:\n" + "\n".join(found)
+
+
+def test_the_timing_check_finds_the_patterns_it_forbids():
+    caught = [
+        "t = time.perf_counter()\nf()\nassert time.perf_counter() - t < 1.0",
+        "took = []\nt = time.monotonic()\ntook.append(time.monotonic() - t)\nassert min(took) < 1.0",
+        "t0 = time.time()\nelapsed = time.time() - t0\nassert elapsed / 200 < 0.005",
+        'assert r.timings["watchdog"] < 0.1 * r.timings["generate"] + 0.5',
+    ]
+    allowed = [
+        "deadline = time.monotonic() + 5\nassert time.monotonic() < deadline",
+        "assert m.seconds is not None and m.seconds >= 0",
+        'assert {"watchdog", "generate"} <= set(r.timings)',
+    ]
+    assert all(_timing_asserts(ast.parse(src)) for src in caught)
+    assert not any(_timing_asserts(ast.parse(src)) for src in allowed)
