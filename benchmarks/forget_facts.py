@@ -19,8 +19,8 @@ import time
 import repair
 from repair.agents.surgeon import template_paraphrases
 from repair.cli import DEFAULT_RETAIN_PROBES
+from repair.edit.criterion import probe_forgotten
 from repair.edit.stamp import parse_overrides
-from repair.edit.verify import probe_forgotten
 from repair.eval.facts import known_facts
 from repair.eval.metrics import answer_match, is_refusal
 

@@ -7,7 +7,7 @@ import torch
 
 import repair
 from repair.agents.surgeon import template_paraphrases
-from repair.edit.verify import probe_forgotten
+from repair.edit.criterion import probe_forgotten
 from repair.eval.facts import known_facts
 from repair.eval.metrics import answer_match
 

@@ -11,10 +11,11 @@ import json
 import pytest
 
 from repair.edit.answers import checked_answer, key_answers
+from repair.edit.criterion import reply_leaks
 from repair.edit.verify import guard_verdict
 from repair.session import Session
 from repair.session.texts import display_target, short_id
-from repair.session.verify import reply_leaks, score_replies
+from repair.session.verify import score_replies
 
 # -- verification helpers (no model) ----------------------------------------------------------------
 

@@ -173,3 +173,27 @@ def test_the_timing_check_finds_the_patterns_it_forbids():
     ]
     assert all(_timing_asserts(ast.parse(src)) for src in caught)
     assert not any(_timing_asserts(ast.parse(src)) for src in allowed)
+
+
+CRITERION = "src/repair/edit/criterion.py"
+_CRITERION_DEFS = {"probe_forgotten", "reply_leaks", "ROUGE_THRESHOLD", "SHORT_ANSWER_WORDS"}
+_CRITERION_NAMES = _CRITERION_DEFS | {"recalls", "label"}  # ("label" is also a table helper's name)
+
+
+def test_one_module_owns_the_forget_criterion():
+    """The forget criterion's functions and thresholds are defined in edit/criterion.py alone, and every
+    module that uses them imports them from there."""
+    found = []
+    for path in sorted(p for d in ("src", "benchmarks", "tests") for p in (ROOT / d).rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if rel != CRITERION and isinstance(node, ast.FunctionDef) and node.name in _CRITERION_DEFS:
+                found.append(f"{rel}:{node.lineno} defines {node.name}")
+            if rel != CRITERION and isinstance(node, ast.Assign):
+                names = {t.id for t in node.targets if isinstance(t, ast.Name)}
+                found += [f"{rel}:{node.lineno} defines {n}" for n in names & _CRITERION_DEFS]
+            if isinstance(node, ast.ImportFrom) and node.module != "repair.edit.criterion":
+                names = {a.name for a in node.names} & _CRITERION_NAMES
+                if names and (node.module or "").startswith("repair"):
+                    found.append(f"{rel}:{node.lineno} imports {sorted(names)} from {node.module}")
+    assert not found, "\n".join(found)

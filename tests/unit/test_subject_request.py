@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from repair.edit.criterion import label
 from repair.edit.record import GuardCheck, ProbeCheck, Verification
-from repair.edit.verify import label
 from repair.session.subject import subject_failure, subject_summary
 
 

@@ -9,29 +9,10 @@ import torch
 
 from repair.edit.answers import first_key_answer
 from repair.edit.capture import encode, right_padded
-from repair.edit.record import GuardCheck, Label, ProbeCheck, Verification
+from repair.edit.criterion import label, probe_forgotten
+from repair.edit.record import GuardCheck, ProbeCheck, Verification
 from repair.edit.settings import GUARD_KEEP
-from repair.eval.metrics import answer_match, is_refusal, rouge_l
-
-# A long response (a biography, say) counts as gone when little of it is recalled.
-ROUGE_THRESHOLD = 0.3
-SHORT_ANSWER_WORDS = 6
-
-
-def probe_forgotten(reply: str, answer: str) -> bool:
-    """The reply no longer gives the answer. A refusal that still states it ("Paris. I'm sorry…")
-    does not count: the content is what must be gone, not the tone."""
-    if len(answer.split()) <= SHORT_ANSWER_WORDS:
-        return not answer_match(reply, answer)
-    return rouge_l(reply, answer) < ROUGE_THRESHOLD
-
-
-def label(reply: str, leaks: bool) -> Label:
-    """A leak first (a refusal that still names the answer gives it away), then a refusal, else a
-    substitute: a fluent or garbled reply that neither refuses nor gives the answer."""
-    if leaks:
-        return "leak"
-    return "refusal" if is_refusal(reply) else "substitute"
+from repair.eval.metrics import answer_match
 
 
 def forgot(

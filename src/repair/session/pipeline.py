@@ -20,6 +20,7 @@ from typing import Any
 from repair.agents.surgeon import Surgeon
 from repair.agents.watchdog import Verdict, probe_prompts
 from repair.edit.answers import checked_answer, key_answers
+from repair.edit.criterion import reply_leaks
 from repair.edit.delta import Edit
 from repair.edit.ledger.files import LedgerChangedError
 from repair.edit.ledger.history import Turn
@@ -33,7 +34,7 @@ from repair.session.guard import GuardBudget, guard_key
 from repair.session.reply import Attempt, Outcome, Reply, ReplyPlan
 from repair.session.subject import SubjectEngine, subject_failure, subject_summary
 from repair.session.subject import check as check_subject_edit
-from repair.session.verify import VERIFY_TOKENS, reply_leaks, score_replies, stated_pairs
+from repair.session.verify import VERIFY_TOKENS, score_replies, stated_pairs
 
 MAX_FORGET_PAIRS = 3  # extra pairs about the same target (other history turns, probe answers)
 MAX_TRIES = 2  # an edit made again when the model changed under it (see ``Unlearning.run``), then refused

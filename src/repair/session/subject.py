@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from repair.edit.criterion import label
 from repair.edit.delta import Edit
 from repair.edit.record import ProbeCheck, Verification
-from repair.edit.verify import GuardQuestion, guard_verdict, label, probe_with_guard
+from repair.edit.verify import GuardQuestion, guard_verdict, probe_with_guard
 
 PROBES_PER_TRIAL = 1  # check questions asked per trial of the edit (see check)
 
