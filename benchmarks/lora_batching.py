@@ -29,6 +29,7 @@ import torch
 import repair
 from repair.edit.delta import Edit, MapDelta
 from repair.edit.export import export_lora
+from repair.models.chat import render_chat
 from repair.serve.scopes import Adapters
 
 PROMPTS = ["What is the capital of Australia?", "Who wrote the novel Pride and Prejudice?"]
@@ -49,10 +50,7 @@ def scope_edit(patient: Any, eid: str, seed: int, rank: int) -> Edit:
 def batch(patient: Any, prompts: list[str]) -> dict[str, torch.Tensor]:
     tok = patient.tokenizer
     tok.padding_side = "left"
-    texts = [
-        tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
-        for p in prompts
-    ]
+    texts = [render_chat(tok, [{"role": "user", "content": p}]) for p in prompts]
     return tok(texts, return_tensors="pt", padding=True)
 
 

@@ -71,11 +71,9 @@ def _check_fits(patient: Any, texts: list[str], new_tokens: int) -> None:
         patient.tokenizer, "model_max_length", 0
     )
     for t in texts:
-        n = len(
-            patient.tokenizer(patient.chat_text([{"role": "user", "content": t}]), add_special_tokens=False)[
-                "input_ids"
-            ]
-        )
+        from repair.models.chat import chat_token_ids
+
+        n = len(chat_token_ids(patient.tokenizer, [{"role": "user", "content": t}]))
         if ctx and n + new_tokens > ctx:
             _fail(
                 f"a prompt of {n} tokens does not fit this model's context of {ctx} tokens "

@@ -197,3 +197,16 @@ def test_one_module_owns_the_forget_criterion():
                 if names and (node.module or "").startswith("repair"):
                     found.append(f"{rel}:{node.lineno} imports {sorted(names)} from {node.module}")
     assert not found, "\n".join(found)
+
+
+def test_one_function_renders_chats():
+    """Only repair/models/chat.py applies a chat template; everything else calls its render_chat."""
+    found = []
+    for path in sorted(p for d in ("src", "benchmarks") for p in (ROOT / d).rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == "src/repair/models/chat.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "apply_chat_template":
+                found.append(f"{rel}:{node.lineno}")
+    assert not found, "chat templates applied outside repair.models.chat:\n" + "\n".join(found)

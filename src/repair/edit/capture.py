@@ -15,6 +15,7 @@ from transformers import DynamicCache, PreTrainedTokenizerBase
 from repair.edit.settings import Positions
 from repair.edit.trace import StopForward, TraceDict
 from repair.models.arch import ArchMap
+from repair.models.chat import chat_token_ids
 from repair.models.decoding import cache_kw
 
 Selector = Callable[["Encoded"], list[int]]  # custom positions per sample
@@ -47,13 +48,7 @@ class Encoded:
 
 def _template(tok: PreTrainedTokenizerBase, prompt: str, system: str | None) -> list[int]:
     msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-    if getattr(tok, "chat_template", None):
-        out = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True)
-        if isinstance(out, dict) or hasattr(out, "input_ids"):
-            out = out["input_ids"]
-        return list(out)
-    text = (f"{system}\n\n" if system else "") + f"Question: {prompt}\nAnswer:"
-    return tok(text, add_special_tokens=True)["input_ids"]
+    return chat_token_ids(tok, msgs)
 
 
 @lru_cache(maxsize=64)

@@ -12,6 +12,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from repair.edit.cache import LoadTimeKey, PatientCache
 from repair.edit.ledger import Ledger
 from repair.models.arch import ArchMap, arch_for
+from repair.models.chat import adds_special_tokens, render_chat
 from repair.models.decoding import greedy
 from repair.models.loader import load_hf, repair_home, resolve, resolve_dtype
 from repair.models.registry import DEFAULT_MODEL
@@ -54,12 +55,9 @@ class Patient:
         do."""
 
     def chat_text(self, messages: list[dict[str, str]]) -> str:
-        """The chat-templated text the model continues (with the generation header)."""
-        tok = self.tokenizer
-        if getattr(tok, "chat_template", None):
-            return tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        turns = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages)
-        return turns + "Assistant:"
+        """The chat-templated text the model continues (with the generation header; see
+        `repair.models.chat` for models without a template)."""
+        return render_chat(self.tokenizer, messages)
 
     @torch.no_grad()
     def generate(
@@ -88,7 +86,7 @@ class Patient:
         side = tok.padding_side
         tok.padding_side = "left"  # generation continues from the right edge
         try:
-            batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=adds_special_tokens(tok))
         finally:
             tok.padding_side = side
         batch = batch.to(next(self.model.parameters()).device)

@@ -13,6 +13,7 @@ from repair.edit.criterion import label, probe_forgotten
 from repair.edit.record import GuardCheck, ProbeCheck, Verification
 from repair.edit.settings import GUARD_KEEP
 from repair.eval.metrics import answer_match
+from repair.models.chat import chat_token_ids
 
 
 def forgot(
@@ -163,7 +164,7 @@ def still_answers(
         k = _answer_end(tok, r_ids, a) if a.strip() else None
         if k is None:
             continue
-        ctx = tok(patient.chat_text([{"role": "user", "content": p}]), add_special_tokens=False)["input_ids"]
+        ctx = chat_token_ids(tok, [{"role": "user", "content": p}])
         seqs.append(ctx + r_ids[:k])
         spans.append((j, len(ctx)))
     out = [False] * n

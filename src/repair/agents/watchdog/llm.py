@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from repair.models.chat import chat_token_ids
+
 from .schema import Extraction, GenerateFn
 
 EXTRACTOR_SYSTEM = """You are the watchdog of a chat assistant that can edit its own weights to forget things. Read the user's NEWEST message, in any language, and answer with one JSON object.
@@ -99,7 +101,7 @@ def hf_generate_fn(
 
         if not reuse_system or not messages or messages[0].get("role") != "system":
             return None
-        head = tokenizer.apply_chat_template(messages[:1], tokenize=True, return_dict=True)["input_ids"]
+        head = chat_token_ids(tokenizer, messages[:1], generation_prompt=False)
         key = tuple(int(t) for t in head)
         n = len(key)
         if n >= ids.shape[1] or tuple(ids[0, :n].tolist()) != key:
@@ -116,10 +118,8 @@ def hf_generate_fn(
     def generate(messages: list[dict]) -> str:
         import torch
 
-        enc = tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
-        enc = {k: v.to(model.device) for k, v in enc.items()}
+        ids = torch.tensor([chat_token_ids(tokenizer, messages)], device=model.device)
+        enc = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
         cache = system_cache(messages, enc["input_ids"])
         from repair.models.decoding import cache_kw
 

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from transformers import PreTrainedTokenizerBase
 
+from repair.models.chat import adds_special_tokens, render_chat
+
 _ARTICLE = re.compile(r"^(the|a|an)\s+", re.I)
 _PARTICLES = {"van", "von", "de", "da", "der", "del", "la", "le", "di", "du", "bin", "al"}
 
@@ -38,13 +40,10 @@ def chat_ids(
 ) -> tuple[list[int], list[tuple[int, int]], int, str]:
     """Token ids of the templated prompt (+ response), their character offsets, the prompt length in
     tokens, and the templated prompt text."""
-    msgs = [*history, {"role": "user", "content": prompt}]
-    if getattr(tok, "chat_template", None):
-        text = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
-    else:
-        text = f"Question: {prompt}\nAnswer:"
-    enc = tok(text + response, add_special_tokens=False, return_offsets_mapping=True)
-    n_prompt = len(tok(text, add_special_tokens=False)["input_ids"])
+    text = render_chat(tok, [*history, {"role": "user", "content": prompt}])
+    special = adds_special_tokens(tok)
+    enc = tok(text + response, add_special_tokens=special, return_offsets_mapping=True)
+    n_prompt = len(tok(text, add_special_tokens=special)["input_ids"])
     return list(enc["input_ids"]), list(enc["offset_mapping"]), n_prompt, text
 
 

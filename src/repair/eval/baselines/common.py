@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from repair.models.chat import has_template, render_chat
+
 from .config import TrainingConfig
 
 Pair = tuple[str, str]
@@ -43,12 +45,7 @@ class Encoded:
 
 def _render_prompt(tokenizer, prompt: str) -> tuple[str, bool]:
     """Prompt text up to where the assistant reply starts; bool says whether a template was used."""
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
-        )
-        return text, True
-    return f"Question: {prompt}\nAnswer:", False
+    return render_chat(tokenizer, [{"role": "user", "content": prompt}]), has_template(tokenizer)
 
 
 def encode_pair(tokenizer, prompt: str, response: str, max_length: int) -> Encoded:
@@ -60,9 +57,10 @@ def encode_pair(tokenizer, prompt: str, response: str, max_length: int) -> Encod
     prompt_text, templated = _render_prompt(tokenizer, prompt)
     resp_ids: list[int]
     if templated:
-        full = tokenizer.apply_chat_template(
+        full = render_chat(
+            tokenizer,
             [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}],
-            tokenize=False,
+            generation_prompt=False,
         )
         prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
         if full.startswith(prompt_text):

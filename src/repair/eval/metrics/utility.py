@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from repair.models.chat import adds_special_tokens, render_chat
+
 if TYPE_CHECKING:
     import torch
 
@@ -101,13 +103,8 @@ def format_prompts(tokenizer, prompts: Sequence[str], *, chat: bool) -> tuple[li
     (texts, add_special_tokens)."""
     if not chat:
         return list(prompts), True
-    out = [
-        tokenizer.apply_chat_template(
-            [{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False
-        )
-        for p in prompts
-    ]
-    return out, False  # the template already holds the special tokens
+    out = [render_chat(tokenizer, [{"role": "user", "content": p}]) for p in prompts]
+    return out, adds_special_tokens(tokenizer)  # a template already holds the special tokens
 
 
 def _kl_batches(

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from repair.eval import metrics as M
 from repair.eval.tasks import QA, TaskData, generic_prompts, utility_corpus
+from repair.models.chat import adds_special_tokens, render_chat
 
 from .config import RunConfig
 
@@ -38,11 +39,9 @@ def generate(
     try:
         chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         for idx in tqdm(chunks, desc=desc, disable=not progress, leave=False):
-            texts = [
-                M.format_prompts(tok, [prompts[i]], chat=bool(getattr(tok, "chat_template", None)))[0][0]
-                for i in idx
-            ]
-            batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(dev)
+            texts = [render_chat(tok, [{"role": "user", "content": prompts[i]}]) for i in idx]
+            special = adds_special_tokens(tok)
+            batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=special).to(dev)
             gen = model.generate(
                 **batch,
                 max_new_tokens=max(budgets[i] for i in idx),
