@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from repair.eval import metrics as M
 from repair.eval.tasks import QA, TaskData, generic_prompts, utility_corpus
 from repair.models.chat import adds_special_tokens, render_chat
+from repair.models.decoding import greedy
 
 from .config import RunConfig
 
@@ -42,17 +43,16 @@ def generate(
             texts = [render_chat(tok, [{"role": "user", "content": prompts[i]}]) for i in idx]
             special = adds_special_tokens(tok)
             batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=special).to(dev)
-            gen = model.generate(
-                **batch,
+            # the project's one greedy decoder (the replies of HF's greedy generate, token for token)
+            gen = greedy(
+                model,
+                tok,
+                batch["input_ids"],
+                batch["attention_mask"],
                 max_new_tokens=max(budgets[i] for i in idx),
-                do_sample=False,
-                pad_token_id=tok.pad_token_id,
-                top_p=None,
-                top_k=None,
-                temperature=None,
             )
             for i, o in zip(idx, gen, strict=True):
-                out[i] = tok.decode(o[batch["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+                out[i] = tok.decode(o, skip_special_tokens=True).strip()
     finally:
         tok.padding_side = side
     return out
