@@ -52,3 +52,19 @@ def test_stop_when_ends_every_row_at_the_same_step(tiny_llama):
     )
     assert [len(o) for o in out] == [4, 4, 4]
     assert [len(o) for o in greedy(tiny_llama, tok, ids, mask, max_new_tokens=6)] == [6, 6, 6]
+
+
+def test_a_cached_prefix_gives_the_same_tokens(tiny_llama):
+    """``prefix``: a cache holding the prompt's first positions (the watchdog LLM's system turn); only the
+    rest is computed, and the reply is the one a full prefill gives."""
+    from transformers import DynamicCache
+
+    from repair.models.decoding import cache_kw
+
+    tiny_llama.generation_config.eos_token_id = EOS
+    ids, mask = _batch([20])
+    full = greedy(tiny_llama, _Tok(), ids, mask, max_new_tokens=12)
+    cache = DynamicCache()
+    with torch.no_grad():
+        tiny_llama(input_ids=ids[:, :8], use_cache=True, **cache_kw(tiny_llama, cache))
+    assert greedy(tiny_llama, _Tok(), ids, mask, max_new_tokens=12, prefix=cache) == full

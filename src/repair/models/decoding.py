@@ -37,6 +37,27 @@ def eos_ids(model: PreTrainedModel, tok: PreTrainedTokenizerBase) -> set[int]:
     return set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
 
 
+def _prefill(
+    model: PreTrainedModel,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    pos: torch.Tensor,
+    prefix: DynamicCache | None,
+) -> tuple[DynamicCache, torch.Tensor]:
+    """The prompt's key/value cache and its last position's logits, computing only what ``prefix``
+    does not already hold."""
+    cache = prefix if prefix is not None else DynamicCache()
+    start = cache.get_seq_length()
+    logits = model(
+        input_ids=ids[:, start:],
+        attention_mask=mask,
+        position_ids=pos[:, start:],
+        use_cache=True,
+        **cache_kw(model, cache),
+    ).logits[:, -1]
+    return cache, logits
+
+
 @torch.no_grad()
 def greedy(
     model: PreTrainedModel,
@@ -48,20 +69,19 @@ def greedy(
     stop_when: Callable[[int, str], bool] | None = None,
     until: Callable[[int, str], bool] | None = None,
     each: Callable[[int], object] | None = None,
+    prefix: DynamicCache | None = None,
 ) -> list[list[int]]:
     """New token ids per row of a left-padded batch. Row i ends at an end-of-sequence token, after
     ``max_new_tokens``, or once ``until(i, reply so far)``; every row ends once ``stop_when(i, reply)``
     holds for one of them. ``each(k)`` runs after the batch's k-th new token, before the next forward
-    (the decoding's state is all here: a server may answer other requests then)."""
+    (the decoding's state is all here: a server may answer other requests then). ``prefix``: a cache
+    that already holds the batch's first positions (a shared system prompt's); it is extended in place."""
     n = len(ids)
     eos = eos_ids(model, tok)
     out: list[list[int]] = [[] for _ in range(n)]
     active = list(range(n))  # original row of each batch row
     pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
-    cache = DynamicCache()
-    logits = model(
-        input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, **cache_kw(model, cache)
-    ).logits[:, -1]
+    cache, logits = _prefill(model, ids, mask, pos, prefix)
     last = pos[:, -1:]
     for k in range(1, max_new_tokens + 1):
         nxt = logits.argmax(-1)

@@ -118,15 +118,15 @@ def hf_generate_fn(
     def generate(messages: list[dict]) -> str:
         import torch
 
-        ids = torch.tensor([chat_token_ids(tokenizer, messages)], device=model.device)
-        enc = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-        cache = system_cache(messages, enc["input_ids"])
-        from repair.models.decoding import cache_kw
+        from repair.models.decoding import greedy
 
-        extra = cache_kw(model, cache) if cache is not None else {}  # no deprecation warning per call
-        with torch.inference_mode():
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, **extra)
-        return tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        ids = torch.tensor([chat_token_ids(tokenizer, messages)], device=model.device)
+        cache = system_cache(messages, ids)
+        with torch.inference_mode():  # the project's one greedy decoder, after the cached system turn
+            out = greedy(
+                model, tokenizer, ids, torch.ones_like(ids), max_new_tokens=max_new_tokens, prefix=cache
+            )
+        return tokenizer.decode(out[0], skip_special_tokens=True)
 
     return generate
 
