@@ -210,3 +210,20 @@ def test_one_function_renders_chats():
             if isinstance(node, ast.Attribute) and node.attr == "apply_chat_template":
                 found.append(f"{rel}:{node.lineno}")
     assert not found, "chat templates applied outside repair.models.chat:\n" + "\n".join(found)
+
+
+def test_one_generator_decodes():
+    """The product and the eval decode with repair.models.decoding.greedy (Patient.generate uses it), never
+    with Hugging Face's ``generate(..., do_sample=...)``."""
+    found = []
+    for path in sorted((ROOT / "src").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "generate"
+            ):
+                if any(k.arg == "do_sample" for k in node.keywords):
+                    found.append(f"{rel}:{node.lineno}")
+    assert not found, "Hugging Face generate called:\n" + "\n".join(found)
