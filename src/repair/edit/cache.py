@@ -91,9 +91,6 @@ _TYPED = (
     PriorKey,
     LoadTimeKey,
 )
-# issue 24: edit/stats.py and edit/stamp2/keep.py are being rewritten elsewhere; until they use
-# StatsKey and PriorKey, their tuple keys with these tags are let in.
-_PENDING_TAGS = ("stats", "stamp2-prior")
 
 
 class PatientCache(dict):
@@ -101,6 +98,6 @@ class PatientCache(dict):
     TypeError, so two callers cannot meet under one key by accident."""
 
     def __setitem__(self, key: CacheKey, value: Any) -> None:
-        if not isinstance(key, _TYPED) and not (type(key) is tuple and key and key[0] in _PENDING_TAGS):
+        if not isinstance(key, _TYPED):
             raise TypeError(f"patient cache keys are typed (repair.edit.cache), not {key!r}")
         super().__setitem__(key, value)

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from repair.data import load_pairs, load_prompts
+from repair.edit.cache import StatsKey
 from repair.edit.capture import capture, encode
 from repair.edit.ledger import atomic_write_bytes
 from repair.edit.solvers import relative_lambda, ridge_cholesky
@@ -262,7 +263,7 @@ def _digest(obj) -> str:
 
 
 def stats_for(patient, **kwargs) -> EditStats:
-    key = ("stats", tuple(sorted((k, str(v)) for k, v in kwargs.items())))
+    key = StatsKey(tuple(sorted((k, str(v)) for k, v in kwargs.items())))
     if key not in patient.cache:
         patient.cache[key] = EditStats(patient, **kwargs)
     return patient.cache[key]

@@ -28,6 +28,7 @@ from importlib import resources
 
 import torch
 
+from repair.edit.cache import PriorKey
 from repair.edit.capture import template_prefix_keys
 from repair.edit.delta import Edit
 from repair.edit.solvers import relative_lambda, ridge_cholesky
@@ -128,7 +129,7 @@ def prior_factor(
     if kept is None or len(kept) <= DENSE_PRIOR_ROWS:
         return base, kept
     ids = [e.id for e in prior]
-    key = ("stamp2-prior", layer, tag)
+    key = PriorKey(layer, tag)
     cached = patient.cache.get(key)
     if cached is not None and cached[0] == ids[: len(cached[0])]:
         done, g = cached
