@@ -8,10 +8,13 @@ keep statistics). The median r per probe and neighbour type says where the edit 
 should reach the probes (r near 1) and spare the neighbours (r near 0), above all the same-subject ones
 ("the language of Cuba" when "the capital of Cuba" is forgotten).
 
-``--where`` picks the row: ``last`` (the prompt's last token, where the reply starts) or ``answer`` (the
-token before the answer in the model's own reply, teacher-forced: where it is about to write it). Rows
-are read from the unedited model; probes whose reply does not state the answer are skipped. Dev split
-by default: this is a tool for choosing keys, not a result.
+``--where`` picks the row: ``last`` (the prompt's last token, where the reply starts), ``answer`` (the
+token before the answer in the model's own reply, teacher-forced: where it is about to write it) or
+``subject`` (STAMP-2's key: the last token of the fact's subject phrase in the first edit prompt, "Tell
+me about the capital of Cuba"; each other question's r is then its largest over all its prompt tokens,
+since the edit acts wherever a key resembles it). Rows are read from the unedited model; with ``last``
+and ``answer``, probes whose reply does not state the answer are skipped. Dev split by default: this is
+a tool for choosing keys, not a result.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import torch
 import repair
 from repair.edit.stamp2 import prepare
 from repair.edit.stamp2.rows import read_rows
-from repair.edit.stamp2.subject import chat_ids
+from repair.edit.stamp2.subject import chat_ids, subject_positions
+from repair.edit.stamp2.vector import edit_prompts
 from repair.eval.forget_quality.data import Question, chat_history, load_known, load_targets
 
 
@@ -45,10 +49,33 @@ def row(tok, q: Question, reply: str, where: str) -> tuple[list[int], int] | Non
     return ids[:first], first - 1
 
 
+def subject_reach(patient, t, items, layers, factors, ratios) -> None:
+    """r of the edit keyed on the subject phrase's last token, per question the largest over its tokens."""
+    tok = patient.tokenizer
+    prompt = edit_prompts(t.subject)[0]
+    pos = subject_positions(tok, prompt, t.subject)
+    if not pos:
+        return
+    seqs, poss = [chat_ids(tok, prompt)[0][: max(pos) + 1]], [[max(pos)]]
+    for _, q in items:
+        ids, _, n, text = chat_ids(tok, q.prompt, history=chat_history(q))
+        first = len(tok(text[: text.rfind(q.prompt)], add_special_tokens=False)["input_ids"])
+        seqs.append(ids[:n]), poss.append(list(range(first, n)))
+    downs = [patient.arch.module_name(layer, "down") for layer in layers]
+    rows = read_rows(patient, seqs, poss, inputs=downs)
+    sizes = [len(p) for p in poss]
+    for layer, down in zip(layers, downs, strict=True):
+        x = rows[down].double()
+        w = torch.cholesky_solve(x[:1].T, factors[layer].double()).T[0]  # M^-1 k_d
+        r = (x @ w) / (x[0] @ w)
+        for (typ, _), part in zip(items, torch.split(r[1:], sizes[1:]), strict=True):
+            ratios[(layer, typ)].append(part.max().item())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", default="dev")
-    ap.add_argument("--where", choices=["last", "answer"], default="answer")
+    ap.add_argument("--where", choices=["last", "answer", "subject"], default="answer")
     ap.add_argument("--layers", default="8,16,20,24")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
@@ -67,6 +94,9 @@ def main() -> None:
         items = [("direct", direct)]
         items += [(q.type, q) for q in t.probes if q.id in known[t.id].probes and q is not direct]
         items += [(f"neighbour: {q.type}", q) for q in t.neighbours if q.id in known[t.id].neighbours]
+        if args.where == "subject":
+            subject_reach(patient, t, items, layers, factors, ratios)
+            continue
         replies = patient.generate(
             [q.prompt for _, q in items], max_new_tokens=48, histories=[chat_history(q) for _, q in items]
         )
