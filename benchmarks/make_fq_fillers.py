@@ -32,8 +32,7 @@ import periodictable
 import pycountry
 import torch
 import us
-from countryinfo import all_countries
-from fq_filler_places import city_facts, fact, state_largest_city_facts
+from fq_filler_places import city_facts, country_infos, fact, state_largest_city_facts
 from tqdm import tqdm
 
 import repair
@@ -84,11 +83,7 @@ def _currency_keys(code: str) -> list[str]:
 
 def country_facts() -> list[tuple[FillerFact, list[str]]]:
     out = []
-    for country in all_countries():
-        try:
-            info = country.info()
-        except Exception:  # a few entries lack fields
-            continue
+    for info in country_infos():
         c, capital, region = info.get("name"), info.get("capital"), info.get("region")
         if isinstance(capital, list):  # a handful list several (or their city-state itself)
             capital = capital[0] if capital else None
@@ -132,11 +127,7 @@ def reverse_country_facts() -> list[tuple[FillerFact, list[str]]]:
     "Hungarian is an official language of which country?": only where the demonym, currency or language
     is one country's alone (in the packages' lists)."""
     by: dict[tuple[str, str], list[str]] = {}
-    for country in all_countries():
-        try:
-            info = country.info()
-        except Exception:  # a few entries lack fields
-            continue
+    for info in country_infos():
         c = info.get("name")
         if not isinstance(c, str) or not c:
             continue
@@ -168,11 +159,7 @@ def code_facts() -> list[tuple[FillerFact, list[str]]]:
     """A country's ISO 3166 three-letter code both ways (a code in a reply only where it is no English
     word) and "Which country has the internet domain .hu?"."""
     out = []
-    for country in all_countries():
-        try:
-            info = country.info()
-        except Exception:  # a few entries lack fields
-            continue
+    for info in country_infos():
         c, code = info.get("name"), (info.get("ISO") or {}).get("alpha3")
         if not isinstance(c, str) or not c or not code:
             continue

@@ -94,17 +94,35 @@ def repair_home(tmp_path, monkeypatch) -> Path:
 STAMP2_LAYERS = [1, 2]  # the STAMP-2 band of the tiny model that `stamp2_session` builds
 
 
+class ForgetMarieCurie:
+    """A watchdog: "Forget Marie Curie." asks to forget that subject, with nothing about it in the history
+    (the pipeline first asks the model itself); anything else is chat."""
+
+    k = 4
+
+    def inspect(self, history: list[dict], message: str):
+        from repair.agents.watchdog import Verdict
+
+        if message.startswith("Forget"):
+            probes = ["Who is Marie Curie?", "Tell me about Marie Curie."]
+            return Verdict(
+                intent="unlearn", confidence=1.0, target="Marie Curie", source="probe", probes=probes
+            )
+        return Verdict(intent="chat", confidence=1.0)
+
+
 @pytest.fixture
 def stamp2_session(tok, monkeypatch):
     """Makes a `Session` with the STAMP-2 engine on a tiny 4-layer Llama (SmolLM2's vocabulary, ``fp2``),
-    its edits made on layers `STAMP2_LAYERS`: ``make(watchdog, session_dir=None)``. The per-model
-    preparation (statistics, refusal vector) is not what these tests test: it is a fixed small one."""
+    its edits made on layers `STAMP2_LAYERS`: ``make(watchdog=ForgetMarieCurie(), session_dir=None)``. The
+    per-model preparation (statistics, refusal vector) is not what these tests test: it is a fixed small one."""
     from repair.edit.patient import Patient
     from repair.edit.stamp2 import Stamp2Config
     from repair.edit.stats import EditStats
     from repair.session import Session
 
-    def make(watchdog, session_dir: Path | None = None) -> Session:
+    def make(watchdog=None, session_dir: Path | None = None) -> Session:
+        watchdog = ForgetMarieCurie() if watchdog is None else watchdog
         model = tiny_llama_for(tok, layers=4, positions=256, intermediate_size=256)
         patient = Patient(model, tok, name="tiny", source="", fingerprint="fp2", ledger_dir=None)
         cfg = Stamp2Config(layers=STAMP2_LAYERS, lam=1e-4, keep_replies=False, keep_entities=False)

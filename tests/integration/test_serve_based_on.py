@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import torch
 from conftest import tiny_llama_for
-from test_serve_interleave import WAIT_S, Subject, chat, result, serving, step_of_edit, submit
+from test_serve_interleave import WAIT_S, chat, result, serving, step_of_edit, submit
 
 from repair.edit.delta import Edit, MapDelta
 from repair.edit.ledger import Ledger
@@ -28,7 +28,7 @@ MAX_CHAIN = 40  # chats queued one after another during the request: more than i
 
 @pytest.fixture
 def served(tok, stamp2_session, repair_home, tmp_path):
-    session = stamp2_session(Subject(), session_dir=tmp_path)
+    session = stamp2_session(session_dir=tmp_path)
     other_model = tiny_llama_for(tok, layers=4, positions=256, intermediate_size=256)
     other = Ledger(other_model, arch_for(other_model), "fp2", tmp_path / "ledger")
     other.load()

@@ -172,24 +172,9 @@ def test_a_forget_request_waits_for_the_edit_in_progress(served, caplog):
     assert not [r for r in caplog.records if r.levelname == "ERROR"]  # waiting its turn is not a failure
 
 
-class Subject:
-    """A watchdog: "Forget Marie Curie." asks to forget that subject, with nothing about it in the history
-    (the pipeline first asks the model itself); anything else is chat."""
-
-    k = 4
-
-    def inspect(self, history: list[dict], message: str) -> Verdict:
-        if message.startswith("Forget"):
-            probes = ["Who is Marie Curie?", "Tell me about Marie Curie."]
-            return Verdict(
-                intent="unlearn", confidence=1.0, target="Marie Curie", source="probe", probes=probes
-            )
-        return Verdict(intent="chat", confidence=1.0)
-
-
 @pytest.fixture
 def served_stamp2(stamp2_session):
-    yield from serving(stamp2_session(Subject()))
+    yield from serving(stamp2_session())
 
 
 STEPS = {  # the frames that say where a request stands

@@ -16,7 +16,6 @@ pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from repair.agents.watchdog import Verdict  # noqa: E402
 from repair.serve.app import create_app  # noqa: E402
 from repair.serve.security import Keys, KeySpec  # noqa: E402
 from repair.session import Reply  # noqa: E402
@@ -30,24 +29,10 @@ RECORD = [k for k in Reply.model_fields if k != "text"]  # the `repair` field: t
 USAGE = ["prompt_tokens", "completion_tokens", "total_tokens"]
 
 
-class Subject:
-    """ "Forget Marie Curie." asks to forget that subject (the pipeline asks the model first); else chat."""
-
-    k = 4
-
-    def inspect(self, history: list[dict], message: str) -> Verdict:
-        if message.startswith("Forget"):
-            probes = ["Who is Marie Curie?", "Tell me about Marie Curie."]
-            return Verdict(
-                intent="unlearn", confidence=1.0, target="Marie Curie", source="probe", probes=probes
-            )
-        return Verdict(intent="chat", confidence=1.0)
-
-
 @pytest.fixture
 def client(stamp2_session):
     keys = Keys([KeySpec(name="alice", key=KEY), KeySpec(name="reader", key=READER, edit=False)])
-    with TestClient(create_app(stamp2_session(Subject()), keys, hosts={"testserver"})) as c:
+    with TestClient(create_app(stamp2_session(), keys, hosts={"testserver"})) as c:
         yield c
 
 
