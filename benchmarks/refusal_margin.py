@@ -97,7 +97,7 @@ def refine(patient, cfg, u0: torch.Tensor, margin: float, steps: int) -> torch.T
         keep.backward()
         opt.step()
         print(
-            f"step {step:2d}: refusal NLL {nll:.3f}  own-reply NLL at {margin}·u {float(keep):.3f}",
+            f"step {step:2d}: refusal NLL {nll:.3f}  own-reply NLL at {margin}·u {float(keep.detach()):.3f}",
             flush=True,
         )
     return u.detach().float()
