@@ -2,6 +2,7 @@
 
     python benchmarks/sequential_drift.py [--model smollm2-135m-instruct] [--edits 60] [--set keep_entities=false] [--threads 2]
     python benchmarks/sequential_drift.py --engine stamp [--edits 50] [--set keep_prefix=false]
+    python benchmarks/sequential_drift.py --vector /tmp/refusal-margin-u.pt   # a refined u (refusal_margin.py)
 
 STAMP-2 (the default) forgets the stress set's entities one after another (each edit committed, none
 verified); ``--engine stamp`` has the first engine forget the stress set's single facts instead (each
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 import torch
 
 import repair
+import repair.edit.stamp2.edit as stamp2_edit
 from repair.edit.stamp2 import forget_subject, prepare
 from repair.eval.forget_quality.data import load_targets
 from repair.eval.forget_quality.run import Utility
@@ -94,7 +96,11 @@ def main() -> None:
     ap.add_argument("--engine", choices=["stamp2", "stamp"], default="stamp2")
     ap.add_argument("--set", action="append", default=[], help="an engine setting, key=value (JSON value)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--vector", help="STAMP-2: a refusal vector file (torch.save) instead of the model's own")
     args = ap.parse_args()
+    if args.vector:  # e.g. one refined by benchmarks/refusal_margin.py
+        u = torch.load(args.vector)
+        stamp2_edit.refusal_vector = lambda *a, **k: u
     if args.threads:
         torch.set_num_threads(args.threads)
     overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
