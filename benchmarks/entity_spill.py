@@ -28,8 +28,8 @@ import torch
 import repair
 import repair.edit.stamp2.keep as keep_module
 from repair.edit.stamp2 import forget_subject, prepare
+from repair.edit.stamp2.edit import _keyed
 from repair.edit.stamp2.rows import read_rows
-from repair.edit.stamp2.subject import chat_ids, subject_positions
 from repair.edit.stamp2.vector import refusal_vector
 from repair.eval.forget_quality.data import load_targets
 
@@ -56,11 +56,10 @@ PANEL = (
 def states(patient, names, layer: int) -> torch.Tensor:
     """The residual after block ``layer`` at each name's last token, in a phrasing no edit is keyed on."""
     seqs, poss = [], []
-    for name in names:
-        prompt = f"Tell me about {name}."
-        pos = subject_positions(patient.tokenizer, prompt, name)
-        seqs.append(chat_ids(patient.tokenizer, prompt)[0][: max(pos) + 1])
-        poss.append([max(pos)])
+    for name in names:  # each prompt cut after its one mention, as an edit's own rows are
+        seq, pos = _keyed(patient.tokenizer, [f"Tell me about {name}."], name)
+        seqs += seq
+        poss += pos
     top = f"{patient.arch.layers}.{layer}"
     return read_rows(patient, seqs, poss, outputs=[top])[top]
 

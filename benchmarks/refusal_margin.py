@@ -21,7 +21,6 @@ from pathlib import Path
 import torch
 
 import repair
-from repair.edit.capture import right_padded
 from repair.edit.stamp2 import prepare
 from repair.edit.stamp2.subject import chat_ids, subject_positions
 from repair.edit.stamp2.vector import (
@@ -29,6 +28,7 @@ from repair.edit.stamp2.vector import (
     _training_batch,
     add_at,
     edit_prompts,
+    labelled,
     refusal_vector,
     vector_subjects,
 )
@@ -63,11 +63,7 @@ def own_replies(patient, vc) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, 
     for q, r in zip(prompts, replies, strict=True):
         ids, _, n, _ = chat_ids(tok, q, r)
         seqs.append(ids), spans.append((n, len(ids)))
-    ids, mask = right_padded(seqs, tok.pad_token_id or 0)
-    labels = torch.full_like(ids, -100)
-    for i, (a, b) in enumerate(spans):
-        labels[i, a:b] = ids[i, a:b]
-    return ids, mask, labels, poss
+    return (*labelled(seqs, spans, tok.pad_token_id or 0), poss)
 
 
 def refine(patient, cfg, u0: torch.Tensor, margin: float, steps: int) -> torch.Tensor:

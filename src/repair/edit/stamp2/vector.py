@@ -114,11 +114,16 @@ def _training_batch(
                 if reply:
                     pos = pos + _reply_mention(offsets, n_prompt, text, refusal, bare(subject))
                 seqs.append(ids), poss.append(pos), spans.append((n_prompt, len(ids)))
-    ids, mask = right_padded(seqs, tok.pad_token_id or 0)
+    return (*labelled(seqs, spans, tok.pad_token_id or 0), poss)
+
+
+def labelled(seqs: list[list[int]], spans: list[tuple[int, int]], pad: int):
+    """Right-padded ids, their mask, and labels that score only each row's span (the reply)."""
+    ids, mask = right_padded(seqs, pad)
     labels = torch.full_like(ids, -100)
     for i, (a, b) in enumerate(spans):
         labels[i, a:b] = ids[i, a:b]
-    return ids, mask, labels, poss
+    return ids, mask, labels
 
 
 def _loss(model, block, ids, mask, labels, poss, u, n_labels: int) -> float:
