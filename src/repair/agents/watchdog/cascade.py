@@ -11,7 +11,8 @@ from .context import claims_answer, edits_a_draft, followup_target
 from .history import _grounded, find_in_history, turn_pairs
 from .lang import detect_language
 from .llm import extractor_messages, parse_extraction
-from .rules import Resolution, RuleExtractor
+from .ranker import Candidate, TargetRanker
+from .rules import Resolution, RuleExtractor, probe_prompts, subject_of_prompt
 from .schema import Extraction, GenerateFn, ProbeFn, Verdict
 from .signals import foreign_verb, plain_question, rule_request
 
@@ -50,6 +51,7 @@ class Watchdog:
         classifier: IntentClassifier | None = None,
         llm_veto: bool = False,
         llm_rescue: bool = False,
+        rerank: bool = True,
     ) -> None:
         self.k = k
         self.classifier = classifier or IntentClassifier(head_path)
@@ -61,6 +63,8 @@ class Watchdog:
         self.llm_veto = llm_veto
         self.llm_rescue = llm_rescue
         self.rules = RuleExtractor()
+        # the learned second opinion on the rules' target (ranker.py); off: the rules alone decide
+        self.ranker = TargetRanker() if rerank else None
 
     def _llm(self, pairs: list[tuple[str, str]], message: str) -> tuple[Extraction | None, str | None]:
         assert self.extractor is not None
@@ -103,6 +107,22 @@ class Watchdog:
                     message, pairs, llm_target, ext.turn, self.probe_fn, self.n_probes
                 ), "llm"
         return self.rules.resolve(message, pairs, probe_fn=self.probe_fn, n_probes=self.n_probes), "rules"
+
+    def _rerank(self, message: str, pairs: list[tuple[str, str]], res: Resolution) -> Resolution:
+        """The ranker's pick among the rules' answer, each history turn and each name in the message."""
+        if self.ranker is None:
+            return res
+        rule = Candidate("rule", res.target, tuple(i for i, p in enumerate(pairs) if p in res.pairs))
+        pick = self.ranker.choose(message, pairs, rule)
+        if pick is rule:
+            return res
+        if pick.turns:
+            target = pick.target or subject_of_prompt(pairs[pick.turns[0]][0])
+            return Resolution(target, "history", [pairs[i] for i in pick.turns], [])
+        assert pick.target is not None  # a span always names something
+        probes = probe_prompts(pick.target, self.n_probes)
+        asked = [(q, self.probe_fn(q)) for q in probes] if self.probe_fn else []
+        return Resolution(pick.target, "probe", asked, probes)
 
     def _wants_llm(self, p: float, lang: str | None, message: str) -> bool:
         """The unsure band, or a non-English turn with a forget/delete verb (MiniLM cannot read it)."""
@@ -160,6 +180,7 @@ class Watchdog:
                 llm_s=llm_s,
             )
         res, used = self._resolve(message, pairs, ext)
+        res = self._rerank(message, pairs, res)
         first = res.pairs[0] if res.pairs else (None, None)
         return Verdict(
             intent="unlearn", confidence=max(p, 0.5) if llm_decided else p, target=res.target,
