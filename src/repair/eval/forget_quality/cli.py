@@ -238,11 +238,13 @@ def _run_all(patient, cfgs: list) -> None:
 
     from .bench import run_method, selected
     from .report import plot_labels
+    from .tuned import tuned
 
     summaries = []
     for cfg in cfgs:
         try:
-            unlearner = make_unlearner(cfg.method, **cfg.settings)
+            # the method's dev-tuned file (training baselines), under this run's --set values
+            unlearner = make_unlearner(cfg.method, **{**tuned(cfg.method, cfg.model), **cfg.settings})
             with _progress() as bar:
                 total = cfg.sequential if cfg.fillers else len(selected(cfg)[0])
                 task = bar.add_task(f"{cfg.method} on {cfg.split}", total=total)
