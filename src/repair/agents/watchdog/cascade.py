@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from .chargram import CharGramModel
 from .classifier import IntentClassifier
 from .context import claims_answer, edits_a_draft, followup_target
 from .history import _grounded, find_in_history, turn_pairs
@@ -52,6 +53,7 @@ class Watchdog:
         llm_veto: bool = False,
         llm_rescue: bool = False,
         rerank: bool = True,
+        chargram: bool = True,
     ) -> None:
         self.k = k
         self.classifier = classifier or IntentClassifier(head_path)
@@ -65,6 +67,8 @@ class Watchdog:
         self.rules = RuleExtractor()
         # the learned second opinion on the rules' target (ranker.py); off: the rules alone decide
         self.ranker = TargetRanker() if rerank else None
+        # character n-grams read every language: a confident verdict is a request on its own (chargram.py)
+        self.chargram = CharGramModel() if chargram else None
 
     def _llm(self, pairs: list[tuple[str, str]], message: str) -> tuple[Extraction | None, str | None]:
         assert self.extractor is not None
@@ -152,6 +156,9 @@ class Watchdog:
             or rule_request(message, len(pairs))
             or followup_target(message, pairs) is not None  # the answer to "what should I forget?"
             or claims_answer(message, pairs)  # "c'est moi, ça ... effacer" after an answer about them
+            or (
+                self.chargram is not None and self.chargram.confident(message) and not plain_question(message)
+            )
         )
         if unlearn and edits_a_draft(message, pairs) and self.rules.target_of(message)[1]:
             unlearn = False  # "bórralo" after "Escríbeme un poema": the poem goes, not knowledge
