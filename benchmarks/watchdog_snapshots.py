@@ -8,7 +8,8 @@ the rules. The commit that registered a set (or the one before the first rule ch
 state that had not seen it; `STATES` lists them. For each, a detached `git worktree` of that commit is made in
 a temporary folder and its `Watchdog(k=4)` (fast path, no LLM) reads the set (loaded from this tree); the
 current tree's answers are written too (`<split>-now.json`). One JSON per (split, state): the records
-(id, gold and predicted intent, target, history turns taken) and the summary. ~1 minute per state.
+(id, gold and predicted intent, target, history turns taken, and the rules' target and turns even where the
+watchdog said chat, for requests another detector finds). ~1 minute per state.
 """
 
 from __future__ import annotations
@@ -43,14 +44,20 @@ import torch
 torch.set_num_threads(1)
 import repair
 assert repair.__file__.startswith(src), repair.__file__
-from repair.agents.watchdog import Watchdog
-wd = Watchdog(k=4)
+from repair.agents.watchdog import Watchdog, turn_pairs
+try:
+    wd = Watchdog(k=4, rerank=False)  # the rules' own answer, not the target ranker's (trained on these)
+except TypeError:  # a rule state from before the ranker
+    wd = Watchdog(k=4)
 for split, ds in sets.items():
     recs = []
     for d in ds:
-        v = wd.inspect([m.model_dump() for m in d.history], d.message)
+        history = [m.model_dump() for m in d.history]
+        v = wd.inspect(history, d.message)
+        res = wd.rules.resolve(d.message, turn_pairs(history, 4))  # what the rules would take, even for chat
         recs.append({"id": d.id, "gold": d.intent, "pred": v.intent, "target": v.target,
-                     "turns": sorted(predicted_turns(d, v.pairs))})
+                     "turns": sorted(predicted_turns(d, v.pairs)), "rule_target": res.target,
+                     "rule_turns": sorted(predicted_turns(d, res.pairs))})
     with open(f"{outdir}/{split}-{label}.json", "w") as f:
         json.dump({"split": split, "state": label, "records": recs}, f, indent=1, ensure_ascii=False)
     print(split, label, len(recs), flush=True)

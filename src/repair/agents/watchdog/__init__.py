@@ -16,7 +16,9 @@ A cascade, so that ordinary chat costs ~20 ms on one CPU thread:
 
 The package: `classifier` (MiniLM + lexical head), `schema` (`Verdict`, `Extraction`), `llm` (the LLM
 extractor's prompt, parser and backends), `signals` (the issue-21 rule signals beside the classifier),
-`rules` (`RuleExtractor`), `history` (turn pairs and what a pointer means), `context` (targets that lie in earlier
+`rules` (`RuleExtractor`), `ranker` (`TargetRanker`: a learned second opinion on the rules' target, among the
+history turns and the names in the message), `chargram` (`CharGramModel`: character n-grams, a request detector
+for every language beside MiniLM), `history` (turn pairs and what a pointer means), `context` (targets that lie in earlier
 turns: the answer to "what should I forget?", the user named in the history), `selfname`, `foreign` (fr/de/es/it/pt/nl/pl/sv/tr rules), `lang` (offline language identification, optional) and `cascade` (`Watchdog`). Every name is re-exported here.
 """
 

@@ -38,6 +38,10 @@ class Watchdog:
     When `lingua-language-detector` is installed (`lang.detect_language`), a non-English turn with a
     forget/delete verb goes to the LLM too (whatever P says); the fr/de/es/it/pt/nl/pl/sv/tr rules decide
     the rest. Without an extractor, or without the detector, the fast path alone decides.
+
+    Learned pieces (issue 21, measured leave-one-dev-set-out by `benchmarks/watchdog_loo.py`): a confident
+    `CharGramModel` verdict is a request on its own (`chargram=False` turns it off), and `TargetRanker` may
+    replace the rules' target by a history turn or a name in the message (`rerank=False` turns it off).
     """
 
     def __init__(
