@@ -17,7 +17,7 @@ from typing import Any
 
 TARGETS = "recall ≥ 0.98, false-positive rate ≤ 0.01, right target ≥ 0.95, fast path < 50 ms per turn"
 LABEL_ORDER = {"before": 0, "now": 1}
-SPLIT_ORDER = {"test": 0, "dev": 1, "dev2": 2, "dev3": 3, "dev4": 4, "dev5": 5}
+SPLIT_ORDER = {"test": 0, "test2": 1, "dev": 2, "dev2": 3, "dev3": 4, "dev4": 5, "dev5": 6, "dev6": 7}
 LANG_ORDER = ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "sv", "tr")
 
 
@@ -90,9 +90,9 @@ def v2_lines(v2: list[dict[str, Any]]) -> list[str]:
     L += ["", "Commands:", ""]
     L += [f"- {r['set']} · {_watchdog(r)}: `{_command(r)}`" for r in v2 if r.get("command")]
     for r in v2:
-        # per language and class: the held-out set, dev4 (the one set with Polish, Swedish, Turkish) and dev5
-        # (weighted to Spanish, French, German, Italian and Portuguese)
-        if r["split"] not in ("test", "dev4", "dev5") or r.get("label") != "now":
+        # per language and class: the two held-out sets, dev4 (the one dev set with Polish, Swedish,
+        # Turkish) and dev5 (weighted to Spanish, French, German, Italian and Portuguese)
+        if r["split"] not in ("test", "test2", "dev4", "dev5") or r.get("label") != "now":
             continue
         langs = sorted(r["by_lang"], key=lambda k: LANG_ORDER.index(k) if k in LANG_ORDER else 99)
         L += ["", f"Per language, {r['set']} · {_watchdog(r)}:", "", HEAD.format("language")]
@@ -124,12 +124,13 @@ def section(folder: str | Path) -> list[str]:
         "# Watchdog",
         "",
         "Does a user turn ask the model to forget something, and what (issue 21)? `before`: the watchdog "
-        "before issue 21 (commit a3f0bda, run by this tree's benchmark scripts); `now`: this tree. Issue 21's targets on the hand-written test set: "
+        "before issue 21 (commit a3f0bda, run by this tree's benchmark scripts); `now`: this tree. Issue 21's targets on the hand-written held-out sets: "
         f"{TARGETS}. Right target: the exact gold history turns, or the gold subject (or an alias) taking no "
         "other turn; among all requests (a miss counts as wrong) and among the detected ones. Latency: "
         "`Watchdog.inspect` on one CPU thread of a 2-core machine shared with other jobs; the fast path is "
-        "every turn the LLM did not see, the LLM path is reported on its own. `test` is never used for "
-        "tuning; `dev`, `dev2`, `dev3`, `dev4` and `dev5` are.",
+        "every turn the LLM did not see, the LLM path is reported on its own. `test` and `test2` are never "
+        "used for tuning (`test2` was written later, by hand, by someone who had not read the watchdog, "
+        "when `test` had been reported once); `dev` to `dev6` are.",
         "",
     ]
     if v2:
