@@ -104,10 +104,6 @@ class VectorConfig(BaseModel):
     # where the fit starts: zero, or the vector of the plain-question recipe (VectorConfig()), which the
     # other shapes of question then refine at CPU cost
     start: Literal["zero", "questions"] = "zero"
-    # a threshold for the refusal: after the fit, ``steps`` more (at lr/2) keep the model's own replies to
-    # the training questions likely with margin·u added, so that the fractions of u other edits spill
-    # onto an entity change nothing (None: no second stage; benchmarks/refusal_margin.py)
-    margin: float | None = Field(None, gt=0, lt=1)
 
 
 class Stamp2Config(BaseModel):

@@ -189,72 +189,6 @@ def fit_vector(
     return u.detach().float().cpu()
 
 
-def own_replies(patient, cfg: VectorConfig):
-    """The training questions labelled with the model's own greedy replies, and their subject positions:
-    what margin·u must leave as it is."""
-    tok = patient.tokenizer
-    prompts, poss = [], []
-    for subject in vector_subjects(cfg.subjects):
-        for q in edit_prompts(subject, cfg.templates_per_subject, cfg.formats):
-            if pos := subject_positions(tok, q, subject):
-                prompts.append(q), poss.append(pos)
-    replies = [
-        r
-        for i in range(0, len(prompts), 16)
-        for r in patient.generate(prompts[i : i + 16], max_new_tokens=24)
-    ]
-    seqs, spans = [], []
-    for q, r in zip(prompts, replies, strict=True):
-        ids, _, n, _ = chat_ids(tok, q, r)
-        seqs.append(ids), spans.append((n, len(ids)))
-    return (*labelled(seqs, spans, tok.pad_token_id or 0), poss)
-
-
-def _keep_loss(model, block, batch, rows, u: torch.Tensor) -> float:
-    """Backward of the own replies' mean NLL with u added (u already scaled by the margin)."""
-    ids, mask, labels, poss = batch
-    with add_at(block, [poss[i] for i in rows], u):
-        logits = model(input_ids=ids[rows], attention_mask=mask[rows]).logits[:, :-1].float()
-    nll = torch.nn.functional.cross_entropy(
-        logits.transpose(1, 2), labels[rows, 1:], ignore_index=-100, reduction="sum"
-    ) / int((labels[rows][:, 1:] != -100).sum())
-    nll.backward()
-    return float(nll.detach())
-
-
-def refine_margin(patient, layer: int, cfg: VectorConfig, u0: torch.Tensor, progress: bool = True):
-    """The second stage of a margin recipe: from ``u0``, Adam on u over the refusal NLL at u plus the own
-    replies' NLL at ``cfg.margin``·u, ``cfg.batch`` (default 16) rows of each a step."""
-    from tqdm.auto import tqdm
-
-    model, n_rows = patient.model, cfg.batch or 16
-    ids, mask, labels, poss = _training_batch(
-        patient.tokenizer, vector_subjects(cfg.subjects), cfg.templates_per_subject, cfg.formats, cfg.reply
-    )
-    keep = own_replies(patient, cfg)
-    block = patient.arch.blocks(model)[layer]
-    u = u0.clone().to(next(model.parameters()).device).requires_grad_(True)
-    opt = torch.optim.Adam([u], lr=cfg.lr * 0.5)
-    rng = torch.Generator().manual_seed(1)
-    flags = [p.requires_grad for p in model.parameters()]
-    for p in model.parameters():
-        p.requires_grad_(False)
-    try:
-        for _ in tqdm(range(cfg.steps), desc="refusal vector margin", disable=not progress):
-            opt.zero_grad()
-            r = torch.randperm(len(ids), generator=rng)[:n_rows]
-            n = int((labels[r][:, 1:] != -100).sum())
-            _loss(model, block, ids[r], mask[r], labels[r], [poss[i] for i in r], u, n)
-            _keep_loss(
-                model, block, keep, torch.randperm(len(keep[0]), generator=rng)[:n_rows], cfg.margin * u
-            )
-            opt.step()
-    finally:
-        for p, f in zip(model.parameters(), flags, strict=True):
-            p.requires_grad_(f)
-    return u.detach().float().cpu()
-
-
 def _shipped(model_name: str, layer: int, tag: str) -> torch.Tensor | None:
     try:
         raw = resources.files("repair.data").joinpath(f"refusal_vectors/{model_name}.json").read_text()
@@ -272,8 +206,7 @@ def vector_tag(cfg: VectorConfig) -> str:
     tag += (
         ("-f" if cfg.formats else "") + ("-r" if cfg.reply else "") + (f"-b{cfg.batch}" if cfg.batch else "")
     )
-    tag += "-from-" + vector_tag(VectorConfig()) if cfg.start == "questions" else ""
-    return tag + (f"-m{cfg.margin}" if cfg.margin else "")
+    return tag + ("-from-" + vector_tag(VectorConfig()) if cfg.start == "questions" else "")
 
 
 def refusal_vector(patient, layer: int, cfg: VectorConfig | None = None, stats=None) -> torch.Tensor:
@@ -290,11 +223,7 @@ def refusal_vector(patient, layer: int, cfg: VectorConfig | None = None, stats=N
         log.warning(
             "fitting STAMP-2's refusal vector for %s at layer %d (once per model)", patient.name, layer
         )
-        if cfg.margin:  # the recipe's vector without the margin, then the second stage from it
-            base = refusal_vector(patient, layer, cfg.model_copy(update={"margin": None}), stats)
-            u = refine_margin(patient, layer, cfg, base)
-        else:
-            u = fit_vector(patient, layer, cfg, stats=stats)
+        u = fit_vector(patient, layer, cfg, stats=stats)
         if stats is not None:
             stats._save(f"{key}.pt", u)
     patient.cache[RefusalVectorKey(layer, tag)] = u
