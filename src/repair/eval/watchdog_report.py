@@ -17,7 +17,17 @@ from typing import Any
 
 TARGETS = "recall ≥ 0.98, false-positive rate ≤ 0.01, right target ≥ 0.95, fast path < 50 ms per turn"
 LABEL_ORDER = {"before": 0, "now": 1}
-SPLIT_ORDER = {"test": 0, "test2": 1, "dev": 2, "dev2": 3, "dev3": 4, "dev4": 5, "dev5": 6, "dev6": 7}
+SPLIT_ORDER = {
+    "test": 0,
+    "test2": 1,
+    "dev": 2,
+    "dev2": 3,
+    "dev3": 4,
+    "dev4": 5,
+    "dev5": 6,
+    "dev6": 7,
+    "dev7": 8,
+}
 LANG_ORDER = ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "sv", "tr")
 
 
@@ -130,7 +140,7 @@ def section(folder: str | Path) -> list[str]:
         "`Watchdog.inspect` on one CPU thread of a 2-core machine shared with other jobs; the fast path is "
         "every turn the LLM did not see, the LLM path is reported on its own. `test` and `test2` are never "
         "used for tuning (`test2` was written later, by hand, by someone who had not read the watchdog, "
-        "when `test` had been reported once); `dev` to `dev6` are.",
+        "when `test` had been reported once); `dev` to `dev7` are.",
         "",
     ]
     if v2:

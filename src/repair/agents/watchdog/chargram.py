@@ -13,13 +13,13 @@ sets and generator requests). The cascade counts a message as a request when thi
 from __future__ import annotations
 
 import base64
-import json
 import re
 import zlib
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from .weights import data_path, load_head
 
 CHARGRAM_FILE = "watchdog_chargram.json"
 N_FEATURES = 2**15
@@ -62,23 +62,13 @@ def decode_weights(s: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(s), dtype="<f2").astype(np.float64)
 
 
-def _default_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "data" / CHARGRAM_FILE
-
-
-@lru_cache(maxsize=4)
-def _load(path: str) -> dict:
-    with open(path) as f:
-        return json.load(f)
-
-
 class CharGramModel:
     """P(unlearn | message) from character n-grams; `confident` says whether it alone makes a request."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        p = Path(path) if path else _default_path()
+        p = Path(path) if path else data_path(CHARGRAM_FILE)
         self.available = p.exists()
-        head = _load(str(p)) if self.available else {}
+        head = load_head(str(p)) if self.available else {}
         if self.available and (
             head.get("n_features") != N_FEATURES or tuple(head.get("ngrams", ())) != NGRAMS
         ):

@@ -16,16 +16,15 @@ the watchdog tuned on a dev set.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from .history import content_tokens
+from .weights import data_path, load_head
 
 RANKER_FILE = "watchdog_ranker.json"
 
@@ -314,23 +313,13 @@ def features(message: str, pairs: list[tuple[str, str]], cands: list[Candidate])
 # ----------------------------------------------------------------------------------------------------
 # The model
 # ----------------------------------------------------------------------------------------------------
-def _default_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "data" / RANKER_FILE
-
-
-@lru_cache(maxsize=4)
-def _load(path: str) -> dict:
-    with open(path) as f:
-        return json.load(f)
-
-
 class TargetRanker:
     """Scores the candidates of a request; keeps the rules' answer unless another wins by `margin`."""
 
     def __init__(self, path: str | Path | None = None, margin: float | None = None) -> None:
-        p = Path(path) if path else _default_path()
+        p = Path(path) if path else data_path(RANKER_FILE)
         self.available = p.exists()
-        head = _load(str(p)) if self.available else {"w": [0.0] * len(FEATURES), "margin": 0.0}
+        head = load_head(str(p)) if self.available else {"w": [0.0] * len(FEATURES), "margin": 0.0}
         if self.available and head.get("features") != FEATURES:
             raise ValueError(f"{p}: its features do not match this version of the ranker; retrain it")
         self.w = np.asarray(head["w"], dtype=np.float64)
