@@ -3,15 +3,15 @@
     python benchmarks/watchdog_snapshots.py          # the rules' answers before each set was tuned on (once)
     python benchmarks/train_watchdog_ranker.py [--snapshots results/watchdog/snapshots] [--write]
 
-Training data: the current rules' answers on the other sets (so the ranker learns when they are right), and every request of dev..dev6 that the rule state *before* that set's tuning detected, with that
+Training data: the current rules' answers on the other sets (so the ranker learns when they are right), and every request of dev..dev7 that the rule state *before* that set's tuning detected, with that
 state's answer as the rules' candidate (so the rules' real mistakes on unseen text are in the data; the
 current rules read 1.000 on every dev set and would teach the ranker nothing). The model is a linear
 conditional logit over the candidates of a request, fitted by L-BFGS (L2 `--l2`, deterministic: no sampling,
 zero start), maximising the log of the summed probability of the right candidates.
 
 Reported, each held-out set in turn: the right-target rate of the rules that had not seen it, alone and with
-a ranker trained on the other five sets; then the ranker trained on all six on top of the current rules
-(in-sample for the rules). `--write` saves the all-six weights to `src/repair/data/watchdog_ranker.json`.
+a ranker trained on the other dev sets; then the ranker trained on all of them on top of the current rules
+(in-sample for the rules). `--write` saves the all-sets weights to `src/repair/data/watchdog_ranker.json`.
 """
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ from repair.agents.watchdog.ranker import (
     RANKER_FILE,
     Candidate,
     candidates,
+    choosable,
     features,
     same_answer,
 )
 from repair.agents.watchdog_sets import Dialogue, load_set, norm_name, target_right
 
 ROOT = Path(__file__).resolve().parents[1]
-SPLITS = ["dev", "dev2", "dev3", "dev4", "dev5", "dev6"]
+SPLITS = ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7"]
 
 
 def pairs_of(d: Dialogue) -> list[tuple[str, str]]:
@@ -66,7 +67,14 @@ def examples(split: str, snapshots: Path, state: str) -> list[dict]:
         y = np.array([right(d, c) for c in cands], dtype=float)
         same = [same_answer(c, rule) for c in cands]
         out.append(
-            {"id": d.id, "detected": True, "x": features(d.message, pairs, cands), "y": y, "same": same}
+            {
+                "id": d.id,
+                "detected": True,
+                "x": features(d.message, pairs, cands),
+                "y": y,
+                "same": same,
+                "choosable": [choosable(c) for c in cands],
+            }  # fmt: skip
         )
     return out
 
@@ -98,6 +106,7 @@ def generator_examples(name: str, every: int) -> list[dict]:
                 "x": x,
                 "y": np.array(y, dtype=float),
                 "same": [same_answer(c, rule) for c in cands],
+                "choosable": [choosable(c) for c in cands],
             }
         )
     return out
@@ -131,7 +140,7 @@ def rate(data: list[dict], w: np.ndarray | None, margin: float = 0.0) -> tuple[f
             continue
         pick = 0
         if w is not None:
-            s = e["x"] @ w
+            s = np.where(e["choosable"], e["x"] @ w, -np.inf)
             best = int(np.argmax(s))
             pick = best if s[best] > s[0] + margin else 0
         pick = 0 if e["same"][pick] else pick  # the rules' own answer, found again
@@ -179,7 +188,7 @@ def main() -> None:
         r1, n = rate(now[s], w, args.margin)
         print(f"{s:<8} {len(now[s]):>8}  {r0:.3f}  {r1:.3f}   {n:>5}")
     w = fit([e for t in SPLITS for e in before[t] + extra[t]] + gen, args.l2)
-    print("\nall six sets, current rules (in-sample for the rules), ranker trained on all six")
+    print("\nall dev sets, current rules (in-sample for the rules), ranker trained on all of them")
     for s in SPLITS:
         r0, _ = rate(now[s], None)
         r1, n = rate(now[s], w, args.margin)

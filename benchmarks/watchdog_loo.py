@@ -1,6 +1,6 @@
 """The watchdog's learned pieces together, leave-one-dev-set-out: on each dev set, the rules that had not seen
 it (before), and the same rules with the character n-gram intent model and the target ranker, both trained
-on the other five sets (after).
+on the other dev sets (after).
 
     python benchmarks/watchdog_snapshots.py     # the rules' answers before each set was tuned on (once)
     python benchmarks/watchdog_loo.py [--json results/watchdog/loo.json]
@@ -22,7 +22,7 @@ import numpy as np
 import train_watchdog_chargram as cg
 import train_watchdog_ranker as rk
 
-from repair.agents.watchdog.ranker import Candidate, candidates, features, same_answer
+from repair.agents.watchdog.ranker import Candidate, TargetRanker
 from repair.agents.watchdog_sets import load_set, target_right
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,12 +51,7 @@ def held_out(split: str, snaps: Path, w_rank: np.ndarray, chargram: tuple[np.nda
         if new:
             target, turns = (r["target"], r["turns"]) if old else (r["rule_target"], r["rule_turns"])
             rule = Candidate("rule", target, tuple(i - offset for i in turns))
-            cands = candidates(d.message, pairs, rule)
-            s = features(d.message, pairs, cands) @ w_rank
-            best = int(np.argmax(s))
-            pick = (
-                cands[best] if s[best] > s[0] + args.margin and not same_answer(cands[best], rule) else rule
-            )
+            pick = TargetRanker.from_weights(w_rank, args.margin).choose(d.message, pairs, rule)
             after["right"] += target_right(d, pick.target, [pairs[i] for i in pick.turns])
     n_req = sum(d.intent == "unlearn" for d in ds)
     n_chat = len(ds) - n_req

@@ -29,6 +29,7 @@ STATES = {
     "dev4": "48c287b",
     "dev5": "5b570f5",
     "dev6": "533abb1",  # dev6 registered and scored before any change for it
+    "dev7": "89f10e9",  # dev7 scored once (session 25), nothing tuned on it yet
 }
 
 _RUNNER = r"""
@@ -76,7 +77,7 @@ def run_state(src: Path, splits: list[str], out: Path, label: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "results/watchdog/snapshots"))
-    ap.add_argument("--only", default=None, help="one split (default: all six, and the current tree on each)")
+    ap.add_argument("--only", default=None, help="one split (default: all, and the current tree on each)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

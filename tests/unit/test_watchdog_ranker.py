@@ -80,3 +80,21 @@ def test_without_weights_the_rules_decide(tmp_path) -> None:
     d = DEV["d-6003"]
     rule = Candidate("rule", "me", ())
     assert TargetRanker(tmp_path / "missing.json").choose(d.message, pairs_of(d), rule) is rule
+
+
+# A request with nothing to point at names no subject: the request's own words ("Forget", "Please") are
+# candidates the model learns from, never the answer (CI caught "Forget" as the target of "Forget that.").
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Forget what you just said.",
+        "Forget that.",
+        "Please wipe that phone number from your memory.",
+        "Bitte lösch das.",
+        "Can you delete that?",
+        "Por favor, olvida eso.",
+    ],
+)
+def test_request_words_are_never_the_target(message: str) -> None:
+    rule = Candidate("rule", None, ())
+    assert TargetRanker().choose(message, [], rule) is rule

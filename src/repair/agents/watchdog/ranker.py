@@ -23,7 +23,9 @@ from typing import Literal
 
 import numpy as np
 
-from .history import content_tokens
+from .foreign import _F_VERB_RE
+from .history import _STOP, content_tokens
+from .selfname import _COMMON, _NOT_NAME
 from .weights import data_path, load_head
 
 RANKER_FILE = "watchdog_ranker.json"
@@ -63,6 +65,28 @@ _AFTER_CUE = re.compile(
     re.I,
 )
 _SENT_START = re.compile(r"(?:^|[.!?:\n]\s*|[\"“«]\s*)$")
+# Words that are never a name on their own: the request's verbs and the function words the rules already
+# skip. A span made only of them ("Forget", "Please", "Can you") is the request itself, not its subject:
+# it stays a candidate (the model learns from such decoys) but is never chosen. Without this the ranker took
+# "Forget" as the target of "Forget that." when nothing had been said.
+_REQUEST_WORDS = _NOT_NAME | _COMMON | _STOP | {
+    "can", "could", "would", "will", "should", "kindly", "pls", "hello", "actually", "hmm", "now", "just",
+    "unlearn", "purge", "scrub", "expunge", "drop", "por", "favor", "favore", "s'il", "plaît", "vous",
+}  # fmt: skip
+
+
+def choosable(c: Candidate) -> bool:
+    """Not a span made only of request words, function words, pointers ("eso") and "me" words."""
+    if c.kind != "span":
+        return True
+    words = re.findall(r"[^\W\d_][\w'’\-]*", (c.target or "").casefold())
+    return any(
+        w not in _REQUEST_WORDS
+        and not _F_VERB_RE.fullmatch(w)
+        and not _POINTER.fullmatch(w)
+        and not re.fullmatch(_MINE, w)
+        for w in words
+    )
 
 
 def _spans(message: str) -> list[tuple[str, int, int]]:
@@ -325,6 +349,13 @@ class TargetRanker:
         self.w = np.asarray(head["w"], dtype=np.float64)
         self.margin = float(head.get("margin", 0.0) if margin is None else margin)
 
+    @classmethod
+    def from_weights(cls, w: np.ndarray, margin: float) -> TargetRanker:
+        """A ranker with weights fitted in memory (the leave-one-out benchmark's folds)."""
+        r = cls.__new__(cls)
+        r.available, r.w, r.margin = True, np.asarray(w, dtype=np.float64), float(margin)
+        return r
+
     def scores(self, message: str, pairs: list[tuple[str, str]], cands: list[Candidate]) -> np.ndarray:
         return features(message, pairs, cands) @ self.w
 
@@ -332,7 +363,7 @@ class TargetRanker:
         if not self.available:
             return rule
         cands = candidates(message, pairs, rule)
-        s = self.scores(message, pairs, cands)
+        s = np.where([choosable(c) for c in cands], self.scores(message, pairs, cands), -np.inf)
         best = int(np.argmax(s))
         if s[best] <= s[0] + self.margin or same_answer(cands[best], rule):
             return rule
