@@ -10,8 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import yaml
-
+from repair.edit.hparams import hparams_path, read_hparams
 from repair.edit.settings import SearchPolicy, StampConfig, StampSpec
 
 __all__ = [
@@ -30,23 +29,16 @@ HPARAMS = Path(__file__).resolve().parent.parent / "hparams" / "stamp"
 def load_hparams(model: str, root: Path = HPARAMS) -> dict[str, object]:
     """The settings in ``<root>/<model>.yaml`` (none if the model has no file), checked now: an unknown
     key or a bad value names the file instead of failing deep inside an edit."""
-    path = root / f"{model.replace('/', '__')}.yaml"
-    if not path.is_file():
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of StampConfig fields, got {type(data).__name__}")
+    return read_hparams(hparams_path(root, model), _check_stamp, "StampConfig fields")
+
+
+def _check_stamp(data: dict[str, object]) -> None:
     unknown = sorted(set(data) - set(StampConfig.model_fields))
     if unknown:
         raise ValueError(
-            f"{path}: unknown STAMP setting(s) {', '.join(unknown)}; "
-            f"known: {', '.join(StampConfig.model_fields)}"
+            f"unknown STAMP setting(s) {', '.join(unknown)}; known: {', '.join(StampConfig.model_fields)}"
         )
-    try:
-        StampConfig.model_validate(data)
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from e
-    return data
+    StampConfig.model_validate(data)
 
 
 def make_config(

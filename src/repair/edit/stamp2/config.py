@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
+from repair.edit.hparams import hparams_path, read_hparams
 from repair.edit.settings import Stamp2Config, VectorConfig
 
 __all__ = ["HPARAMS", "Stamp2Config", "VectorConfig", "default_layers", "load_hparams"]
@@ -23,8 +22,8 @@ def default_layers(n_layers: int) -> list[int]:
 
 def load_hparams(model: str, n_layers: int, **overrides: object) -> Stamp2Config:
     """The model's YAML file if there is one, else the relative default band; then ``overrides``."""
-    path = HPARAMS / f"{model}.yaml"
     base: dict[str, object] = {"layers": default_layers(n_layers)}
-    if path.exists():
-        base.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    base.update(
+        read_hparams(hparams_path(HPARAMS, model), Stamp2Config.model_validate, "Stamp2Config fields")
+    )
     return Stamp2Config.model_validate({**base, **overrides})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+from repair.edit.hparams import hparams_path, read_hparams
 
 HPARAMS = Path(__file__).resolve().parent / "hparams"
 
@@ -19,14 +19,8 @@ def tuned(method: str, model: str) -> dict[str, Any]:
     against the method's config now, so that a bad file names itself."""
     from repair.eval.unlearners import METHODS
 
-    path = HPARAMS / method / f"{model.replace('/', '__')}.yaml"
-    if not path.is_file():
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
-    try:
-        METHODS[method].configure(None, **data)
-    except (KeyError, ValueError) as e:
-        raise ValueError(f"{path}: {e}") from e
-    return data
+    return read_hparams(
+        hparams_path(HPARAMS / method, model),
+        lambda data: METHODS[method].configure(None, **data),
+        "settings",
+    )
