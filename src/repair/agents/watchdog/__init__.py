@@ -19,7 +19,7 @@ extractor's prompt, parser and backends), `signals` (the issue-21 rule signals b
 `rules` (`RuleExtractor`), `ranker` (`TargetRanker`: a learned second opinion on the rules' target, among the
 history turns and the names in the message), `chargram` (`CharGramModel`: character n-grams, a request detector
 for every language beside MiniLM), `history` (turn pairs and what a pointer means), `context` (targets that lie in earlier
-turns: the answer to "what should I forget?", the user named in the history), `selfname`, `foreign` (fr/de/es/it/pt/nl/pl/sv/tr rules), `lang` (offline language identification, optional) and `cascade` (`Watchdog`). Every name is re-exported here.
+turns: the answer to "what should I forget?", the user named in the history), `selfname`, `subject` (titles, quoted works, events: the shape of a named subject), `plural` (pointers at several answers), `foreign` (fr/de/es/it/pt/nl/pl/sv/tr rules), `lang` (offline language identification, optional) and `cascade` (`Watchdog`). Every name is re-exported here.
 """
 
 from __future__ import annotations
@@ -46,15 +46,9 @@ from .llm import (
     openai_generate_fn,
     parse_extraction,
 )
-from .rules import (
-    WH_CLAUSE,
-    Resolution,
-    RuleExtractor,
-    looks_like_person,
-    probe_prompts,
-    subject_of_prompt,
-)
+from .rules import Resolution, RuleExtractor, subject_of_prompt
 from .schema import Extraction, GenerateFn, ProbeFn, Verdict
+from .subject import WH_CLAUSE, looks_like_person, probe_prompts
 
 __all__ = [
     "DEFAULT_KEYWORD_LAYERS", "DEFAULT_LAYERS", "DEFAULT_LLM", "EXTRACTOR_SYSTEM", "HEAD_FILE", "KEYWORDS", "LEXICAL", "WH_CLAUSE",

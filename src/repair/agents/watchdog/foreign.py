@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from .selfname import _NAME, _NOT_NAME, BUSINESS, own_business, self_name
+from .selfname import _NAME, _NOT_NAME, _TITLE, BUSINESS, own_business, self_name
+from .subject import EVENT_BEFORE, event_in, quoted_title
 
 # ---------------------------------------------------------------------------------------------------
 # Other languages (fr, de, es, it, pt, nl). An imperative / polite forget-delete verb, not after a
@@ -159,7 +160,7 @@ _F_ART = (
     r"(?:(?:o|el|le|il|lo|der|die|das|het)\s+)?"  # "sobre o Eusébio", "über den": an article before a name
 )
 _F_NAME_AFTER = re.compile(
-    rf"(?i:\b(?:{_F_VERB})\s+(?:{_F_ABOUT}\s+)?{_F_ART}|\b{_F_ABOUT}\s+{_F_ART}){_NAME}"
+    rf"(?i:\b(?:{_F_VERB})\s+(?:{_F_ABOUT}\s+)?{_F_ART}|\b{_F_ABOUT}\s+{_F_ART}){_TITLE}{_NAME}"
 )
 _F_MULTI_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:\s+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)+)")
 
@@ -170,7 +171,7 @@ _F_NAME_NEAR = re.compile(
     rf"(?i:\b(?:sur|concerne|concernant|über|sobre|acerca de|su|riguardo a|over"
     # "tout ce qui touche à l'affaire X", "tout ce qui a trait à X"
     rf"|touche (?:à|au|aux)|a trait (?:à|au|aux)|li[ée]e?s? (?:à|au|aux)|relati(?:f|ve|fs|ves) (?:à|au|aux))"
-    rf"\s+(?:[a-zà-ÿß'’]+\s+){{0,3}}?){_NAME}"
+    rf"\s+(?:[a-zà-ÿß'’]+\s+){{0,3}}?){_TITLE}{_NAME}"
 )
 
 
@@ -179,6 +180,9 @@ _F_NAME_BEFORE = re.compile(rf"(?<![\w'’]){_NAME}(?:['’]\w+)?\s+(?i:hakk[ıi
 
 
 def _f_name(message: str) -> str | None:
+    event = EVENT_BEFORE.search(message)
+    if event:  # "sur l'affaire Grégory": the event, not the name inside it
+        return event_in(message)
     before = [
         *_F_NAME_AFTER.finditer(message),
         *_F_NAME_NEAR.finditer(message),
@@ -200,7 +204,7 @@ _F_FORGET_NAME = re.compile(
     rf"(?i:(?<![’'])\b(?:oublie|oubliez|oublies|vergiss|vergessen sie|olvida|olvide|olvides|olvidad|olv[ií]date|olv[ií]dese"
     rf"|dimentica|dimentichi|dimenticati|esquece|esque[çc]a|esquece-te|esque[çc]a-se|vergeet|zapomnij|gl[öo]m)\s+"
     rf"(?:(?:{_F_ABOUT}|de|tout sur|alles über|todo sobre|tutto su|tudo sobre)\s+)?"
-    rf"{_F_ART}){_NAME}"
+    rf"{_F_ART})(?:{_NAME}|{EVENT_BEFORE.pattern.replace('(?P<n>', '(?P<e>')})"
 )
 # an infinitive after "can you": "Peux-tu oublier Victor Hugo ?", "¿Puedes olvidar a X?", "Puoi dimenticare X?"
 _F_CAN_FORGET_NAME = re.compile(
@@ -340,7 +344,7 @@ def foreign_target(message: str) -> tuple[str | None, bool]:
         or (_F_MEMORY.search(message) and not _F_ALL_ABOUT.search(message) and not _f_name(message))
     ):
         return None, True  # "supprime cette réponse", "bórralo de tu memoria": the answer just given
-    name = _f_name(message)
+    name = quoted_title(message) or _f_name(message)  # "sulla canzone «X»": the title, not the kind
     own = self_name(message)
     # "über meine Firma Holzwerk Berger": the business, not "Firma ..."; "C'est Apolline Marchal ... oublie
     # tout sur ma boutique, Les Jardins d'Apolline": the business the request is about, not the speaker

@@ -8,6 +8,7 @@ from typing import Literal
 
 from .context import followup_target, self_in_history
 from .history import _GENERIC, _YOU_DID, _pointed_turn, find_in_history
+from .plural import plural_turns
 from .schema import ProbeFn
 from .selfname import _FULL, _NAME, _NOT_NAME, _TITLE, BUSINESS, own_business
 from .signals import (
@@ -18,6 +19,7 @@ from .signals import (
     points_at_first,
     self_name,
 )
+from .subject import TITLE_DOT, event_in, looks_like_person, probe_prompts, quoted_title, shape
 
 # ----------------------------------------------------------------------------------------------------
 # Deterministic extraction
@@ -29,6 +31,8 @@ def _cut_sentence(x: str) -> str:
     for m in re.finditer(r"[.?!](?=\s|$)", x):
         i = m.start()
         if m.group() == "." and i >= 1 and x[i - 1].isupper() and (i == 1 or not x[i - 2].isalpha()):
+            continue
+        if m.group() == "." and TITLE_DOT.search(x[:i]):  # "dr. anselm pike": a title, not a full stop
             continue
         return x[:i]
     return x
@@ -54,14 +58,18 @@ _TRIM = [
         re.I,
     ),
     # "all data about me wiped from your memory": the participle is the request, not the subject
-    re.compile(r"\s+(?:wiped|removed|deleted|erased|forgotten|purged|gone|scrubbed)\b.*$"),
+    # ... and "about her be deleted": its auxiliary with it; "X are false": a correction's verdict on X
+    re.compile(
+        r"\s+(?:(?:be|is|are|get|gets|being)\s+)?(?:wiped|removed|deleted|erased|forgotten|purged|gone|scrubbed)\b.*$"
+        r"|\s+(?:is|are|was|were)\s+(?:\w+\s+)?(?:wrong|false|untrue|incorrect|inaccurate|made up|not true)\b.*$"
+    ),
     # a time reference left at the end: "forget what you said just now" -> "what you said"
     re.compile(
         r"\s+(?:from\s+)?(?:just|a (?:moment|minute|second|little while) ago|earlier|before|above)\s*$", re.I
     ),
 ]
 _LEAD = re.compile(
-    r"^(?:about|all about|all|any|every|everything about|the stuff about|the details (?:about|on)"
+    r"^(?:about|all about|all of|all|any|every|everything about|the stuff about|the details (?:about|on)"
     r"|the info(?:rmation)? (?:about|on)|the fact that|any(?:thing| information| info)? (?:about|on|regarding)"
     r"|please|kindly|ensure(?: that)?|make sure(?: that)?|see to it that|i (?:want|need)|have|get)\s+",
     re.I,
@@ -181,29 +189,6 @@ def subject_of_prompt(prompt: str) -> str:
     return _clean(text)
 
 
-def looks_like_person(x: str) -> bool:
-    words = x.split()
-    return 2 <= len(words) <= 4 and all(re.match(r"^[A-Z][a-zA-Z'\-]+$", w) for w in words)
-
-
-WH_CLAUSE = re.compile(r"(who|what|which|where|when|why|how)\b", re.IGNORECASE)
-
-
-def probe_prompts(target: str, n: int = 3) -> list[str]:
-    """Questions that make the patient say what it knows about `target` (its answers become r_f)."""
-    if target.lower().startswith("my "):
-        noun = target[3:]
-        be = "are" if noun.endswith("s") and not noun.endswith("ss") else "is"
-        out = [f"What {be} my {noun}?", f"Do you know my {noun}?", f"Tell me my {noun}."]
-    elif looks_like_person(target):
-        out = [f"Tell me about {target}.", f"Who is {target}?", f"What do you know about {target}?"]
-    elif WH_CLAUSE.match(target):  # "who wrote Hamlet": a question already, not a noun to ask "what is" of
-        out = [f"Tell me {target}.", f"Do you know {target}?", f"What do you know about {target}?"]
-    else:
-        out = [f"Tell me about {target}.", f"What is {target}?", f"What do you know about {target}?"]
-    return out[: max(1, n)]
-
-
 _NAMED_RUN = re.compile(r"\b([A-Z][\w'\-]+(?:\s+[A-Z][\w'\-]+)+)")
 
 
@@ -268,6 +253,12 @@ class RuleExtractor:
 
     def target_of(self, message: str) -> tuple[str | None, bool]:
         """(explicit target or None, whether the message points back at the last answer)."""
+        target, deictic = self._named_target(message)
+        if target and not target.lower().startswith("my "):
+            target = shape(target, message)  # no titles, the quoted title, the event's head noun
+        return target, deictic
+
+    def _named_target(self, message: str) -> tuple[str | None, bool]:
         target, deictic = self._target_of(message)
         biz = own_business(message) if target and _OUR_BUSINESS.match(target.strip()) else None
         if biz:  # "Sam Whitaker from Whitaker & Sons Plumbing ... about our company": the company, not Sam
@@ -298,6 +289,7 @@ class RuleExtractor:
             return f_target, f_deictic
         # "unlearn the Titanic? all of it": "all of it" means the whole subject, not a pointer
         scan = _ALL_OF_IT.sub("", text)
+        pronoun = False  # "Forget the film X, everything about it": "it" is X when another form names X
         for r in _EXPLICIT:
             for m in r.finditer(scan):
                 x = _clean(m.group("x"))
@@ -316,10 +308,18 @@ class RuleExtractor:
                     if named:
                         return named, False
                     my = _my_phrase(text)
-                    return (my, False) if my else (None, True)
+                    if my:
+                        return my, False
+                    if x.lower() in {"it", "them", "him", "her"}:
+                        pronoun = True
+                        continue
+                    return None, True
                 if x.lower().startswith("my "):
                     x = "my " + x[3:]
                 return x, False
+        if pronoun:  # ... or a work's quoted title or an event the message names
+            named = quoted_title(text) or event_in(text)
+            return (named, False) if named else (None, True)
         my = _my_phrase(text)
         if my:
             return my, False
@@ -359,6 +359,12 @@ class RuleExtractor:
             target = None  # an LLM that answers "that" has not named a subject
         if target is None and turn is None:
             target, deictic = self._target_in_context(message, pairs)
+            many = plural_turns(message, pairs)
+            if many and not (deictic and target is not None):  # "delete both of those answers"
+                named = None if deictic else target
+                return Resolution(
+                    named or subject_of_prompt(pairs[many[0]][0]), "history", [pairs[i] for i in many], []
+                )
             if deictic and target is not None:  # the turn about the user ("lol that's me")
                 target, deictic, turn = None, False, int(target)
         if turn is not None and 1 <= turn <= len(pairs):

@@ -8,16 +8,24 @@ from __future__ import annotations
 import re
 
 # A name: 1-4 capitalised words, initials ("Annie M.G. Schmidt") only between two of them (unicode letters, hyphens, apostrophes), after an optional title.
-_TITLE = r"(?:(?:Mrs|Mr|Ms|Mx|Dr|Prof|M|Mme|Sr|Sra|Sig|Sig\.ra)\.?\s+|(?:Professor|Doctor|Herr|Frau|Madame|Monsieur|Señora?|Signora?)\s+)?"
+# Titles may stack ("Frau Dr. X", "Herrn Prof. Dr. X"); none of them is part of the name.
+TITLE_WORDS = (
+    r"(?:Mrs|Mr|Ms|Mx|Dr|Prof|M|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|Dott|Dott\.ssa|Dra|Ing)\.?(?=\s)"
+    r"|(?:Professor|Professeur|Doctor|Doktor|Herr|Herrn|Frau|Madame|Mademoiselle|Monsieur|Señora?|Signora?|Signor"
+    r"|Dottor|Dottoressa|Mevrouw|Meneer)(?=\s)"
+)
+_TITLE = rf"(?:(?:{TITLE_WORDS})\s+)*"
 _NAME = (
     r"(?P<n>(?:[A-Z]\.[ \t]?){0,3}[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+(?:[A-Z]\.(?:[ ]?[A-Z]\.)*(?=[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+)|[A-ZÀ-ÝĀ-Ž][\w'’\-]+"
     r"|&[ \t]+[A-ZÀ-ÝĀ-Ž][\w'’\-]+|d['’][A-ZÀ-ÝĀ-Ž][\w'’\-]+"
     # "Inés de la Fuente", "João dos Santos": particles that are also common words, only before a capital
-    r"|(?:de[ \t]+la|de[ \t]+los|de[ \t]+las|du|dos|das|do)(?=[ \t]+[A-ZÀ-ÝĀ-Ž])|de|da|van|von|der|del|di))*)"
+    r"|(?:de[ \t]+la|de[ \t]+los|de[ \t]+las|du|dos|das|do)(?=[ \t]+[A-ZÀ-ÝĀ-Ž])"
+    # whole words only: "van der Linde" is not "van de" + "r"
+    r"|(?:de|da|van|von|der|den|del|di|zu|zur|ten|ter)(?=[ \t]+[A-ZÀ-ÝĀ-Ža-z])))*)"
 )
 # Before _NAME where one capitalised word is too little ("this is Monday", "c'est Paris"): a second
 # capitalised word follows, perhaps after particles ("Marguerite de Valois-Fenton")
-_FULL = r"(?=(?:[A-Z]\.[ \t]?)+[A-ZÀ-ÝĀ-Ž]|[A-ZÀ-ÝĀ-Ž][\w'’\-]+[ \t]+(?:(?:de|da|van|von|der|den|del|di|du|dos|la|le)[ \t]+)*[A-ZÀ-ÝĀ-Ž])"
+_FULL = r"(?=(?:[A-Z]\.[ \t]?)+[A-ZÀ-ÝĀ-Ž]|[A-ZÀ-ÝĀ-Ž][\w'’\-]+[ \t]+(?:(?:de|da|van|von|der|den|del|di|du|dos|la|le|zu|zur|ten|ter)[ \t]+)*[A-ZÀ-ÝĀ-Ž])"
 # A business's name may hold small words between capitalised ones ("Glow by Gemma", "House of Hops")
 _BIZ_NAME = (
     r"(?P<n>[A-ZÀ-ÝĀ-Ž][\w'’\-]+(?:[ \t]+(?:(?:of|by|and|the|de|du|des|la|le|di|del|da|do|von|van|&)[ \t]+)*"
@@ -129,7 +137,8 @@ _SELF_NAME = [
     re.compile(rf"(?i:\bje soussign[ée]e?),?\s+{_TITLE}{_NAME}"),
     # "my company / shop / business is X", "my shop, X," (appositive)
     re.compile(
-        rf"(?i:\bmy (?:[\w\-]+\s+){{0,2}}?(?:{BUSINESS})(?: is|,|'s name is| is called))\s+{_TITLE}{_BIZ_NAME}"
+        # ... "on behalf of our company, X": the company the letter is about, not the one who signs it
+        rf"(?i:\b(?:my|our) (?:[\w\-]+\s+){{0,2}}?(?:{BUSINESS})(?: is|,|'s name is| is called))\s+{_TITLE}{_BIZ_NAME}"
     ),
     # "meine Bäckerei ... Sie heißt Backstube Lindner": the business named in the next clause
     re.compile(
@@ -187,7 +196,7 @@ _SELF_NAME = [
 # naming phrase or a sign-off, ending the clause, neither of them a common word ("i'm really sorry and ...")
 _LOWER_NAME = re.compile(
     r"(?:\b(?:my name is|my name's|name's|name is|i'm|i’m|im|i am|this is|call me)|(?:^|[.,;!?]\s*)(?:thanks|thank you"
-    r"|cheers|regards|best|sincerely|signed:?)[,:]?|\n\s*[-–—]?|,(?=\s*[a-z'’\- ]+\s*[.!]?\s*$))\s*(?P<n>[a-z][a-z'’\-]+[ \t]+"
+    r"|cheers|regards|best|sincerely|signed:?)[,:]?|\n\s*[-–—]?|\bme\s+[-–—]|,(?=\s*[a-z'’\- ]+\s*[.!]?\s*$))\s*(?P<n>[a-z][a-z'’\-]+[ \t]+"
     r"(?:(?:de|van|von|der|den|da|di|du|le|la)[ \t]+)*[a-z][a-z'’\-]+)(?=\s*(?:[,.;:!?]|$|\s(?:and|btw|here|from)\b))"
 )
 _COMMON = {
