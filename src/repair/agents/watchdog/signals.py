@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from .foreign import foreign_request, foreign_target, foreign_verb
+from .foreign import _F_NEGATED, foreign_request, foreign_target, foreign_verb
 from .selfname import SELF_REF, self_name
 
 __all__ = ["SELF_REF", "foreign_request", "foreign_target", "foreign_verb", "self_name"]
@@ -321,10 +321,20 @@ _FICTION = re.compile(
 )
 
 
+# "Non dimenticare di ricordarmi ...", "N'oublie pas de ...", "Don't forget to call ...": a reminder, its only
+# forget verb negated
+_DONT_FORGET = re.compile(r"\b(?:don't|do not|never|not)\s+forget\b", re.I)
+
+
+def _reminder(message: str) -> bool:
+    cut = _F_NEGATED.sub(" ", _DONT_FORGET.sub(" ", message))
+    return cut != message and not _ANY_FORGET.search(cut) and not foreign_verb(cut)
+
+
 def plain_question(message: str) -> bool:
     """Never a request, whatever the classifier says: a one-sentence who/what/where/when question, or
-    "tell me / explain ..." with no forget word, or an edit of a list or text in the chat."""
-    if _EDIT_TEXT.search(message) and not _MODEL_WORD.search(message):
+    "tell me / explain ..." with no forget word, or an edit of a list or text in the chat, or a reminder."""
+    if (_EDIT_TEXT.search(message) and not _MODEL_WORD.search(message)) or _reminder(message):
         return True
     if _FICTION.match(message) and not _MODEL_WORD.search(message):
         return True
