@@ -25,7 +25,47 @@ from repair.models.registry import DEFAULT_MODEL
 console = Console()
 
 
-def _progress() -> Progress:
+class _LogLines:
+    """Progress when the output is a file, not a terminal (an hour-long run under nohup): rich draws its
+    bar only at the end there, so print one plain line per 5 % or per minute, with a rough time left."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[int, dict] = {}
+
+    def __enter__(self) -> _LogLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: int) -> int:
+        now = time.monotonic()
+        self.tasks[len(self.tasks)] = {
+            "what": description,
+            "total": max(total, 1),
+            "done": 0,
+            "t0": now,
+            "last": now,
+        }
+        return len(self.tasks) - 1
+
+    def advance(self, task: int, n: int = 1) -> None:
+        t, now = self.tasks[task], time.monotonic()
+        step = max(t["total"] // 20, 1)
+        t["done"] += n
+        if t["done"] % step and t["done"] < t["total"] and now - t["last"] < 60:
+            return
+        t["last"], spent = now, now - t["t0"]
+        left = spent / t["done"] * (t["total"] - t["done"])
+        print(
+            f"{t['what']}: {t['done']}/{t['total']}, {spent / 60:.1f} min, about {left / 60:.0f} min left",
+            flush=True,
+        )
+
+
+def _progress() -> Progress | _LogLines:
+    if not console.is_terminal:
+        return _LogLines()
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
