@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from repair.edit.ledger.files import atomic_write_bytes
+
 from . import resume
 from .data import (
     MAX_NEW_TOKENS,
@@ -176,13 +178,18 @@ def base_replies(patient: Any, targets: list[Target], path: Path) -> dict[str, s
     unedited = _unedited_cache(patient)
     said = json.loads(unedited.read_text()) if unedited.exists() else {}  # from the known filter
     todo = [t for t in targets if any(f"{t.id}/{n.id}" not in cached for n in t.neighbours)]
+    if todo:
+        print(
+            f"the unedited model's replies for {len(todo)} target(s) (once per split and dtype)", flush=True
+        )
     for t in todo:
         replies = said.get(_key(t)) or ask(patient, t)[1]
         for n, r in zip(t.neighbours, replies, strict=True):
             cached[f"{t.id}/{n.id}"] = r
-    if todo:
+        # after every target: a stopped run (the stress split's 171 targets take most of an hour on one
+        # thread) keeps what it asked
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(cached, indent=0, ensure_ascii=False), encoding="utf-8")
+        atomic_write_bytes(path, json.dumps(cached, indent=0, ensure_ascii=False).encode())
     return cached
 
 
