@@ -1,7 +1,7 @@
 """The watchdog's answers on each hand-written dev set from the rule state *before* that set was used for
 tuning (its honest, out-of-sample answers), and from the current tree; training data for the target ranker.
 
-    python benchmarks/watchdog_snapshots.py [--out results/watchdog/snapshots] [--only dev6]
+    python benchmarks/watchdog_snapshots.py [--out results/watchdog/snapshots] [--only dev6] [--now-only]
 
 Each dev set was written once the rules read 1.000 on the earlier ones, committed, scored, then used to tune
 the rules. The commit that registered a set (or the one before the first rule change it caused) is the rule
@@ -78,12 +78,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "results/watchdog/snapshots"))
     ap.add_argument("--only", default=None, help="one split (default: all, and the current tree on each)")
+    ap.add_argument(
+        "--now-only",
+        action="store_true",
+        help="only the current tree's answers (<split>-now.json), the old states' files left as they are",
+    )
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     splits = [args.only] if args.only else list(STATES)
     with tempfile.TemporaryDirectory() as tmp:
-        for split in splits:
+        for split in [] if args.now_only else splits:
             wt = Path(tmp) / split
             subprocess.run(
                 ["git", "worktree", "add", "--detach", str(wt), STATES[split]], cwd=ROOT, check=True
