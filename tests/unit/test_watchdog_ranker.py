@@ -9,7 +9,7 @@ import json
 import pytest
 from watchdog_cases import pairs_of
 
-from repair.agents.watchdog.ranker import FEATURES, Candidate, TargetRanker, candidates
+from repair.agents.watchdog.ranker import _ABOUT, FEATURES, Candidate, TargetRanker, _stems, candidates
 from repair.agents.watchdog_sets import load_set, target_right
 
 DEV = {d.id: d for split in ("dev", "dev3", "dev6") for d in load_set(split)}
@@ -98,3 +98,15 @@ def test_without_weights_the_rules_decide(tmp_path) -> None:
 def test_request_words_are_never_the_target(message: str) -> None:
     rule = Candidate("rule", None, ())
     assert TargetRanker().choose(message, [], rule) is rule
+
+
+def test_function_words_are_no_overlap() -> None:
+    # "die", "que", "het": an overlap in a function word says nothing about which turn a pointer means
+    assert _stems("Vergiss die alte Adresse") == _stems("Vergiss alte Adresse")
+    assert _stems("Oublie ce que tu sais sur la boulangerie") == _stems("Oublie tu sais boulangerie")
+
+
+def test_of_is_not_about() -> None:
+    # "the origin of the Olympic Games": "of" names a facet of the subject, not what the request is about
+    assert not _ABOUT.search("Unlearn what you were told about the origin of the ")
+    assert _ABOUT.search("Please forget everything about ")

@@ -178,7 +178,7 @@ _SELF_CUE = re.compile(
     re.I,
 )
 _ABOUT = re.compile(
-    r"\b(?:about|on|regarding|concerning|of|sur|de|über|von|sobre|su|di|over|van|o|om|hakk\w*)\s+(?:\w+\s+){0,1}$",
+    r"\b(?:about|on|regarding|concerning|sur|de|über|von|sobre|su|di|over|van|o|om|hakk\w*)\s+(?:\w+\s+){0,1}$",
     re.I,
 )
 _BUSINESS = re.compile(
@@ -196,8 +196,19 @@ _PLACE = re.compile(
 _ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
 
 
+# Function words of the other languages the rules read: an overlap in "die" or "que" says nothing about a turn
+_FUNCTION = set(
+    "der die das den dem des ein eine einer und oder ist sind war hat wie was wer wann nicht auch noch schon sie er"
+    " es du ich wir mir mich dich über im am zu zum zur von mit für auf aus bei nach le la les un une du de et ou est"
+    " sont était ont que qui quoi où quand ne pas il elle ils tu je nous vous ce cet cette ces sur dans avec pour par"
+    " en au aux el los las una y es son era fue ha qué quien quién donde cuando no se su sus del al con por para sobre"
+    " lo le il gli è sono che chi dove non di della con per sul sulla os as um uma ou é são foi tem quem onde não seu"
+    " sua do da dos das em no na com het een en zijn heeft wat wie waar wanneer niet ze hij zij ik van op met voor over".split()
+)
+
+
 def _stems(text: str) -> set[str]:
-    return {t[:5] for t in content_tokens(text)}
+    return {t[:5] for t in content_tokens(text) if t not in _FUNCTION}
 
 
 def _norm(s: str | None) -> str:
