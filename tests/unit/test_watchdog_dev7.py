@@ -72,6 +72,8 @@ def test_shapes_that_stay() -> None:
     assert strip_title("Herrn Dr. Paul Weber") == "Paul Weber"
     assert quoted_title('She said "hello" to me') is None  # no kind noun before the quotes
     assert event_in("Please forget Maya Taylor") is None
+    assert event_in("in the fall Marta Ruiz moved to Leeds") is None  # German heads only as capitalised nouns
+    assert event_in("Vergiss alles über den Fall Kachelmann.") == "Fall Kachelmann"
     assert foreign_request("Oublie l'affaire Dreyfus.", 2)
     assert self_name("forget it - never mind") is None  # a dash after "it", not after "me"
 

@@ -54,20 +54,21 @@ def quoted_title(text: str) -> str | None:
 # ---------------------------------------------------------------------------------------------------
 # Events: the head noun is part of the name ("l'affaire Dreyfus", "the Watergate scandal").
 # ---------------------------------------------------------------------------------------------------
+# German heads are nouns, so capitalised: "Fall" is an event's head, "in the fall" is not
 _HEAD_BEFORE = (
-    r"affaire|scandale|proc[èe]s|massacre|catastrophe|caso|affare|scandalo|strage|processo|esc[áa]ndalo"
-    r"|masacre|proceso|esc[âa]ndalo|massacre|chacina|zaak|affaire|Aff[äa]re|Skandal|Fall|Prozess"
+    r"(?i:affaire|scandale|proc[èe]s|massacre|catastrophe|caso|affare|scandalo|strage|processo|esc[áa]ndalo"
+    r"|masacre|proceso|esc[âa]ndalo|chacina|zaak)|Aff[äa]re|Skandal|Fall|Prozess"
 )
 _HEAD_AFTER = (
-    r"affair|scandal|case|trial|massacre|incident|disaster|riots?|murders?|kidnapping|bombing|crisis|controversy"
-    r"|inquiry|hoax|heist|Aff[äa]re|Skandal|Prozess"
+    r"(?i:affair|scandal|case|trial|massacre|incident|disaster|riots?|murders?|kidnapping|bombing|crisis"
+    r"|controversy|inquiry|hoax|heist)|Aff[äa]re|Skandal|Prozess"
 )
 # "l'affaire X", "el caso X", "la strage di X", "die Affäre X": the article is left out of the subject
 EVENT_BEFORE = re.compile(
     rf"(?:\b(?i:l['’]|la\s+|le\s+|el\s+|il\s+|lo\s+|o\s+|a\s+|die\s+|der\s+|het\s+|de\s+|the\s+))?"
-    rf"(?P<h>(?i:{_HEAD_BEFORE}))\s+(?P<p>(?i:de|di|du|des|del|della|do|da|d['’]|von|van)\s*)?{_NAME}"
+    rf"(?P<h>{_HEAD_BEFORE})\s+(?P<p>(?i:de|di|du|des|del|della|do|da|d['’]|von|van)\s*)?{_NAME}"
 )
-_EVENT_AFTER = re.compile(rf"{_NAME}\s+(?P<h>(?i:{_HEAD_AFTER}))\b")
+_EVENT_AFTER = re.compile(rf"{_NAME}\s+(?P<h>{_HEAD_AFTER})\b")
 
 
 def event_in(text: str) -> str | None:
