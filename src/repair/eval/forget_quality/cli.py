@@ -46,6 +46,8 @@ class _LogLines:
             "done": 0,
             "t0": now,
             "last": now,
+            "prev": now,
+            "base": 0,
         }
         return len(self.tasks) - 1
 
@@ -53,10 +55,13 @@ class _LogLines:
         t, now = self.tasks[task], time.monotonic()
         step = max(t["total"] // 20, 1)
         t["done"] += n
+        if now - t["prev"] < 0.05 and t["base"] == t["done"] - n:  # a resumed run skips what it had done:
+            t["base"], t["t0"] = t["done"], now  # the time left is timed on new work only
+        t["prev"] = now
         if t["done"] % step and t["done"] < t["total"] and now - t["last"] < 60:
             return
         t["last"], spent = now, now - t["t0"]
-        left = spent / t["done"] * (t["total"] - t["done"])
+        left = spent / max(t["done"] - t["base"], 1) * (t["total"] - t["done"])
         print(
             f"{t['what']}: {t['done']}/{t['total']}, {spent / 60:.1f} min, about {left / 60:.0f} min left",
             flush=True,
