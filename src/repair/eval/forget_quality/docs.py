@@ -239,12 +239,26 @@ README_END = "<!-- forget-quality:end -->"
 
 
 def headline_table(results: Path, model: str = "smollm2-135m-instruct") -> str:
-    """The README's results table: the default model's held-out single-target rows."""
+    """The README's results table: the default model's held-out single-target rows; the training
+    baselines are named under it and shown in docs/results.md (six more rows would crowd the README)."""
+    from repair.eval.baselines import BASELINES
+
     runs = load_summaries(results).get(model, {})
     single = {k: v for k, v in runs.items() if not v["config"]["sequential"] and k.startswith("test/")}
     if not single:
         return f"(no forget-quality run of {model} yet: `repair eval forget-quality`, then `repair report`)"
-    return "\n".join([HEADLINE_HEADER, *[headline_row(single[k]) for k in sorted(single, key=_order)]])
+    trained = sorted({v["config"]["method"] for v in single.values()} & set(BASELINES))
+    rows = [
+        headline_row(single[k])
+        for k in sorted(single, key=_order)
+        if single[k]["config"]["method"] not in trained
+    ]
+    note = (
+        [f"\nThe training baselines run so far ({', '.join(trained)}) are in [docs/results.md](docs/results.md)."]
+        if trained
+        else []
+    )
+    return "\n".join([HEADLINE_HEADER, *rows, *note])
 
 
 def update_readme(readme: Path, results: Path) -> bool:
