@@ -254,7 +254,9 @@ def headline_table(results: Path, model: str = "smollm2-135m-instruct") -> str:
         if single[k]["config"]["method"] not in trained
     ]
     note = (
-        [f"\nThe training baselines run so far ({', '.join(trained)}) are in [docs/results.md](docs/results.md)."]
+        [
+            f"\nThe training baselines run so far ({', '.join(trained)}) are in [docs/results.md](docs/results.md)."
+        ]
         if trained
         else []
     )
