@@ -26,6 +26,7 @@ import numpy as np
 from .foreign import _F_VERB_RE
 from .history import _STOP, content_tokens
 from .selfname import _COMMON, _NOT_NAME
+from .signals import _V_REMOVE
 from .weights import data_path, load_head
 
 RANKER_FILE = "watchdog_ranker.json"
@@ -71,7 +72,7 @@ _SENT_START = re.compile(r"(?:^|[.!?:\n]\s*|[\"“«]\s*)$")
 # "Forget" as the target of "Forget that." when nothing had been said.
 _REQUEST_WORDS = _NOT_NAME | _COMMON | _STOP | {
     "can", "could", "would", "will", "should", "kindly", "pls", "hello", "actually", "hmm", "now", "just",
-    "unlearn", "purge", "scrub", "expunge", "drop", "por", "favor", "favore", "s'il", "plaît", "vous",
+    "por", "favor", "favore", "s'il", "plaît", "vous",
 }  # fmt: skip
 
 
@@ -83,6 +84,7 @@ def choosable(c: Candidate) -> bool:
     return any(
         w not in _REQUEST_WORDS
         and not _F_VERB_RE.fullmatch(w)
+        and not re.fullmatch(_V_REMOVE, w)  # the rules' English forget verbs
         and not _POINTER.fullmatch(w)
         and not re.fullmatch(_MINE, w)
         for w in words
