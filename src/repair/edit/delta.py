@@ -23,15 +23,28 @@ class MapDelta:
     a: torch.Tensor | None = None  # (r, in)
     dense: torch.Tensor | None = None  # (out, in), for full-rank solvers (paper form)
     keys: torch.Tensor | None = None  # (f, in) forget keys, kept fixed by later edits
+    # (in,): a gated delta acts only on inputs x with x·gate >= 1 (those like its keys) and is zero elsewhere,
+    # so edits far apart never add up; it lives in a hook, not in the weights (see ``attach_gated``)
+    gate: torch.Tensor | None = None
 
     def matrix(self) -> torch.Tensor:
+        self._linear()
         if self.dense is not None:
             return self.dense
         assert self.b is not None and self.a is not None
         return self.b @ self.a
 
+    def _linear(self) -> None:
+        if self.gate is not None:
+            raise GatedDeltaError(
+                f"the delta of layer {self.layer} {self.map} is gated (it acts only where its subject is named): "
+                "no weight matrix or LoRA pair expresses it; serve it with repair (hooks), or make the edit "
+                "with gate off to export it"
+            )
+
     def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, A) with B @ A == delta; dense deltas are factored by SVD (exact at full rank)."""
+        self._linear()
         if self.dense is None:
             assert self.b is not None and self.a is not None
             return self.b, self.a
@@ -44,26 +57,70 @@ class MapDelta:
         return f"layers.{self.layer}.{self.map}"
 
 
+class GatedDeltaError(ValueError):
+    """A gated delta was asked for as a weight matrix (merge, LoRA export)."""
+
+
 def new_edit_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
+def hook_chain(d: MapDelta, device: torch.device | str | None = None) -> tuple[torch.Tensor, ...]:
+    """The matrices ``output_hook`` multiplies for ``d``: ``(Aᵀ, Bᵀ)``, ``(Dᵀ,)``, or for a gated delta
+    ``(Aᵀ, Bᵀ, gate)``."""
+    parts = (d.dense,) if d.dense is not None else (d.a, d.b)
+    mats = tuple(t.T.contiguous().to(device) for t in parts if t is not None)
+    return mats if d.gate is None else (*mats, d.gate.contiguous().to(device))
+
+
+def _added(x: torch.Tensor, chains: list[tuple[torch.Tensor, ...]], dtype: torch.dtype):
+    add = 0
+    for chain in chains:
+        gate = chain[2] if len(chain) == 3 else None
+        y = x
+        for m in chain[:2]:
+            y = y @ m.to(dtype)
+        if gate is not None:  # zero wherever the input is unlike the edit's keys
+            y = y * (x @ gate.to(dtype) >= 1).unsqueeze(-1).to(dtype)
+        add = add + y
+    return add
+
+
 def output_hook(chains: list[tuple[torch.Tensor, ...]]):
-    """A forward hook that adds ``x @ M1 @ M2 ...`` for each chain of matrices to a linear map's output
-    (``(Aᵀ, Bᵀ)`` for factors, ``(Dᵀ,)`` for a dense delta): the map computes as if the deltas were written
-    into its weight, which stays untouched. The sum is taken in float32 at least (bfloat16 outputs)."""
+    """A forward hook that adds each chain's term (``hook_chain``) to a linear map's output: ``x Aᵀ Bᵀ`` for
+    factors, ``x Dᵀ`` for a dense delta, ``x Aᵀ Bᵀ`` where ``x·gate >= 1`` for a gated one. The map computes
+    as if the (ungated) deltas were written into its weight, which stays untouched. The sum is taken in
+    float32 at least (bfloat16 outputs)."""
 
     def hook(_mod: torch.nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor:
         dtype = torch.promote_types(out.dtype, torch.float32)
-        x, add = args[0].to(dtype), 0
-        for chain in chains:
-            y = x
-            for m in chain:
-                y = y @ m.to(dtype)
-            add = add + y
-        return (out.to(dtype) + add).to(out.dtype)
+        return (out.to(dtype) + _added(args[0].to(dtype), chains, dtype)).to(out.dtype)
 
     return hook
+
+
+def attach_gated(module: torch.nn.Module, name: str, d: MapDelta | None) -> None:
+    """Add (``d``) or remove (None) the gated delta ``name`` on ``module``: the module's gated deltas share
+    one forward hook, installed with the first and removed with the last."""
+    reg: dict[str, tuple[torch.Tensor, ...]] = module.__dict__.setdefault("_repair_gated", {})
+    if d is None:
+        reg.pop(name, None)
+    else:
+        reg[name] = hook_chain(d, module.weight.device)
+    handle = module.__dict__.get("_repair_gated_hook")
+    if reg and handle is None:
+        module.__dict__["_repair_gated_hook"] = module.register_forward_hook(
+            lambda mod, args, out: output_hook(list(reg.values()))(mod, args, out)
+        )
+    elif not reg and handle is not None:
+        handle.remove()
+        del module.__dict__["_repair_gated_hook"]
+
+
+def clear_gated(module: torch.nn.Module) -> None:
+    """Remove every gated delta from ``module`` (the ledger's reset to the base model)."""
+    for name in list(module.__dict__.get("_repair_gated", {})):
+        attach_gated(module, name, None)
 
 
 @dataclass
@@ -92,6 +149,10 @@ class Edit:
         rounding the delta first would lose the parts of it below the weights' resolution twice."""
         with torch.no_grad():
             for d in self.deltas:
+                if d.gate is not None:  # a hook, not a weight change: undo removes it exactly
+                    module = arch.linear(model, d.layer, d.map)
+                    attach_gated(module, f"{self.id}:{d.key}", d if sign > 0 else None)
+                    continue
                 w = arch.linear(model, d.layer, d.map).weight
                 delta = d.matrix()
                 delta = delta.T if arch.transposed else delta

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from repair.edit.delta import Edit
+from repair.edit.delta import Edit, GatedDeltaError
 from repair.edit.ledger.store import GLOBAL
 from repair.models.arch import ArchMap
 
@@ -77,6 +77,12 @@ def export_lora(edits: list[Edit], arch: ArchMap, base_name_or_path: str, out_di
 
 def export_merged(model: torch.nn.Module, tokenizer, out_dir: str | Path, edit_ids: list[str]) -> Path:
     """Save the edited model (base + active edits) as a plain Hugging Face folder."""
+    gated = [n for n, m in model.named_modules() if m.__dict__.get("_repair_gated")]
+    if gated:  # saved weights would silently lack them
+        raise GatedDeltaError(
+            f"{len(gated)} map(s) carry gated edits (e.g. {gated[0]}), which no plain weight expresses: "
+            "serve them with repair, or undo them and make the edits with gate off to export"
+        )
     out = Path(out_dir)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

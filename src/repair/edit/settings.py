@@ -124,6 +124,9 @@ class Stamp2Config(BaseModel):
     # not only what it reads, and a reply is where every edit's spill onto shared tokens shows
     keep_replies: bool = True
     formats: bool = False  # key the edit on the other shapes of question too (vector.FORMATS)
+    # gate tau: each layer's update acts only on inputs that reach tau of what its keys reach (and is zero
+    # elsewhere), so that edits far apart never add up over a sequence; 0: the plain linear update
+    gate: float = Field(0.0, ge=0, lt=1)
 
     @property
     def vector_layer(self) -> int:

@@ -136,6 +136,7 @@ class Stamp2MethodConfig(BaseModel):
     keep_prefix: bool | None = None
     keep_replies: bool | None = None
     formats: bool | None = None
+    gate: float | None = None  # 0: off
     vector: dict[str, Any] | None = None  # VectorConfig fields (how the refusal vector is fitted)
 
     def overrides(self) -> dict[str, Any]:

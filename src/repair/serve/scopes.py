@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from repair.edit.delta import output_hook
+from repair.edit.delta import MapDelta, hook_chain, output_hook
 from repair.edit.ledger import EditRecord
 from repair.edit.ledger.history import History
 from repair.serve.security import GLOBAL
@@ -166,28 +166,28 @@ class Adapters:
 
     def __init__(self, patient: Any) -> None:
         self.patient = patient
-        self._factors: dict[str, list[tuple[int, str, torch.Tensor, torch.Tensor]]] = {}
+        self._factors: dict[str, list[tuple[int, str, tuple[torch.Tensor, ...]]]] = {}
         # (edits, hook handles) of each open `applied` block, innermost last: a request run between the
         # checks of another scope's edit opens one inside that edit's, whose pairs step aside meanwhile
         self._open: list[tuple[list[Any], list[Any]]] = []
 
-    def _pairs(self, edit: Any) -> list[tuple[int, str, torch.Tensor, torch.Tensor]]:
+    def _pairs(self, edit: Any) -> list[tuple[int, str, tuple[torch.Tensor, ...]]]:
         if edit.id not in self._factors:
             device = next(self.patient.model.parameters()).device
             out = []
             for d in edit.deltas:
-                b, a = d.factors()
-                out.append(
-                    (d.layer, d.map, a.T.float().contiguous().to(device), b.T.float().contiguous().to(device))
-                )
+                if d.gate is None:
+                    b, a = d.factors()
+                    d = MapDelta(d.layer, d.map, b=b.float(), a=a.float())
+                out.append((d.layer, d.map, hook_chain(d, device)))
             self._factors[edit.id] = out
         return self._factors[edit.id]
 
     def _hooks(self, edits: list[Any]) -> list[Any]:
-        by_map: dict[tuple[int, str], list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        by_map: dict[tuple[int, str], list[tuple[torch.Tensor, ...]]] = {}
         for e in edits:
-            for layer, name, at, bt in self._pairs(e):
-                by_map.setdefault((layer, name), []).append((at, bt))
+            for layer, name, chain in self._pairs(e):
+                by_map.setdefault((layer, name), []).append(chain)
         arch, model = self.patient.arch, self.patient.model
         return [
             arch.linear(model, layer, name).register_forward_hook(output_hook(pairs))

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from repair.edit.delta import Edit
+from repair.edit.delta import Edit, clear_gated
 from repair.edit.ledger import maintenance, ops, tensors
 from repair.edit.ledger.files import LedgerBusyError, LedgerError, crashpoint
 from repair.edit.ledger.history import History, Turn
@@ -89,6 +89,7 @@ class Ledger:
         with torch.no_grad():
             for key in keys:
                 self.arch.linear(self.model, *key).weight.copy_(self._base[key])
+                clear_gated(self.arch.linear(self.model, *key))
             for e in self._edits:
                 sub = [d for d in e.deltas if (d.layer, d.map) in keys]
                 if sub:

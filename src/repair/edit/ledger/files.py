@@ -18,11 +18,12 @@ if TYPE_CHECKING:
 
 
 class DeltaShape(BaseModel):
-    """What the index records of one delta: which map, dense or a LoRA pair (of this rank), its shape."""
+    """What the index records of one delta: which map, dense, a LoRA pair (of this rank) or a gated pair
+    (a LoRA pair with its gate vector), its shape."""
 
     layer: int
     map: str
-    kind: Literal["dense", "lora"]
+    kind: Literal["dense", "lora", "gated"]
     rank: int | None = None
     shape: list[int]
 
@@ -32,7 +33,8 @@ class DeltaShape(BaseModel):
             return cls(layer=d.layer, map=d.map, kind="dense", shape=[int(x) for x in d.dense.shape])
         assert d.a is not None and d.b is not None
         shape = [int(d.b.shape[0]), int(d.a.shape[1])]
-        return cls(layer=d.layer, map=d.map, kind="lora", rank=int(d.a.shape[0]), shape=shape)
+        kind = "lora" if d.gate is None else "gated"
+        return cls(layer=d.layer, map=d.map, kind=kind, rank=int(d.a.shape[0]), shape=shape)
 
 
 class LedgerError(RuntimeError):

@@ -39,6 +39,8 @@ def delta_bytes(edit: Edit) -> bytes:
             assert d.a is not None and d.b is not None
             tensors[f"{d.key}.B"] = d.b.detach().float().contiguous()
             tensors[f"{d.key}.A"] = d.a.detach().float().contiguous()
+            if d.gate is not None:
+                tensors[f"{d.key}.G"] = d.gate.detach().float().contiguous()
     return save(tensors)
 
 
@@ -59,7 +61,8 @@ def read_deltas(folder: Path, edit_id: str, digest: str, spec: list[DeltaShape])
             if s.kind == "dense":
                 d = MapDelta(s.layer, s.map, dense=t[f"{key}.dense"])
             else:
-                d = MapDelta(s.layer, s.map, b=t[f"{key}.B"], a=t[f"{key}.A"])
+                gate = t[f"{key}.G"] if s.kind == "gated" else None
+                d = MapDelta(s.layer, s.map, b=t[f"{key}.B"], a=t[f"{key}.A"], gate=gate)
         except KeyError as e:
             raise LedgerError(f"edit {edit_id}: delta file lacks tensor {e.args[0]}") from None
         check_delta(edit_id, d, tuple(s.shape))
@@ -68,11 +71,13 @@ def read_deltas(folder: Path, edit_id: str, digest: str, spec: list[DeltaShape])
 
 
 def check_delta(edit_id: str, d: MapDelta, shape: tuple[int, ...]) -> None:
-    parts = [d.dense] if d.dense is not None else [d.b, d.a]
+    parts = [d.dense] if d.dense is not None else [d.b, d.a, *([] if d.gate is None else [d.gate])]
     if not all(p is not None and torch.isfinite(p).all() for p in parts):
         raise LedgerError(f"edit {edit_id}: the delta of layer {d.layer} {d.map} is not finite (NaN or Inf)")
     got = tuple(d.dense.shape) if d.dense is not None else (d.b.shape[0], d.a.shape[1])  # type: ignore[union-attr]
     lora_ok = d.dense is not None or d.b.shape[1] == d.a.shape[0]  # type: ignore[union-attr]
+    if d.gate is not None:
+        lora_ok = lora_ok and tuple(d.gate.shape) == (d.a.shape[1],)  # type: ignore[union-attr]
     if got != shape or not lora_ok:
         raise LedgerError(
             f"edit {edit_id}: the delta of layer {d.layer} {d.map} has shape {got}, expected {shape}"

@@ -44,6 +44,17 @@ def _solve(
     return a if held is None else hold(a, solve, held.T)
 
 
+def gate_vector(keys: torch.Tensor, a: torch.Tensor, tau: float) -> torch.Tensor:
+    """g with x·g >= 1 exactly where x reaches ``tau`` of the keys' median reach: reach is 1ᵀ A x, the
+    weight the ridge update gives x over all its rows (the matched filter of the keys against C_K, so
+    generic inputs stay near 0 and the subject's mentions in other wordings near 1)."""
+    w = a.double().sum(0)
+    ref = (keys.double() @ w).median()
+    if not ref > 0:
+        raise ValueError(f"the edit's keys do not reach their own update (median reach {ref.item():.3g})")
+    return (w / (ref * tau)).float()
+
+
 def prepare(patient, **overrides: object) -> tuple[Stamp2Config, object]:
     """The model's settings (its hparams file with ``overrides``) and statistics, with everything an edit
     needs computed or loaded now, so that the first request does not pay for it."""
@@ -90,7 +101,8 @@ def forget_subject(
             )
         a = _solve(keys.double(), factor, kept, None if held is None else held[layer])
         check_finite(a, resid)
-        d = MapDelta(layer=layer, map="down", b=resid.T.float(), a=a.float(), keys=keys)
+        gate = gate_vector(keys.double(), a, cfg.gate) if cfg.gate else None
+        d = MapDelta(layer=layer, map="down", b=resid.T.float(), a=a.float(), keys=keys, gate=gate)
         # the next layer's keys see it through a hook: the shared weights are never written, so the
         # server may answer other requests between two layers (the caller applies the edit)
         reader.add(d)

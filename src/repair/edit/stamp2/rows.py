@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from repair.edit.capture import _expand, _prefix_kv, right_padded
-from repair.edit.delta import MapDelta, output_hook
+from repair.edit.delta import MapDelta, hook_chain, output_hook
 from repair.edit.trace import StopForward, TraceDict
 from repair.models.decoding import cache_kw
 
@@ -125,10 +125,8 @@ def _added(patient, deltas: Sequence[MapDelta]) -> Iterator[None]:
     handles = []
     try:
         for d in deltas:
-            parts = (d.dense,) if d.dense is not None else (d.a, d.b)
-            mats = [t.T.contiguous().to(device) for t in parts if t is not None]
             module = patient.arch.linear(patient.model, d.layer, d.map)
-            handles.append(module.register_forward_hook(output_hook([tuple(mats)])))
+            handles.append(module.register_forward_hook(output_hook([hook_chain(d, device)])))
         yield
     finally:
         for h in handles:
