@@ -99,3 +99,19 @@ def test_stamp2_gate_spares_prompts_without_the_subject(monkeypatch, tok):
         far_after = read_rows(patient, [far], [list(range(len(far)))], outputs=[top])[top]
         assert torch.equal(far_after, far_before) == lands  # only the gated edit leaves them exactly
         patient.ledger.undo(edit.id)
+
+
+def test_each_gated_edit_acts_on_its_own_key_among_many(tiny_llama):
+    down = _down(tiny_llama)
+    keys = torch.linalg.qr(torch.randn(64, 8))[0].T * 4  # orthogonal: no key reaches another's gate
+    x = torch.cat([keys, torch.zeros(1, 64)])
+    base = down(x).detach()
+    ledger = Ledger(tiny_llama, arch_for(tiny_llama), "fp", None)
+    edits = [_gated(f"e{i}", k, seed=i) for i, k in enumerate(keys)]
+    for e in edits:
+        ledger.commit(e)
+    moved = down(x).detach() - base
+    want = torch.stack([e.deltas[0].b[:, 0] for e in edits] + [torch.zeros(32)])
+    torch.testing.assert_close(moved, want, rtol=1e-4, atol=1e-4)
+    ledger.undo("e3")
+    assert torch.equal(down(x).detach()[3], base[3])  # the same batch: bit for bit

@@ -99,27 +99,56 @@ def output_hook(chains: list[tuple[torch.Tensor, ...]]):
     return hook
 
 
+class GatedSet:
+    """The gated deltas of one map, as its forward hook. All gates are scored in one product (E gates x in);
+    only the edits that fire somewhere in the batch compute their update, so a thousand edits cost about
+    one extra row per edit, and a token no gate fires on keeps the map's output bit for bit."""
+
+    def __init__(self) -> None:
+        self.chains: dict[str, tuple[torch.Tensor, ...]] = {}
+        self._gates: torch.Tensor | None = None
+
+    def set(self, name: str, chain: tuple[torch.Tensor, ...] | None) -> None:
+        if chain is None:
+            self.chains.pop(name, None)
+        else:
+            self.chains[name] = chain
+        self._gates = None
+
+    def __call__(self, _mod: torch.nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor:
+        chains = list(self.chains.values())
+        if self._gates is None:
+            self._gates = torch.stack([c[2] for c in chains]).T.contiguous()
+        dtype = torch.promote_types(out.dtype, torch.float32)
+        x = args[0].to(dtype)
+        fire = x @ self._gates.to(dtype) >= 1  # (..., E)
+        hit = fire.reshape(-1, fire.shape[-1]).any(0).nonzero().flatten().tolist()
+        if not hit:
+            return out
+        add = 0
+        for j in hit:
+            at, bt, _ = chains[j]
+            add = add + (x @ at.to(dtype) @ bt.to(dtype)) * fire[..., j : j + 1].to(dtype)
+        return (out.to(dtype) + add).to(out.dtype)
+
+
 def attach_gated(module: torch.nn.Module, name: str, d: MapDelta | None) -> None:
     """Add (``d``) or remove (None) the gated delta ``name`` on ``module``: the module's gated deltas share
-    one forward hook, installed with the first and removed with the last."""
-    reg: dict[str, tuple[torch.Tensor, ...]] = module.__dict__.setdefault("_repair_gated", {})
-    if d is None:
-        reg.pop(name, None)
-    else:
-        reg[name] = hook_chain(d, module.weight.device)
+    one forward hook (``GatedSet``), installed with the first and removed with the last."""
+    gated: GatedSet = module.__dict__.setdefault("_repair_gated", GatedSet())
+    gated.set(name, None if d is None else hook_chain(d, module.weight.device))
     handle = module.__dict__.get("_repair_gated_hook")
-    if reg and handle is None:
-        module.__dict__["_repair_gated_hook"] = module.register_forward_hook(
-            lambda mod, args, out: output_hook(list(reg.values()))(mod, args, out)
-        )
-    elif not reg and handle is not None:
+    if gated.chains and handle is None:
+        module.__dict__["_repair_gated_hook"] = module.register_forward_hook(gated)
+    elif not gated.chains and handle is not None:
         handle.remove()
         del module.__dict__["_repair_gated_hook"]
 
 
 def clear_gated(module: torch.nn.Module) -> None:
     """Remove every gated delta from ``module`` (the ledger's reset to the base model)."""
-    for name in list(module.__dict__.get("_repair_gated", {})):
+    gated = module.__dict__.get("_repair_gated")
+    for name in list(gated.chains if gated else ()):
         attach_gated(module, name, None)
 
 

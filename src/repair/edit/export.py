@@ -77,7 +77,7 @@ def export_lora(edits: list[Edit], arch: ArchMap, base_name_or_path: str, out_di
 
 def export_merged(model: torch.nn.Module, tokenizer, out_dir: str | Path, edit_ids: list[str]) -> Path:
     """Save the edited model (base + active edits) as a plain Hugging Face folder."""
-    gated = [n for n, m in model.named_modules() if m.__dict__.get("_repair_gated")]
+    gated = [n for n, m in model.named_modules() if getattr(m.__dict__.get("_repair_gated"), "chains", None)]
     if gated:  # saved weights would silently lack them
         raise GatedDeltaError(
             f"{len(gated)} map(s) carry gated edits (e.g. {gated[0]}), which no plain weight expresses: "
