@@ -215,6 +215,14 @@ def edits_export(
         str | None, typer.Option(help="that scope's own edits (merged: over the global ones)")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="merged or lora")] = "lora",
+    ungated: Annotated[
+        bool,
+        typer.Option(
+            "--ungated",
+            help="export gated edits without their gates (a plain weight cannot hold a gate: each update then "
+            "acts on every input, and many edits add up)",
+        ),
+    ] = False,
     model: ModelOpt = DEFAULT_MODEL,
     ledger: LedgerOpt = None,
 ) -> None:
@@ -227,15 +235,16 @@ def edits_export(
     patient = load_patient(model, ledger)
     edits = chosen_edits(patient.ledger, scope, edit_id)
     if fmt == "lora":
-        path = export_lora(edits, patient.arch, patient.name, out)  # a name, not this machine's path
+        path = export_lora(edits, patient.arch, patient.name, out, ungated)  # a name, not this machine's path
     else:  # the global edits are in the loaded weights; a scope's are added on top
         scoped = [e for e in edits if e.id not in {g.id for g in patient.ledger.active}]
         if edit_id and len(patient.ledger.active) + len(scoped) > 1:
             fail("a merged export holds all active edits (of its scope too); use --format lora for one")
         for e in scoped:
             e.apply(patient.model, patient.arch)
+        every = patient.ledger.active + scoped
         path = export_merged(
-            patient.model, patient.tokenizer, out, [e.id for e in patient.ledger.active + scoped]
+            patient.model, patient.tokenizer, out, [e.id for e in every], every if ungated else ()
         )
     rank = json.loads((path / "adapter_config.json").read_text())["r"] if fmt == "lora" else None
     console.print(

@@ -47,6 +47,8 @@ def test_gated_delta_acts_on_its_key_only_and_undo_removes_it(tiny_llama, tmp_pa
         export_lora(ledger.active, arch, "base", tmp_path / "lora")
     with pytest.raises(GatedDeltaError, match="gated"):
         export_merged(tiny_llama, None, tmp_path / "merged", ["e1"])
+    lora = export_lora(ledger.active, arch, "base", tmp_path / "lora", ungated=True)
+    assert (lora / "adapter_model.safetensors").exists()
 
     fresh = tiny_llama_model()  # the stored edit comes back gated on a fresh copy of the model
     assert [e.id for e in Ledger(fresh, arch_for(fresh), "fp", tmp_path).load()] == ["e1"]
@@ -115,3 +117,18 @@ def test_each_gated_edit_acts_on_its_own_key_among_many(tiny_llama):
     torch.testing.assert_close(moved, want, rtol=1e-4, atol=1e-4)
     ledger.undo("e3")
     assert torch.equal(down(x).detach()[3], base[3])  # the same batch: bit for bit
+
+
+def test_merged_export_writes_gated_updates_ungated_and_restores_the_live_weights(tiny_llama, tmp_path, tok):
+    from safetensors.torch import load_file
+
+    down = _down(tiny_llama)
+    w0 = down.weight.detach().clone()
+    edit = _gated("e1", torch.randn(64))
+    ledger = Ledger(tiny_llama, arch_for(tiny_llama), "fp", None)
+    ledger.commit(edit)
+    out = export_merged(tiny_llama, tok, tmp_path / "merged", ["e1"], ungated=[edit])
+    saved = load_file(str(out / "model.safetensors"))["model.layers.1.mlp.down_proj.weight"]
+    d = edit.deltas[0]
+    torch.testing.assert_close(saved, w0 + d.b @ d.a)
+    assert torch.equal(down.weight, w0)  # the live model keeps the gated hook, not a weight change

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -38,9 +38,13 @@ class MapDelta:
         if self.gate is not None:
             raise GatedDeltaError(
                 f"the delta of layer {self.layer} {self.map} is gated (it acts only where its subject is named): "
-                "no weight matrix or LoRA pair expresses it; serve it with repair (hooks), or make the edit "
-                "with gate off to export it"
+                "no weight matrix or LoRA pair expresses it; serve it with repair, or export it --ungated "
+                "(its update then acts on every input, and edits add up)"
             )
+
+    def ungated(self) -> MapDelta:
+        """The same update without its gate: what a weight matrix or a LoRA pair can hold."""
+        return replace(self, gate=None)
 
     def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, A) with B @ A == delta; dense deltas are factored by SVD (exact at full rank)."""

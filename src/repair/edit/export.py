@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +12,27 @@ from safetensors.torch import save_file
 
 from repair.edit.delta import Edit, GatedDeltaError
 from repair.edit.ledger.store import GLOBAL
-from repair.models.arch import ArchMap
+from repair.models.arch import ArchMap, arch_for
 
 
-def lora_factors(edits: list[Edit]) -> dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]:
-    """Stack each map's factors over edits: sum_i B_i A_i == [B_1 .. B_k] [A_1; ..; A_k]."""
+def lora_factors(
+    edits: list[Edit], ungated: bool = False
+) -> dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]:
+    """Stack each map's factors over edits: sum_i B_i A_i == [B_1 .. B_k] [A_1; ..; A_k]. Gated deltas
+    raise GatedDeltaError unless ``ungated`` (their gates are then dropped)."""
     acc: dict[tuple[int, str], tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
     for e in edits:
         for d in e.deltas:
-            b, a = d.factors()
+            b, a = (d.ungated() if ungated else d).factors()
             bs, as_ = acc.setdefault((d.layer, d.map), ([], []))
             bs.append(b.float())
             as_.append(a.float())
     return {k: (torch.cat(bs, 1), torch.cat(as_, 0)) for k, (bs, as_) in acc.items()}
 
 
-def export_lora(edits: list[Edit], arch: ArchMap, base_name_or_path: str, out_dir: str | Path) -> Path:
+def export_lora(
+    edits: list[Edit], arch: ArchMap, base_name_or_path: str, out_dir: str | Path, ungated: bool = False
+) -> Path:
     """Write ``adapter_config.json`` + ``adapter_model.safetensors`` that ``peft`` and vLLM load.
 
     Each module gets its own rank (``rank_pattern``) and ``lora_alpha == r`` so PEFT's scaling is 1
@@ -40,7 +46,7 @@ def export_lora(edits: list[Edit], arch: ArchMap, base_name_or_path: str, out_di
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    factors = lora_factors(edits)
+    factors = lora_factors(edits, ungated)
     if not factors:
         raise ValueError("no active edits to export")
     tensors, ranks = {}, {}
@@ -75,19 +81,34 @@ def export_lora(edits: list[Edit], arch: ArchMap, base_name_or_path: str, out_di
     return out
 
 
-def export_merged(model: torch.nn.Module, tokenizer, out_dir: str | Path, edit_ids: list[str]) -> Path:
-    """Save the edited model (base + active edits) as a plain Hugging Face folder."""
+def export_merged(
+    model: torch.nn.Module, tokenizer, out_dir: str | Path, edit_ids: list[str], ungated: Sequence[Edit] = ()
+) -> Path:
+    """Save the edited model (base + active edits) as a plain Hugging Face folder. Gated edits live in
+    hooks, which a saved model lacks: they raise GatedDeltaError unless passed as ``ungated``, whose updates
+    are then written into the saved weights without their gates (the live weights are restored after)."""
     gated = [n for n, m in model.named_modules() if getattr(m.__dict__.get("_repair_gated"), "chains", None)]
-    if gated:  # saved weights would silently lack them
+    if gated and not ungated:
         raise GatedDeltaError(
             f"{len(gated)} map(s) carry gated edits (e.g. {gated[0]}), which no plain weight expresses: "
-            "serve them with repair, or undo them and make the edits with gate off to export"
+            "serve them with repair, or export them --ungated (their updates then act on every input)"
         )
-    out = Path(out_dir)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / "repair_edits.json").write_text(json.dumps(edit_ids))
-    return out
+    arch = arch_for(model)
+    plain = [Edit(e.id, [d.ungated() for d in e.deltas if d.gate is not None]) for e in ungated]
+    maps = {(d.layer, d.map) for e in plain for d in e.deltas}
+    saved = {k: arch.linear(model, *k).weight.detach().clone() for k in maps}
+    try:
+        for e in plain:
+            e.apply(model, arch)
+        out = Path(out_dir)
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        (out / "repair_edits.json").write_text(json.dumps(edit_ids))
+        return out
+    finally:
+        with torch.no_grad():
+            for k, w in saved.items():
+                arch.linear(model, *k).weight.copy_(w)
 
 
 def chosen_edits(ledger: Any, scope: str | None = None, edit_id: str | None = None) -> list[Edit]:
