@@ -106,7 +106,7 @@ def test_format_templates_name_the_subject_once_each(tok):
 def test_edit_moves_subject_states_to_target_and_spares_keep_rows(patient, monkeypatch):
     from repair.edit.stats import EditStats
 
-    cfg = Stamp2Config(layers=[1, 2], strength=1.0, lam=1e-4)
+    cfg = Stamp2Config(layers=[1, 2], strength=1.0, lam=1e-4, gate=0.0)  # the linear maths
     u = torch.randn(32) * 5
     monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
     stats = EditStats(patient, persist=False)
@@ -147,7 +147,7 @@ def test_held_prefix_keeps_the_system_prompt_and_the_edit_still_lands(patient, m
 
     def edited(keep_prefix: bool) -> tuple[float, float, float]:
         cfg = Stamp2Config(
-            layers=[1, 2], strength=1.0, lam=1e-4, keep_prefix=keep_prefix, keep_entities=False
+            layers=[1, 2], strength=1.0, lam=1e-4, keep_prefix=keep_prefix, keep_entities=False, gate=0.0
         )
         stats = EditStats(patient, persist=False)
         stats.keep = stats.keep[:2]
@@ -220,7 +220,7 @@ def test_second_edit_keeps_the_first_edits_keys_and_entity_rows(patient, monkeyp
     se, pe = _keyed(patient.tokenizer, ["Who is Plato?", "Tell me about Sony."], "Plato")
 
     def moved(**flags) -> tuple[float, float]:
-        cfg = Stamp2Config(layers=[1, 2], strength=1.0, lam=1e-4, **flags)
+        cfg = Stamp2Config(layers=[1, 2], strength=1.0, lam=1e-4, gate=0.0, **flags)
         stats = EditStats(patient, persist=False)
         stats.keep = stats.keep[:2]
         e1 = forget_subject(patient, "Marie Curie", cfg, stats, first)
@@ -321,7 +321,7 @@ def test_dense_prior_gives_the_woodbury_edit_and_extends_its_cache(patient, monk
     u = torch.randn(32) * 5
     monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
     cfg = Stamp2Config(  # lam 1e-2: two keep rows leave C_K + lam I ill-conditioned at width 256
-        layers=[1, 2], strength=1.0, lam=1e-2, keep_entities=False, keep_prior=True
+        layers=[1, 2], strength=1.0, lam=1e-2, keep_entities=False, keep_prior=True, gate=0.0
     )
     stats = EditStats(patient, persist=False)
     stats.keep = stats.keep[:2]

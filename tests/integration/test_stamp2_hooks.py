@@ -85,7 +85,9 @@ def test_edit_with_hooks_equals_the_edit_written_into_the_weights(tok, monkeypat
     patient = tiny(tok, dtype)
     u = torch.randn(32, generator=torch.Generator().manual_seed(2)) * 5
     monkeypatch.setattr("repair.edit.stamp2.edit.refusal_vector", lambda *a, **k: u)
-    cfg = Stamp2Config(layers=[0, 1, 2], strength=1.0, lam=0.01, keep_prefix=keep_prefix, keep_entities=False)
+    cfg = Stamp2Config(
+        layers=[0, 1, 2], strength=1.0, lam=0.01, keep_prefix=keep_prefix, keep_entities=False, gate=0.0
+    )
     stats = EditStats(patient, persist=False)
     stats.keep = stats.keep[:2]
     w0 = weights(patient)

@@ -42,7 +42,7 @@ def test_each_engine_reads_back_its_own_settings():
     assert isinstance(one.config, StampConfig) and one.stamp_config is one.config
     # an old or foreign key is dropped, as for STAMP's settings; the rest is kept
     old = EditMeta.load({"method": "stamp2", "config": {"layers": [3], "strength": 2, "gone": 1}})
-    assert old.config == Stamp2Config(layers=[3], strength=2.0)
+    assert old.config == Stamp2Config(layers=[3], strength=2.0, gate=0.0)  # from before gates: ungated
     with pytest.raises(ValueError, match="a stamp edit records Stamp2Config"):
         EditMeta(method="stamp", config=Stamp2Config(layers=[1]))
     with pytest.raises(ValueError, match="a stamp2 edit records StampConfig"):

@@ -201,7 +201,10 @@ class EditMeta(BaseModel):
         data = {k: v for k, v in data.items() if k not in unknown}
         if isinstance(data.get("config"), dict):
             engine = Stamp2Config if data.get("method") == "stamp2" else StampConfig
-            data["config"] = engine.model_validate(_known_settings(data["config"], engine))
+            config = _known_settings(data["config"], engine)
+            if engine is Stamp2Config:  # written before gates existed: a plain (ungated) edit
+                config.setdefault("gate", 0.0)
+            data["config"] = engine.model_validate(config)
         return cls.model_validate(data)
 
     @field_validator("method", "config")
