@@ -286,6 +286,13 @@ def test_a_scopes_edit_exports_as_a_peft_adapter_that_gives_the_same_logits(clie
             via_peft = peft_model(input_ids=ids).logits
     torch.testing.assert_close(_logits(hub, "bob", ids), via_peft, rtol=1e-4, atol=1e-5)
     assert client.delete(f"/v1/edits/{edit.id}", headers=auth(BOB)).status_code == 200
+    gate = torch.ones(64)  # a gated edit: no LoRA pair holds it, unless asked for its plain update
+    gated = MapDelta(layer=0, map="down", b=torch.randn(32, 2), a=torch.randn(2, 64), gate=gate)
+    edit = hub.session_for("bob").patient.ledger.commit(Edit("20260101-000001-b0b0b1", [gated]))
+    r = client.get(f"/v1/edits/{edit.id}/lora", headers=auth(BOB))
+    assert r.status_code == 409 and "ungated" in r.text
+    r = client.get(f"/v1/edits/{edit.id}/lora?ungated=true", headers=auth(BOB))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
 
 
 def tempfile_dir():

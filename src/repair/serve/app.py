@@ -7,7 +7,7 @@
     GET    /v1/edits/{id}               one of them (exact id)
     POST   /v1/edits/{id}/undo          undo (exact id, JSON body); also DELETE /v1/edits/{id}
     POST   /v1/forget                   forget the model's own answer to a prompt, in the caller's scope
-    GET    /v1/edits/{id}/lora          one edit as a PEFT LoRA adapter (a zip)
+    GET    /v1/edits/{id}/lora          one edit as a PEFT LoRA adapter (a zip; ?ungated=true if gated)
     POST   /v1/review                   ask for a global edit (data about oneself, a private person)
     GET    /v1/review, POST /v1/review/{id}  the requests; an admin approves (the edit runs) or rejects
     GET    /v1/history                  the scope's turns, forgotten ones left out

@@ -211,8 +211,8 @@ class Hub:
             raise Cancelled("timed out" if job.timed_out else "the client went away")
         return reply
 
-    def lora(self, job: Job, edit_id: str) -> bytes:
-        """One active edit as a PEFT LoRA adapter folder, zipped."""
+    def lora(self, job: Job, edit_id: str, ungated: bool = False) -> bytes:
+        """One active edit as a PEFT LoRA adapter folder, zipped (gated edits only ``ungated``)."""
         import io
         import tempfile
         import zipfile
@@ -226,7 +226,7 @@ class Hub:
             raise KeyError(edit_id)
         buf = io.BytesIO()
         with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w") as z:
-            out = export_lora(edits, self.patient.arch, self.patient.name, Path(tmp) / edit_id)
+            out = export_lora(edits, self.patient.arch, self.patient.name, Path(tmp) / edit_id, ungated)
             for f in sorted(out.iterdir()):
                 z.write(f, f"{edit_id}/{f.name}")
         return buf.getvalue()

@@ -133,12 +133,20 @@ async def forget(req: ForgetRequest, request: Request) -> ForgetReply:
 
 
 @router.get("/v1/edits/{edit_id}/lora", response_model=None)
-async def lora(edit_id: str, request: Request) -> Response:
+async def lora(edit_id: str, request: Request, ungated: bool = False) -> Response:
+    """``?ungated=true``: a gated edit's plain update (no LoRA pair holds a gate; see docs/method.md)."""
     hub = hub_of(request)
     rec = _visible(hub, caller(request), edit_id)
     if rec.status != "active":
         raise ApiError(409, "not_active", f"edit {edit_id} is {rec.status}")
-    job = await submit(request, lambda j: hub.lora(j, rec.id), rec.scope, hub.limits.timeout_s)
+    if not ungated and any(d.kind == "gated" for d in rec.deltas):
+        raise ApiError(
+            409,
+            "gated",
+            f"edit {edit_id} is gated (it acts only where its subject is named), which no LoRA pair holds; "
+            "ask with ?ungated=true for its plain update, which acts a little on every input",
+        )
+    job = await submit(request, lambda j: hub.lora(j, rec.id, ungated), rec.scope, hub.limits.timeout_s)
     data = await wait(job, request)
     return Response(
         data,
