@@ -293,6 +293,7 @@ def test_a_scopes_edit_exports_as_a_peft_adapter_that_gives_the_same_logits(clie
     assert r.status_code == 409 and "ungated" in r.text
     r = client.get(f"/v1/edits/{edit.id}/lora?ungated=true", headers=auth(BOB))
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert client.delete(f"/v1/edits/{edit.id}", headers=auth(BOB)).status_code == 200
 
 
 def tempfile_dir():
