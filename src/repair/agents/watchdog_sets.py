@@ -1,6 +1,6 @@
 """The hand-written watchdog sets (``repair/data/watchdog_v2``): schema, loader and exact scoring.
 
-``test.jsonl`` and ``test2.jsonl`` are held-out sets (never edited, never used for tuning); ``dev.jsonl``, ``dev2.jsonl`` and
+``test.jsonl``, ``test2.jsonl`` and ``test3.jsonl`` are held-out sets (never edited, never used for tuning); ``dev.jsonl``, ``dev2.jsonl`` and
 ``dev3.jsonl``, ``dev4.jsonl``, ``dev5.jsonl``, ``dev6.jsonl``, ``dev7.jsonl`` are for tuning and tests. See ``repair/data/watchdog_v2/README.md``.
 """
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from repair.eval.forget_quality.schema import Turn  # one chat-turn model for both sets
 
-Split = Literal["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "test", "test2"]
+Split = Literal["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "test", "test2", "test3"]
 SPLITS: tuple[str, ...] = Split.__args__  # type: ignore[attr-defined]
 RequestClass = Literal["that_noun", "self_named", "formal", "correction", "named", "history_scope"]
 ChatClass = Literal["chat_plain", "hard_negative"]
@@ -33,7 +33,7 @@ class Gold(BaseModel):
 
 class Dialogue(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    id: str = Field(pattern=r"^(?:d|d7|t|t2)-\d{4}$")
+    id: str = Field(pattern=r"^(?:d|d7|t|t2|t3)-\d{4}$")
     lang: str = Field(pattern=r"^[a-z]{2}$")
     cls: RequestClass | ChatClass = Field(alias="class")
     history: list[Turn] = Field(max_length=8)
