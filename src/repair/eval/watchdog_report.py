@@ -18,15 +18,16 @@ from typing import Any
 TARGETS = "recall ≥ 0.98, false-positive rate ≤ 0.01, right target ≥ 0.95, fast path < 50 ms per turn"
 LABEL_ORDER = {"before": 0, "now": 1}
 SPLIT_ORDER = {
-    "test": 0,
-    "test2": 1,
-    "dev": 2,
-    "dev2": 3,
-    "dev3": 4,
-    "dev4": 5,
-    "dev5": 6,
-    "dev6": 7,
-    "dev7": 8,
+    "test3": 0,
+    "test": 1,
+    "test2": 2,
+    "dev": 3,
+    "dev2": 4,
+    "dev3": 5,
+    "dev4": 6,
+    "dev5": 7,
+    "dev6": 8,
+    "dev7": 9,
 }
 LANG_ORDER = ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "sv", "tr")
 
@@ -100,9 +101,9 @@ def v2_lines(v2: list[dict[str, Any]]) -> list[str]:
     L += ["", "Commands:", ""]
     L += [f"- {r['set']} · {_watchdog(r)}: `{_command(r)}`" for r in v2 if r.get("command")]
     for r in v2:
-        # per language and class: the two held-out sets, dev4 (the one dev set with Polish, Swedish,
+        # per language and class: the held-out sets, dev4 (the one dev set with Polish, Swedish,
         # Turkish) and dev5 (weighted to Spanish, French, German, Italian and Portuguese)
-        if r["split"] not in ("test", "test2", "dev4", "dev5") or r.get("label") != "now":
+        if r["split"] not in ("test3", "test", "test2", "dev4", "dev5") or r.get("label") != "now":
             continue
         langs = sorted(r["by_lang"], key=lambda k: LANG_ORDER.index(k) if k in LANG_ORDER else 99)
         L += ["", f"Per language, {r['set']} · {_watchdog(r)}:", "", HEAD.format("language")]
@@ -138,9 +139,11 @@ def section(folder: str | Path) -> list[str]:
         f"{TARGETS}. Right target: the exact gold history turns, or the gold subject (or an alias) taking no "
         "other turn; among all requests (a miss counts as wrong) and among the detected ones. Latency: "
         "`Watchdog.inspect` on one CPU thread of a 2-core machine shared with other jobs; the fast path is "
-        "every turn the LLM did not see, the LLM path is reported on its own. `test` and `test2` are never "
-        "used for tuning (`test2` was written later, by hand, by someone who had not read the watchdog, "
-        "when `test` had been reported once); `dev` to `dev7` are.",
+        "every turn the LLM did not see, the LLM path is reported on its own. `test`, `test2` and `test3` are "
+        "never used for tuning (`test2` and `test3` were written later, by hand, by people who had not read "
+        "the watchdog; `test3` once the rules had been fitted to `dev` to `dev7` and `test2` had been "
+        "reported on three times, so it is the one set the current watchdog has never met); `dev` to `dev7` "
+        "are.",
         "",
     ]
     if v2:
