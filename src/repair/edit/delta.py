@@ -28,13 +28,13 @@ class MapDelta:
     gate: torch.Tensor | None = None
 
     def matrix(self) -> torch.Tensor:
-        self._linear()
+        self._refuse_gated()
         if self.dense is not None:
             return self.dense
         assert self.b is not None and self.a is not None
         return self.b @ self.a
 
-    def _linear(self) -> None:
+    def _refuse_gated(self) -> None:
         if self.gate is not None:
             raise GatedDeltaError(
                 f"the delta of layer {self.layer} {self.map} is gated (it acts only where its subject is named): "
@@ -48,7 +48,7 @@ class MapDelta:
 
     def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, A) with B @ A == delta; dense deltas are factored by SVD (exact at full rank)."""
-        self._linear()
+        self._refuse_gated()
         if self.dense is None:
             assert self.b is not None and self.a is not None
             return self.b, self.a
@@ -129,11 +129,7 @@ class GatedSet:
         hit = fire.reshape(-1, fire.shape[-1]).any(0).nonzero().flatten().tolist()
         if not hit:
             return out
-        add = 0
-        for j in hit:
-            at, bt, _ = chains[j]
-            add = add + (x @ at.to(dtype) @ bt.to(dtype)) * fire[..., j : j + 1].to(dtype)
-        return (out.to(dtype) + add).to(out.dtype)
+        return (out.to(dtype) + _added(x, [chains[j] for j in hit], dtype)).to(out.dtype)
 
 
 def attach_gated(module: torch.nn.Module, name: str, d: MapDelta | None) -> None:
@@ -147,6 +143,12 @@ def attach_gated(module: torch.nn.Module, name: str, d: MapDelta | None) -> None
     elif not gated.chains and handle is not None:
         handle.remove()
         del module.__dict__["_repair_gated_hook"]
+
+
+def carries_gated(module: torch.nn.Module) -> bool:
+    """Whether ``module`` has gated deltas attached (``attach_gated``)."""
+    gated = module.__dict__.get("_repair_gated")
+    return bool(gated and gated.chains)
 
 
 def clear_gated(module: torch.nn.Module) -> None:

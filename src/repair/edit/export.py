@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from repair.edit.delta import Edit, GatedDeltaError
+from repair.edit.delta import Edit, GatedDeltaError, carries_gated
 from repair.edit.ledger.store import GLOBAL
 from repair.models.arch import ArchMap, arch_for
 
@@ -87,7 +87,7 @@ def export_merged(
     """Save the edited model (base + active edits) as a plain Hugging Face folder. Gated edits live in
     hooks, which a saved model lacks: they raise GatedDeltaError unless passed as ``ungated``, whose updates
     are then written into the saved weights without their gates (the live weights are restored after)."""
-    gated = [n for n, m in model.named_modules() if getattr(m.__dict__.get("_repair_gated"), "chains", None)]
+    gated = [n for n, m in model.named_modules() if carries_gated(m)]
     if gated and not ungated:
         raise GatedDeltaError(
             f"{len(gated)} map(s) carry gated edits (e.g. {gated[0]}), which no plain weight expresses: "

@@ -116,7 +116,7 @@ class Stamp2Config(BaseModel):
     strength: float = Field(1.0, gt=0)  # s: the subject state moves by s·u
     lam: float = Field(0.01, gt=0)  # ridge, relative to the mean diagonal of C_K
     vector: VectorConfig = Field(default_factory=VectorConfig)
-    # what else each edit keeps in place (see keep.py); all are on by default, off only for ablations
+    # what else each edit keeps in place (see keep.py); all but keep_prior are on by default
     keep_entities: bool = True  # other entities' subject keys (C_E)
     # the keys of the edits already applied; off by default: gated edits far apart do not meet, and the
     # ungated form held only 12 % of a neighbour panel after 100 edits with it (docs/method.md)
